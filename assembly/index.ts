@@ -1,0 +1,54 @@
+// The wasm core's front door: the only exports the host sees.
+export {
+  RECORD_WORDS,
+  RECORD_BYTES,
+  RECORDS_PER_EVENT,
+  configure,
+  layoutBytes,
+  eventsBase,
+  recordsBase,
+} from './layout';
+export {
+  KIND_DEAD,
+  KIND_ACCEPT,
+  KIND_READ,
+  KIND_WRITE,
+  KIND_HANGUP,
+  KIND_ERROR,
+  KIND_NODE,
+} from './records';
+export {
+  ROLE_SERVER,
+  ROLE_CLIENT,
+  ROLE_NODE,
+  WANT_READ,
+  WANT_WRITE,
+  EDGE_TRIGGERED,
+  ERR_FD_RANGE,
+  ERR_EXISTS,
+  ERR_NOT_REGISTERED,
+  ERR_BAD_ROLE,
+  register,
+  unregister,
+  setFlags,
+  registeredCount,
+} from './registry';
+export { dispatch, eventsTotal, staleTotal } from './dispatch';
+export { EPOLLIN, EPOLLOUT, EPOLLERR, EPOLLHUP, EPOLLRDHUP } from './events';
+
+import { maskAt, generationAt, roleAt, flagsAt, slotOf } from './registry';
+import { maxFds } from './layout';
+
+/** The kernel mask registered for fd (0 when unregistered or out of range). */
+export function maskOf(fd: i32): u32 {
+  return <u32>fd < <u32>maxFds ? maskAt(slotOf(fd)) : 0;
+}
+export function generationOf(fd: i32): u32 {
+  return <u32>fd < <u32>maxFds ? generationAt(slotOf(fd)) : 0;
+}
+export function roleOf(fd: i32): i32 {
+  return <u32>fd < <u32>maxFds ? roleAt(slotOf(fd)) : 0;
+}
+export function flagsOf(fd: i32): i32 {
+  return <u32>fd < <u32>maxFds ? flagsAt(slotOf(fd)) : 0;
+}

@@ -1,0 +1,69 @@
+// The core's one linear memory, and who writes what in it.
+//
+// The host creates the memory with initial == maximum pages (sized by
+// `layoutBytes`), so it never grows: the buffer never detaches and the native
+// addon may keep its base pointer for the loop's life.
+//
+//   0             heapBase
+//   ┌─────────────┬──────────────────┬──────────────────┬──────────────────┐
+//   │ static data │ events           │ records          │ registry         │
+//   │ (asc)       │ maxEvents ×      │ maxRecords × 16  │ maxFds × 16      │
+//   │             │ eventStride      │                  │                  │
+//   └─────────────┴──────────────────┴──────────────────┴──────────────────┘
+//                   written by the     written by the     written by the
+//                   native wait,       core (dispatch,    core only
+//                   read by the core   unregister),
+//                                      read by the host
+//
+// events:   the kernel's `struct epoll_event` array, as the native wait fills
+//           it. Its stride and the offset of `data` come from the addon
+//           (12 and 4 on x86-64, where the struct is packed).
+// records:  what the host must do, in order: one per handler call.
+// registry: one slot per fd number, indexed directly (as Redis's ae does):
+//           O(1) lookups, and fd numbers are small and dense by POSIX rule.
+
+/** Every dispatch record is four i32 words. */
+export const RECORD_WORDS: i32 = 4;
+export const RECORD_BYTES: i32 = RECORD_WORDS * 4;
+/** An event yields at most three records: read, write, hang-up or error. */
+export const RECORDS_PER_EVENT: i32 = 3;
+export const SLOT_BYTES: i32 = 16;
+
+// Set once by `configure`, before any other call.
+export let maxFds: i32 = 0;
+export let maxEvents: i32 = 0;
+export let eventStride: i32 = 0;
+export let eventDataOffset: i32 = 0;
+export let eventsBase: usize = 0;
+export let recordsBase: usize = 0;
+export let registryBase: usize = 0;
+let endOfLayout: usize = 0;
+
+@inline function align16(n: usize): usize {
+  return (n + 15) & ~(<usize>15);
+}
+
+function place(fds: i32, events: i32, stride: i32): void {
+  eventsBase = align16(__heap_base);
+  recordsBase = align16(eventsBase + <usize>events * <usize>stride);
+  registryBase = align16(recordsBase + <usize>events * RECORDS_PER_EVENT * RECORD_BYTES);
+  endOfLayout = registryBase + <usize>fds * SLOT_BYTES;
+}
+
+/** Bytes of linear memory a loop with these capacities needs. Pure. */
+export function layoutBytes(fds: i32, events: i32, stride: i32): usize {
+  place(fds, events, stride);
+  return endOfLayout;
+}
+
+/** Fixes the capacities and region offsets for this instance's life. */
+export function configure(fds: i32, events: i32, stride: i32, dataOffset: i32): void {
+  maxFds = fds;
+  maxEvents = events;
+  eventStride = stride;
+  eventDataOffset = dataOffset;
+  place(fds, events, stride);
+  // A fresh imported memory is zero-filled, which is the registry's empty
+  // state; clear anyway so a reused memory cannot leak old registrations.
+  memory.fill(registryBase, 0, endOfLayout - registryBase);
+}

@@ -1,0 +1,475 @@
+/* Node-API glue: turns JS integers into native calls and results back into
+ * integers. No policy lives here. The host (src/native.ts) validates every
+ * argument first; the checks below only keep a misuse from touching memory
+ * it should not, and answer -EINVAL.
+ *
+ * Loops are numbered: a backend is created with the wasm core's linear memory
+ * (an ArrayBuffer whose size never changes, so its base pointer is stable for
+ * the loop's life) and the byte offset of the events region inside it. Each
+ * wait writes `struct epoll_event` records straight there, where the core
+ * reads them: one crossing per wait, nothing copied, nothing allocated. */
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <node_api.h>
+#include <uv.h>
+
+#include "wasmloop.h"
+
+typedef struct {
+  wl_backend *backend;          /* NULL: the slot is free */
+  struct epoll_event *events;   /* inside the wasm memory */
+  int max_events;
+  napi_ref memory;              /* keeps the ArrayBuffer (and the pointer) alive */
+} loop_slot;
+
+typedef struct {
+  loop_slot *slots;
+  int capacity;
+  struct node_hook_s *hook; /* the run() hook on Node's loop, when on */
+} addon_state;
+
+/* -------- argument helpers ------------------------------------------------ */
+
+#define MAX_ARGS 4
+#define GET_ARGS(count)                                                        \
+  size_t argc = (count);                                                       \
+  napi_value argv[MAX_ARGS];                                                   \
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);                        \
+  if (argc < (count)) return int_result(env, -EINVAL)
+
+static napi_value int_result(napi_env env, int64_t value) {
+  napi_value out;
+  napi_create_int64(env, value, &out);
+  return out;
+}
+
+/* Reads an int32 argument; *ok turns false when it is not a number. */
+static int32_t arg_i32(napi_env env, napi_value v, int *ok) {
+  int32_t x = 0;
+  if (napi_get_value_int32(env, v, &x) != napi_ok) *ok = 0;
+  return x;
+}
+
+static uint32_t arg_u32(napi_env env, napi_value v, int *ok) {
+  uint32_t x = 0;
+  if (napi_get_value_uint32(env, v, &x) != napi_ok) *ok = 0;
+  return x;
+}
+
+/* A byte range [offset, offset + length) of a Uint8Array argument. */
+static int arg_bytes(napi_env env, napi_value array, napi_value offset, napi_value length,
+                     uint8_t **data, size_t *size) {
+  napi_typedarray_type type;
+  size_t count;
+  void *base;
+  if (napi_get_typedarray_info(env, array, &type, &count, &base, NULL, NULL) != napi_ok ||
+      type != napi_uint8_array)
+    return 0;
+  int ok = 1;
+  int64_t off = arg_i32(env, offset, &ok), len = arg_i32(env, length, &ok);
+  if (!ok || off < 0 || len < 0 || (size_t)(off + len) > count) return 0;
+  *data = (uint8_t *)base + off;
+  *size = (size_t)len;
+  return 1;
+}
+
+static char *arg_string(napi_env env, napi_value v, char *buf, size_t size) {
+  size_t len;
+  if (napi_get_value_string_utf8(env, v, buf, size, &len) != napi_ok || len + 1 >= size)
+    return NULL;
+  return buf;
+}
+
+static addon_state *state_of(napi_env env) {
+  void *data = NULL;
+  napi_get_instance_data(env, &data);
+  return data;
+}
+
+static loop_slot *slot_of(napi_env env, napi_value id_value) {
+  addon_state *st = state_of(env);
+  int ok = 1;
+  int32_t id = arg_i32(env, id_value, &ok);
+  if (!ok || id < 0 || id >= st->capacity || st->slots[id].backend == NULL) return NULL;
+  return &st->slots[id];
+}
+
+/* -------- backends -------------------------------------------------------- */
+
+/* backendCreate(name, memory: ArrayBuffer, eventsOffset, maxEvents) -> id | -errno */
+static napi_value backend_create(napi_env env, napi_callback_info info) {
+  GET_ARGS(4);
+  char name[32];
+  const wl_backend_ops *ops =
+      arg_string(env, argv[0], name, sizeof name) ? wl_backend_find(name) : NULL;
+  void *base;
+  size_t bytes;
+  int ok = 1;
+  uint32_t offset = arg_u32(env, argv[2], &ok);
+  int32_t max_events = arg_i32(env, argv[3], &ok);
+  if (ops == NULL || !ok || max_events < 1 ||
+      napi_get_arraybuffer_info(env, argv[1], &base, &bytes) != napi_ok ||
+      offset % 4 != 0 || (uint64_t)offset + (uint64_t)max_events * sizeof(struct epoll_event) > bytes)
+    return int_result(env, -EINVAL);
+
+  addon_state *st = state_of(env);
+  int id = 0;
+  while (id < st->capacity && st->slots[id].backend != NULL) id++;
+  if (id == st->capacity) {
+    int capacity = st->capacity ? st->capacity * 2 : 8;
+    loop_slot *grown = realloc(st->slots, (size_t)capacity * sizeof *grown);
+    if (grown == NULL) return int_result(env, -ENOMEM);
+    memset(grown + st->capacity, 0, (size_t)(capacity - st->capacity) * sizeof *grown);
+    st->slots = grown;
+    st->capacity = capacity;
+  }
+  loop_slot *slot = &st->slots[id];
+  int rc = ops->create(&slot->backend);
+  if (rc < 0) {
+    slot->backend = NULL;
+    return int_result(env, rc);
+  }
+  slot->events = (struct epoll_event *)((uint8_t *)base + offset);
+  slot->max_events = max_events;
+  napi_create_reference(env, argv[1], 1, &slot->memory);
+  return int_result(env, id);
+}
+
+/* The event's data carries the fd and the registration's generation, so the
+ * core can tell an event for this registration from one for an earlier use of
+ * the same fd number. */
+static uint64_t event_data(int32_t fd, uint32_t generation) {
+  return ((uint64_t)generation << 32) | (uint32_t)fd;
+}
+
+/* backendAdd(id, fd, events, generation) / backendModify(...) -> 0 | -errno */
+static napi_value control(napi_env env, napi_callback_info info, int modify) {
+  GET_ARGS(4);
+  loop_slot *slot = slot_of(env, argv[0]);
+  int ok = 1;
+  int32_t fd = arg_i32(env, argv[1], &ok);
+  uint32_t events = arg_u32(env, argv[2], &ok);
+  uint32_t generation = arg_u32(env, argv[3], &ok);
+  if (slot == NULL || !ok) return int_result(env, -EINVAL);
+  const wl_backend_ops *ops = slot->backend->ops;
+  uint64_t data = event_data(fd, generation);
+  return int_result(env, modify ? ops->modify(slot->backend, fd, events, data)
+                                : ops->add(slot->backend, fd, events, data));
+}
+
+static napi_value backend_add(napi_env env, napi_callback_info info) {
+  return control(env, info, 0);
+}
+
+static napi_value backend_modify(napi_env env, napi_callback_info info) {
+  return control(env, info, 1);
+}
+
+/* backendRemove(id, fd) -> 0 | -errno */
+static napi_value backend_remove(napi_env env, napi_callback_info info) {
+  GET_ARGS(2);
+  loop_slot *slot = slot_of(env, argv[0]);
+  int ok = 1;
+  int32_t fd = arg_i32(env, argv[1], &ok);
+  if (slot == NULL || !ok) return int_result(env, -EINVAL);
+  return int_result(env, slot->backend->ops->remove(slot->backend, fd));
+}
+
+/* backendWait(id, timeoutMs) -> events written | -errno. The hot call. */
+static napi_value backend_wait(napi_env env, napi_callback_info info) {
+  GET_ARGS(2);
+  loop_slot *slot = slot_of(env, argv[0]);
+  int ok = 1;
+  int32_t timeout = arg_i32(env, argv[1], &ok);
+  if (slot == NULL || !ok) return int_result(env, -EINVAL);
+  return int_result(env,
+                    slot->backend->ops->wait(slot->backend, slot->events, slot->max_events, timeout));
+}
+
+static int release_slot(napi_env env, loop_slot *slot) {
+  int rc = slot->backend->ops->free(slot->backend);
+  slot->backend = NULL;
+  slot->events = NULL;
+  if (env != NULL) napi_delete_reference(env, slot->memory);
+  slot->memory = NULL;
+  return rc;
+}
+
+/* backendFree(id) -> 0 | -errno */
+static napi_value backend_free(napi_env env, napi_callback_info info) {
+  GET_ARGS(1);
+  loop_slot *slot = slot_of(env, argv[0]);
+  if (slot == NULL) return int_result(env, -EINVAL);
+  return int_result(env, release_slot(env, slot));
+}
+
+/* -------- Node's own loop --------------------------------------------------
+ *
+ * run() blocks in the loop's own wait, yet Node must keep working beside it.
+ * The hook is a libuv prepare handle on Node's loop: libuv calls it once per
+ * iteration, right before it would block in its own poll. There the host
+ * blocks in *our* wait instead (watching libuv's backend fd, so Node's I/O
+ * wakes it) for no longer than libuv's next timer, then returns so Node can
+ * run the iteration. In a prepare callback libuv's state is settled, which is
+ * why the timeout is read there: from inside a JS callback it is skewed by the
+ * very handle that is running (an immediate's idle handle, a stopped timer).
+ */
+
+typedef struct node_hook_s {
+  uv_prepare_t handle;
+  napi_env env;
+  napi_ref callback;
+  napi_async_context context;
+} node_hook;
+
+static void hook_closed(uv_handle_t *handle) {
+  node_hook *hook = handle->data;
+  if (hook->env != NULL) {
+    napi_delete_reference(hook->env, hook->callback);
+    napi_async_destroy(hook->env, hook->context);
+  }
+  free(hook);
+}
+
+static void hook_release(node_hook *hook) {
+  uv_prepare_stop(&hook->handle);
+  uv_close((uv_handle_t *)&hook->handle, hook_closed);
+}
+
+static void hook_run(uv_prepare_t *handle) {
+  node_hook *hook = handle->data;
+  napi_env env = hook->env;
+  napi_handle_scope scope;
+  napi_value fn, recv, result;
+  napi_open_handle_scope(env, &scope);
+  napi_get_reference_value(env, hook->callback, &fn);
+  napi_get_global(env, &recv); /* MakeCallback wants an object receiver */
+  /* napi_make_callback, not napi_call_function: Node runs process.nextTick
+   * callbacks and microtasks when it returns, as after any I/O callback. */
+  if (napi_make_callback(env, hook->context, recv, fn, 0, NULL, &result) == napi_pending_exception) {
+    napi_value error;
+    napi_get_and_clear_last_exception(env, &error);
+    napi_fatal_exception(env, error);
+  }
+  napi_close_handle_scope(env, scope);
+  /* The host may have blocked for a while: without this, libuv would compute
+   * its poll timeout from the time the iteration began and sleep past a timer
+   * that is already due. */
+  uv_update_time(handle->loop);
+}
+
+/* nodeHookStart(callback) -> 0 | -errno. One hook per thread: -EBUSY if on. */
+static napi_value node_hook_start(napi_env env, napi_callback_info info) {
+  GET_ARGS(1);
+  addon_state *st = state_of(env);
+  napi_valuetype type;
+  if (napi_typeof(env, argv[0], &type) != napi_ok || type != napi_function)
+    return int_result(env, -EINVAL);
+  if (st->hook != NULL) return int_result(env, -EBUSY);
+  uv_loop_t *loop;
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok) return int_result(env, -EINVAL);
+  node_hook *hook = calloc(1, sizeof *hook);
+  if (hook == NULL) return int_result(env, -ENOMEM);
+  napi_value name;
+  napi_create_string_utf8(env, "wasmloop.run", NAPI_AUTO_LENGTH, &name);
+  hook->env = env;
+  hook->handle.data = hook;
+  napi_create_reference(env, argv[0], 1, &hook->callback);
+  napi_async_init(env, NULL, name, &hook->context);
+  uv_prepare_init(loop, &hook->handle);
+  uv_prepare_start(&hook->handle, hook_run);
+  st->hook = hook;
+  return int_result(env, 0);
+}
+
+/* nodeHookStop() -> 0 | -errno. Safe to call from inside the hook. */
+static napi_value node_hook_stop(napi_env env, napi_callback_info info) {
+  (void)info;
+  addon_state *st = state_of(env);
+  if (st->hook == NULL) return int_result(env, -EINVAL);
+  hook_release(st->hook);
+  st->hook = NULL;
+  return int_result(env, 0);
+}
+
+static napi_value node_backend_fd(napi_env env, napi_callback_info info) {
+  (void)info;
+  uv_loop_t *loop;
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok) return int_result(env, -EINVAL);
+  return int_result(env, uv_backend_fd(loop));
+}
+
+/* Milliseconds until Node's loop needs the thread: -1 never, 0 now (it has
+ * immediates, pending callbacks or closing handles). */
+static napi_value node_backend_timeout(napi_env env, napi_callback_info info) {
+  (void)info;
+  uv_loop_t *loop;
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok) return int_result(env, -EINVAL);
+  uv_update_time(loop);
+  return int_result(env, uv_backend_timeout(loop));
+}
+
+/* -------- sockets --------------------------------------------------------- */
+
+/* listen(host, port, backlog, flags) -> fd | -errno */
+static napi_value sock_listen(napi_env env, napi_callback_info info) {
+  GET_ARGS(4);
+  char host[64];
+  int ok = 1;
+  int32_t port = arg_i32(env, argv[1], &ok), backlog = arg_i32(env, argv[2], &ok),
+          flags = arg_i32(env, argv[3], &ok);
+  if (!ok || arg_string(env, argv[0], host, sizeof host) == NULL) return int_result(env, -EINVAL);
+  return int_result(env, wl_listen(host, port, backlog, flags));
+}
+
+/* connect(host, port) -> fd | -errno; the connection completes asynchronously. */
+static napi_value sock_connect(napi_env env, napi_callback_info info) {
+  GET_ARGS(2);
+  char host[64];
+  int ok = 1;
+  int32_t port = arg_i32(env, argv[1], &ok);
+  if (!ok || arg_string(env, argv[0], host, sizeof host) == NULL) return int_result(env, -EINVAL);
+  return int_result(env, wl_connect(host, port));
+}
+
+/* accept(listenFd, flags) -> fd | -errno */
+static napi_value sock_accept(napi_env env, napi_callback_info info) {
+  GET_ARGS(2);
+  int ok = 1;
+  int32_t fd = arg_i32(env, argv[0], &ok), flags = arg_i32(env, argv[1], &ok);
+  if (!ok) return int_result(env, -EINVAL);
+  return int_result(env, wl_accept(fd, flags));
+}
+
+/* read(fd, bytes, offset, length) / write(...) -> count | -errno */
+static napi_value transfer(napi_env env, napi_callback_info info, int writing) {
+  GET_ARGS(4);
+  int ok = 1;
+  int32_t fd = arg_i32(env, argv[0], &ok);
+  uint8_t *data;
+  size_t size;
+  if (!ok || !arg_bytes(env, argv[1], argv[2], argv[3], &data, &size))
+    return int_result(env, -EINVAL);
+  return int_result(env, writing ? wl_write(fd, data, size) : wl_read(fd, data, size));
+}
+
+static napi_value sock_read(napi_env env, napi_callback_info info) {
+  return transfer(env, info, 0);
+}
+
+static napi_value sock_write(napi_env env, napi_callback_info info) {
+  return transfer(env, info, 1);
+}
+
+/* One writev takes at most this many buffers; the caller loops on partial
+ * writes anyway, and 64 covers any reply queue a turn builds. */
+#define WRITEV_MAX 64
+
+/* writev(fd, Uint8Array[]) -> count | -errno */
+static napi_value sock_writev(napi_env env, napi_callback_info info) {
+  GET_ARGS(2);
+  int ok = 1;
+  int32_t fd = arg_i32(env, argv[0], &ok);
+  uint32_t count = 0;
+  if (!ok || napi_get_array_length(env, argv[1], &count) != napi_ok)
+    return int_result(env, -EINVAL);
+  if (count > WRITEV_MAX) count = WRITEV_MAX;
+  struct iovec iov[WRITEV_MAX];
+  for (uint32_t i = 0; i < count; i++) {
+    napi_value element;
+    napi_typedarray_type type;
+    size_t length;
+    void *data;
+    if (napi_get_element(env, argv[1], i, &element) != napi_ok ||
+        napi_get_typedarray_info(env, element, &type, &length, &data, NULL, NULL) != napi_ok ||
+        type != napi_uint8_array)
+      return int_result(env, -EINVAL);
+    iov[i].iov_base = data;
+    iov[i].iov_len = length;
+  }
+  return int_result(env, wl_writev(fd, iov, (int)count));
+}
+
+/* A call taking one fd and returning an int: shutdown needs a second arg. */
+static napi_value sock_shutdown(napi_env env, napi_callback_info info) {
+  GET_ARGS(2);
+  int ok = 1;
+  int32_t fd = arg_i32(env, argv[0], &ok), how = arg_i32(env, argv[1], &ok);
+  if (!ok) return int_result(env, -EINVAL);
+  return int_result(env, wl_shutdown(fd, how));
+}
+
+#define FD_CALL(js_name, c_call)                                              \
+  static napi_value js_name(napi_env env, napi_callback_info info) {           \
+    GET_ARGS(1);                                                               \
+    int ok = 1;                                                                \
+    int32_t fd = arg_i32(env, argv[0], &ok);                                   \
+    if (!ok) return int_result(env, -EINVAL);                                  \
+    return int_result(env, c_call(fd));                                        \
+  }
+
+FD_CALL(sock_close, wl_close)
+FD_CALL(sock_error, wl_socket_error)
+FD_CALL(sock_local_port, wl_local_port)
+
+/* -------- module ---------------------------------------------------------- */
+
+static void free_state(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  addon_state *st = data;
+  /* The environment is going away (worker exit, process exit): release every
+   * loop the host did not close, so no epoll fd outlives its thread. */
+  for (int i = 0; i < st->capacity; i++)
+    if (st->slots[i].backend != NULL) release_slot(NULL, &st->slots[i]);
+  if (st->hook != NULL) {
+    /* No N-API calls while the environment is torn down: just free. */
+    st->hook->env = NULL;
+    hook_release(st->hook);
+  }
+  free(st->slots);
+  free(st);
+}
+
+static void set_int(napi_env env, napi_value exports, const char *name, int32_t value) {
+  napi_value v;
+  napi_create_int32(env, value, &v);
+  napi_set_named_property(env, exports, name, v);
+}
+
+NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
+  addon_state *st = calloc(1, sizeof *st);
+  if (st == NULL || napi_set_instance_data(env, st, free_state, NULL) != napi_ok) return NULL;
+
+  static const struct {
+    const char *name;
+    napi_callback fn;
+  } functions[] = {
+      {"backendCreate", backend_create},   {"backendAdd", backend_add},
+      {"backendModify", backend_modify},   {"backendRemove", backend_remove},
+      {"backendWait", backend_wait},       {"backendFree", backend_free},
+      {"nodeBackendFd", node_backend_fd},  {"nodeBackendTimeout", node_backend_timeout},
+      {"nodeHookStart", node_hook_start},  {"nodeHookStop", node_hook_stop},
+      {"listen", sock_listen},             {"connect", sock_connect},
+      {"accept", sock_accept},             {"read", sock_read},
+      {"write", sock_write},               {"writev", sock_writev},
+      {"shutdown", sock_shutdown},         {"close", sock_close},
+      {"socketError", sock_error},         {"localPort", sock_local_port},
+  };
+  for (size_t i = 0; i < sizeof functions / sizeof functions[0]; i++) {
+    napi_value fn;
+    napi_create_function(env, functions[i].name, NAPI_AUTO_LENGTH, functions[i].fn, NULL, &fn);
+    napi_set_named_property(env, exports, functions[i].name, fn);
+  }
+  /* The record format the core reads: the kernel's, which is packed on
+   * x86-64 (12 bytes) and naturally aligned elsewhere (16 bytes). */
+  set_int(env, exports, "EVENT_SIZE", (int32_t)sizeof(struct epoll_event));
+  set_int(env, exports, "EVENT_DATA_OFFSET", (int32_t)offsetof(struct epoll_event, data));
+  set_int(env, exports, "LISTEN_REUSEPORT", WL_LISTEN_REUSEPORT);
+  set_int(env, exports, "ACCEPT_NODELAY", WL_ACCEPT_NODELAY);
+  set_int(env, exports, "WRITEV_MAX", WRITEV_MAX);
+  return exports;
+}

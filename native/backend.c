@@ -1,0 +1,32 @@
+/* What every backend shares: lookup by name and the EINTR deadline arithmetic. */
+#include <string.h>
+#include <time.h>
+
+#include "wasmloop.h"
+
+static const wl_backend_ops *const backends[] = {&wl_epoll_ops};
+
+const wl_backend_ops *wl_backend_find(const char *name) {
+  for (size_t i = 0; i < sizeof backends / sizeof backends[0]; i++)
+    if (strcmp(backends[i]->name, name) == 0) return backends[i];
+  return NULL;
+}
+
+static int64_t now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int64_t wl_deadline_ns(int timeout_ms) {
+  return timeout_ms < 0 ? -1 : now_ns() + (int64_t)timeout_ms * 1000000;
+}
+
+int wl_remaining_ms(int64_t deadline_ns) {
+  if (deadline_ns < 0) return -1;
+  int64_t left = deadline_ns - now_ns();
+  if (left <= 0) return 0;
+  /* Round up: waking a fraction of a millisecond early would make the caller
+   * wait again for nothing, or fire a timer before its deadline. */
+  return (int)((left + 999999) / 1000000);
+}

@@ -1,0 +1,104 @@
+// Loading the wasm core. The module is compiled once per process; each loop
+// gets its own instance over its own memory.
+//
+// The core owns the memory layout, but the memory must exist before the
+// instance does (it is imported). So a loop is made in two steps: a sizing
+// instance over one page answers `layoutBytes` (a pure function), then the
+// real memory is created with exactly that many pages, initial == maximum,
+// and the loop's instance is made over it.
+import { readFileSync } from 'node:fs';
+
+/** The core's exports, as the host uses them. */
+export interface CoreExports {
+  readonly RECORD_WORDS: WebAssembly.Global;
+  readonly RECORDS_PER_EVENT: WebAssembly.Global;
+  readonly eventsBase: WebAssembly.Global;
+  readonly recordsBase: WebAssembly.Global;
+  readonly KIND_DEAD: WebAssembly.Global;
+  readonly KIND_ACCEPT: WebAssembly.Global;
+  readonly KIND_READ: WebAssembly.Global;
+  readonly KIND_WRITE: WebAssembly.Global;
+  readonly KIND_HANGUP: WebAssembly.Global;
+  readonly KIND_ERROR: WebAssembly.Global;
+  readonly KIND_NODE: WebAssembly.Global;
+  readonly ROLE_SERVER: WebAssembly.Global;
+  readonly ROLE_CLIENT: WebAssembly.Global;
+  readonly ROLE_NODE: WebAssembly.Global;
+  readonly WANT_READ: WebAssembly.Global;
+  readonly WANT_WRITE: WebAssembly.Global;
+  readonly EDGE_TRIGGERED: WebAssembly.Global;
+  readonly ERR_FD_RANGE: WebAssembly.Global;
+  readonly ERR_EXISTS: WebAssembly.Global;
+  readonly ERR_NOT_REGISTERED: WebAssembly.Global;
+  readonly ERR_BAD_ROLE: WebAssembly.Global;
+  readonly EPOLLIN: WebAssembly.Global;
+  readonly EPOLLOUT: WebAssembly.Global;
+  readonly EPOLLERR: WebAssembly.Global;
+  readonly EPOLLHUP: WebAssembly.Global;
+  readonly EPOLLRDHUP: WebAssembly.Global;
+  layoutBytes(maxFds: number, maxEvents: number, eventStride: number): number;
+  configure(maxFds: number, maxEvents: number, eventStride: number, eventDataOffset: number): void;
+  register(fd: number, role: number, flags: number): number;
+  unregister(fd: number): number;
+  setFlags(fd: number, flags: number): number;
+  registeredCount(): number;
+  dispatch(count: number): number;
+  eventsTotal(): number;
+  staleTotal(): number;
+  maskOf(fd: number): number;
+  generationOf(fd: number): number;
+  roleOf(fd: number): number;
+  flagsOf(fd: number): number;
+}
+
+/** One loop's core: its instance, its memory, and the constants read once. */
+export interface Core {
+  readonly exports: CoreExports;
+  readonly memory: WebAssembly.Memory;
+  /** The records region as i32 words, for the host's one pass per batch. */
+  readonly records: Int32Array;
+  readonly eventsOffset: number;
+  readonly recordWords: number;
+}
+
+const WASM_PAGE = 65536;
+let compiled: WebAssembly.Module | undefined;
+
+function module(): WebAssembly.Module {
+  if (compiled === undefined) {
+    const path = new URL('../core.wasm', import.meta.url);
+    let bytes: Buffer;
+    try {
+      bytes = readFileSync(path);
+    } catch (cause) {
+      throw new Error('wasmloop: the wasm core is not built; run `npm install` (or `npm run build`)', { cause });
+    }
+    compiled = new WebAssembly.Module(bytes);
+  }
+  return compiled;
+}
+
+function instantiate(memory: WebAssembly.Memory): CoreExports {
+  return new WebAssembly.Instance(module(), { env: { memory } }).exports as unknown as CoreExports;
+}
+
+let sizing: CoreExports | undefined;
+
+/** Creates a core for a loop with these capacities. */
+export function createCore(maxFds: number, maxEvents: number, eventStride: number, eventDataOffset: number): Core {
+  sizing ??= instantiate(new WebAssembly.Memory({ initial: 1, maximum: 1 }));
+  const bytes = sizing.layoutBytes(maxFds, maxEvents, eventStride);
+  const pages = Math.ceil(bytes / WASM_PAGE);
+  const memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
+  const exports = instantiate(memory);
+  exports.configure(maxFds, maxEvents, eventStride, eventDataOffset);
+  const recordWords = exports.RECORD_WORDS.value as number;
+  const recordsOffset = exports.recordsBase.value as number;
+  return {
+    exports,
+    memory,
+    records: new Int32Array(memory.buffer, recordsOffset, maxEvents * (exports.RECORDS_PER_EVENT.value as number) * recordWords),
+    eventsOffset: exports.eventsBase.value as number,
+    recordWords,
+  };
+}

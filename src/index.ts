@@ -1,0 +1,20 @@
+export {
+  EventLoop,
+  BACKENDS,
+  DEFAULT_MAX_EVENTS,
+  DEFAULT_MAX_FDS,
+  DEFAULT_ACCEPTS_PER_EVENT,
+  MAX_EVENTS_LIMIT,
+  MAX_FDS_LIMIT,
+  type Backend,
+  type Trigger,
+  type EventLoopOptions,
+  type ClientHandlers,
+  type ClientOptions,
+  type Interest,
+  type AcceptHandler,
+  type ServerSocketOptions,
+  type RemoveOptions,
+} from './event-loop.js';
+export { SocketManager, DEFAULT_BACKLOG, WRITEV_MAX, type ListenOptions, type AcceptOptions, type ShutdownHow } from './socket-manager.js';
+export { WasmloopError, type SystemError } from './errors.js';

@@ -1,0 +1,18 @@
+// The few WebAssembly JS API types the host uses. TypeScript ships them only
+// in lib.dom, which would bring the whole browser into scope.
+declare namespace WebAssembly {
+  class Module {
+    constructor(bytes: ArrayBufferView | ArrayBuffer);
+  }
+  class Instance {
+    constructor(module: Module, imports?: Record<string, Record<string, unknown>>);
+    readonly exports: Record<string, unknown>;
+  }
+  class Memory {
+    constructor(descriptor: { initial: number; maximum?: number; shared?: boolean });
+    readonly buffer: ArrayBuffer;
+  }
+  class Global {
+    value: unknown;
+  }
+}
