@@ -68,12 +68,14 @@ export interface ClientHandlers {
   /** The socket is writable. Called only while write interest is on. */
   write?(fd: number): void;
   /**
-   * The peer closed its side (the loop stops watching for reads), or the
-   * connection hung up both ways (the loop then closes the socket, unless
-   * this handler removed it already). Called after `read` for the same event,
-   * so data the peer sent before closing is read first.
+   * The peer hung up. Called after `read` for the same event, so data the
+   * peer sent before closing is read first. With `final` false the peer only
+   * closed its sending side: the socket stays open for writing and the loop
+   * stops watching it for reads. With `final` true the connection is gone
+   * both ways: the loop closes the socket after this call, unless the
+   * handler removed it already.
    */
-  hangup?(fd: number): void;
+  hangup?(fd: number, final: boolean): void;
   /**
    * The socket failed (`EPOLLERR`); `error.code` is its `SO_ERROR`, such as
    * `'ECONNREFUSED'` or `'ECONNRESET'`. The loop then closes the socket,
@@ -449,10 +451,10 @@ export class EventLoop {
         const soError = native.socketError(fd);
         // SO_ERROR is cleared by the first call that reports it: a read in
         // this same batch may have taken it, leaving a plain hang-up.
-        if (soError === 0) handlers.hangup?.(fd);
+        if (soError === 0) handlers.hangup?.(fd, true);
         else handlers.error?.(fd, systemError(soError > 0 ? -soError : soError, 'getsockopt', { fd }));
       } else {
-        handlers.hangup?.(fd);
+        handlers.hangup?.(fd, dead);
       }
     } finally {
       // Unless the handler already dealt with it, a dead connection is closed

@@ -1,0 +1,184 @@
+// Connection: one accepted socket on the loop, with a write queue.
+//
+// Writes go straight to the socket while nothing is queued; what the kernel
+// does not take is copied into the queue, and only then is write interest
+// turned on, so an idle connection costs no epoll_ctl. The queue drains with
+// writev. Past the high watermark the connection stops reading (the peer is
+// not reading its replies); below the low watermark it reads again.
+import type { EventLoop } from './event-loop.js';
+import type { SocketManager } from './socket-manager.js';
+import { WRITEV_MAX } from './socket-manager.js';
+import type { SystemError } from './errors.js';
+
+/** What a protocol does with a connection's bytes. */
+export interface Protocol {
+  /**
+   * Bytes arrived. `bytes` is a view of a buffer the server reuses for the
+   * next read: it is valid only during this call, so copy what you keep.
+   */
+  data(connection: Connection, bytes: Uint8Array): void;
+  /** The peer finished sending. Default: `connection.end()`. */
+  end?(connection: Connection): void;
+}
+
+export interface ConnectionLimits {
+  /** Queued bytes at which reading pauses. */
+  highWaterMark: number;
+  /** Queued bytes at which reading resumes. */
+  lowWaterMark: number;
+}
+
+/** Why a connection closed. */
+export type CloseReason = 'end' | 'close' | 'reset' | 'error' | 'server';
+
+export interface ConnectionEvents {
+  closed(connection: Connection, reason: CloseReason, error?: SystemError): void;
+}
+
+export class Connection {
+  readonly fd: number;
+  #queue: Uint8Array[] = [];
+  #queued = 0;
+  #readPaused = false;
+  #ending = false;
+  #peerEnded = false;
+  #closed = false;
+  // The interest last given to the loop, so unchanged interest costs nothing.
+  #reading = true;
+  #writing = false;
+
+  constructor(
+    fd: number,
+    private readonly loop: EventLoop,
+    private readonly sockets: SocketManager,
+    private readonly limits: ConnectionLimits,
+    private readonly events: ConnectionEvents,
+  ) {
+    this.fd = fd;
+  }
+
+  /** Bytes waiting for the socket to accept them. */
+  get queuedBytes(): number {
+    return this.#queued;
+  }
+
+  get isClosed(): boolean {
+    return this.#closed;
+  }
+
+  /** Whether reading is paused because too much output is queued. */
+  get isReadPaused(): boolean {
+    return this.#readPaused;
+  }
+
+  /** Whether the connection still reads (not paused, not ending, peer not done). */
+  get isReading(): boolean {
+    return this.#reading;
+  }
+
+  /**
+   * Sends `bytes`, now if the socket takes them, else from the queue. The
+   * bytes are copied when queued, so the caller may reuse its buffer.
+   */
+  write(bytes: Uint8Array): void {
+    if (this.#closed || this.#ending || bytes.length === 0) return;
+    let offset = 0;
+    if (this.#queued === 0) {
+      let written: number | null;
+      try {
+        written = this.sockets.write(this.fd, bytes);
+      } catch (error) {
+        this.#writeFailed(error);
+        return;
+      }
+      if (written === bytes.length) return;
+      offset = written ?? 0;
+    }
+    this.#queue.push(Uint8Array.prototype.slice.call(bytes, offset));
+    this.#queued += bytes.length - offset;
+    this.#afterQueueChange();
+  }
+
+  /** Closes once every queued byte is written. Further writes are dropped. */
+  end(): void {
+    if (this.#closed || this.#ending) return;
+    this.#ending = true;
+    this.#afterQueueChange();
+  }
+
+  /** Closes now; queued bytes are discarded. */
+  close(reason: CloseReason = 'close', error?: SystemError): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#queue = [];
+    this.#queued = 0;
+    if (this.loop.isRegistered(this.fd)) this.loop.removeSocket(this.fd);
+    this.events.closed(this, reason, error);
+  }
+
+  /** The loop says the socket is writable: drain the queue. */
+  flush(): void {
+    while (this.#queued > 0) {
+      const batch = this.#queue.length <= WRITEV_MAX ? this.#queue : this.#queue.slice(0, WRITEV_MAX);
+      let written: number | null;
+      try {
+        written = this.sockets.writev(this.fd, batch);
+      } catch (error) {
+        this.#writeFailed(error);
+        return;
+      }
+      if (written === null) break;
+      this.#consume(written);
+    }
+    this.#afterQueueChange();
+  }
+
+  /**
+   * The peer finished sending (EOF, or the loop reported a half-close, after
+   * which it no longer watches for reads).
+   */
+  peerEnded(): void {
+    if (this.#peerEnded) return;
+    this.#peerEnded = true;
+    this.#reading = false;
+  }
+
+  #consume(written: number): void {
+    this.#queued -= written;
+    let dropped = 0;
+    while (written > 0) {
+      const head = this.#queue[dropped]!;
+      if (written >= head.length) {
+        written -= head.length;
+        dropped++;
+      } else {
+        this.#queue[dropped] = head.subarray(written);
+        written = 0;
+      }
+    }
+    if (dropped > 0) this.#queue.splice(0, dropped);
+  }
+
+  /** Closes when ended and drained; else sets read and write interest from the queue. */
+  #afterQueueChange(): void {
+    if (this.#ending && this.#queued === 0) {
+      this.close('end');
+      return;
+    }
+    if (!this.#readPaused && this.#queued >= this.limits.highWaterMark) this.#readPaused = true;
+    else if (this.#readPaused && this.#queued <= this.limits.lowWaterMark) this.#readPaused = false;
+    const reading = !this.#readPaused && !this.#ending && !this.#peerEnded;
+    const writing = this.#queued > 0;
+    if (reading === this.#reading && writing === this.#writing) return;
+    this.#reading = reading;
+    this.#writing = writing;
+    this.loop.setInterest(this.fd, { readable: reading, writable: writing });
+  }
+
+  /** A reset or broken pipe closes the connection quietly; anything else is a bug to report. */
+  #writeFailed(error: unknown): void {
+    const code = (error as SystemError).code;
+    if (code !== 'EPIPE' && code !== 'ECONNRESET') throw error;
+    this.close('reset', error as SystemError);
+  }
+}
