@@ -18,3 +18,15 @@ export {
 } from './event-loop.js';
 export { SocketManager, DEFAULT_BACKLOG, WRITEV_MAX, type ListenOptions, type AcceptOptions, type ShutdownHow } from './socket-manager.js';
 export { WasmloopError, type SystemError } from './errors.js';
+export {
+  Server,
+  DEFAULT_HIGH_WATER_MARK,
+  DEFAULT_READ_BUFFER_SIZE,
+  READS_PER_EVENT,
+  ACCEPT_PAUSE_MS,
+  type ServerOptions,
+  type ServerStats,
+  type ProtocolFactory,
+} from './server.js';
+export { Connection, type Protocol, type CloseReason } from './connection.js';
+export { echoProtocol } from './protocols/echo.js';
