@@ -219,7 +219,9 @@ static napi_value backend_free(napi_env env, napi_callback_info info) {
  */
 
 typedef struct node_hook_s {
-  uv_prepare_t handle;
+  uv_prepare_t prepare;
+  uv_idle_t idle;
+  int open_handles; /* freed when both handles are closed */
   napi_env env;
   napi_ref callback;
   napi_async_context context;
@@ -227,6 +229,7 @@ typedef struct node_hook_s {
 
 static void hook_closed(uv_handle_t *handle) {
   node_hook *hook = handle->data;
+  if (--hook->open_handles > 0) return;
   if (hook->env != NULL) {
     napi_delete_reference(hook->env, hook->callback);
     napi_async_destroy(hook->env, hook->context);
@@ -235,13 +238,19 @@ static void hook_closed(uv_handle_t *handle) {
 }
 
 static void hook_release(node_hook *hook) {
-  uv_prepare_stop(&hook->handle);
-  uv_close((uv_handle_t *)&hook->handle, hook_closed);
+  uv_prepare_stop(&hook->prepare);
+  uv_idle_stop(&hook->idle);
+  uv_close((uv_handle_t *)&hook->prepare, hook_closed);
+  uv_close((uv_handle_t *)&hook->idle, hook_closed);
 }
+
+static void hook_pass(uv_idle_t *handle) { (void)handle; }
 
 static void hook_run(uv_prepare_t *handle) {
   node_hook *hook = handle->data;
   napi_env env = hook->env;
+  /* Off while the host reads libuv's timeout, so the reading is Node's own. */
+  uv_idle_stop(&hook->idle);
   napi_handle_scope scope;
   napi_value fn, recv, result;
   napi_open_handle_scope(env, &scope);
@@ -255,9 +264,16 @@ static void hook_run(uv_prepare_t *handle) {
     napi_fatal_exception(env, error);
   }
   napi_close_handle_scope(env, scope);
+  if (uv_is_active((uv_handle_t *)&hook->prepare)) {
+    /* The host returned because Node has work. Node's poll must not block
+     * now: libuv cannot watch the loop's epoll fd (it watches libuv's, and
+     * epoll refuses cycles), so a blocking poll here could sleep through
+     * ready sockets of ours. An active idle handle makes it poll with a zero
+     * timeout, and the next iteration comes straight back here. */
+    uv_idle_start(&hook->idle, hook_pass);
+  }
   /* The host may have blocked for a while: without this, libuv would compute
-   * its poll timeout from the time the iteration began and sleep past a timer
-   * that is already due. */
+   * its timers from the time the iteration began and run late ones late. */
   uv_update_time(handle->loop);
 }
 
@@ -276,11 +292,14 @@ static napi_value node_hook_start(napi_env env, napi_callback_info info) {
   napi_value name;
   napi_create_string_utf8(env, "wasmloop.run", NAPI_AUTO_LENGTH, &name);
   hook->env = env;
-  hook->handle.data = hook;
+  hook->open_handles = 2;
+  hook->prepare.data = hook;
+  hook->idle.data = hook;
   napi_create_reference(env, argv[0], 1, &hook->callback);
   napi_async_init(env, NULL, name, &hook->context);
-  uv_prepare_init(loop, &hook->handle);
-  uv_prepare_start(&hook->handle, hook_run);
+  uv_prepare_init(loop, &hook->prepare);
+  uv_idle_init(loop, &hook->idle);
+  uv_prepare_start(&hook->prepare, hook_run);
   st->hook = hook;
   return int_result(env, 0);
 }
