@@ -37,23 +37,26 @@ export let eventDataOffset: i32 = 0;
 export let eventsBase: usize = 0;
 export let recordsBase: usize = 0;
 export let registryBase: usize = 0;
-let endOfLayout: usize = 0;
 
 @inline function align16(n: usize): usize {
   return (n + 15) & ~(<usize>15);
 }
 
-function place(fds: i32, events: i32, stride: i32): void {
-  eventsBase = align16(__heap_base);
-  recordsBase = align16(eventsBase + <usize>events * <usize>stride);
-  registryBase = align16(recordsBase + <usize>events * RECORDS_PER_EVENT * RECORD_BYTES);
-  endOfLayout = registryBase + <usize>fds * SLOT_BYTES;
+// The regions, in order, each 16-byte aligned. Both functions below derive
+// them from here, so the layout is written once.
+@inline function eventsStart(): usize {
+  return align16(__heap_base);
+}
+@inline function recordsStart(events: i32, stride: i32): usize {
+  return align16(eventsStart() + <usize>events * <usize>stride);
+}
+@inline function registryStart(events: i32, stride: i32): usize {
+  return align16(recordsStart(events, stride) + <usize>events * RECORDS_PER_EVENT * RECORD_BYTES);
 }
 
 /** Bytes of linear memory a loop with these capacities needs. Pure. */
 export function layoutBytes(fds: i32, events: i32, stride: i32): usize {
-  place(fds, events, stride);
-  return endOfLayout;
+  return registryStart(events, stride) + <usize>fds * SLOT_BYTES;
 }
 
 /** Fixes the capacities and region offsets for this instance's life. */
@@ -62,8 +65,10 @@ export function configure(fds: i32, events: i32, stride: i32, dataOffset: i32): 
   maxEvents = events;
   eventStride = stride;
   eventDataOffset = dataOffset;
-  place(fds, events, stride);
+  eventsBase = eventsStart();
+  recordsBase = recordsStart(events, stride);
+  registryBase = registryStart(events, stride);
   // A fresh imported memory is zero-filled, which is the registry's empty
   // state; clear anyway so a reused memory cannot leak old registrations.
-  memory.fill(registryBase, 0, endOfLayout - registryBase);
+  memory.fill(registryBase, 0, <usize>fds * SLOT_BYTES);
 }

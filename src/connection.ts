@@ -112,7 +112,7 @@ export class Connection {
     this.#closed = true;
     this.#queue = [];
     this.#queued = 0;
-    if (this.loop.isRegistered(this.fd)) this.loop.removeSocket(this.fd);
+    if (!this.loop.isClosed && this.loop.isRegistered(this.fd)) this.loop.removeSocket(this.fd);
     this.events.closed(this, reason, error);
   }
 

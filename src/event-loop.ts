@@ -207,7 +207,8 @@ export class EventLoop {
 
   /** Whether `fd` is registered with this loop. */
   isRegistered(fd: number): boolean {
-    assertFd(fd);
+    this.#assertFd(fd);
+    this.#assertUsable('isRegistered');
     const role = this.#wasm.roleOf(fd);
     return role === this.#k.server || role === this.#k.client;
   }
@@ -218,7 +219,7 @@ export class EventLoop {
    * that `onAccept` neither registers nor keeps (it threw) is closed.
    */
   addServerSocket(fd: number, onAccept: AcceptHandler, options: ServerSocketOptions = {}): void {
-    assertFd(fd);
+    this.#assertFd(fd);
     assertFunction('onAccept', onAccept);
     assertObject('options', options);
     assertOptionalFunction('options.onError', options.onError);
@@ -238,7 +239,7 @@ export class EventLoop {
 
   /** Watches a connected socket, calling `handlers` as it turns ready. */
   addClientSocket(fd: number, handlers: ClientHandlers, options: ClientOptions = {}): void {
-    assertFd(fd);
+    this.#assertFd(fd);
     assertObject('handlers', handlers);
     for (const name of ['read', 'write', 'hangup', 'error'] as const) {
       assertOptionalFunction(`handlers.${name}`, handlers[name]);
@@ -260,7 +261,7 @@ export class EventLoop {
    * system call only when the interest really changes.
    */
   setInterest(fd: number, interest: Interest): void {
-    assertFd(fd);
+    this.#assertFd(fd);
     assertObject('interest', interest);
     this.#assertUsable('setInterest');
     const handlers = this.#clientHandlers(fd, 'setInterest');
@@ -277,7 +278,7 @@ export class EventLoop {
    * Events for it still pending in the current batch are dropped.
    */
   removeSocket(fd: number, options: RemoveOptions = {}): void {
-    assertFd(fd);
+    this.#assertFd(fd);
     assertObject('options', options);
     const close = options.close ?? true;
     assertBoolean('options.close', close);
@@ -486,7 +487,7 @@ export class EventLoop {
       try {
         entry.onAccept(fd, serverFd);
       } catch (error) {
-        if (!this.isRegistered(fd)) native.close(fd);
+        if (this.#wasm.roleOf(fd) === 0) native.close(fd);
         throw error;
       }
       // onAccept may have removed the listener itself.
@@ -495,7 +496,6 @@ export class EventLoop {
   }
 
   #register(fd: number, role: number, flags: number): void {
-    if (fd >= this.maxFds) throw rangeError(`fd ${fd} is beyond the registry's capacity (maxFds ${this.maxFds})`);
     const generation = this.#wasm.register(fd, role, flags);
     if (generation === this.#k.errExists) {
       throw systemError(-EEXIST, this.#syscalls.control, { fd, info: `fd ${fd} is already registered with this loop` });
@@ -542,6 +542,12 @@ export class EventLoop {
       throw new WasmloopError('ERR_NOT_CLIENT_SOCKET', `${operation}: fd ${fd} is a server socket`);
     }
     throw systemError(-ENOENT, this.#syscalls.control, { fd, info: `fd ${fd} is not registered with this loop` });
+  }
+
+  /** A non-negative integer below maxFds: the registry has no slot beyond. */
+  #assertFd(fd: unknown): asserts fd is number {
+    assertFd(fd);
+    if (fd >= this.maxFds) throw rangeError(`fd ${fd} is beyond the registry's capacity (maxFds ${this.maxFds})`);
   }
 
   #assertUsable(operation: string): void {

@@ -136,8 +136,10 @@ export class Server {
   close(): void {
     clearTimeout(this.#resumeTimer);
     if (this.#listenFd >= 0) {
-      if (this.loop.isRegistered(this.#listenFd)) this.loop.removeSocket(this.#listenFd);
-      else this.#sockets.close(this.#listenFd);
+      // A registered listener is closed by the loop (by loop.close() already,
+      // if that came first); a paused one is not registered, so close it here.
+      if (this.#acceptPaused) this.#sockets.close(this.#listenFd);
+      else if (!this.loop.isClosed) this.loop.removeSocket(this.#listenFd);
       this.#listenFd = -1;
     }
     for (const connection of this.#connections) connection?.close('server');

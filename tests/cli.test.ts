@@ -1,0 +1,256 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { lookup } from 'node:dns/promises';
+import { readFileSync } from 'node:fs';
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+
+const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
+const PACKAGE_JSON = new URL('../../package.json', import.meta.url);
+/** A child still running after this long is killed, which fails its test. */
+const CHILD_TIMEOUT_MS = 10_000;
+const LISTENING = /listening on (?:\[([^\]]+)\]|([^\s:]+)):(\d+)/;
+
+interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+interface Child {
+  process: ChildProcess;
+  stdout(): string;
+  stderr(): string;
+  /** Settles when the child exits; rejects if it had to be killed. */
+  exited: Promise<Exit>;
+}
+
+/** Spawns the CLI with a kill timer, so a hung child fails the test instead of hanging CI. */
+function spawnCli(args: string[]): Child {
+  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.setEncoding('utf8').on('data', (text: string) => (stdout += text));
+  child.stderr!.setEncoding('utf8').on('data', (text: string) => (stderr += text));
+  let killed = false;
+  const timer = setTimeout(() => {
+    killed = true;
+    child.kill('SIGKILL');
+  }, CHILD_TIMEOUT_MS);
+  const exited = new Promise<Exit>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      if (killed) reject(new Error(`wasmloop ${args.join(' ')} hung; killed after ${CHILD_TIMEOUT_MS} ms\nstdout: ${stdout}\nstderr: ${stderr}`));
+      else resolve({ code, signal, stdout, stderr });
+    });
+  });
+  return { process: child, stdout: () => stdout, stderr: () => stderr, exited };
+}
+
+/** Runs the CLI to completion. */
+function runCli(args: string[]): Promise<Exit> {
+  return spawnCli(args).exited;
+}
+
+interface Serving extends Child {
+  host: string;
+  port: number;
+}
+
+/** Starts `wasmloop serve ...` and waits for its listening line. */
+async function serve(args: string[]): Promise<Serving> {
+  const child = spawnCli(['serve', ...args]);
+  try {
+    const match = await new Promise<RegExpMatchArray>((resolve, reject) => {
+      const check = (): void => {
+        const found = LISTENING.exec(child.stdout());
+        if (found) resolve(found);
+      };
+      child.process.stdout!.on('data', check);
+      child.exited.then(
+        (exit) => reject(new Error(`exited (${exit.code}) before listening\nstdout: ${exit.stdout}\nstderr: ${exit.stderr}`)),
+        reject,
+      );
+    });
+    return { ...child, host: match[1] ?? match[2]!, port: Number(match[3]) };
+  } catch (error) {
+    child.process.kill('SIGKILL');
+    throw error;
+  }
+}
+
+/** Makes sure a serving child is gone when a test ends, whatever happened. */
+async function stopped(child: Child): Promise<void> {
+  if (child.process.exitCode === null && child.process.signalCode === null) child.process.kill('SIGKILL');
+  await child.exited.catch(() => {});
+}
+
+function connected(host: string, port: number): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host, port });
+    socket.once('connect', () => resolve(socket));
+    socket.once('error', reject);
+  });
+}
+
+/** Sends `payload`, half-closes, and returns everything received until close. */
+async function echo(host: string, port: number, payload: Buffer): Promise<Buffer> {
+  const socket = await connected(host, port);
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+    socket.on('error', reject);
+    socket.on('close', () => resolve(Buffer.concat(chunks)));
+    socket.end(payload);
+  });
+}
+
+async function assertEchoes(host: string, port: number): Promise<void> {
+  const payload = randomBytes(256 * 1024);
+  const received = await echo(host, port, payload);
+  assert.is(received.length, payload.length);
+  assert.ok(received.equals(payload), 'echoed bytes differ from the bytes sent');
+}
+
+test('serve --port 0 echoes byte-exact', async () => {
+  const child = await serve(['--port', '0']);
+  try {
+    assert.is(child.host, '127.0.0.1');
+    assert.ok(child.port > 0 && child.port <= 65535, `port ${child.port}`);
+    await assertEchoes(child.host, child.port);
+  } finally {
+    await stopped(child);
+  }
+});
+
+for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  test(`${signal} stops the server: exit code 0 and a 'stopped' line`, async () => {
+    const child = await serve(['--port', '0']);
+    try {
+      await assertEchoes(child.host, child.port);
+      child.process.kill(signal);
+      const exit = await child.exited;
+      assert.is(exit.code, 0, `stderr: ${exit.stderr}`);
+      assert.is(exit.signal, null);
+      assert.match(exit.stdout, new RegExp(`${signal}: closing 0 connections`));
+      assert.match(exit.stdout, /stopped after serving 1 connections/);
+      assert.is(exit.stderr, '');
+    } finally {
+      await stopped(child);
+    }
+  });
+}
+
+test('SIGTERM with clients still connected: exits 0 and every client sees its connection end', async () => {
+  const child = await serve(['--port', '0']);
+  const clients: Socket[] = [];
+  try {
+    for (let i = 0; i < 3; i++) {
+      const socket = await connected(child.host, child.port);
+      clients.push(socket);
+      // A round trip proves the server has accepted this connection.
+      const reply = new Promise<Buffer>((resolve) => socket.once('data', resolve));
+      socket.write(`ping ${i}`);
+      assert.is((await reply).toString(), `ping ${i}`);
+    }
+    const ended = clients.map(
+      (socket) =>
+        new Promise<{ sawEnd: boolean; error: Error | undefined }>((resolve) => {
+          let sawEnd = false;
+          let error: Error | undefined;
+          socket.on('end', () => (sawEnd = true));
+          socket.on('error', (e) => (error = e));
+          socket.on('close', () => resolve({ sawEnd, error }));
+        }),
+    );
+    child.process.kill('SIGTERM');
+    const exit = await child.exited;
+    assert.is(exit.code, 0, `stderr: ${exit.stderr}`);
+    assert.match(exit.stdout, /SIGTERM: closing 3 connections/);
+    assert.match(exit.stdout, /stopped after serving 3 connections/);
+    for (const result of await Promise.all(ended)) {
+      assert.is(result.error, undefined, result.error?.message);
+      assert.ok(result.sawEnd, 'client saw the server close its connection');
+    }
+  } finally {
+    for (const socket of clients) socket.destroy();
+    await stopped(child);
+  }
+});
+
+test('--trigger edge --max-events 8 serves and says so', async () => {
+  const child = await serve(['--port', '0', '--trigger', 'edge', '--max-events', '8']);
+  try {
+    assert.match(child.stdout(), /edge-triggered, maxEvents 8/);
+    await Promise.all([assertEchoes(child.host, child.port), assertEchoes(child.host, child.port)]);
+    child.process.kill('SIGTERM');
+    assert.is((await child.exited).code, 0);
+  } finally {
+    await stopped(child);
+  }
+});
+
+test('--host localhost resolves the name and listens on its address', async () => {
+  const child = await serve(['--host', 'localhost', '--port', '0']);
+  try {
+    const { address } = await lookup('localhost');
+    assert.is(child.host, address);
+    await assertEchoes(child.host, child.port);
+  } finally {
+    await stopped(child);
+  }
+});
+
+const badUsage: [string[], RegExp][] = [
+  [['serve', '--port', 'abc'], /--port must be a whole number, got 'abc'/],
+  [['serve', '--protocol', 'gopher'], /--protocol must be one of echo, got 'gopher'/],
+  [['frobnicate'], /unknown command 'frobnicate'/],
+  [['serve', '--bogus'], /--bogus/],
+];
+for (const [args, message] of badUsage) {
+  test(`bad usage \`${args.join(' ')}\` exits 2 with a message on stderr`, async () => {
+    const exit = await runCli(args);
+    assert.is(exit.code, 2, `stdout: ${exit.stdout}\nstderr: ${exit.stderr}`);
+    assert.match(exit.stderr, message);
+    assert.match(exit.stderr, /--help/, 'points at --help');
+    assert.not.match(exit.stdout, /listening/);
+  });
+}
+
+test('--help exits 0 and prints the usage', async () => {
+  const exit = await runCli(['--help']);
+  assert.is(exit.code, 0);
+  assert.match(exit.stdout, /^Usage: wasmloop serve/);
+  assert.match(exit.stdout, /--port N/);
+  assert.is(exit.stderr, '');
+});
+
+test('--version prints the package.json version', async () => {
+  const { version } = JSON.parse(readFileSync(PACKAGE_JSON, 'utf8')) as { version: string };
+  const exit = await runCli(['--version']);
+  assert.is(exit.code, 0);
+  assert.is(exit.stdout, `${version}\n`);
+});
+
+test('a port already in use exits 1 with EADDRINUSE on stderr', async () => {
+  const blocker = createServer();
+  await new Promise<void>((resolve, reject) => {
+    blocker.once('error', reject);
+    blocker.listen(0, '127.0.0.1', resolve);
+  });
+  try {
+    const { port } = blocker.address() as AddressInfo;
+    const exit = await runCli(['serve', '--port', String(port)]);
+    assert.is(exit.code, 1, `stdout: ${exit.stdout}\nstderr: ${exit.stderr}`);
+    assert.match(exit.stderr, /EADDRINUSE/);
+    assert.not.match(exit.stdout, /listening/);
+  } finally {
+    await new Promise((resolve) => blocker.close(resolve));
+  }
+});
+
+test.run();

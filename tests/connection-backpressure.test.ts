@@ -1,0 +1,248 @@
+import { randomBytes } from 'node:crypto';
+import { connect, type Socket } from 'node:net';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+
+import { EventLoop } from '../src/index.js';
+import type { Connection } from '../src/connection.js';
+import { echoProtocol } from '../src/protocols/echo.js';
+import { Server, type ProtocolFactory, type ServerOptions } from '../src/server.js';
+
+const TEST_TIMEOUT_MS = 20_000;
+const KiB = 1024;
+const MiB = 1024 * KiB;
+
+const HIGH_WATER_MARK = 64 * KiB;
+const LOW_WATER_MARK = 16 * KiB;
+const READ_BUFFER_SIZE = 64 * KiB;
+/**
+ * The most a paused connection can have queued. Reading pauses inside the
+ * read call whose data took the queue to highWaterMark or beyond, and before
+ * that read the queue was below highWaterMark; one read adds at most
+ * readBufferSize bytes, and once paused nothing more is read. The socket
+ * buffers' slack (kernel send and receive buffers, several MiB on loopback)
+ * holds the rest of the stream, but that is the kernel's memory, never part
+ * of queuedBytes. So the queue stays strictly below this bound.
+ */
+const QUEUE_BOUND = HIGH_WATER_MARK + READ_BUFFER_SIZE;
+
+function deadline(ms: number, what: string): { promise: Promise<never>; clear(): void } {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const promise = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
+  });
+  return { promise, clear: () => clearTimeout(timer) };
+}
+
+/** Runs a server in `await loop.run()` while `body` runs; closes everything afterwards. */
+async function withServer(
+  protocol: ProtocolFactory,
+  options: ServerOptions,
+  what: string,
+  body: (server: Server, port: number) => Promise<void>,
+): Promise<void> {
+  const loop = new EventLoop();
+  const server = new Server(loop, protocol, { port: 0, ...options });
+  let running: Promise<void> | undefined;
+  const limit = deadline(TEST_TIMEOUT_MS, what);
+  try {
+    const port = server.listen();
+    running = loop.run();
+    await Promise.race([body(server, port), running.then(() => Promise.reject(new Error('loop stopped early'))), limit.promise]);
+  } finally {
+    limit.clear();
+    loop.stop();
+    try {
+      await running;
+    } finally {
+      server.close();
+      loop.close();
+    }
+  }
+}
+
+const tick = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Resolves when `condition()` holds, checking every 5 ms; rejects after 10 s. */
+async function until(condition: () => boolean, what: string): Promise<void> {
+  const started = performance.now();
+  while (!condition()) {
+    if (performance.now() - started > 10_000) throw new Error(`timed out waiting for ${what}`);
+    await tick(5);
+  }
+}
+
+interface Received {
+  bytes(): Buffer;
+  /** Resolves once at least `count` bytes have arrived. */
+  atLeast(count: number): Promise<void>;
+  /** Resolves at 'close': whether 'end' came first, and any error. */
+  closed: Promise<{ sawEnd: boolean; error: Error | undefined }>;
+}
+
+/** Records what a (possibly paused) socket receives. */
+function receive(socket: Socket): Received {
+  const chunks: Buffer[] = [];
+  let length = 0;
+  let waiter: { count: number; resolve(): void } | undefined;
+  let sawEnd = false;
+  let error: Error | undefined;
+  socket.on('data', (chunk: Buffer) => {
+    chunks.push(chunk);
+    length += chunk.length;
+    if (waiter && length >= waiter.count) waiter.resolve();
+  });
+  socket.on('end', () => (sawEnd = true));
+  socket.on('error', (e) => (error = e));
+  const closed = new Promise<{ sawEnd: boolean; error: Error | undefined }>((resolve) =>
+    socket.on('close', () => resolve({ sawEnd, error })),
+  );
+  return {
+    bytes: () => Buffer.concat(chunks),
+    atLeast: (count) =>
+      length >= count
+        ? Promise.resolve()
+        : new Promise<void>((resolve) => {
+            waiter = { count, resolve };
+          }),
+    closed,
+  };
+}
+
+async function connected(port: number): Promise<Socket> {
+  const socket = connect({ host: '127.0.0.1', port });
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', resolve);
+    socket.once('error', reject);
+  });
+  return socket;
+}
+
+test('a client that does not read pauses reading with a bounded queue; all 8 MiB arrive once it reads', async () => {
+  const options = { highWaterMark: HIGH_WATER_MARK, lowWaterMark: LOW_WATER_MARK, readBufferSize: READ_BUFFER_SIZE };
+  await withServer(echoProtocol, options, 'backpressure', async (server, port) => {
+    const payload = randomBytes(8 * MiB);
+    const client = await connected(port);
+    try {
+      client.pause();
+      const received = receive(client);
+      client.write(payload);
+
+      const connection = (): Connection | undefined => server.connections[0];
+      await until(() => connection()?.isReadPaused === true, 'the connection to pause reading');
+
+      // Sample the stalled connection for a while: the queue never grows past
+      // the bound, however much the client still has to send.
+      for (let sample = 0; sample < 20; sample++) {
+        const queued = connection()!.queuedBytes;
+        assert.ok(queued < QUEUE_BOUND, `queuedBytes ${queued} >= bound ${QUEUE_BOUND}`);
+        assert.ok(queued > 0, 'the stalled connection has output queued');
+        await tick(10);
+      }
+      assert.ok(connection()!.isReadPaused, 'still paused while the client does not read');
+
+      client.resume();
+      await received.atLeast(payload.length);
+      const echoed = received.bytes();
+      assert.is(echoed.length, payload.length);
+      assert.ok(echoed.equals(payload), 'echoed bytes differ from the bytes sent');
+
+      // Everything was delivered, so nothing is queued and reading is back on.
+      const after = connection()!;
+      assert.is(after.queuedBytes, 0);
+      assert.is(after.isReadPaused, false);
+      assert.is(after.isReading, true);
+      assert.is(after.isClosed, false);
+
+      client.end();
+      const { sawEnd, error } = await received.closed;
+      assert.is(error, undefined);
+      assert.ok(sawEnd, 'the server ended the connection after the client did');
+      assert.ok(after.isClosed);
+      assert.is(server.stats.active, 0);
+      assert.is(server.stats.accepted, 1);
+      assert.is(server.connections.length, 0);
+    } finally {
+      client.destroy();
+    }
+  });
+});
+
+test('Connection.write after end() is dropped: the peer gets the queued bytes, then EOF', async () => {
+  const big = randomBytes(16 * MiB);
+  let observed: { queuedAfterWrite: number; queuedAfterDroppedWrite: number; closedAfterEnd: boolean } | undefined;
+  const protocol: ProtocolFactory = () => ({
+    data(connection) {
+      connection.write(big);
+      const queuedAfterWrite = connection.queuedBytes;
+      connection.end();
+      connection.write(Buffer.from('dropped'));
+      observed = { queuedAfterWrite, queuedAfterDroppedWrite: connection.queuedBytes, closedAfterEnd: connection.isClosed };
+    },
+  });
+  await withServer(protocol, {}, 'write after end', async (server, port) => {
+    const client = await connected(port);
+    try {
+      client.pause();
+      const received = receive(client);
+      client.write('x');
+      await until(() => observed !== undefined, 'the protocol to run');
+      // 16 MiB is more than the socket takes at once, so end() had to wait for the queue.
+      assert.ok(observed!.queuedAfterWrite > 0, 'precondition: output was queued');
+      assert.is(observed!.queuedAfterDroppedWrite, observed!.queuedAfterWrite, 'the write after end() queued nothing');
+      assert.is(observed!.closedAfterEnd, false, 'end() waits for the queue to drain');
+
+      client.resume();
+      const { sawEnd, error } = await received.closed;
+      assert.is(error, undefined);
+      assert.ok(sawEnd);
+      const bytes = received.bytes();
+      assert.is(bytes.length, big.length, 'exactly the bytes written before end()');
+      assert.ok(bytes.equals(big));
+      assert.is(server.stats.active, 0);
+    } finally {
+      client.destroy();
+    }
+  });
+});
+
+test('Connection.close() discards the queue: the peer gets only what the kernel already took', async () => {
+  const big = randomBytes(16 * MiB);
+  const protocol: ProtocolFactory = () => ({
+    data(connection) {
+      connection.write(big);
+    },
+  });
+  await withServer(protocol, {}, 'close discards queue', async (server, port) => {
+    const client = await connected(port);
+    try {
+      client.pause();
+      const received = receive(client);
+      client.write('x');
+      await until(() => (server.connections[0]?.queuedBytes ?? 0) > 0, 'output to be queued');
+
+      const connection = server.connections[0]!;
+      const queued = connection.queuedBytes;
+      connection.close();
+      assert.is(connection.isClosed, true);
+      assert.is(connection.queuedBytes, 0, 'the queue is discarded');
+      assert.is(server.stats.active, 0);
+      assert.is(server.connections.length, 0);
+      connection.write(Buffer.from('after close'));
+      assert.is(connection.queuedBytes, 0, 'a write after close() is dropped');
+
+      client.resume();
+      const { sawEnd, error } = await received.closed;
+      assert.is(error, undefined);
+      assert.ok(sawEnd, 'a clean close (FIN), not a reset');
+      const bytes = received.bytes();
+      assert.is(bytes.length, big.length - queued, 'everything but the discarded queue arrived');
+      assert.ok(bytes.equals(big.subarray(0, bytes.length)), 'what arrived is the start of the stream');
+      assert.is(server.stats.resets, 0);
+    } finally {
+      client.destroy();
+    }
+  });
+});
+
+test.run();

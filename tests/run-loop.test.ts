@@ -1,0 +1,287 @@
+// run(): the loop owns the thread while Node's timers and sockets keep
+// working; stop(), close() and handler errors end it; misuse is refused.
+import { once } from 'node:events';
+import { connect as netConnect, createServer, type AddressInfo } from 'node:net';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+
+import { EventLoop, SocketManager, WasmloopError } from '../src/index.js';
+
+const HOST = '127.0.0.1';
+const sockets = new SocketManager();
+
+/** Rejects if `promise` has not settled within `ms` (10 s by default). */
+function withTimeout<T>(promise: Promise<T>, what: string, ms = 10_000): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** The WasmloopError code `fn` throws (fails if it does not throw one). */
+function codeOf(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (error) {
+    assert.instance(error, WasmloopError);
+    return (error as WasmloopError).code;
+  }
+  assert.unreachable('expected a WasmloopError');
+  return '';
+}
+
+/** A connected loopback pair made with a throwaway loop to wait for the accept. */
+function pair(): { peer: number; local: number } {
+  const listenFd = sockets.listen(HOST, 0);
+  const acceptor = new EventLoop();
+  let peer = -1;
+  try {
+    let local = -1;
+    peer = sockets.connect(HOST, sockets.localPort(listenFd));
+    acceptor.addServerSocket(listenFd, (fd) => { local = fd; }, { acceptsPerEvent: 1 });
+    for (let i = 0; i < 200 && local < 0; i++) acceptor.runOnce(50);
+    if (local < 0) throw new Error('timed out waiting for a connection to accept');
+    return { peer, local };
+  } catch (error) {
+    if (peer >= 0) sockets.close(peer);
+    throw error;
+  } finally {
+    acceptor.close(); // closes the listener too
+  }
+}
+
+test('a Node setTimeout fires while run() is active; its stop() resolves the promise', async () => {
+  const loop = new EventLoop();
+  try {
+    let fired = false;
+    const running = loop.run();
+    assert.ok(loop.isRunning);
+    setTimeout(() => {
+      fired = true;
+      assert.ok(loop.isRunning, 'run() was not active when the timer fired');
+      loop.stop();
+    }, 20);
+    assert.is(await withTimeout(running, 'run() to resolve after stop()'), undefined);
+    assert.ok(fired);
+    assert.is(loop.isRunning, false);
+  } finally {
+    loop.stop();
+    loop.close();
+  }
+});
+
+test('a node:net server and client in the same process exchange data while run() is active', async () => {
+  const loop = new EventLoop();
+  const server = createServer((socket) => socket.pipe(socket));
+  const { peer, local } = pair();
+  try {
+    // Something of the loop's own too, so both loops really share the thread.
+    let loopBytes = '';
+    loop.addClientSocket(local, {
+      read(fd) {
+        const buffer = Buffer.alloc(64);
+        const n = sockets.read(fd, buffer);
+        if (n) loopBytes += buffer.toString('latin1', 0, n);
+      },
+    });
+    const running = loop.run();
+    server.listen(0, HOST);
+    await withTimeout(once(server, 'listening'), 'the node:net server to listen');
+    const client = netConnect((server.address() as AddressInfo).port, HOST);
+    try {
+      let echoed = '';
+      client.setEncoding('latin1');
+      client.on('data', (chunk: string) => { echoed += chunk; });
+      await withTimeout(once(client, 'connect'), 'the node:net client to connect');
+      client.write('ping over node:net');
+      assert.is(sockets.write(peer, Buffer.from('ping over wasmloop')), 18);
+      await withTimeout(new Promise<void>((resolve) => {
+        const check = (): void => {
+          if (echoed === 'ping over node:net' && loopBytes === 'ping over wasmloop') resolve();
+          else setTimeout(check, 5);
+        };
+        check();
+      }), 'both exchanges');
+      assert.ok(loop.isRunning, 'run() ended early');
+      assert.is(echoed, 'ping over node:net');
+      assert.is(loopBytes, 'ping over wasmloop');
+    } finally {
+      client.destroy();
+    }
+    loop.stop();
+    await withTimeout(running, 'run() to resolve');
+  } finally {
+    loop.stop();
+    loop.close();
+    sockets.close(peer);
+    server.close();
+  }
+});
+
+test('run() rejects with the error a handler threw, and the loop is usable afterwards', async () => {
+  const loop = new EventLoop();
+  const { peer, local } = pair();
+  try {
+    const boom = new Error('handler failed');
+    loop.addClientSocket(local, {
+      read(fd) {
+        sockets.read(fd, Buffer.alloc(64)); // drained: nothing left to report later
+        throw boom;
+      },
+    });
+    assert.is(sockets.write(peer, Buffer.from('x')), 1);
+    let rejection: unknown;
+    await withTimeout(loop.run().catch((error: unknown) => { rejection = error; }), 'run() to reject');
+    assert.is(rejection, boom);
+    assert.is(loop.isRunning, false);
+    assert.is(loop.isClosed, false);
+    assert.ok(loop.isRegistered(local));
+    assert.is(loop.size, 1, 'run() left Node\'s fd registered');
+    assert.is(loop.runOnce(0), 0);
+
+    // And it runs again.
+    const again = loop.run();
+    setTimeout(() => loop.stop(), 10);
+    await withTimeout(again, 'the second run() to resolve');
+  } finally {
+    loop.stop();
+    loop.close();
+    sockets.close(peer);
+  }
+});
+
+test('run() while run() is active throws ERR_LOOP_RUNNING; the first run goes on', async () => {
+  const loop = new EventLoop();
+  try {
+    const running = loop.run();
+    assert.is(codeOf(() => loop.run()), 'ERR_LOOP_RUNNING');
+    assert.ok(loop.isRunning);
+    let stillRunning = false;
+    setTimeout(() => {
+      stillRunning = loop.isRunning;
+      loop.stop();
+    }, 10);
+    await withTimeout(running, 'run() to resolve');
+    assert.ok(stillRunning);
+  } finally {
+    loop.stop();
+    loop.close();
+  }
+});
+
+test('runOnce() during run() (from a Node timer) throws ERR_LOOP_RUNNING', async () => {
+  const loop = new EventLoop();
+  try {
+    const running = loop.run();
+    let code = '';
+    setTimeout(() => {
+      code = codeOf(() => loop.runOnce(0));
+      loop.stop();
+    }, 10);
+    await withTimeout(running, 'run() to resolve');
+    assert.is(code, 'ERR_LOOP_RUNNING');
+  } finally {
+    loop.stop();
+    loop.close();
+  }
+});
+
+test("a second loop's run() while the first runs throws ERR_RUN_ACTIVE and leaves it unchanged", async () => {
+  const first = new EventLoop();
+  const second = new EventLoop();
+  try {
+    const running = first.run();
+    assert.is(codeOf(() => second.run()), 'ERR_RUN_ACTIVE');
+    assert.is(second.isRunning, false);
+    assert.is(second.size, 0);
+    assert.ok(first.isRunning);
+    setTimeout(() => first.stop(), 10);
+    await withTimeout(running, 'the first run() to resolve');
+
+    // Once the first has stopped, the second may run.
+    const secondRun = second.run();
+    setTimeout(() => second.stop(), 10);
+    await withTimeout(secondRun, 'the second run() to resolve');
+  } finally {
+    first.stop();
+    second.stop();
+    first.close();
+    second.close();
+  }
+});
+
+test('close() from a handler during run() stops the loop and closes it', async () => {
+  const loop = new EventLoop();
+  const { peer, local } = pair();
+  try {
+    let calls = 0;
+    loop.addClientSocket(local, {
+      read(fd) {
+        calls++;
+        sockets.read(fd, Buffer.alloc(8)); // unread data would turn the close into a reset
+        loop.close();
+        assert.is(loop.isClosed, false, 'closed before run() unwound');
+      },
+    });
+    assert.is(sockets.write(peer, Buffer.from('x')), 1);
+    await withTimeout(loop.run(), 'run() to resolve after close()');
+    assert.is(calls, 1);
+    assert.is(loop.isRunning, false);
+    assert.is(loop.isClosed, true);
+    assert.is(codeOf(() => loop.runOnce(0)), 'ERR_LOOP_CLOSED');
+    // The loop closed the registered socket: the peer sees EOF.
+    const buffer = Buffer.alloc(8);
+    let n: number | null = null;
+    for (let i = 0; i < 200 && n === null; i++) {
+      n = sockets.read(peer, buffer);
+      if (n === null) await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    assert.is(n, 0, 'peer did not see the socket closed');
+  } finally {
+    loop.stop();
+    loop.close();
+    sockets.close(peer);
+  }
+});
+
+test('an idle run() uses little CPU (no busy spin)', async () => {
+  const loop = new EventLoop();
+  try {
+    const started = performance.now();
+    const cpu = process.cpuUsage();
+    const running = loop.run();
+    setTimeout(() => loop.stop(), 300);
+    await withTimeout(running, 'run() to resolve');
+    const used = process.cpuUsage(cpu);
+    const wallMs = performance.now() - started;
+    const cpuMs = (used.user + used.system) / 1000;
+    assert.ok(wallMs >= 290, `run() ended early: ${wallMs.toFixed(0)} ms`);
+    assert.ok(cpuMs < wallMs * 0.5, `idle run() used ${cpuMs.toFixed(0)} ms CPU in ${wallMs.toFixed(0)} ms`);
+  } finally {
+    loop.stop();
+    loop.close();
+  }
+});
+
+test('stop() when not running does nothing, and does not end a later run() early', async () => {
+  const loop = new EventLoop();
+  try {
+    loop.stop();
+    assert.is(loop.isRunning, false);
+    assert.is(loop.runOnce(0), 0);
+    const running = loop.run();
+    let runningLater = false;
+    setTimeout(() => {
+      runningLater = loop.isRunning;
+      loop.stop();
+    }, 30);
+    await withTimeout(running, 'run() to resolve');
+    assert.ok(runningLater, 'an earlier stop() ended run() early');
+  } finally {
+    loop.stop();
+    loop.close();
+  }
+});
+
+test.run();

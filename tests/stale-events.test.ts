@@ -1,0 +1,202 @@
+// Stale events: records still pending in a batch for an fd that a handler
+// removed (or narrowed, or whose number was reused) must never call a handler.
+import { existsSync } from 'node:fs';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+
+import { EventLoop, SocketManager } from '../src/index.js';
+
+const HOST = '127.0.0.1';
+const sockets = new SocketManager();
+
+/** Turns the loop (runOnce(50), at most ~10 s) until `done()` holds; fails the test otherwise. */
+function turnUntil(loop: EventLoop, done: () => boolean, what: string): void {
+  for (let i = 0; i < 200; i++) {
+    if (done()) return;
+    loop.runOnce(50);
+  }
+  if (!done()) assert.unreachable(`timed out waiting for ${what}`);
+}
+
+/** Accepts one connection from `listenFd` within ~10 s, using a throwaway loop to wait. */
+function acceptOne(listenFd: number): number {
+  const acceptor = new EventLoop();
+  let accepted = -1;
+  try {
+    acceptor.addServerSocket(listenFd, (fd) => { accepted = fd; }, { acceptsPerEvent: 1 });
+    turnUntil(acceptor, () => accepted >= 0, 'a connection to accept');
+    return accepted;
+  } finally {
+    if (acceptor.isRegistered(listenFd)) acceptor.removeSocket(listenFd, { close: false });
+    acceptor.close();
+  }
+}
+
+/** A connected loopback pair: `peer` is the connecting end, `local` the accepted one. */
+function pair(listenFd: number): { peer: number; local: number } {
+  const peer = sockets.connect(HOST, sockets.localPort(listenFd));
+  try {
+    return { peer, local: acceptOne(listenFd) };
+  } catch (error) {
+    sockets.close(peer);
+    throw error;
+  }
+}
+
+function closeAll(...fds: number[]): void {
+  for (const fd of fds) {
+    if (fd >= 0 && existsSync(`/proc/self/fd/${fd}`)) sockets.close(fd);
+  }
+}
+
+/**
+ * Opens sockets until one gets the number `wanted` (free, so the kernel's
+ * lowest-free-fd rule gets there after filling any lower holes). Returns it
+ * and closes the others.
+ */
+function socketNumbered(wanted: number, port: number): number {
+  const extra: number[] = [];
+  try {
+    for (let i = 0; i < 256; i++) {
+      const fd = sockets.connect(HOST, port);
+      if (fd === wanted) return fd;
+      extra.push(fd);
+      if (fd > wanted) break;
+    }
+    throw new Error(`could not get fd ${wanted} again (got ${extra.join(', ')})`);
+  } finally {
+    for (const fd of extra) sockets.close(fd);
+  }
+}
+
+test('an fd removed by a callback, and its number reused, inside one batch gets no stale callback', () => {
+  const loop = new EventLoop();
+  const listenFd = sockets.listen(HOST, 0);
+  const a = pair(listenFd);
+  const b = pair(listenFd);
+  let reused = -1;
+  try {
+    const oldCalls: number[] = [];
+    const newCalls: number[] = [];
+    let removed = -1;
+    const read = (fd: number): void => {
+      oldCalls.push(fd);
+      if (removed >= 0) return;
+      sockets.read(fd, Buffer.alloc(16));
+      removed = fd === a.local ? b.local : a.local;
+      loop.removeSocket(removed);
+      reused = socketNumbered(removed, sockets.localPort(listenFd));
+      loop.addClientSocket(reused, { read: (newFd) => newCalls.push(newFd) });
+    };
+    loop.addClientSocket(a.local, { read });
+    loop.addClientSocket(b.local, { read });
+    assert.is(sockets.write(a.peer, Buffer.from('a')), 1);
+    assert.is(sockets.write(b.peer, Buffer.from('b')), 1);
+
+    const events = loop.runOnce(5_000);
+    assert.is(events, 2, 'both sockets should be ready in the same batch');
+    assert.ok(removed >= 0, 'no read handler ran');
+    assert.is(reused, removed, 'the new socket did not get the removed fd number');
+    assert.is(oldCalls.length, 1, `old read handler ran for fds ${oldCalls}`);
+    assert.ok(!oldCalls.includes(removed), 'the removed fd got a callback after removal');
+    assert.equal(newCalls, [], 'the new socket got the removed fd\'s stale read event');
+    assert.ok(loop.isRegistered(reused));
+  } finally {
+    loop.close();
+    closeAll(a.peer, b.peer, listenFd);
+  }
+});
+
+test('removeSocket in the first handler drops the other fd\'s pending READ and WRITE records', () => {
+  const loop = new EventLoop();
+  const listenFd = sockets.listen(HOST, 0);
+  const a = pair(listenFd);
+  const b = pair(listenFd);
+  try {
+    const calls: string[] = [];
+    let removed = -1;
+    const handlers = {
+      read(fd: number) {
+        calls.push(`read:${fd}`);
+        if (removed < 0) {
+          removed = fd === a.local ? b.local : a.local;
+          loop.removeSocket(removed);
+        }
+      },
+      write(fd: number) {
+        calls.push(`write:${fd}`);
+      },
+    };
+    // Both readable (data sent) and writable (empty send buffer): each fd has
+    // a READ and a WRITE record in the batch.
+    loop.addClientSocket(a.local, handlers, { writable: true });
+    loop.addClientSocket(b.local, handlers, { writable: true });
+    assert.is(sockets.write(a.peer, Buffer.from('a')), 1);
+    assert.is(sockets.write(b.peer, Buffer.from('b')), 1);
+
+    assert.is(loop.runOnce(5_000), 2);
+    const kept = removed === a.local ? b.local : a.local;
+    assert.equal(calls, [`read:${kept}`, `write:${kept}`]);
+    assert.is(loop.isRegistered(removed), false);
+    assert.is(existsSync(`/proc/self/fd/${removed}`), false, 'removeSocket did not close the fd');
+  } finally {
+    loop.close();
+    closeAll(a.peer, b.peer, listenFd);
+  }
+});
+
+test('removeSocket of its own fd in a read handler drops that fd\'s pending WRITE record', () => {
+  const loop = new EventLoop();
+  const listenFd = sockets.listen(HOST, 0);
+  const { peer, local } = pair(listenFd);
+  try {
+    const calls: string[] = [];
+    loop.addClientSocket(local, {
+      read(fd) {
+        calls.push('read');
+        loop.removeSocket(fd);
+      },
+      write() {
+        calls.push('write');
+      },
+    }, { writable: true });
+    assert.is(sockets.write(peer, Buffer.from('x')), 1);
+    assert.is(loop.runOnce(5_000), 1);
+    assert.equal(calls, ['read']);
+    assert.is(loop.isRegistered(local), false);
+  } finally {
+    loop.close();
+    closeAll(peer, listenFd);
+  }
+});
+
+test('setInterest({ writable: false }) mid-batch drops the pending write callback of another fd', () => {
+  const loop = new EventLoop();
+  const listenFd = sockets.listen(HOST, 0);
+  const a = pair(listenFd);
+  const b = pair(listenFd);
+  try {
+    const writes: number[] = [];
+    const write = (fd: number): void => {
+      writes.push(fd);
+      if (writes.length === 1) loop.setInterest(fd === a.local ? b.local : a.local, { writable: false });
+    };
+    loop.addClientSocket(a.local, { write }, { writable: true });
+    loop.addClientSocket(b.local, { write }, { writable: true });
+
+    assert.is(loop.runOnce(5_000), 2, 'both sockets should be writable in the same batch');
+    assert.is(writes.length, 1, `write handlers ran for fds ${writes}`);
+    const narrowed = writes[0] === a.local ? b.local : a.local;
+
+    // The narrowed fd stays registered and quiet; the other keeps reporting.
+    assert.ok(loop.isRegistered(narrowed));
+    loop.runOnce(20);
+    assert.ok(!writes.includes(narrowed), 'the narrowed fd got a write callback');
+    assert.ok(writes.length >= 2, 'the other fd stopped reporting writability');
+  } finally {
+    loop.close();
+    closeAll(a.peer, b.peer, listenFd);
+  }
+});
+
+test.run();
