@@ -1,0 +1,78 @@
+// A signal interrupting epoll_wait (EINTR) is retried with the time that
+// remains: the wait neither ends early nor loses the event that ends it.
+// The signals come from another process, at about 300 Hz.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+
+import { EventLoop, SocketManager } from '../src/index.js';
+
+let caught = 0;
+const onSignal = (): void => {
+  caught++;
+};
+
+/** Sends SIGUSR2 to this process `count` times, every 3 ms, then runs `then` (bash). */
+function signalStorm(count: number, then = ''): ChildProcess {
+  const script = `for i in $(seq ${count}); do kill -USR2 ${process.pid}; sleep 0.003; done; ${then}`;
+  return spawn('bash', ['-c', script], { stdio: 'ignore' });
+}
+
+const exited = (child: ChildProcess): Promise<void> =>
+  new Promise((resolve) => (child.exitCode !== null ? resolve() : child.once('exit', () => resolve())));
+
+test.before(() => {
+  process.on('SIGUSR2', onSignal);
+});
+
+test.after(() => {
+  process.off('SIGUSR2', onSignal);
+});
+
+test('a signal storm during runOnce(300) neither ends the wait early nor fails it', async () => {
+  const loop = new EventLoop();
+  caught = 0;
+  const storm = signalStorm(60);
+  try {
+    await new Promise((resolve) => setTimeout(resolve, 20)); // the storm is under way
+    const started = performance.now();
+    const events = loop.runOnce(300);
+    const elapsed = performance.now() - started;
+    assert.is(events, 0);
+    assert.ok(elapsed >= 299, `wait ended early: ${elapsed.toFixed(1)} ms`);
+    assert.ok(elapsed < 3000, `wait ran long: ${elapsed.toFixed(1)} ms`);
+  } finally {
+    await exited(storm);
+    loop.close();
+  }
+  // Node runs its signal handlers once the thread is back: the storm reached us.
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  assert.ok(caught > 0, 'no signal was delivered');
+});
+
+test('an event that arrives during a signal storm ends the wait, and is delivered', async () => {
+  const loop = new EventLoop();
+  const sockets = new SocketManager();
+  const listener = sockets.listen('127.0.0.1', 0);
+  const port = sockets.localPort(listener);
+  const accepted: number[] = [];
+  loop.addServerSocket(listener, (fd) => {
+    accepted.push(fd);
+    sockets.close(fd);
+  });
+  // After ~50 signals, the storm process connects to the listener.
+  const storm = signalStorm(50, `exec 3<>/dev/tcp/127.0.0.1/${port}; sleep 1`);
+  try {
+    const started = performance.now();
+    let events = 0;
+    while (accepted.length === 0 && performance.now() - started < 10_000) events += loop.runOnce(5000);
+    assert.is(accepted.length, 1, 'the connection was not accepted');
+    assert.ok(events >= 1);
+  } finally {
+    storm.kill('SIGKILL');
+    await exited(storm);
+    loop.close();
+  }
+});
+
+test.run();
