@@ -1,14 +1,13 @@
 import { randomBytes } from 'node:crypto';
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import { EventLoop } from '../src/index.js';
 import type { Connection } from '../src/connection.js';
 import { echoProtocol } from '../src/protocols/echo.js';
-import { Server, type ProtocolFactory, type ServerOptions } from '../src/server.js';
+import type { ProtocolFactory } from '../src/server.js';
+import { connected, HOST, tick, until, withServer } from './helpers.js';
 
-const TEST_TIMEOUT_MS = 20_000;
 const KiB = 1024;
 const MiB = 1024 * KiB;
 
@@ -25,52 +24,6 @@ const READ_BUFFER_SIZE = 64 * KiB;
  * of queuedBytes. So the queue stays strictly below this bound.
  */
 const QUEUE_BOUND = HIGH_WATER_MARK + READ_BUFFER_SIZE;
-
-function deadline(ms: number, what: string): { promise: Promise<never>; clear(): void } {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const promise = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
-  });
-  return { promise, clear: () => clearTimeout(timer) };
-}
-
-/** Runs a server in `await loop.run()` while `body` runs; closes everything afterwards. */
-async function withServer(
-  protocol: ProtocolFactory,
-  options: ServerOptions,
-  what: string,
-  body: (server: Server, port: number) => Promise<void>,
-): Promise<void> {
-  const loop = new EventLoop();
-  const server = new Server(loop, protocol, { port: 0, ...options });
-  let running: Promise<void> | undefined;
-  const limit = deadline(TEST_TIMEOUT_MS, what);
-  try {
-    const port = server.listen();
-    running = loop.run();
-    await Promise.race([body(server, port), running.then(() => Promise.reject(new Error('loop stopped early'))), limit.promise]);
-  } finally {
-    limit.clear();
-    loop.stop();
-    try {
-      await running;
-    } finally {
-      server.close();
-      loop.close();
-    }
-  }
-}
-
-const tick = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Resolves when `condition()` holds, checking every 5 ms; rejects after 10 s. */
-async function until(condition: () => boolean, what: string): Promise<void> {
-  const started = performance.now();
-  while (!condition()) {
-    if (performance.now() - started > 10_000) throw new Error(`timed out waiting for ${what}`);
-    await tick(5);
-  }
-}
 
 interface Received {
   bytes(): Buffer;
@@ -109,20 +62,11 @@ function receive(socket: Socket): Received {
   };
 }
 
-async function connected(port: number): Promise<Socket> {
-  const socket = connect({ host: '127.0.0.1', port });
-  await new Promise<void>((resolve, reject) => {
-    socket.once('connect', resolve);
-    socket.once('error', reject);
-  });
-  return socket;
-}
-
 test('a client that does not read pauses reading with a bounded queue; all 8 MiB arrive once it reads', async () => {
   const options = { highWaterMark: HIGH_WATER_MARK, lowWaterMark: LOW_WATER_MARK, readBufferSize: READ_BUFFER_SIZE };
   await withServer(echoProtocol, options, 'backpressure', async (server, port) => {
     const payload = randomBytes(8 * MiB);
-    const client = await connected(port);
+    const client = await connected(HOST, port);
     try {
       client.pause();
       const received = receive(client);
@@ -181,7 +125,7 @@ test('Connection.write after end() is dropped: the peer gets the queued bytes, t
     },
   });
   await withServer(protocol, {}, 'write after end', async (server, port) => {
-    const client = await connected(port);
+    const client = await connected(HOST, port);
     try {
       client.pause();
       const received = receive(client);
@@ -214,7 +158,7 @@ test('Connection.close() discards the queue: the peer gets only what the kernel 
     },
   });
   await withServer(protocol, {}, 'close discards queue', async (server, port) => {
-    const client = await connected(port);
+    const client = await connected(HOST, port);
     try {
       client.pause();
       const received = receive(client);

@@ -3,50 +3,9 @@ import { connect, type Socket } from 'node:net';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import { EventLoop, type Trigger } from '../src/index.js';
+import type { Trigger } from '../src/index.js';
 import { echoProtocol } from '../src/protocols/echo.js';
-import { Server, type ServerOptions } from '../src/server.js';
-
-const TEST_TIMEOUT_MS = 20_000;
-
-/** Rejects after `ms` so a stuck test fails instead of hanging. */
-function deadline(ms: number, what: string): { promise: Promise<never>; clear(): void } {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const promise = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
-  });
-  return { promise, clear: () => clearTimeout(timer) };
-}
-
-/**
- * Runs an echo server on a loop in `await loop.run()` while `body` drives
- * clients; stops and closes everything afterwards. A handler error (run()
- * rejecting) or the deadline fails the test.
- */
-async function withEchoServer(
-  options: ServerOptions,
-  what: string,
-  body: (server: Server, port: number) => Promise<void>,
-): Promise<void> {
-  const loop = new EventLoop();
-  const server = new Server(loop, echoProtocol, { port: 0, ...options });
-  let running: Promise<void> | undefined;
-  const limit = deadline(TEST_TIMEOUT_MS, what);
-  try {
-    const port = server.listen();
-    running = loop.run();
-    await Promise.race([body(server, port), running.then(() => Promise.reject(new Error('loop stopped early'))), limit.promise]);
-  } finally {
-    limit.clear();
-    loop.stop();
-    try {
-      await running;
-    } finally {
-      server.close();
-      loop.close();
-    }
-  }
-}
+import { onceConnected, until, withServer } from './helpers.js';
 
 interface EchoResult {
   received: Buffer;
@@ -82,18 +41,9 @@ function assertEcho(result: EchoResult, sent: Buffer, who: string): void {
   assert.ok(result.sawEnd, `${who}: server did not end the connection`);
 }
 
-/** Resolves when `condition()` holds, checking every 5 ms; rejects after 10 s. */
-async function until(condition: () => boolean, what: string): Promise<void> {
-  const started = performance.now();
-  while (!condition()) {
-    if (performance.now() - started > 10_000) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
-
 for (const trigger of ['level', 'edge'] as Trigger[]) {
   test(`${trigger}-triggered: 200 simultaneous clients each get exactly their own 64 KiB back`, async () => {
-    await withEchoServer({ trigger }, `200 clients (${trigger})`, async (server, port) => {
+    await withServer(echoProtocol, { trigger }, `200 clients (${trigger})`, async (server, port) => {
       const payloads = Array.from({ length: 200 }, () => randomBytes(64 * 1024));
       const results = await Promise.all(payloads.map((payload) => echoClient(port, payload)));
       results.forEach((result, i) => assertEcho(result, payloads[i]!, `client ${i}`));
@@ -107,14 +57,11 @@ for (const trigger of ['level', 'edge'] as Trigger[]) {
 }
 
 test('1,000 writes of 100 bytes each are echoed byte-exact', async () => {
-  await withEchoServer({}, 'small writes', async (server, port) => {
+  await withServer(echoProtocol, {}, 'small writes', async (server, port) => {
     const sent = randomBytes(1000 * 100);
     const socket = connect({ host: '127.0.0.1', port, noDelay: true });
     const result = collect(socket);
-    await new Promise<void>((resolve, reject) => {
-      socket.once('connect', resolve);
-      socket.once('error', reject);
-    });
+    await onceConnected(socket);
     // Each write waits for the previous one to be handed to the kernel, so
     // the server sees many small segments rather than one coalesced write.
     for (let offset = 0; offset < sent.length; offset += 100) {
@@ -130,7 +77,7 @@ test('1,000 writes of 100 bytes each are echoed byte-exact', async () => {
 });
 
 test('a client reset mid-stream does not disturb another client, and active returns to 0', async () => {
-  await withEchoServer({}, 'reset mid-stream', async (server, port) => {
+  await withServer(echoProtocol, {}, 'reset mid-stream', async (server, port) => {
     // A steady client, connected before the reset and finishing after it.
     const steadyPayload = randomBytes(256 * 1024);
     const steady = connect({ host: '127.0.0.1', port });

@@ -6,51 +6,8 @@ import { connect as netConnect, type Socket } from 'node:net';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import { EventLoop, SocketManager, type SystemError } from '../src/index.js';
-
-const HOST = '127.0.0.1';
-const sockets = new SocketManager();
-
-/** Turns the loop (runOnce(50), at most ~10 s) until `done()` holds; fails the test otherwise. */
-function turnUntil(loop: EventLoop, done: () => boolean, what: string): void {
-  for (let i = 0; i < 200; i++) {
-    if (done()) return;
-    loop.runOnce(50);
-  }
-  if (!done()) assert.unreachable(`timed out waiting for ${what}`);
-}
-
-/** Accepts one connection from `listenFd` within ~10 s, using a throwaway loop to wait. */
-function acceptOne(listenFd: number): number {
-  const acceptor = new EventLoop();
-  let accepted = -1;
-  try {
-    acceptor.addServerSocket(listenFd, (fd) => { accepted = fd; }, { acceptsPerEvent: 1 });
-    turnUntil(acceptor, () => accepted >= 0, 'a connection to accept');
-    return accepted;
-  } finally {
-    if (acceptor.isRegistered(listenFd)) acceptor.removeSocket(listenFd, { close: false });
-    acceptor.close();
-  }
-}
-
-/** A connected loopback pair: `peer` is the connecting end, `local` the accepted one. */
-function pair(listenFd: number): { peer: number; local: number } {
-  const peer = sockets.connect(HOST, sockets.localPort(listenFd));
-  try {
-    return { peer, local: acceptOne(listenFd) };
-  } catch (error) {
-    sockets.close(peer);
-    throw error;
-  }
-}
-
-/** Closes fds that are still open and not owned by a loop. */
-function closeAll(...fds: number[]): void {
-  for (const fd of fds) {
-    if (fd >= 0 && existsSync(`/proc/self/fd/${fd}`)) sockets.close(fd);
-  }
-}
+import { EventLoop, type SystemError } from '../src/index.js';
+import { acceptOne, closeAll, HOST, onceConnected, pair, sockets, turnUntil, withTimeout } from './helpers.js';
 
 /** Reads everything available now; returns the bytes and whether EOF was seen. */
 function drain(fd: number): { text: string; eof: boolean } {
@@ -70,14 +27,6 @@ function closedPort(): number {
   const port = sockets.localPort(fd);
   sockets.close(fd);
   return port;
-}
-
-function withTimeout<T>(promise: Promise<T>, what: string, ms = 10_000): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 test('read-ready data reaches the read handler with the ready fd', () => {
@@ -163,10 +112,7 @@ test('peer reset (RST) reaches the error handler with ECONNRESET, then the loop 
   try {
     const c = netConnect(sockets.localPort(listenFd), HOST);
     client = c;
-    await withTimeout(new Promise<void>((resolve, reject) => {
-      c.once('connect', resolve);
-      c.once('error', reject);
-    }), 'the node:net client to connect');
+    await withTimeout(onceConnected(c), 'the node:net client to connect');
     local = acceptOne(listenFd);
     // No read or write interest: only EPOLLERR/EPOLLHUP can be reported, so
     // no read can take SO_ERROR before the error handler sees it.
@@ -206,10 +152,7 @@ test('peer reset with a read handler: read() throws ECONNRESET, then hangup(fd, 
   try {
     const c = netConnect(sockets.localPort(listenFd), HOST);
     client = c;
-    await withTimeout(new Promise<void>((resolve, reject) => {
-      c.once('connect', resolve);
-      c.once('error', reject);
-    }), 'the node:net client to connect');
+    await withTimeout(onceConnected(c), 'the node:net client to connect');
     local = acceptOne(listenFd);
     const seen: string[] = [];
     loop.addClientSocket(local, {

@@ -1,52 +1,20 @@
 // EventLoop argument and state checks: every bad input is refused before any
 // native call, and a refused call leaves the loop exactly as it was.
-import { closeSync, mkdtempSync, openSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import { EventLoop, SocketManager, WasmloopError } from '../src/index.js';
+import { EventLoop, WasmloopError } from '../src/index.js';
+import { closeQuietly, openFds, rangeErr, sockets, throws, typeErr, valueErr, type Expected } from './helpers.js';
 
-const sockets = new SocketManager();
 // Counted when this file's tests start (uvu may import other files first).
 let fdsAtStart = -1;
 test.before(() => {
   fdsAtStart = openFds();
 });
-
-function openFds(): number {
-  return readdirSync('/proc/self/fd').length;
-}
-
-interface Expected {
-  type: new (...args: never[]) => Error;
-  code?: string;
-  errno?: number;
-  syscall?: string;
-}
-
-/** Runs `fn`, asserts it throws an error of this shape, and returns the error. */
-function throws(fn: () => unknown, expected: Expected): Error & Record<string, unknown> {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (error) {
-    caught = error;
-  }
-  assert.ok(caught !== undefined, `expected a ${expected.type.name}, nothing was thrown`);
-  const error = caught as Error & Record<string, unknown>;
-  assert.instance(error, expected.type, `expected a ${expected.type.name}, got ${String(error)}`);
-  if ('code' in expected) assert.is(error.code, expected.code, `code of: ${error.message}`);
-  if ('errno' in expected) assert.is(error.errno, expected.errno, `errno of: ${error.message}`);
-  if ('syscall' in expected) assert.is(error.syscall, expected.syscall, `syscall of: ${error.message}`);
-  return error;
-}
-
-const typeErr: Expected = { type: TypeError, code: 'ERR_INVALID_ARG_TYPE' };
-const valueErr: Expected = { type: TypeError, code: 'ERR_INVALID_ARG_VALUE' };
-const rangeErr: Expected = { type: RangeError, code: 'ERR_OUT_OF_RANGE' };
 
 /** Accepts the connection pending on `listener`, waiting for it at most 10 s. */
 function acceptWithin(listener: number, ms = 10_000): number {
@@ -97,15 +65,6 @@ function connectedPair(): Pair {
   } catch (error) {
     for (const fd of open) sockets.close(fd);
     throw error;
-  }
-}
-
-/** Closes fd unless a loop already did (then close reports EBADF). */
-function closeQuietly(fd: number): void {
-  try {
-    sockets.close(fd);
-  } catch (error) {
-    if ((error as { code?: string }).code !== 'EBADF') throw error;
   }
 }
 

@@ -1,31 +1,17 @@
 // File-descriptor leaks: after each scenario is cleaned up, the process holds
 // exactly the fds it held before (counted in /proc/self/fd).
-import { existsSync, readdirSync } from 'node:fs';
 import { connect as netConnect, createServer, type Socket } from 'node:net';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import { EventLoop, SocketManager, type SystemError } from '../src/index.js';
+import { EventLoop, type SystemError } from '../src/index.js';
 import { Server } from '../src/server.js';
 import { echoProtocol } from '../src/protocols/echo.js';
-
-const HOST = '127.0.0.1';
-const sockets = new SocketManager();
-
-const fdCount = (): number => readdirSync('/proc/self/fd').length;
-const isOpen = (fd: number): boolean => existsSync(`/proc/self/fd/${fd}`);
+import { HOST, isOpen, openFds as fdCount, sockets, withTimeout } from './helpers.js';
 
 /** Lets Node finish closing handles (uv_close callbacks run a turn later). */
 async function settle(): Promise<void> {
   for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
-}
-
-function withTimeout<T>(promise: Promise<T>, what: string, ms = 10_000): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 function errorOf(fn: () => unknown): SystemError {

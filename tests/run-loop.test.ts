@@ -5,19 +5,8 @@ import { connect as netConnect, createServer, type AddressInfo } from 'node:net'
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import { EventLoop, SocketManager, WasmloopError } from '../src/index.js';
-
-const HOST = '127.0.0.1';
-const sockets = new SocketManager();
-
-/** Rejects if `promise` has not settled within `ms` (10 s by default). */
-function withTimeout<T>(promise: Promise<T>, what: string, ms = 10_000): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
+import { EventLoop, WasmloopError } from '../src/index.js';
+import { HOST, pair, sockets, withTimeout } from './helpers.js';
 
 /** The WasmloopError code `fn` throws (fails if it does not throw one). */
 function codeOf(fn: () => unknown): string {
@@ -29,26 +18,6 @@ function codeOf(fn: () => unknown): string {
   }
   assert.unreachable('expected a WasmloopError');
   return '';
-}
-
-/** A connected loopback pair made with a throwaway loop to wait for the accept. */
-function pair(): { peer: number; local: number } {
-  const listenFd = sockets.listen(HOST, 0);
-  const acceptor = new EventLoop();
-  let peer = -1;
-  try {
-    let local = -1;
-    peer = sockets.connect(HOST, sockets.localPort(listenFd));
-    acceptor.addServerSocket(listenFd, (fd) => { local = fd; }, { acceptsPerEvent: 1 });
-    for (let i = 0; i < 200 && local < 0; i++) acceptor.runOnce(50);
-    if (local < 0) throw new Error('timed out waiting for a connection to accept');
-    return { peer, local };
-  } catch (error) {
-    if (peer >= 0) sockets.close(peer);
-    throw error;
-  } finally {
-    acceptor.close(); // closes the listener too
-  }
 }
 
 test('a Node setTimeout fires while run() is active; its stop() resolves the promise', async () => {

@@ -1,59 +1,17 @@
 // SocketManager: listen, connect, accept, read/write/writev, shutdown, close
 // and socketError on real loopback sockets, with their argument checks.
-import { readdirSync } from 'node:fs';
-
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import { EventLoop, SocketManager } from '../src/index.js';
+import { EventLoop } from '../src/index.js';
+import { closeQuietly, openFds, rangeErr, sockets, throws, typeErr, type Expected } from './helpers.js';
 
-const sockets = new SocketManager();
 // Counted when this file's tests start (uvu may import other files first).
 let fdsAtStart = -1;
 test.before(() => {
   fdsAtStart = openFds();
 });
 const WAIT_MS = 10_000;
-
-function openFds(): number {
-  return readdirSync('/proc/self/fd').length;
-}
-
-interface Expected {
-  type: new (...args: never[]) => Error;
-  code?: string;
-  errno?: number;
-  syscall?: string;
-}
-
-/** Runs `fn`, asserts it throws an error of this shape, and returns the error. */
-function throws(fn: () => unknown, expected: Expected): Error & Record<string, unknown> {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (error) {
-    caught = error;
-  }
-  assert.ok(caught !== undefined, `expected a ${expected.type.name}, nothing was thrown`);
-  const error = caught as Error & Record<string, unknown>;
-  assert.instance(error, expected.type, `expected a ${expected.type.name}, got ${String(error)}`);
-  if ('code' in expected) assert.is(error.code, expected.code, `code of: ${error.message}`);
-  if ('errno' in expected) assert.is(error.errno, expected.errno, `errno of: ${error.message}`);
-  if ('syscall' in expected) assert.is(error.syscall, expected.syscall, `syscall of: ${error.message}`);
-  return error;
-}
-
-const typeErr: Expected = { type: TypeError, code: 'ERR_INVALID_ARG_TYPE' };
-const rangeErr: Expected = { type: RangeError, code: 'ERR_OUT_OF_RANGE' };
-
-/** Closes fd unless it is closed already. */
-function closeQuietly(fd: number): void {
-  try {
-    sockets.close(fd);
-  } catch (error) {
-    if ((error as { code?: string }).code !== 'EBADF') throw error;
-  }
-}
 
 /**
  * Blocks until `fd` is readable (data, EOF or an error), at most `ms`, using a

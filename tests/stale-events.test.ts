@@ -4,50 +4,8 @@ import { existsSync } from 'node:fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import { EventLoop, SocketManager } from '../src/index.js';
-
-const HOST = '127.0.0.1';
-const sockets = new SocketManager();
-
-/** Turns the loop (runOnce(50), at most ~10 s) until `done()` holds; fails the test otherwise. */
-function turnUntil(loop: EventLoop, done: () => boolean, what: string): void {
-  for (let i = 0; i < 200; i++) {
-    if (done()) return;
-    loop.runOnce(50);
-  }
-  if (!done()) assert.unreachable(`timed out waiting for ${what}`);
-}
-
-/** Accepts one connection from `listenFd` within ~10 s, using a throwaway loop to wait. */
-function acceptOne(listenFd: number): number {
-  const acceptor = new EventLoop();
-  let accepted = -1;
-  try {
-    acceptor.addServerSocket(listenFd, (fd) => { accepted = fd; }, { acceptsPerEvent: 1 });
-    turnUntil(acceptor, () => accepted >= 0, 'a connection to accept');
-    return accepted;
-  } finally {
-    if (acceptor.isRegistered(listenFd)) acceptor.removeSocket(listenFd, { close: false });
-    acceptor.close();
-  }
-}
-
-/** A connected loopback pair: `peer` is the connecting end, `local` the accepted one. */
-function pair(listenFd: number): { peer: number; local: number } {
-  const peer = sockets.connect(HOST, sockets.localPort(listenFd));
-  try {
-    return { peer, local: acceptOne(listenFd) };
-  } catch (error) {
-    sockets.close(peer);
-    throw error;
-  }
-}
-
-function closeAll(...fds: number[]): void {
-  for (const fd of fds) {
-    if (fd >= 0 && existsSync(`/proc/self/fd/${fd}`)) sockets.close(fd);
-  }
-}
+import { EventLoop } from '../src/index.js';
+import { closeAll, HOST, pair, sockets } from './helpers.js';
 
 /**
  * Opens sockets until one gets the number `wanted` (free, so the kernel's

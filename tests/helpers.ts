@@ -1,0 +1,206 @@
+// Helpers shared by the test files. Not a test file itself: the runner only
+// picks files ending in .test.js, so this module is imported, never run.
+import { existsSync, readdirSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
+import * as assert from 'uvu/assert';
+
+import { EventLoop, SocketManager } from '../src/index.js';
+import { Server, type ProtocolFactory, type ServerOptions } from '../src/server.js';
+
+/** The loopback address the socket tests listen and connect on. */
+export const HOST = '127.0.0.1';
+
+/** One SocketManager for all tests (it holds no state of its own). */
+export const sockets = new SocketManager();
+
+// ---- file descriptors ----------------------------------------------------------
+
+/** How many fds the process holds now (entries in /proc/self/fd). */
+export function openFds(): number {
+  return readdirSync('/proc/self/fd').length;
+}
+
+/** Whether `fd` is open in this process. */
+export const isOpen = (fd: number): boolean => existsSync(`/proc/self/fd/${fd}`);
+
+/** Closes fds that are still open and not owned by a loop. */
+export function closeAll(...fds: number[]): void {
+  for (const fd of fds) {
+    if (fd >= 0 && isOpen(fd)) sockets.close(fd);
+  }
+}
+
+/** Closes fd unless it is closed already (a loop may have done it: close reports EBADF). */
+export function closeQuietly(fd: number): void {
+  try {
+    sockets.close(fd);
+  } catch (error) {
+    if ((error as { code?: string }).code !== 'EBADF') throw error;
+  }
+}
+
+// ---- thrown errors -------------------------------------------------------------
+
+/** The shape of an error a call is expected to throw. */
+export interface Expected {
+  type: new (...args: never[]) => Error;
+  code?: string;
+  errno?: number;
+  syscall?: string;
+}
+
+/** Runs `fn`, asserts it throws an error of this shape, and returns the error. */
+export function throws(fn: () => unknown, expected: Expected): Error & Record<string, unknown> {
+  let caught: unknown;
+  try {
+    fn();
+  } catch (error) {
+    caught = error;
+  }
+  assert.ok(caught !== undefined, `expected a ${expected.type.name}, nothing was thrown`);
+  const error = caught as Error & Record<string, unknown>;
+  assert.instance(error, expected.type, `expected a ${expected.type.name}, got ${String(error)}`);
+  if ('code' in expected) assert.is(error.code, expected.code, `code of: ${error.message}`);
+  if ('errno' in expected) assert.is(error.errno, expected.errno, `errno of: ${error.message}`);
+  if ('syscall' in expected) assert.is(error.syscall, expected.syscall, `syscall of: ${error.message}`);
+  return error;
+}
+
+/** An argument of the wrong type. */
+export const typeErr: Expected = { type: TypeError, code: 'ERR_INVALID_ARG_TYPE' };
+/** An argument of the right type but a refused value. */
+export const valueErr: Expected = { type: TypeError, code: 'ERR_INVALID_ARG_VALUE' };
+/** A number out of its range. */
+export const rangeErr: Expected = { type: RangeError, code: 'ERR_OUT_OF_RANGE' };
+
+// ---- loopback pairs, synchronously with runOnce() --------------------------------
+
+/** Turns the loop (runOnce(50), at most ~10 s) until `done()` holds; fails the test otherwise. */
+export function turnUntil(loop: EventLoop, done: () => boolean, what: string): void {
+  for (let i = 0; i < 200; i++) {
+    if (done()) return;
+    loop.runOnce(50);
+  }
+  if (!done()) assert.unreachable(`timed out waiting for ${what}`);
+}
+
+/** Accepts one connection from `listenFd` within ~10 s, using a throwaway loop to wait. */
+export function acceptOne(listenFd: number): number {
+  const acceptor = new EventLoop();
+  let accepted = -1;
+  try {
+    acceptor.addServerSocket(listenFd, (fd) => { accepted = fd; }, { acceptsPerEvent: 1 });
+    turnUntil(acceptor, () => accepted >= 0, 'a connection to accept');
+    return accepted;
+  } finally {
+    if (acceptor.isRegistered(listenFd)) acceptor.removeSocket(listenFd, { close: false });
+    acceptor.close();
+  }
+}
+
+/**
+ * A connected loopback pair: `peer` is the connecting end, `local` the
+ * accepted one. Without `listenFd`, listens on a port of its own for the one
+ * connection and closes that listener again.
+ */
+export function pair(listenFd?: number): { peer: number; local: number } {
+  if (listenFd === undefined) {
+    const listener = sockets.listen(HOST, 0);
+    try {
+      return pair(listener);
+    } finally {
+      sockets.close(listener);
+    }
+  }
+  const peer = sockets.connect(HOST, sockets.localPort(listenFd));
+  try {
+    return { peer, local: acceptOne(listenFd) };
+  } catch (error) {
+    sockets.close(peer);
+    throw error;
+  }
+}
+
+// ---- waiting in async tests ----------------------------------------------------
+
+/** Rejects if `promise` has not settled within `ms` (10 s by default). */
+export function withTimeout<T>(promise: Promise<T>, what: string, ms = 10_000): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** Resolves after `ms` milliseconds. */
+export const tick = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Resolves when `condition()` holds, checking every 5 ms; rejects after 10 s. */
+export async function until(condition: () => boolean, what: string): Promise<void> {
+  const started = performance.now();
+  while (!condition()) {
+    if (performance.now() - started > 10_000) throw new Error(`timed out waiting for ${what}`);
+    await tick(5);
+  }
+}
+
+/** Resolves when the node:net `socket` connects; rejects with its error if connecting fails. */
+export function onceConnected(socket: Socket): Promise<void> {
+  return new Promise((resolve, reject) => {
+    socket.once('connect', resolve);
+    socket.once('error', reject);
+  });
+}
+
+/** A node:net client connected to `host`:`port` (rejects if connecting fails). */
+export async function connected(host: string, port: number): Promise<Socket> {
+  const socket = connect({ host, port });
+  await onceConnected(socket);
+  return socket;
+}
+
+// ---- a Server under `await loop.run()` -----------------------------------------
+
+/** How long a withServer() body may take before the test fails. */
+const SERVER_TEST_TIMEOUT_MS = 20_000;
+
+/** Rejects after `ms` so a stuck test fails instead of hanging. */
+function deadline(ms: number, what: string): { promise: Promise<never>; clear(): void } {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const promise = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
+  });
+  return { promise, clear: () => clearTimeout(timer) };
+}
+
+/**
+ * Runs a server for `protocol` on a fresh loop in `await loop.run()` while
+ * `body` drives clients; stops and closes everything afterwards. A handler
+ * error (run() rejecting), the loop stopping early, or the 20 s deadline
+ * fails the test.
+ */
+export async function withServer(
+  protocol: ProtocolFactory,
+  options: ServerOptions,
+  what: string,
+  body: (server: Server, port: number) => Promise<void>,
+): Promise<void> {
+  const loop = new EventLoop();
+  const server = new Server(loop, protocol, { port: 0, ...options });
+  let running: Promise<void> | undefined;
+  const limit = deadline(SERVER_TEST_TIMEOUT_MS, what);
+  try {
+    const port = server.listen();
+    running = loop.run();
+    await Promise.race([body(server, port), running.then(() => Promise.reject(new Error('loop stopped early'))), limit.promise]);
+  } finally {
+    limit.clear();
+    loop.stop();
+    try {
+      await running;
+    } finally {
+      server.close();
+      loop.close();
+    }
+  }
+}
