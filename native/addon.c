@@ -168,23 +168,30 @@ static napi_value backend_modify(napi_env env, napi_callback_info info) {
   return control(env, info, 1);
 }
 
+/* The (id, int) arguments of backendRemove and backendWait; NULL if malformed. */
+static loop_slot *slot_and_int(napi_env env, napi_callback_info info, int32_t *value) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 2) return NULL;
+  int ok = 1;
+  *value = arg_i32(env, argv[1], &ok);
+  return ok ? slot_of(env, argv[0]) : NULL;
+}
+
 /* backendRemove(id, fd) -> 0 | -errno */
 static napi_value backend_remove(napi_env env, napi_callback_info info) {
-  GET_ARGS(2);
-  loop_slot *slot = slot_of(env, argv[0]);
-  int ok = 1;
-  int32_t fd = arg_i32(env, argv[1], &ok);
-  if (slot == NULL || !ok) return int_result(env, -EINVAL);
+  int32_t fd;
+  loop_slot *slot = slot_and_int(env, info, &fd);
+  if (slot == NULL) return int_result(env, -EINVAL);
   return int_result(env, slot->backend->ops->remove(slot->backend, fd));
 }
 
 /* backendWait(id, timeoutMs) -> events written | -errno. The hot call. */
 static napi_value backend_wait(napi_env env, napi_callback_info info) {
-  GET_ARGS(2);
-  loop_slot *slot = slot_of(env, argv[0]);
-  int ok = 1;
-  int32_t timeout = arg_i32(env, argv[1], &ok);
-  if (slot == NULL || !ok) return int_result(env, -EINVAL);
+  int32_t timeout;
+  loop_slot *slot = slot_and_int(env, info, &timeout);
+  if (slot == NULL) return int_result(env, -EINVAL);
   return int_result(env,
                     slot->backend->ops->wait(slot->backend, slot->events, slot->max_events, timeout));
 }
@@ -354,15 +361,6 @@ static napi_value sock_connect(napi_env env, napi_callback_info info) {
   return int_result(env, wl_connect(host, port));
 }
 
-/* accept(listenFd, flags) -> fd | -errno */
-static napi_value sock_accept(napi_env env, napi_callback_info info) {
-  GET_ARGS(2);
-  int ok = 1;
-  int32_t fd = arg_i32(env, argv[0], &ok), flags = arg_i32(env, argv[1], &ok);
-  if (!ok) return int_result(env, -EINVAL);
-  return int_result(env, wl_accept(fd, flags));
-}
-
 /* read(fd, bytes, offset, length) / write(...) -> count | -errno */
 static napi_value transfer(napi_env env, napi_callback_info info, int writing) {
   GET_ARGS(4);
@@ -412,15 +410,6 @@ static napi_value sock_writev(napi_env env, napi_callback_info info) {
   return int_result(env, wl_writev(fd, iov, (int)count));
 }
 
-/* A call taking one fd and returning an int: shutdown needs a second arg. */
-static napi_value sock_shutdown(napi_env env, napi_callback_info info) {
-  GET_ARGS(2);
-  int ok = 1;
-  int32_t fd = arg_i32(env, argv[0], &ok), how = arg_i32(env, argv[1], &ok);
-  if (!ok) return int_result(env, -EINVAL);
-  return int_result(env, wl_shutdown(fd, how));
-}
-
 #define FD_CALL(js_name, c_call)                                              \
   static napi_value js_name(napi_env env, napi_callback_info info) {           \
     GET_ARGS(1);                                                               \
@@ -430,9 +419,21 @@ static napi_value sock_shutdown(napi_env env, napi_callback_info info) {
     return int_result(env, c_call(fd));                                        \
   }
 
+/* Calls taking an fd and one more int: accept(fd, flags), shutdown(fd, how). */
+#define FD_INT_CALL(js_name, c_call)                                          \
+  static napi_value js_name(napi_env env, napi_callback_info info) {           \
+    GET_ARGS(2);                                                               \
+    int ok = 1;                                                                \
+    int32_t fd = arg_i32(env, argv[0], &ok), arg = arg_i32(env, argv[1], &ok); \
+    if (!ok) return int_result(env, -EINVAL);                                  \
+    return int_result(env, c_call(fd, arg));                                   \
+  }
+
 FD_CALL(sock_close, wl_close)
 FD_CALL(sock_error, wl_socket_error)
 FD_CALL(sock_local_port, wl_local_port)
+FD_INT_CALL(sock_accept, wl_accept)
+FD_INT_CALL(sock_shutdown, wl_shutdown)
 
 /* -------- module ---------------------------------------------------------- */
 

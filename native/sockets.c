@@ -42,13 +42,19 @@ static int fail_and_close(int fd) {
   return -err;
 }
 
+/* A non-blocking, close-on-exec TCP socket for host:port; ss/len get the address. */
+static int tcp_socket(const char *host, int port, struct sockaddr_storage *ss, socklen_t *len) {
+  int family = parse_address(host, port, ss, len);
+  if (family < 0) return family;
+  int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  return fd < 0 ? -errno : fd;
+}
+
 int wl_listen(const char *host, int port, int backlog, int flags) {
   struct sockaddr_storage ss;
   socklen_t len;
-  int family = parse_address(host, port, &ss, &len);
-  if (family < 0) return family;
-  int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) return -errno;
+  int fd = tcp_socket(host, port, &ss, &len);
+  if (fd < 0) return fd;
   int on = 1;
   /* SO_REUSEADDR lets a restarted server bind while old connections sit in
    * TIME_WAIT; SO_REUSEPORT lets several threads each own a listener. */
@@ -64,10 +70,8 @@ int wl_listen(const char *host, int port, int backlog, int flags) {
 int wl_connect(const char *host, int port) {
   struct sockaddr_storage ss;
   socklen_t len;
-  int family = parse_address(host, port, &ss, &len);
-  if (family < 0) return family;
-  int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) return -errno;
+  int fd = tcp_socket(host, port, &ss, &len);
+  if (fd < 0) return fd;
   /* A non-blocking connect finishes later: the socket turns writable, or
    * reports EPOLLERR with the reason in SO_ERROR. */
   if (connect(fd, (struct sockaddr *)&ss, len) != 0 && errno != EINPROGRESS)
