@@ -25,7 +25,7 @@ typedef struct {
   napi_ref memory;              /* keeps the ArrayBuffer (and the pointer) alive */
 } loop_slot;
 
-typedef struct {
+typedef struct addon_state_s {
   loop_slot *slots;
   int capacity;
   struct node_hook_s *hook; /* the run() hook on Node's loop, when on */
@@ -229,26 +229,44 @@ typedef struct node_hook_s {
   uv_prepare_t prepare;
   uv_idle_t idle;
   int open_handles; /* freed when both handles are closed */
+  int closing;
+  int tearing_down; /* the environment is going away: no N-API calls but one */
+  addon_state *owner;
   napi_env env;
   napi_ref callback;
   napi_async_context context;
+  napi_async_cleanup_hook_handle cleanup;
 } node_hook;
 
 static void hook_closed(uv_handle_t *handle) {
   node_hook *hook = handle->data;
   if (--hook->open_handles > 0) return;
-  if (hook->env != NULL) {
+  if (!hook->tearing_down) {
     napi_delete_reference(hook->env, hook->callback);
     napi_async_destroy(hook->env, hook->context);
   }
+  /* Lets Node finish tearing the environment down (and unload this addon)
+   * only now that libuv holds no callback of ours. */
+  napi_remove_async_cleanup_hook(hook->cleanup);
   free(hook);
 }
 
 static void hook_release(node_hook *hook) {
+  if (hook->closing) return;
+  hook->closing = 1;
+  if (hook->owner->hook == hook) hook->owner->hook = NULL;
   uv_prepare_stop(&hook->prepare);
   uv_idle_stop(&hook->idle);
   uv_close((uv_handle_t *)&hook->prepare, hook_closed);
   uv_close((uv_handle_t *)&hook->idle, hook_closed);
+}
+
+/* The environment (a worker, say) is going away while run() is active. */
+static void hook_env_cleanup(napi_async_cleanup_hook_handle handle, void *data) {
+  (void)handle;
+  node_hook *hook = data;
+  hook->tearing_down = 1;
+  hook_release(hook);
 }
 
 static void hook_pass(uv_idle_t *handle) { (void)handle; }
@@ -299,11 +317,13 @@ static napi_value node_hook_start(napi_env env, napi_callback_info info) {
   napi_value name;
   napi_create_string_utf8(env, "wasmloop.run", NAPI_AUTO_LENGTH, &name);
   hook->env = env;
+  hook->owner = st;
   hook->open_handles = 2;
   hook->prepare.data = hook;
   hook->idle.data = hook;
   napi_create_reference(env, argv[0], 1, &hook->callback);
   napi_async_init(env, NULL, name, &hook->context);
+  napi_add_async_cleanup_hook(env, hook_env_cleanup, hook, &hook->cleanup);
   uv_prepare_init(loop, &hook->prepare);
   uv_idle_init(loop, &hook->idle);
   uv_prepare_start(&hook->prepare, hook_run);
@@ -317,7 +337,6 @@ static napi_value node_hook_stop(napi_env env, napi_callback_info info) {
   addon_state *st = state_of(env);
   if (st->hook == NULL) return int_result(env, -EINVAL);
   hook_release(st->hook);
-  st->hook = NULL;
   return int_result(env, 0);
 }
 
@@ -445,11 +464,8 @@ static void free_state(napi_env env, void *data, void *hint) {
    * loop the host did not close, so no epoll fd outlives its thread. */
   for (int i = 0; i < st->capacity; i++)
     if (st->slots[i].backend != NULL) release_slot(NULL, &st->slots[i]);
-  if (st->hook != NULL) {
-    /* No N-API calls while the environment is torn down: just free. */
-    st->hook->env = NULL;
-    hook_release(st->hook);
-  }
+  /* A run() hook still on is released by its own async cleanup hook, which
+   * Node runs before this, while the loop can still close handles. */
   free(st->slots);
   free(st);
 }
