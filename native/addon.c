@@ -400,8 +400,9 @@ static napi_value sock_write(napi_env env, napi_callback_info info) {
   return transfer(env, info, 1);
 }
 
-/* One writev takes at most this many buffers; the caller loops on partial
- * writes anyway, and 64 covers any reply queue a turn builds. */
+/* One writev takes at most this many buffers (the kernel allows 1024): the
+ * iovec array stays small on the stack, and the caller loops anyway, since a
+ * writev may be partial. */
 #define WRITEV_MAX 64
 
 /* writev(fd, Uint8Array[]) -> count | -errno */

@@ -47,12 +47,13 @@ export interface ServerStats {
 
 /** 1 MiB: a slow reader costs at most this much memory before reading stops. */
 export const DEFAULT_HIGH_WATER_MARK = 1 << 20;
-/** 64 KiB: one read drains a full loopback segment burst; larger reads gained nothing in the echo benchmark. */
+/** 64 KiB, the size libuv offers Node for each socket read; not yet tuned here. */
 export const DEFAULT_READ_BUFFER_SIZE = 64 * 1024;
 /**
- * Reads per readiness event of a level-triggered connection, so one busy peer
- * cannot hold the thread; the rest is read next turn. Edge-triggered
- * connections read until drained, since the kernel will not report the rest.
+ * Reads per readiness event of a level-triggered connection (16 × 64 KiB =
+ * 1 MiB at most), so one busy peer cannot hold the thread; the rest is read
+ * next turn. A bound, not a tuned figure. Edge-triggered connections read
+ * until drained, since the kernel will not report the rest again.
  */
 export const READS_PER_EVENT = 16;
 /** How long accepting pauses after EMFILE/ENFILE when no connection closes first. */
