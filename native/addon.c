@@ -9,6 +9,7 @@
  * wait writes `struct epoll_event` records straight there, where the core
  * reads them: one crossing per wait, nothing copied, nothing allocated. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -271,25 +272,37 @@ static void hook_env_cleanup(napi_async_cleanup_hook_handle handle, void *data) 
 
 static void hook_pass(uv_idle_t *handle) { (void)handle; }
 
-static void hook_run(uv_prepare_t *handle) {
-  node_hook *hook = handle->data;
+/* One turn of the host's loop: callback(first) -> true to go on, false to
+ * hand the thread back to Node. Each turn is its own napi_make_callback, so
+ * Node runs process.nextTick callbacks and microtasks after every turn, as it
+ * does after any I/O callback: a promise a handler resolves never waits for
+ * the next event. Returns false on an exception (reported as uncaught). */
+static int hook_turn(node_hook *hook, int first) {
   napi_env env = hook->env;
-  /* Off while the host reads libuv's timeout, so the reading is Node's own. */
-  uv_idle_stop(&hook->idle);
   napi_handle_scope scope;
-  napi_value fn, recv, result;
+  napi_value fn, recv, arg, result;
+  bool again = false;
   napi_open_handle_scope(env, &scope);
   napi_get_reference_value(env, hook->callback, &fn);
   napi_get_global(env, &recv); /* MakeCallback wants an object receiver */
-  /* napi_make_callback, not napi_call_function: Node runs process.nextTick
-   * callbacks and microtasks when it returns, as after any I/O callback. */
-  if (napi_make_callback(env, hook->context, recv, fn, 0, NULL, &result) == napi_pending_exception) {
+  napi_get_boolean(env, first, &arg);
+  if (napi_make_callback(env, hook->context, recv, fn, 1, &arg, &result) == napi_ok) {
+    napi_get_value_bool(env, result, &again);
+  } else {
     napi_value error;
-    napi_get_and_clear_last_exception(env, &error);
-    napi_fatal_exception(env, error);
+    if (napi_get_and_clear_last_exception(env, &error) == napi_ok) napi_fatal_exception(env, error);
   }
   napi_close_handle_scope(env, scope);
-  if (uv_is_active((uv_handle_t *)&hook->prepare)) {
+  return again;
+}
+
+static void hook_run(uv_prepare_t *handle) {
+  node_hook *hook = handle->data;
+  /* Off while the host reads libuv's timeout, so the reading is Node's own. */
+  uv_idle_stop(&hook->idle);
+  for (int first = 1; hook_turn(hook, first) && !hook->closing; first = 0) {
+  }
+  if (!hook->closing) {
     /* The host returned because Node has work. Node's poll must not block
      * now: libuv cannot watch the loop's epoll fd (it watches libuv's, and
      * epoll refuses cycles), so a blocking poll here could sleep through

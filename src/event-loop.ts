@@ -150,7 +150,7 @@ export class EventLoop {
     dead: number; accept: number; read: number; write: number; hangup: number; error: number; node: number;
     server: number; client: number; nodeRole: number;
     wantRead: number; wantWrite: number; edge: number;
-    errExists: number; errNotRegistered: number;
+    errExists: number;
     epollHup: number;
   };
 
@@ -161,6 +161,7 @@ export class EventLoop {
   #closeRequested = false;
   #nodeWoke = false;
   #nodeFd = -1;
+  #nodeDeadline = Infinity;
   #settleRun: (failure: { error: unknown } | undefined) => void = () => {};
 
   constructor(options: EventLoopOptions = {}) {
@@ -184,7 +185,7 @@ export class EventLoop {
       hangup: v(w.KIND_HANGUP), error: v(w.KIND_ERROR), node: v(w.KIND_NODE),
       server: v(w.ROLE_SERVER), client: v(w.ROLE_CLIENT), nodeRole: v(w.ROLE_NODE),
       wantRead: v(w.WANT_READ), wantWrite: v(w.WANT_WRITE), edge: v(w.EDGE_TRIGGERED),
-      errExists: v(w.ERR_EXISTS), errNotRegistered: v(w.ERR_NOT_REGISTERED),
+      errExists: v(w.ERR_EXISTS),
       epollHup: v(w.EPOLLHUP),
     };
     this.#id = check(
@@ -328,7 +329,7 @@ export class EventLoop {
       throw rangeError(`Node's event loop fd (${nodeFd}) is beyond maxFds (${this.maxFds}); raise maxFds`);
     }
     this.#register(nodeFd, this.#k.nodeRole, 0);
-    const hooked = native.nodeHookStart(this.#onNodeIteration);
+    const hooked = native.nodeHookStart(this.#onNodeTurn);
     if (hooked < 0) {
       this.#wasm.unregister(nodeFd);
       native.backendRemove(this.#id, nodeFd);
@@ -344,31 +345,38 @@ export class EventLoop {
   }
 
   /**
-   * Called by Node once per iteration of its loop, where it would otherwise
-   * block. Blocks in this loop's wait until Node needs the thread back.
+   * One turn of `run()`, called from Node's loop where it would otherwise
+   * block: `first` on entering a Node iteration. Returns true to be called
+   * again (after Node has run ticks and microtasks), false to hand the
+   * thread back to Node.
    */
-  readonly #onNodeIteration = (): void => {
+  readonly #onNodeTurn = (first: boolean): boolean => {
     try {
-      const timeout = native.nodeBackendTimeout();
-      const nodeDeadline = timeout < 0 ? Infinity : performance.now() + timeout;
-      while (!this.#stopRequested) {
-        const wait = nodeDeadline === Infinity ? -1 : Math.max(0, Math.ceil(nodeDeadline - performance.now()));
-        this.#turn(wait);
-        if (this.#stopRequested) break;
-        // Node has I/O ready, a timer due, or work a handler just queued
-        // (an immediate, a closing handle): let it run its iteration.
-        if (this.#nodeWoke || performance.now() >= nodeDeadline || native.nodeBackendTimeout() === 0) {
-          this.#nodeWoke = false;
-          return;
-        }
+      if (first) {
+        const timeout = native.nodeBackendTimeout();
+        this.#nodeDeadline = timeout < 0 ? Infinity : performance.now() + timeout;
+      } else if (native.nodeBackendTimeout() === 0) {
+        // A handler, or a microtask after it, queued Node work (an
+        // immediate, a closing handle): let Node run its iteration.
+        return false;
       }
-      this.#finishRun(undefined);
+      if (this.#stopRequested) return this.#finishRun(undefined);
+      const deadline = this.#nodeDeadline;
+      this.#turn(deadline === Infinity ? -1 : Math.max(0, Math.ceil(deadline - performance.now())));
+      if (this.#stopRequested) return this.#finishRun(undefined);
+      if (this.#nodeWoke || performance.now() >= deadline) {
+        // Node has I/O ready or a timer due.
+        this.#nodeWoke = false;
+        return false;
+      }
+      return true;
     } catch (error) {
-      this.#finishRun({ error });
+      return this.#finishRun({ error });
     }
   };
 
-  #finishRun(failure: { error: unknown } | undefined): void {
+  /** Ends run(): detaches from Node, settles the promise. Returns false (for #onNodeTurn). */
+  #finishRun(failure: { error: unknown } | undefined): false {
     native.nodeHookStop();
     this.#wasm.unregister(this.#nodeFd);
     native.backendRemove(this.#id, this.#nodeFd);
@@ -382,6 +390,7 @@ export class EventLoop {
       }
     }
     this.#settleRun(failure);
+    return false;
   }
 
   /** Asks `run()` to return after the current turn. Does nothing when not running. */

@@ -11,7 +11,7 @@ export interface NativeAddon {
   backendFree(id: number): number;
   nodeBackendFd(): number;
   nodeBackendTimeout(): number;
-  nodeHookStart(callback: () => void): number;
+  nodeHookStart(turn: (first: boolean) => boolean): number;
   nodeHookStop(): number;
   listen(host: string, port: number, backlog: number, flags: number): number;
   connect(host: string, port: number): number;

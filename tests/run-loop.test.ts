@@ -253,4 +253,63 @@ test('stop() when not running does nothing, and does not end a later run() early
   }
 });
 
+test('microtasks and nextTicks a handler queues run after its turn, before any further event', async () => {
+  const loop = new EventLoop();
+  const { peer, local } = pair();
+  const order: string[] = [];
+  try {
+    loop.addClientSocket(local, {
+      read(fd) {
+        sockets.read(fd, Buffer.alloc(16));
+        order.push('read');
+        process.nextTick(() => order.push('tick'));
+        void Promise.resolve().then(() => {
+          order.push('microtask');
+          // Nothing else will happen on the loop: only a microtask can stop it.
+          loop.stop();
+        });
+      },
+    });
+    // Written from a Node timer once run() is blocking in its wait, so the
+    // handler runs on a turn where nothing else would hand the thread back.
+    setTimeout(() => sockets.write(peer, Buffer.from('x')), 50);
+    const started = performance.now();
+    await withTimeout(loop.run(), 'run() to stop from a microtask', 5000);
+    const elapsed = performance.now() - started;
+    assert.equal(order, ['read', 'tick', 'microtask']);
+    // Were microtasks held until Node's next timer, this would take the 5 s
+    // of withTimeout's own timer.
+    assert.ok(elapsed < 2000, `run() stopped after ${elapsed.toFixed(0)} ms`);
+  } finally {
+    loop.close();
+    sockets.close(peer);
+  }
+});
+
+test('an immediate a handler queues runs promptly while run() is active', async () => {
+  const loop = new EventLoop();
+  const { peer, local } = pair();
+  try {
+    let ranAt = 0;
+    let readAt = 0;
+    loop.addClientSocket(local, {
+      read(fd) {
+        sockets.read(fd, Buffer.alloc(16));
+        readAt = performance.now();
+        setImmediate(() => {
+          ranAt = performance.now();
+          loop.stop();
+        });
+      },
+    });
+    setTimeout(() => sockets.write(peer, Buffer.from('x')), 50);
+    await withTimeout(loop.run(), 'run() to stop from an immediate', 5000);
+    assert.ok(ranAt > 0);
+    assert.ok(ranAt - readAt < 2000, `the immediate ran ${(ranAt - readAt).toFixed(0)} ms after the read`);
+  } finally {
+    loop.close();
+    sockets.close(peer);
+  }
+});
+
 test.run();
