@@ -352,6 +352,7 @@ export class EventLoop {
    */
   readonly #onNodeTurn = (first: boolean): boolean => {
     try {
+      if (this.#stopRequested) return this.#finishRun(undefined);
       if (first) {
         const timeout = native.nodeBackendTimeout();
         this.#nodeDeadline = timeout < 0 ? Infinity : performance.now() + timeout;
@@ -360,7 +361,6 @@ export class EventLoop {
         // immediate, a closing handle): let Node run its iteration.
         return false;
       }
-      if (this.#stopRequested) return this.#finishRun(undefined);
       const deadline = this.#nodeDeadline;
       this.#turn(deadline === Infinity ? -1 : Math.max(0, Math.ceil(deadline - performance.now())));
       if (this.#stopRequested) return this.#finishRun(undefined);
