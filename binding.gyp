@@ -6,6 +6,7 @@
         "native/addon.c",
         "native/backend.c",
         "native/backend_epoll.c",
+        "native/node_loop.c",
         "native/sockets.c"
       ],
       "cflags": ["-std=gnu11", "-O2", "-Wall", "-Wextra", "-fvisibility=hidden"],

@@ -1,0 +1,41 @@
+/* Internal to the Node-API glue (addon.c, node_loop.c): the per-thread
+ * state and the argument helpers. Nothing here is policy: the host validates
+ * every argument first, and these checks only keep a misuse from touching
+ * memory it should not (answering -EINVAL). */
+#ifndef WASMLOOP_GLUE_H
+#define WASMLOOP_GLUE_H
+
+#include <node_api.h>
+
+#include "wasmloop.h"
+
+typedef struct {
+  wl_backend *backend;          /* NULL: the slot is free */
+  struct epoll_event *events;   /* inside the wasm memory */
+  int max_events;
+  napi_ref memory;              /* keeps the ArrayBuffer (and the pointer) alive */
+} loop_slot;
+
+typedef struct addon_state_s {
+  loop_slot *slots;
+  int capacity;
+  struct node_hook_s *hook; /* the run() hook on Node's loop, when on (node_loop.c) */
+} addon_state;
+
+#define MAX_ARGS 4
+#define GET_ARGS(count)                                                        \
+  size_t argc = (count);                                                       \
+  napi_value argv[MAX_ARGS];                                                   \
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);                        \
+  if (argc < (count)) return int_result(env, -EINVAL)
+
+napi_value int_result(napi_env env, int64_t value);
+addon_state *state_of(napi_env env);
+
+/* node_loop.c: integration with Node's own libuv loop. */
+napi_value node_hook_start(napi_env env, napi_callback_info info);
+napi_value node_hook_stop(napi_env env, napi_callback_info info);
+napi_value node_backend_fd(napi_env env, napi_callback_info info);
+napi_value node_backend_timeout(napi_env env, napi_callback_info info);
+
+#endif
