@@ -5,7 +5,7 @@ import { connect as netConnect, createServer, type AddressInfo } from 'node:net'
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import { EventLoop, WasmloopError } from '../src/index.js';
+import { echoProtocol, EventLoop, Server, WasmloopError } from '../src/index.js';
 import { HOST, pair, sockets, withTimeout } from './helpers.js';
 
 /** The WasmloopError code `fn` throws (fails if it does not throw one). */
@@ -309,6 +309,41 @@ test('an immediate a handler queues runs promptly while run() is active', async 
   } finally {
     loop.close();
     sockets.close(peer);
+  }
+});
+
+test("back-to-back run()s serve at once: Node's own poll never sleeps on the loop's ready sockets", async () => {
+  // Each round starts run() right after the previous one settled, then a
+  // client connects and sends. Were Node's poll allowed to block while run()
+  // is active, the loop's ready sockets would wait for Node's next timer
+  // (here, withTimeout's 5 s one).
+  for (let round = 0; round < 3; round++) {
+    const loop = new EventLoop();
+    const server = new Server(loop, echoProtocol, { port: 0 });
+    const port = server.listen();
+    const running = loop.run();
+    try {
+      const started = performance.now();
+      const echoed = await withTimeout(
+        new Promise<string>((resolve, reject) => {
+          const client = netConnect({ host: HOST, port }, () => client.end('hello'));
+          let text = '';
+          client.on('data', (chunk: Buffer) => (text += chunk.toString()));
+          client.on('close', () => resolve(text));
+          client.on('error', reject);
+        }),
+        `round ${round} to echo`,
+        5000,
+      );
+      const elapsed = performance.now() - started;
+      assert.is(echoed, 'hello');
+      assert.ok(elapsed < 2000, `round ${round} took ${elapsed.toFixed(0)} ms`);
+    } finally {
+      loop.stop();
+      await running;
+      server.close();
+      loop.close();
+    }
   }
 });
 
