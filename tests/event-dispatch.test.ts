@@ -2,12 +2,12 @@
 // read, write (only under write interest), error (SO_ERROR), hang-up,
 // edge- versus level-triggered notification, and a throwing handler.
 import { existsSync } from 'node:fs';
-import { connect as netConnect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
 import { EventLoop, type SystemError } from '../src/index.js';
-import { acceptOne, closeAll, HOST, onceConnected, pair, sockets, turnUntil, withTimeout } from './helpers.js';
+import { acceptOne, closeAll, connected, HOST, pair, sockets, turnUntil, withTimeout } from './helpers.js';
 
 /** Reads everything available now; returns the bytes and whether EOF was seen. */
 function drain(fd: number): { text: string; eof: boolean } {
@@ -110,9 +110,7 @@ test('peer reset (RST) reaches the error handler with ECONNRESET, then the loop 
   let client: Socket | undefined;
   let local = -1;
   try {
-    const c = netConnect(sockets.localPort(listenFd), HOST);
-    client = c;
-    await withTimeout(onceConnected(c), 'the node:net client to connect');
+    const c = (client = await withTimeout(connected(HOST, sockets.localPort(listenFd)), 'the node:net client to connect'));
     local = acceptOne(listenFd);
     // No read or write interest: only EPOLLERR/EPOLLHUP can be reported, so
     // no read can take SO_ERROR before the error handler sees it.
@@ -150,9 +148,7 @@ test('peer reset with a read handler: read() throws ECONNRESET, then hangup(fd, 
   let client: Socket | undefined;
   let local = -1;
   try {
-    const c = netConnect(sockets.localPort(listenFd), HOST);
-    client = c;
-    await withTimeout(onceConnected(c), 'the node:net client to connect');
+    const c = (client = await withTimeout(connected(HOST, sockets.localPort(listenFd)), 'the node:net client to connect'));
     local = acceptOne(listenFd);
     const seen: string[] = [];
     loop.addClientSocket(local, {
