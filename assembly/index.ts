@@ -16,14 +16,23 @@ export {
   KIND_HANGUP,
   KIND_ERROR,
   KIND_NODE,
+  batchCursor,
+  setBatchCursor,
+  pendingRecords,
+  recordsInBatch,
 } from './records';
 export {
   ROLE_SERVER,
   ROLE_CLIENT,
   ROLE_NODE,
+  ROLE_WATCH,
   WANT_READ,
   WANT_WRITE,
   EDGE_TRIGGERED,
+  WANT_HANGUP,
+  ONESHOT,
+  PRIORITY_SHIFT,
+  PRIORITIES,
   ERR_FD_RANGE,
   ERR_EXISTS,
   ERR_NOT_REGISTERED,
@@ -33,8 +42,38 @@ export {
   setFlags,
   registeredCount,
 } from './registry';
-export { dispatch, eventsTotal, staleTotal } from './dispatch';
-export { EPOLLIN, EPOLLOUT, EPOLLERR, EPOLLHUP, EPOLLRDHUP } from './events';
+export { dispatch } from './dispatch';
+export { EPOLLIN, EPOLLOUT, EPOLLERR, EPOLLHUP, EPOLLRDHUP, EPOLLET, EPOLLONESHOT } from './events';
+export {
+  metricsBase,
+  COUNTERS,
+  HISTOGRAMS,
+  BUCKETS,
+  COUNTER_ITERATIONS,
+  COUNTER_WAITS,
+  COUNTER_EVENTS,
+  COUNTER_STALE,
+  COUNTER_CALLBACKS,
+  COUNTER_WAIT_NS,
+  COUNTER_BUSY_NS,
+  COUNTER_TIMERS_FIRED,
+  COUNTER_DEFERRED_RUN,
+  COUNTER_ERRORS,
+  COUNTER_SLOW,
+  COUNTER_BUDGET_CUTOFFS,
+  COUNTER_REPOLLS,
+  HISTOGRAM_BATCH,
+  HISTOGRAM_CALLBACK_US,
+  HISTOGRAM_TIMER_LATENESS_US,
+  HISTOGRAM_WAIT_US,
+  bucketOf,
+  percentile,
+  noteWait,
+  noteCallback,
+  noteTimer,
+  noteCount,
+  resetMetrics,
+} from './metrics';
 
 import { maskAt, generationAt, roleAt, flagsAt, slotOf } from './registry';
 import { maxFds } from './layout';

@@ -5,10 +5,17 @@
 //   │ kind │ fd   │ gen  │ bits │   four i32 words
 //   └──────┴──────┴──────┴──────┘
 //
-// The core writes a batch of them in `dispatch`; the host reads them in one
-// pass. While the host runs handlers, the core may still turn a record into
-// KIND_DEAD (its fd was removed, or no longer wants that kind), and the host
-// skips it: this is how no stale callback ever runs.
+// The core writes a batch of them in `dispatch`, ordered by priority (all of
+// priority 0 first), FIFO within a priority, an fd's records side by side.
+// The host reads them from the cursor on. While the host runs handlers, the
+// core may still turn a record into KIND_DEAD (its fd was removed, or no
+// longer wants that kind), and the host skips it: this is how no stale
+// callback ever runs.
+//
+// The batch is also the pending list: when the host stops early (a callback
+// or time budget ran out), it leaves the cursor where it stopped, and the
+// rest of the batch is served next iteration before any new wait. Nothing
+// is lost, edge-triggered or not.
 
 import { recordsBase, RECORD_BYTES } from './layout';
 
@@ -24,15 +31,44 @@ export const KIND_ERROR: i32 = 5;
 /** Node's libuv backend fd is readable: Node has I/O to handle. */
 export const KIND_NODE: i32 = 6;
 
-/** Records written by the last dispatch; the host reads [0, batchRecords). */
+/** Records written by the last dispatch; the host reads [cursor, batchRecords). */
 let batchRecords: i32 = 0;
+/** The first record the host has not yet handled. */
+let cursor: i32 = 0;
+/** Where the next record goes, while a batch is being written. */
+let writeAt: i32 = 0;
 
 export function recordsInBatch(): i32 {
   return batchRecords;
 }
 
-export function startBatch(): void {
-  batchRecords = 0;
+export function batchCursor(): i32 {
+  return cursor;
+}
+
+/** The host handled records up to `at`. */
+export function setBatchCursor(at: i32): void {
+  cursor = min(max(at, 0), batchRecords);
+}
+
+/** Records of the batch not yet handled. */
+export function pendingRecords(): i32 {
+  return batchRecords - cursor;
+}
+
+/** Starts a batch of `total` records; appends go to `start` on. */
+export function startBatch(total: i32): void {
+  batchRecords = total;
+  cursor = 0;
+}
+
+/** Directs the following appends to start at record `index`. */
+export function seekRecord(index: i32): void {
+  writeAt = index;
+}
+
+export function nextRecord(): i32 {
+  return writeAt;
 }
 
 @inline export function recordAt(index: i32): usize {
@@ -40,7 +76,7 @@ export function startBatch(): void {
 }
 
 export function appendRecord(kind: i32, fd: i32, gen: u32, bits: u32): void {
-  const record = recordAt(batchRecords++);
+  const record = recordAt(writeAt++);
   store<i32>(record, kind, 0);
   store<i32>(record, fd, 4);
   store<u32>(record, gen, 8);
@@ -54,7 +90,7 @@ export function appendRecord(kind: i32, fd: i32, gen: u32, bits: u32): void {
  */
 export function cancelRecords(first: i32, count: i32, fd: i32, gen: u32, kinds: i32): void {
   const end = min(first + count, batchRecords);
-  for (let i = first; i < end; i++) {
+  for (let i = max(first, cursor); i < end; i++) {
     const record = recordAt(i);
     if (load<i32>(record, 4) != fd || load<u32>(record, 8) != gen) continue;
     if ((1 << load<i32>(record, 0)) & kinds) store<i32>(record, KIND_DEAD, 0);

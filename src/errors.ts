@@ -65,6 +65,12 @@ export function rangeError(message: string): RangeError {
   return error;
 }
 
+/** A finite number above zero: a TypeError for a non-number, a RangeError otherwise. */
+export function assertPositiveNumber(name: string, value: unknown): asserts value is number {
+  if (typeof value !== 'number') throw typeError(name, 'a number', value);
+  if (!(value > 0) || !Number.isFinite(value)) throw rangeError(`${name} must be a positive finite number, got ${value}`);
+}
+
 /** An integer in [min, max]: a TypeError for a non-number, a RangeError otherwise. */
 export function assertInteger(name: string, value: unknown, min: number, max: number): asserts value is number {
   if (typeof value !== 'number') throw typeError(name, 'a number', value);

@@ -1,12 +1,17 @@
-// EventLoop: the host side of the loop. One turn is three crossings whatever
-// the batch size: the native wait fills the events region, the wasm core turns
-// events into records, and one JS pass calls the handlers the records name.
+// EventLoop: the host side of the loop. One iteration is three crossings
+// whatever the batch size: the native wait fills the events region, the wasm
+// core turns events into records (ordered by priority), and one JS pass calls
+// the handlers the records name. Then deferred callbacks run.
 //
 // Nothing is allocated per event on that path: records are read from an
-// Int32Array over the core's memory, handlers are found by fd in an array.
+// Int32Array over the core's memory, handlers are found by fd in an array,
+// and counting happens in the core.
+import { EventEmitter } from 'node:events';
 import { constants as osConstants } from 'node:os';
 
+import { BACKEND_NAMES, NativeBackend, type BackendName, type KernelBackend } from './backend.js';
 import { createCore, type Core, type CoreExports } from './core.js';
+import { Deferred, DeferredQueue } from './deferred.js';
 import {
   assertBoolean,
   assertFd,
@@ -15,25 +20,33 @@ import {
   assertObject,
   assertOneOf,
   assertOptionalFunction,
+  assertPositiveNumber,
+  assertString,
   check,
   rangeError,
   systemError,
   WasmloopError,
   type SystemError,
 } from './errors.js';
+import { readMetrics, type LoopMetrics } from './metrics.js';
 import { native } from './native.js';
+import { TraceRing, type TraceEntry } from './trace.js';
+import { Watcher, type WatchEvent, type WatchHandler, type WatchInterest } from './watcher.js';
 
 const { EAGAIN, EBUSY, EEXIST, ENOENT, ECONNABORTED, EPROTO, EPERM, EINTR } = osConstants.errno;
 
-/** The kernel interfaces a loop can wait with. */
-export type Backend = 'epoll';
-export const BACKENDS: readonly Backend[] = ['epoll'];
+export type { BackendName } from './backend.js';
+export const BACKENDS = BACKEND_NAMES;
 
 export type Trigger = 'level' | 'edge';
 
 export interface EventLoopOptions {
-  /** How the loop waits for readiness. Default `'epoll'`. */
-  backend?: Backend;
+  /**
+   * How the loop waits for readiness: `'epoll'` (default), `'poll'` or
+   * `'select'` (level-triggered only; select only for fds below 1024), or a
+   * KernelBackend such as a MockKernel.
+   */
+  backend?: BackendName | KernelBackend;
   /**
    * The most events one wait returns (epoll's `maxevents`): the batch size.
    * Default 1024.
@@ -41,6 +54,31 @@ export interface EventLoopOptions {
   maxEvents?: number;
   /** One more than the highest fd the loop can register. Default 65536. */
   maxFds?: number;
+  /**
+   * I/O callbacks per iteration. The rest of the batch is served next
+   * iteration, before any new wait, after timers and deferred callbacks had
+   * their turn. Default 4096.
+   */
+  callbacksPerIteration?: number;
+  /** Time (ms) I/O callbacks may take per iteration before the rest waits for the next. Default 50. */
+  iterationBudgetMs?: number;
+  /**
+   * When a wait comes back full (maxEvents events), wait again at once without
+   * blocking, up to this many times per iteration: more work is likely
+   * ready. Default 8.
+   */
+  maxRepolls?: number;
+  /** Capacity of the deferred queue. Default 65536. */
+  maxDeferred?: number;
+  /** A callback taking longer (ms) is counted and reported as `'slow'`. Default 100. */
+  slowCallbackMs?: number;
+  /** Errors thrown by callbacks stop the loop instead of being reported. Default false. */
+  fatalErrors?: boolean;
+  /**
+   * Keep a ring of the last callbacks run (true: 4096 entries, or a number).
+   * Default: on with 4096 entries when the environment has WASMLOOP_TRACE=1.
+   */
+  trace?: boolean | number;
 }
 
 /**
@@ -61,6 +99,38 @@ export const MAX_FDS_LIMIT = 1 << 20;
  * system time at the ~1.1 µs per call measured here.
  */
 export const DEFAULT_ACCEPTS_PER_EVENT = 128;
+/**
+ * I/O callbacks per iteration: a full default batch (1024 events, up to three
+ * callbacks each) and more, so the bound bites only under a flood, where it
+ * keeps timers and deferred callbacks from waiting behind a whole batch.
+ */
+export const DEFAULT_CALLBACKS_PER_ITERATION = 4096;
+/** An iteration's I/O callbacks stop after this long (ms); the rest go next iteration. */
+export const DEFAULT_ITERATION_BUDGET_MS = 50;
+/** libuv re-polls up to 48 times; after 8 full batches timers are due a turn. */
+export const DEFAULT_MAX_REPOLLS = 8;
+export const DEFAULT_MAX_DEFERRED = 65536;
+export const DEFAULT_SLOW_CALLBACK_MS = 100;
+export const DEFAULT_TRACE_ENTRIES = 4096;
+/** Priorities go from 0 (served first) to PRIORITY_LOWEST. */
+export const PRIORITY_LOWEST = 3;
+export const DEFAULT_PRIORITY = 1;
+
+/** What ran when a callback threw or was slow. */
+export interface CallbackContext {
+  /** `'read'`, `'write'`, `'hangup'`, `'error'`, `'accept'`, `'watch'`, `'timer'` or `'deferred'`. */
+  kind: CallbackKind;
+  /** The fd, for I/O callbacks. */
+  fd?: number;
+  /** The label given when the callback was registered, if any. */
+  label?: string;
+}
+
+export interface SlowCallback extends CallbackContext {
+  durationMs: number;
+}
+
+export type CallbackKind = 'accept' | 'read' | 'write' | 'hangup' | 'error' | 'watch' | 'timer' | 'deferred';
 
 /** Handlers for a client socket. Each receives the fd that is ready. */
 export interface ClientHandlers {
@@ -85,7 +155,15 @@ export interface ClientHandlers {
   error?(fd: number, error: SystemError): void;
 }
 
-export interface ClientOptions {
+/** Options every registration takes. */
+export interface RegistrationOptions {
+  /** 0 (served first) to 3 (last). Default 1. */
+  priority?: number;
+  /** A name for this fd in errors, slow-callback reports and traces. */
+  label?: string;
+}
+
+export interface ClientOptions extends RegistrationOptions {
   /** Watch for readability. Default: true when a `read` handler is given. */
   readable?: boolean;
   /** Watch for writability. Default false: turn it on while output is queued. */
@@ -102,17 +180,31 @@ export interface Interest {
 /** Called with each accepted connection (non-blocking, close-on-exec). */
 export type AcceptHandler = (clientFd: number, serverFd: number) => void;
 
-export interface ServerSocketOptions {
+export interface ServerSocketOptions extends RegistrationOptions {
   /**
    * Called when accept fails for a reason other than a connection that
    * vanished before it was accepted (which is skipped): EMFILE, ENFILE,
-   * ENOBUFS... Without it, the error is thrown out of `runOnce()`/`run()`.
+   * ENOBUFS... Without it, the error goes to the loop's `'error'` event.
    */
   onError?: (error: SystemError, serverFd: number) => void;
   /** Accepts per readiness event. Default 128. */
   acceptsPerEvent?: number;
   /** Set TCP_NODELAY on accepted connections. Default true. */
   noDelay?: boolean;
+}
+
+export interface WatchOptions extends WatchInterest {
+  /** Level- or edge-triggered notification. Default `'level'`. Edge needs the epoll backend. */
+  trigger?: Trigger;
+  /** Disarm after one event, until `watcher.modify()` re-arms it. Default false. */
+  oneshot?: boolean;
+  label?: string;
+}
+
+export interface DeferOptions {
+  /** 0 (run first) to 3. Default 1. */
+  priority?: number;
+  label?: string;
 }
 
 export interface RemoveOptions {
@@ -130,28 +222,51 @@ interface ServerEntry {
 /** accept() errors that concern one connection, not the listener: skip it. */
 const TRANSIENT_ACCEPT_ERRORS = new Set([-ECONNABORTED, -EPROTO, -EPERM, -EINTR]);
 
-const SYSCALLS: Record<Backend, { wait: string; control: string }> = {
-  epoll: { wait: 'epoll_wait', control: 'epoll_ctl' },
-};
+// Callback kinds as small integers, for the trace ring.
+const CALLBACK_KINDS: readonly CallbackKind[] = ['accept', 'read', 'write', 'hangup', 'error', 'watch', 'timer', 'deferred'];
+const CB = { accept: 0, read: 1, write: 2, hangup: 3, error: 4, watch: 5, timer: 6, deferred: 7 } as const;
 
-export class EventLoop {
-  readonly backend: Backend;
+/** Distinct uncaught errors printed per loop, at most; then they are only counted. */
+const PRINTED_ERRORS_LIMIT = 100;
+
+export interface EventLoopEvents {
+  error: [error: unknown, context: CallbackContext];
+  slow: [info: SlowCallback];
+}
+
+export class EventLoop extends EventEmitter<EventLoopEvents> {
+  readonly backend: string;
   readonly maxEvents: number;
   readonly maxFds: number;
+  readonly callbacksPerIteration: number;
+  readonly iterationBudgetMs: number;
+  readonly maxRepolls: number;
+  readonly slowCallbackMs: number;
+  readonly fatalErrors: boolean;
 
   readonly #core: Core;
   readonly #wasm: CoreExports;
-  readonly #id: number;
-  readonly #syscalls: { wait: string; control: string };
+  readonly #kernel: KernelBackend;
   readonly #clients: (ClientHandlers | undefined)[] = [];
   readonly #servers: (ServerEntry | undefined)[] = [];
+  readonly #watchers: (Watcher | undefined)[] = [];
+  readonly #labels: (string | undefined)[] = [];
+  readonly #deferred: DeferredQueue;
+  readonly #trace: TraceRing | undefined;
+  readonly #printedErrors = new Set<string>();
+  readonly #watcherControl = {
+    modify: (watcher: Watcher, interest: WatchInterest): void => this.#modifyWatcher(watcher, interest),
+    close: (watcher: Watcher): void => this.#closeWatcher(watcher),
+  };
   // Constants read once from the core.
   readonly #k: {
     dead: number; accept: number; read: number; write: number; hangup: number; error: number; node: number;
-    server: number; client: number; nodeRole: number;
-    wantRead: number; wantWrite: number; edge: number;
+    server: number; client: number; nodeRole: number; watch: number;
+    wantRead: number; wantWrite: number; wantHangup: number; edge: number; oneshot: number; priorityShift: number;
     errExists: number;
     epollHup: number;
+    counterIterations: number; counterBusyNs: number; counterErrors: number; counterSlow: number;
+    counterCutoffs: number; counterRepolls: number; counterDeferredRun: number;
   };
 
   #closed = false;
@@ -159,23 +274,47 @@ export class EventLoop {
   #dispatching = false;
   #stopRequested = false;
   #closeRequested = false;
+  #fatal: { error: unknown } | undefined;
   #nodeWoke = false;
   #nodeFd = -1;
   #nodeDeadline = Infinity;
   #settleRun: (failure: { error: unknown } | undefined) => void = () => {};
 
   constructor(options: EventLoopOptions = {}) {
+    super();
     assertObject('options', options);
     const backend = options.backend ?? 'epoll';
-    assertOneOf('options.backend', backend, BACKENDS);
+    // Anything but an object must name a native backend.
+    if (typeof backend !== 'object' || backend === null) assertOneOf('options.backend', backend, BACKEND_NAMES);
     const maxEvents = options.maxEvents ?? DEFAULT_MAX_EVENTS;
     assertInteger('options.maxEvents', maxEvents, 1, MAX_EVENTS_LIMIT);
     const maxFds = options.maxFds ?? DEFAULT_MAX_FDS;
     assertInteger('options.maxFds', maxFds, 1, MAX_FDS_LIMIT);
-    this.backend = backend;
+    const callbacksPerIteration = options.callbacksPerIteration ?? DEFAULT_CALLBACKS_PER_ITERATION;
+    assertInteger('options.callbacksPerIteration', callbacksPerIteration, 1, 0x7fffffff);
+    const iterationBudgetMs = options.iterationBudgetMs ?? DEFAULT_ITERATION_BUDGET_MS;
+    assertPositiveNumber('options.iterationBudgetMs', iterationBudgetMs);
+    const maxRepolls = options.maxRepolls ?? DEFAULT_MAX_REPOLLS;
+    assertInteger('options.maxRepolls', maxRepolls, 0, 1 << 20);
+    const maxDeferred = options.maxDeferred ?? DEFAULT_MAX_DEFERRED;
+    assertInteger('options.maxDeferred', maxDeferred, 1, 1 << 26);
+    const slowCallbackMs = options.slowCallbackMs ?? DEFAULT_SLOW_CALLBACK_MS;
+    assertPositiveNumber('options.slowCallbackMs', slowCallbackMs);
+    const fatalErrors = options.fatalErrors ?? false;
+    assertBoolean('options.fatalErrors', fatalErrors);
+    const trace = options.trace ?? process.env['WASMLOOP_TRACE'] === '1';
+    if (typeof trace === 'number') assertInteger('options.trace', trace, 1, 1 << 24);
+    else assertBoolean('options.trace', trace);
+
     this.maxEvents = maxEvents;
     this.maxFds = maxFds;
-    this.#syscalls = SYSCALLS[backend];
+    this.callbacksPerIteration = callbacksPerIteration;
+    this.iterationBudgetMs = iterationBudgetMs;
+    this.maxRepolls = maxRepolls;
+    this.slowCallbackMs = slowCallbackMs;
+    this.fatalErrors = fatalErrors;
+    this.#kernel = typeof backend === 'string' ? new NativeBackend(backend) : backend;
+    this.backend = this.#kernel.name;
 
     this.#core = createCore(maxFds, maxEvents, native.EVENT_SIZE, native.EVENT_DATA_OFFSET);
     const w = (this.#wasm = this.#core.exports);
@@ -183,14 +322,26 @@ export class EventLoop {
     this.#k = {
       dead: v(w.KIND_DEAD), accept: v(w.KIND_ACCEPT), read: v(w.KIND_READ), write: v(w.KIND_WRITE),
       hangup: v(w.KIND_HANGUP), error: v(w.KIND_ERROR), node: v(w.KIND_NODE),
-      server: v(w.ROLE_SERVER), client: v(w.ROLE_CLIENT), nodeRole: v(w.ROLE_NODE),
-      wantRead: v(w.WANT_READ), wantWrite: v(w.WANT_WRITE), edge: v(w.EDGE_TRIGGERED),
+      server: v(w.ROLE_SERVER), client: v(w.ROLE_CLIENT), nodeRole: v(w.ROLE_NODE), watch: v(w.ROLE_WATCH),
+      wantRead: v(w.WANT_READ), wantWrite: v(w.WANT_WRITE), wantHangup: v(w.WANT_HANGUP), edge: v(w.EDGE_TRIGGERED),
+      oneshot: v(w.ONESHOT), priorityShift: v(w.PRIORITY_SHIFT),
       errExists: v(w.ERR_EXISTS),
       epollHup: v(w.EPOLLHUP),
+      counterIterations: v(w.COUNTER_ITERATIONS), counterBusyNs: v(w.COUNTER_BUSY_NS), counterErrors: v(w.COUNTER_ERRORS),
+      counterSlow: v(w.COUNTER_SLOW), counterCutoffs: v(w.COUNTER_BUDGET_CUTOFFS), counterRepolls: v(w.COUNTER_REPOLLS),
+      counterDeferredRun: v(w.COUNTER_DEFERRED_RUN),
     };
-    this.#id = check(
-      native.backendCreate(backend, this.#core.memory.buffer, this.#core.eventsOffset, maxEvents),
-      backend === 'epoll' ? 'epoll_create1' : backend,
+    this.#deferred = new DeferredQueue(maxDeferred, PRIORITY_LOWEST + 1);
+    this.#trace = trace === false ? undefined : new TraceRing(trace === true ? DEFAULT_TRACE_ENTRIES : trace, CALLBACK_KINDS);
+    check(
+      this.#kernel.attach({
+        buffer: this.#core.memory.buffer,
+        offset: this.#core.eventsOffset,
+        maxEvents,
+        stride: native.EVENT_SIZE,
+        dataOffset: native.EVENT_DATA_OFFSET,
+      }),
+      this.#kernel.syscalls.create,
     );
   }
 
@@ -207,12 +358,12 @@ export class EventLoop {
     return this.#closed;
   }
 
-  /** Whether `fd` is registered with this loop. */
+  /** Whether `fd` is registered with this loop (as a socket or a watcher). */
   isRegistered(fd: number): boolean {
     this.#assertFd(fd);
     this.#assertUsable('isRegistered');
     const role = this.#wasm.roleOf(fd);
-    return role === this.#k.server || role === this.#k.client;
+    return role === this.#k.server || role === this.#k.client || role === this.#k.watch;
   }
 
   /**
@@ -229,14 +380,16 @@ export class EventLoop {
     assertInteger('options.acceptsPerEvent', acceptsPerEvent, 1, 1 << 20);
     const noDelay = options.noDelay ?? true;
     assertBoolean('options.noDelay', noDelay);
+    const priority = this.#priorityFlags(options);
     this.#assertUsable('addServerSocket');
-    this.#register(fd, this.#k.server, 0);
+    this.#register(fd, this.#k.server, priority);
     this.#servers[fd] = {
       onAccept,
       onError: options.onError,
       acceptsPerEvent,
       acceptFlags: noDelay ? native.ACCEPT_NODELAY : 0,
     };
+    this.#labels[fd] = options.label;
   }
 
   /** Watches a connected socket, calling `handlers` as it turns ready. */
@@ -247,15 +400,38 @@ export class EventLoop {
       assertOptionalFunction(`handlers.${name}`, handlers[name]);
     }
     assertObject('options', options);
-    const trigger = options.trigger ?? 'level';
-    assertOneOf('options.trigger', trigger, ['level', 'edge'] as const);
+    const trigger = this.#trigger(options.trigger);
     const flags = this.#interestFlags(handlers, {
       readable: options.readable ?? handlers.read !== undefined,
       writable: options.writable ?? false,
-    }, trigger === 'edge' ? this.#k.edge : 0);
+    }, trigger | this.#priorityFlags(options));
     this.#assertUsable('addClientSocket');
     this.#register(fd, this.#k.client, flags);
     this.#clients[fd] = handlers;
+    this.#labels[fd] = options.label;
+  }
+
+  /**
+   * Watches any fd: a pipe, an eventfd, a timerfd, a tty, a socket. The
+   * handler gets each kind of readiness as it happens. After a full hang-up
+   * (`EPOLLHUP`) or an error the loop stops watching (`watcher.active` turns
+   * false); the fd itself stays open: it is the caller's to close.
+   */
+  watch(fd: number, options: WatchOptions, handler: WatchHandler): Watcher {
+    this.#assertFd(fd);
+    assertObject('options', options);
+    assertFunction('handler', handler);
+    const trigger = this.#trigger(options.trigger);
+    const oneshot = options.oneshot ?? false;
+    assertBoolean('options.oneshot', oneshot);
+    if (options.label !== undefined) assertString('options.label', options.label);
+    const flags = this.#watchFlags(options, 0) | trigger | (oneshot ? this.#k.oneshot : 0) | this.#priorityFlags(options);
+    this.#assertUsable('watch');
+    const generation = this.#register(fd, this.#k.watch, flags);
+    const watcher = new Watcher(fd, handler, options.label, generation, this.#watcherControl);
+    this.#watchers[fd] = watcher;
+    this.#labels[fd] = options.label;
+    return watcher;
   }
 
   /**
@@ -271,7 +447,7 @@ export class EventLoop {
     const flags = this.#interestFlags(handlers, {
       readable: interest.readable ?? (old & this.#k.wantRead) !== 0,
       writable: interest.writable ?? (old & this.#k.wantWrite) !== 0,
-    }, old & this.#k.edge);
+    }, old & ~(this.#k.wantRead | this.#k.wantWrite));
     this.#changeFlags(fd, flags, old);
   }
 
@@ -286,32 +462,60 @@ export class EventLoop {
     assertBoolean('options.close', close);
     this.#assertUsable('removeSocket');
     if (!this.isRegistered(fd)) {
-      throw systemError(-ENOENT, this.#syscalls.control, { fd, info: `fd ${fd} is not registered with this loop` });
+      throw systemError(-ENOENT, this.#kernel.syscalls.control, { fd, info: `fd ${fd} is not registered with this loop` });
     }
     this.#forget(fd);
-    const removed = native.backendRemove(this.#id, fd);
+    const removed = this.#kernel.remove(fd);
     // EBADF or ENOENT here means the fd was closed behind the loop's back and
     // its number may already belong to someone else: do not close it.
-    if (removed < 0) throw systemError(removed, this.#syscalls.control, { fd });
+    if (removed < 0) throw systemError(removed, this.#kernel.syscalls.control, { fd });
     if (close) check(native.close(fd), 'close', { fd });
   }
 
   /**
-   * One wait and one dispatch: waits up to `timeoutMs` (-1: until an event;
-   * 0: poll) and calls the handlers of every event that fired. Returns the
-   * number of events the kernel reported. If handlers throw, the rest of the
-   * batch still runs and the first error is thrown afterwards.
+   * Queues `callback` to run after the current batch of I/O callbacks and
+   * before the next wait (in priority order, FIFO within a priority). A
+   * callback deferred by a deferred callback runs in the next iteration. The
+   * queue holds `maxDeferred` callbacks: past that, `defer` throws
+   * `ERR_DEFER_QUEUE_FULL`, and the caller should slow down.
+   */
+  defer(callback: () => void, options: DeferOptions = {}): Deferred {
+    assertFunction('callback', callback);
+    assertObject('options', options);
+    const priority = options.priority ?? DEFAULT_PRIORITY;
+    assertInteger('options.priority', priority, 0, PRIORITY_LOWEST);
+    if (options.label !== undefined) assertString('options.label', options.label);
+    this.#assertUsable('defer');
+    const entry = this.#deferred.push(callback, priority, options.label);
+    if (entry === undefined) {
+      throw new WasmloopError('ERR_DEFER_QUEUE_FULL', `the deferred queue is full (maxDeferred ${this.#deferred.capacity})`);
+    }
+    return entry;
+  }
+
+  /**
+   * One iteration: waits up to `timeoutMs` (-1: until an event; 0: poll) —
+   * or not at all when work is pending — calls the handlers of every event
+   * that fired, then the deferred callbacks. Returns the number of events
+   * the kernel reported.
    */
   runOnce(timeoutMs = -1): number {
     assertInteger('timeoutMs', timeoutMs, -1, 0x7fffffff);
     this.#assertUsable('runOnce');
     if (this.#running) throw new WasmloopError('ERR_LOOP_RUNNING', 'runOnce() cannot be called while run() is active');
-    return this.#turn(timeoutMs);
+    const events = this.#iterate(timeoutMs);
+    const fatal = this.#fatal;
+    if (fatal !== undefined) {
+      this.#fatal = undefined;
+      throw fatal.error;
+    }
+    return events;
   }
 
   /**
    * Runs until `stop()` is called. The returned promise settles when the loop
-   * has stopped: it rejects with the first error a handler threw.
+   * has stopped: it rejects with the error that stopped it (with
+   * `fatalErrors`).
    *
    * Node keeps working meanwhile. Once per iteration of Node's own loop, right
    * where Node would block in its poll, the loop blocks in its own wait
@@ -324,6 +528,9 @@ export class EventLoop {
   run(): Promise<void> {
     this.#assertUsable('run');
     if (this.#running) throw new WasmloopError('ERR_LOOP_RUNNING', 'run() is already active');
+    if (!(this.#kernel instanceof NativeBackend)) {
+      throw new WasmloopError('ERR_RUN_NEEDS_KERNEL', `run() needs a native backend; drive a ${this.backend} backend with runOnce()`);
+    }
     const nodeFd = native.nodeBackendFd();
     if (nodeFd >= this.maxFds) {
       throw rangeError(`Node's event loop fd (${nodeFd}) is beyond maxFds (${this.maxFds}); raise maxFds`);
@@ -332,7 +539,7 @@ export class EventLoop {
     const hooked = native.nodeHookStart(this.#onNodeTurn);
     if (hooked < 0) {
       this.#wasm.unregister(nodeFd);
-      native.backendRemove(this.#id, nodeFd);
+      this.#kernel.remove(nodeFd);
       if (hooked === -EBUSY) throw new WasmloopError('ERR_RUN_ACTIVE', "another loop's run() is active on this thread");
       throw systemError(hooked, 'uv_prepare_start');
     }
@@ -362,7 +569,12 @@ export class EventLoop {
         return false;
       }
       const deadline = this.#nodeDeadline;
-      this.#turn(deadline === Infinity ? -1 : Math.max(0, Math.ceil(deadline - performance.now())));
+      this.#iterate(deadline === Infinity ? -1 : Math.max(0, Math.ceil(deadline - performance.now())));
+      if (this.#fatal !== undefined) {
+        const fatal = this.#fatal;
+        this.#fatal = undefined;
+        return this.#finishRun(fatal);
+      }
       if (this.#stopRequested) return this.#finishRun(undefined);
       if (this.#nodeWoke || performance.now() >= deadline) {
         // Node has I/O ready or a timer due.
@@ -379,7 +591,7 @@ export class EventLoop {
   #finishRun(failure: { error: unknown } | undefined): false {
     native.nodeHookStop();
     this.#wasm.unregister(this.#nodeFd);
-    native.backendRemove(this.#id, this.#nodeFd);
+    this.#kernel.remove(this.#nodeFd);
     this.#running = false;
     this.#nodeWoke = false;
     if (this.#closeRequested) {
@@ -393,15 +605,16 @@ export class EventLoop {
     return false;
   }
 
-  /** Asks `run()` to return after the current turn. Does nothing when not running. */
+  /** Asks `run()` to return after the current iteration. Does nothing when not running. */
   stop(): void {
     if (this.#running) this.#stopRequested = true;
   }
 
   /**
-   * Unregisters and closes every socket the loop holds, then the loop itself.
-   * Called while `run()` is active, it stops the loop first. Closing twice
-   * does nothing.
+   * Unregisters every fd the loop holds and closes the sockets among them
+   * (watched fds stay open: they are the caller's), drops deferred
+   * callbacks, then closes the loop itself. Called while `run()` is active,
+   * it stops the loop first. Closing twice does nothing.
    */
   close(): void {
     if (this.#closed) return;
@@ -413,46 +626,213 @@ export class EventLoop {
     this.#closeNow();
   }
 
-  // ---- internals -----------------------------------------------------------
+  /** A snapshot of the loop's counters and histograms (see docs/api.md). */
+  metrics(): LoopMetrics {
+    return readMetrics(this.#core, {
+      registered: this.size,
+      deferredDepth: this.#deferred.depth,
+      deferredCapacity: this.#deferred.capacity,
+      pendingRecords: this.#closed ? 0 : this.#wasm.pendingRecords(),
+    });
+  }
 
-  #turn(timeoutMs: number): number {
-    const count = native.backendWait(this.#id, timeoutMs);
-    if (count < 0) throw systemError(count, this.#syscalls.wait);
-    if (count > 0) this.#pass(this.#wasm.dispatch(count));
+  /** The trace ring's entries, oldest first; empty unless trace mode is on. */
+  trace(): TraceEntry[] {
+    return this.#trace?.entries() ?? [];
+  }
+
+  /** The trace ring as JSON. */
+  dumpTrace(): string {
+    return JSON.stringify({ backend: this.backend, entries: this.trace() });
+  }
+
+  // ---- one iteration -------------------------------------------------------
+
+  #iterate(timeoutMs: number): number {
+    const w = this.#wasm;
+    w.noteCount(this.#k.counterIterations, 1);
+    let events = 0;
+    let busyFrom: number;
+    if (w.pendingRecords() > 0) {
+      // The last iteration's budget ran out: serve the rest of its batch
+      // before asking the kernel for more.
+      busyFrom = performance.now();
+      this.#serveBatch(busyFrom, this.callbacksPerIteration);
+    } else {
+      const idle = this.#deferred.depth === 0;
+      let count = this.#wait(idle ? timeoutMs : 0);
+      busyFrom = performance.now();
+      let callbacks = this.callbacksPerIteration;
+      for (let repolls = 0; count > 0; repolls++) {
+        events += count;
+        w.dispatch(count);
+        callbacks = this.#serveBatch(busyFrom, callbacks);
+        // A full batch suggests more is ready (libuv re-polls the same way).
+        if (count < this.maxEvents || repolls === this.maxRepolls || callbacks === 0 || w.pendingRecords() > 0) break;
+        if (this.#stopRequested || this.#fatal !== undefined) break;
+        w.noteCount(this.#k.counterRepolls, 1);
+        count = this.#wait(0);
+      }
+    }
+    this.#runDeferred();
+    w.noteCount(this.#k.counterBusyNs, (performance.now() - busyFrom) * 1e6);
+    return events;
+  }
+
+  /** One wait, counted. An interrupted wait is an empty one. */
+  #wait(timeoutMs: number): number {
+    const start = performance.now();
+    let count = this.#kernel.wait(timeoutMs);
+    if (count === -EINTR) count = 0;
+    if (count < 0) throw systemError(count, this.#kernel.syscalls.wait);
+    this.#wasm.noteWait(count, (performance.now() - start) * 1e6);
     return count;
   }
 
-  /** The one JS pass over a batch of records. */
-  #pass(recordCount: number): void {
+  /**
+   * Runs the batch's records from the core's cursor on, until they run out,
+   * `callbacks` have run, or the iteration's time budget is spent. Returns
+   * the callbacks left in the budget.
+   */
+  #serveBatch(iterationStart: number, callbacks: number): number {
+    const w = this.#wasm;
     const records = this.#core.records;
     const words = this.#core.recordWords;
     const k = this.#k;
-    let failure: { error: unknown } | undefined;
+    const deadline = iterationStart + this.iterationBudgetMs;
+    const end = w.recordsInBatch();
+    let i = w.batchCursor();
+    let start = performance.now();
     this.#dispatching = true;
     try {
-      for (let i = 0, at = 0; i < recordCount; i++, at += words) {
+      for (; i < end; i++) {
+        const at = i * words;
         // Read the kind just before acting on it: an earlier handler in this
         // batch may have removed this fd, and the core then marked it dead.
-        const kind = records[at];
+        const kind = records[at]!;
         if (kind === k.dead) continue;
-        const fd = records[at + 1];
+        if (callbacks === 0 || start >= deadline || this.#stopRequested || this.#fatal !== undefined) {
+          w.noteCount(k.counterCutoffs, 1);
+          break;
+        }
+        const fd = records[at + 1]!;
+        let ran: number = CB.watch;
         try {
-          if (kind === k.read) this.#clients[fd]!.read!(fd);
-          else if (kind === k.write) this.#clients[fd]!.write!(fd);
-          else if (kind === k.accept) this.#accept(fd);
-          else if (kind === k.node) this.#nodeWoke = true;
-          else this.#finish(fd, kind, records[at + 2], records[at + 3]);
+          if (kind === k.read) {
+            ran = CB.read;
+            const handlers = this.#clients[fd];
+            if (handlers !== undefined) handlers.read!(fd);
+            else this.#watchEvent(fd, 'readable', records[at + 2]!, records[at + 3]!);
+          } else if (kind === k.write) {
+            ran = CB.write;
+            const handlers = this.#clients[fd];
+            if (handlers !== undefined) handlers.write!(fd);
+            else this.#watchEvent(fd, 'writable', records[at + 2]!, records[at + 3]!);
+          } else if (kind === k.accept) {
+            ran = CB.accept;
+            this.#accept(fd);
+          } else if (kind === k.node) {
+            this.#nodeWoke = true;
+            continue;
+          } else if (this.#clients[fd] !== undefined) {
+            ran = kind === k.error ? CB.error : CB.hangup;
+            this.#finish(fd, kind, records[at + 2]!, records[at + 3]!);
+          } else {
+            this.#watchEvent(fd, kind === k.error ? 'error' : 'hangup', records[at + 2]!, records[at + 3]!);
+          }
         } catch (error) {
-          failure ??= { error };
+          this.#failed(error, CALLBACK_KINDS[ran]!, fd, this.#labels[fd]);
+        }
+        const finished = performance.now();
+        this.#ran(ran, fd, this.#labels[fd], start, finished);
+        start = finished;
+        callbacks--;
+      }
+    } finally {
+      w.setBatchCursor(i);
+      this.#dispatching = false;
+    }
+    return callbacks;
+  }
+
+  /** Deferred callbacks queued before this phase, in priority order. */
+  #runDeferred(): void {
+    const taken = this.#deferred.takeAll();
+    if (taken === undefined) return;
+    this.#dispatching = true;
+    let start = performance.now();
+    try {
+      for (const queue of taken) {
+        for (const entry of queue) {
+          const callback = entry.callback;
+          if (callback === undefined) continue;
+          this.#deferred.ran(entry);
+          try {
+            callback();
+          } catch (error) {
+            this.#failed(error, 'deferred', undefined, entry.label);
+          }
+          const finished = performance.now();
+          this.#ran(CB.deferred, -1, entry.label, start, finished);
+          start = finished;
         }
       }
+      this.#wasm.noteCount(this.#k.counterDeferredRun, 1);
     } finally {
       this.#dispatching = false;
     }
-    if (failure) throw failure.error;
   }
 
-  /** Hang-up and error: call the handler, then settle the socket's fate. */
+  /** After each callback: count and time it, report it if slow, trace it. */
+  #ran(kind: number, fd: number, label: string | undefined, start: number, finished: number): void {
+    const duration = finished - start;
+    this.#wasm.noteCallback(duration * 1e6);
+    if (duration >= this.slowCallbackMs) {
+      this.#wasm.noteCount(this.#k.counterSlow, 1);
+      if (this.listenerCount('slow') > 0) {
+        const info: SlowCallback = { kind: CALLBACK_KINDS[kind]!, durationMs: duration };
+        if (fd >= 0) info.fd = fd;
+        if (label !== undefined) info.label = label;
+        try {
+          this.emit('slow', info);
+        } catch (error) {
+          this.#failed(error, CALLBACK_KINDS[kind]!, fd >= 0 ? fd : undefined, label);
+        }
+      }
+    }
+    this.#trace?.record(kind, fd, label, start, duration);
+  }
+
+  /**
+   * A callback threw. The loop goes on: the error goes to the `'error'`
+   * listeners, or is printed once to stderr when there are none. With
+   * `fatalErrors` the loop stops instead, after the current callback.
+   */
+  #failed(error: unknown, kind: CallbackKind, fd: number | undefined, label: string | undefined): void {
+    this.#wasm.noteCount(this.#k.counterErrors, 1);
+    if (this.fatalErrors) {
+      this.#fatal ??= { error };
+      return;
+    }
+    const context: CallbackContext = { kind };
+    if (fd !== undefined) context.fd = fd;
+    if (label !== undefined) context.label = label;
+    if (this.listenerCount('error') > 0) {
+      try {
+        this.emit('error', error, context);
+        return;
+      } catch (listenerError) {
+        error = listenerError;
+      }
+    }
+    const text = error instanceof Error ? (error.stack ?? String(error)) : String(error);
+    if (this.#printedErrors.has(text) || this.#printedErrors.size >= PRINTED_ERRORS_LIMIT) return;
+    this.#printedErrors.add(text);
+    const where = `${kind}${fd !== undefined ? ` fd ${fd}` : ''}${label !== undefined ? ` (${label})` : ''}`;
+    process.stderr.write(`wasmloop: uncaught error in a ${where} callback; the loop goes on:\n${text}\n`);
+  }
+
+  /** Hang-up and error of a client socket: call the handler, then settle the socket's fate. */
   #finish(fd: number, kind: number, generation: number, bits: number): void {
     const handlers = this.#clients[fd]!;
     let dead = (bits & this.#k.epollHup) !== 0;
@@ -481,6 +861,19 @@ export class EventLoop {
     }
   }
 
+  /** A watcher's readiness. After a full hang-up or an error the loop stops watching. */
+  #watchEvent(fd: number, event: WatchEvent, generation: number, bits: number): void {
+    const watcher = this.#watchers[fd]!;
+    const final = event === 'error' || (event === 'hangup' && (bits & this.#k.epollHup) !== 0);
+    try {
+      watcher.handler(event, watcher);
+    } finally {
+      if (final && this.#wasm.generationOf(fd) === generation && this.#watchers[fd] === watcher) {
+        this.#closeWatcher(watcher);
+      }
+    }
+  }
+
   #accept(serverFd: number): void {
     const entry = this.#servers[serverFd]!;
     const generation = this.#wasm.generationOf(serverFd);
@@ -505,35 +898,87 @@ export class EventLoop {
     }
   }
 
-  #register(fd: number, role: number, flags: number): void {
+  // ---- registration --------------------------------------------------------
+
+  /** Registers fd with the core and the kernel; returns its generation. */
+  #register(fd: number, role: number, flags: number): number {
     const generation = this.#wasm.register(fd, role, flags);
     if (generation === this.#k.errExists) {
-      throw systemError(-EEXIST, this.#syscalls.control, { fd, info: `fd ${fd} is already registered with this loop` });
+      throw systemError(-EEXIST, this.#kernel.syscalls.control, { fd, info: `fd ${fd} is already registered with this loop` });
     }
     if (generation < 0) throw new WasmloopError('ERR_INTERNAL', `core refused fd ${fd} (code ${generation})`);
-    const added = native.backendAdd(this.#id, fd, this.#wasm.maskOf(fd) >>> 0, generation);
+    const added = this.#kernel.add(fd, this.#wasm.maskOf(fd) >>> 0, generation);
     if (added < 0) {
       this.#wasm.unregister(fd);
-      throw systemError(added, this.#syscalls.control, { fd });
+      throw systemError(added, this.#kernel.syscalls.control, { fd });
     }
+    return generation;
   }
 
   #forget(fd: number): void {
     this.#wasm.unregister(fd);
     this.#clients[fd] = undefined;
     this.#servers[fd] = undefined;
+    this.#labels[fd] = undefined;
+    const watcher = this.#watchers[fd];
+    if (watcher !== undefined) {
+      this.#watchers[fd] = undefined;
+      watcher.detach();
+    }
   }
 
   #changeFlags(fd: number, flags: number, old: number): void {
     if (this.#wasm.setFlags(fd, flags) !== 1) return;
-    const modified = native.backendModify(this.#id, fd, this.#wasm.maskOf(fd) >>> 0, this.#wasm.generationOf(fd));
+    const modified = this.#kernel.modify(fd, this.#wasm.maskOf(fd) >>> 0, this.#wasm.generationOf(fd));
     if (modified < 0) {
       this.#wasm.setFlags(fd, old);
-      throw systemError(modified, this.#syscalls.control, { fd });
+      throw systemError(modified, this.#kernel.syscalls.control, { fd });
     }
   }
 
-  #interestFlags(handlers: ClientHandlers, interest: Required<Interest>, trigger: number): number {
+  #modifyWatcher(watcher: Watcher, interest: WatchInterest): void {
+    assertObject('interest', interest);
+    this.#assertUsable('modify');
+    const fd = watcher.fd;
+    const old = this.#wasm.flagsOf(fd);
+    const k = this.#k;
+    const keep = old & (k.edge | k.oneshot);
+    const priority = interest.priority === undefined ? old & (PRIORITY_LOWEST << k.priorityShift) : this.#priorityFlags(interest);
+    const flags = this.#watchFlags(interest, old) | keep | priority;
+    if (this.#wasm.setFlags(fd, flags) !== 1 && (old & k.oneshot) === 0) return;
+    // A one-shot fd is re-armed even when its interest is unchanged: the
+    // kernel disarmed it when it fired.
+    const modified = this.#kernel.modify(fd, this.#wasm.maskOf(fd) >>> 0, this.#wasm.generationOf(fd));
+    if (modified < 0) {
+      this.#wasm.setFlags(fd, old);
+      throw systemError(modified, this.#kernel.syscalls.control, { fd });
+    }
+  }
+
+  #closeWatcher(watcher: Watcher): void {
+    const fd = watcher.fd;
+    if (this.#watchers[fd] !== watcher) return;
+    this.#forget(fd);
+    const removed = this.#kernel.remove(fd);
+    // The fd was closed behind the loop's back: its registration went with it.
+    if (removed < 0 && removed !== -ENOENT && removed !== -osConstants.errno.EBADF) {
+      throw systemError(removed, this.#kernel.syscalls.control, { fd });
+    }
+  }
+
+  /** Read/write/hang-up interest flags for a watcher; what `interest` leaves out comes from `old`. */
+  #watchFlags(interest: WatchInterest, old: number): number {
+    const k = this.#k;
+    const readable = interest.readable ?? (old & k.wantRead) !== 0;
+    const writable = interest.writable ?? (old & k.wantWrite) !== 0;
+    const hangup = interest.hangup ?? (old & k.wantHangup) !== 0;
+    assertBoolean('readable', readable);
+    assertBoolean('writable', writable);
+    assertBoolean('hangup', hangup);
+    return (readable ? k.wantRead : 0) | (writable ? k.wantWrite : 0) | (hangup ? k.wantHangup : 0);
+  }
+
+  #interestFlags(handlers: ClientHandlers, interest: Required<Interest>, rest: number): number {
     assertBoolean('readable', interest.readable);
     assertBoolean('writable', interest.writable);
     if (interest.readable && handlers.read === undefined) {
@@ -542,16 +987,33 @@ export class EventLoop {
     if (interest.writable && handlers.write === undefined) {
       throw new TypeError('write interest needs a write handler');
     }
-    return (interest.readable ? this.#k.wantRead : 0) | (interest.writable ? this.#k.wantWrite : 0) | trigger;
+    return (interest.readable ? this.#k.wantRead : 0) | (interest.writable ? this.#k.wantWrite : 0) | rest;
+  }
+
+  #trigger(trigger: Trigger | undefined): number {
+    const chosen = trigger ?? 'level';
+    assertOneOf('options.trigger', chosen, ['level', 'edge'] as const);
+    if (chosen === 'level') return 0;
+    if (this.#kernel.levelOnly) {
+      throw new WasmloopError('ERR_EDGE_UNSUPPORTED', `edge-triggered notification needs the epoll backend; this loop uses ${this.backend}`);
+    }
+    return this.#k.edge;
+  }
+
+  #priorityFlags(options: { priority?: number; label?: string }): number {
+    const priority = options.priority ?? DEFAULT_PRIORITY;
+    assertInteger('options.priority', priority, 0, PRIORITY_LOWEST);
+    if (options.label !== undefined) assertString('options.label', options.label);
+    return priority << this.#k.priorityShift;
   }
 
   #clientHandlers(fd: number, operation: string): ClientHandlers {
     const handlers = this.#clients[fd];
     if (handlers !== undefined) return handlers;
-    if (this.#servers[fd] !== undefined) {
-      throw new WasmloopError('ERR_NOT_CLIENT_SOCKET', `${operation}: fd ${fd} is a server socket`);
+    if (this.#servers[fd] !== undefined || this.#watchers[fd] !== undefined) {
+      throw new WasmloopError('ERR_NOT_CLIENT_SOCKET', `${operation}: fd ${fd} is not a client socket`);
     }
-    throw systemError(-ENOENT, this.#syscalls.control, { fd, info: `fd ${fd} is not registered with this loop` });
+    throw systemError(-ENOENT, this.#kernel.syscalls.control, { fd, info: `fd ${fd} is not registered with this loop` });
   }
 
   /** A non-negative integer below maxFds: the registry has no slot beyond. */
@@ -570,15 +1032,20 @@ export class EventLoop {
   #closeNow(): void {
     this.#closed = true;
     let firstError: unknown;
-    const release = (fd: number): void => {
+    const release = (fd: number, closeFd: boolean): void => {
       this.#forget(fd);
-      const removed = native.backendRemove(this.#id, fd);
-      if (removed === 0) native.close(fd);
-      else firstError ??= systemError(removed, this.#syscalls.control, { fd });
+      const removed = this.#kernel.remove(fd);
+      if (removed === 0) {
+        if (closeFd) native.close(fd);
+      } else if (closeFd || (removed !== -ENOENT && removed !== -osConstants.errno.EBADF)) {
+        firstError ??= systemError(removed, this.#kernel.syscalls.control, { fd });
+      }
     };
-    this.#clients.forEach((handlers, fd) => handlers && release(fd));
-    this.#servers.forEach((entry, fd) => entry && release(fd));
-    const freed = native.backendFree(this.#id);
+    this.#clients.forEach((handlers, fd) => handlers && release(fd, true));
+    this.#servers.forEach((entry, fd) => entry && release(fd, true));
+    this.#watchers.forEach((watcher, fd) => watcher && release(fd, false));
+    for (const queue of this.#deferred.takeAll() ?? []) for (const entry of queue) entry.cancel();
+    const freed = this.#kernel.free();
     if (freed < 0) firstError ??= systemError(freed, 'close');
     if (firstError !== undefined) throw firstError;
   }

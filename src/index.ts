@@ -6,8 +6,22 @@ export {
   DEFAULT_ACCEPTS_PER_EVENT,
   MAX_EVENTS_LIMIT,
   MAX_FDS_LIMIT,
-  type Backend,
+  DEFAULT_CALLBACKS_PER_ITERATION,
+  DEFAULT_ITERATION_BUDGET_MS,
+  DEFAULT_MAX_REPOLLS,
+  DEFAULT_MAX_DEFERRED,
+  DEFAULT_SLOW_CALLBACK_MS,
+  DEFAULT_TRACE_ENTRIES,
+  DEFAULT_PRIORITY,
+  PRIORITY_LOWEST,
+  type BackendName,
   type Trigger,
+  type CallbackContext,
+  type CallbackKind,
+  type SlowCallback,
+  type RegistrationOptions,
+  type WatchOptions,
+  type DeferOptions,
   type EventLoopOptions,
   type ClientHandlers,
   type ClientOptions,
@@ -16,6 +30,12 @@ export {
   type ServerSocketOptions,
   type RemoveOptions,
 } from './event-loop.js';
+export { Watcher, type WatchEvent, type WatchHandler, type WatchInterest } from './watcher.js';
+export { Deferred } from './deferred.js';
+export type { LoopMetrics, Percentiles } from './metrics.js';
+export type { TraceEntry } from './trace.js';
+export type { KernelBackend, EventsRegion } from './backend.js';
+export { MockKernel, EPOLL, type MockRegistration } from './mock-kernel.js';
 export { SocketManager, DEFAULT_BACKLOG, WRITEV_MAX, type ListenOptions, type AcceptOptions, type ShutdownHow } from './socket-manager.js';
 export { WasmloopError, type SystemError } from './errors.js';
 export {

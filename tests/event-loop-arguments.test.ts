@@ -491,8 +491,8 @@ test('close() releases the sockets it holds and the loop fd', () => {
   throws(() => sockets.close(listener), { type: Error, code: 'EBADF' });
 });
 
-test('runOnce from inside a handler is ERR_LOOP_REENTERED, thrown out of the outer runOnce', () => {
-  const loop = new EventLoop();
+test('runOnce from inside a handler is ERR_LOOP_REENTERED, thrown out of the outer runOnce (fatalErrors)', () => {
+  const loop = new EventLoop({ fatalErrors: true });
   const pair = connectedPair();
   let inner: unknown;
   let calls = 0;

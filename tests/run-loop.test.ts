@@ -88,8 +88,8 @@ test('a node:net server and client in the same process exchange data while run()
   }
 });
 
-test('run() rejects with the error a handler threw, and the loop is usable afterwards', async () => {
-  const loop = new EventLoop();
+test('run() rejects with the error a handler threw (fatalErrors), and the loop is usable afterwards', async () => {
+  const loop = new EventLoop({ fatalErrors: true });
   const { peer, local } = pair();
   try {
     const boom = new Error('handler failed');

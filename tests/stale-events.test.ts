@@ -73,16 +73,17 @@ test('removeSocket in the first handler drops the other fd\'s pending READ and W
   try {
     const calls: string[] = [];
     let removed = -1;
+    // Write records go first within an fd: the first call is a write.
     const handlers = {
       read(fd: number) {
         calls.push(`read:${fd}`);
+      },
+      write(fd: number) {
+        calls.push(`write:${fd}`);
         if (removed < 0) {
           removed = fd === a.local ? b.local : a.local;
           loop.removeSocket(removed);
         }
-      },
-      write(fd: number) {
-        calls.push(`write:${fd}`);
       },
     };
     // Both readable (data sent) and writable (empty send buffer): each fd has
@@ -94,7 +95,7 @@ test('removeSocket in the first handler drops the other fd\'s pending READ and W
 
     assert.is(loop.runOnce(5_000), 2);
     const kept = removed === a.local ? b.local : a.local;
-    assert.equal(calls, [`read:${kept}`, `write:${kept}`]);
+    assert.equal(calls, [`write:${kept}`, `read:${kept}`]);
     assert.is(loop.isRegistered(removed), false);
     assert.is(existsSync(`/proc/self/fd/${removed}`), false, 'removeSocket did not close the fd');
   } finally {
@@ -103,24 +104,24 @@ test('removeSocket in the first handler drops the other fd\'s pending READ and W
   }
 });
 
-test('removeSocket of its own fd in a read handler drops that fd\'s pending WRITE record', () => {
+test('removeSocket of its own fd in a write handler drops that fd\'s pending READ record', () => {
   const loop = new EventLoop();
   const listenFd = sockets.listen(HOST, 0);
   const { peer, local } = pair(listenFd);
   try {
     const calls: string[] = [];
     loop.addClientSocket(local, {
-      read(fd) {
+      read() {
         calls.push('read');
-        loop.removeSocket(fd);
       },
-      write() {
+      write(fd) {
         calls.push('write');
+        loop.removeSocket(fd);
       },
     }, { writable: true });
     assert.is(sockets.write(peer, Buffer.from('x')), 1);
     assert.is(loop.runOnce(5_000), 1);
-    assert.equal(calls, ['read']);
+    assert.equal(calls, ['write']);
     assert.is(loop.isRegistered(local), false);
   } finally {
     loop.close();

@@ -1,0 +1,102 @@
+// loop.metrics(): a snapshot of the counters and histograms the wasm core
+// keeps (see assembly/metrics.ts for the block's layout), plus the host's
+// own gauges. Reading allocates the snapshot object and nothing else.
+import type { Core } from './core.js';
+
+/** p50/p90/p99 of a log2 histogram: each the upper bound of its bucket. */
+export interface Percentiles {
+  p50: number;
+  p90: number;
+  p99: number;
+  /** How many values were observed. */
+  count: number;
+  /** Bucket b counts values in [2^(b-1), 2^b); bucket 0 counts values below 1. Trailing empty buckets are left out. */
+  buckets: number[];
+}
+
+export interface LoopMetrics {
+  iterations: number;
+  waits: number;
+  /** Events the kernel reported. */
+  events: number;
+  /** Events dropped because their fd was removed or reused meanwhile. */
+  staleEvents: number;
+  /** Callbacks run (I/O, deferred, timers). */
+  callbacks: number;
+  /** Events per wait: the batch-size distribution. */
+  eventsPerWait: Percentiles;
+  /** Time blocked in the kernel's wait, ms. */
+  waitMs: number;
+  /** Time spent serving events and callbacks, ms. */
+  busyMs: number;
+  /** busy / (busy + wait), 0 to 1: libuv's loop utilization. */
+  utilization: number;
+  callbackDurationUs: Percentiles;
+  waitDurationUs: Percentiles;
+  timers: { fired: number; latenessUs: Percentiles };
+  deferred: { depth: number; capacity: number; phases: number };
+  /** Errors thrown by callbacks. */
+  errors: number;
+  /** Callbacks over `slowCallbackMs`. */
+  slowCallbacks: number;
+  /** Times an iteration's callback or time budget cut a batch short. */
+  budgetCutoffs: number;
+  /** Extra non-blocking waits after a full batch. */
+  repolls: number;
+  /** Records of a cut-short batch still waiting for the next iteration. */
+  pendingRecords: number;
+  /** fds registered now. */
+  registered: number;
+}
+
+export interface HostGauges {
+  registered: number;
+  deferredDepth: number;
+  deferredCapacity: number;
+  pendingRecords: number;
+}
+
+export function readMetrics(core: Core, gauges: HostGauges): LoopMetrics {
+  const w = core.exports;
+  const v = (g: WebAssembly.Global): number => g.value as number;
+  const counters = v(w.COUNTERS);
+  const buckets = v(w.BUCKETS);
+  const block = new Float64Array(core.memory.buffer, v(w.metricsBase), counters + v(w.HISTOGRAMS) * buckets);
+  const counter = (g: WebAssembly.Global): number => block[v(g)]!;
+  const histogram = (g: WebAssembly.Global): Percentiles => {
+    const which = v(g);
+    const counts = Array.from(block.subarray(counters + which * buckets, counters + (which + 1) * buckets));
+    let last = counts.length;
+    while (last > 0 && counts[last - 1] === 0) last--;
+    return {
+      p50: w.percentile(which, 0.5),
+      p90: w.percentile(which, 0.9),
+      p99: w.percentile(which, 0.99),
+      count: counts.reduce((a, b) => a + b, 0),
+      buckets: counts.slice(0, last),
+    };
+  };
+  const waitMs = counter(w.COUNTER_WAIT_NS) / 1e6;
+  const busyMs = counter(w.COUNTER_BUSY_NS) / 1e6;
+  return {
+    iterations: counter(w.COUNTER_ITERATIONS),
+    waits: counter(w.COUNTER_WAITS),
+    events: counter(w.COUNTER_EVENTS),
+    staleEvents: counter(w.COUNTER_STALE),
+    callbacks: counter(w.COUNTER_CALLBACKS),
+    eventsPerWait: histogram(w.HISTOGRAM_BATCH),
+    waitMs,
+    busyMs,
+    utilization: busyMs + waitMs === 0 ? 0 : busyMs / (busyMs + waitMs),
+    callbackDurationUs: histogram(w.HISTOGRAM_CALLBACK_US),
+    waitDurationUs: histogram(w.HISTOGRAM_WAIT_US),
+    timers: { fired: counter(w.COUNTER_TIMERS_FIRED), latenessUs: histogram(w.HISTOGRAM_TIMER_LATENESS_US) },
+    deferred: { depth: gauges.deferredDepth, capacity: gauges.deferredCapacity, phases: counter(w.COUNTER_DEFERRED_RUN) },
+    errors: counter(w.COUNTER_ERRORS),
+    slowCallbacks: counter(w.COUNTER_SLOW),
+    budgetCutoffs: counter(w.COUNTER_BUDGET_CUTOFFS),
+    repolls: counter(w.COUNTER_REPOLLS),
+    pendingRecords: gauges.pendingRecords,
+    registered: gauges.registered,
+  };
+}
