@@ -30,6 +30,7 @@ import {
 } from './errors.js';
 import { readMetrics, type LoopMetrics } from './metrics.js';
 import { native } from './native.js';
+import { COMMAND, RemoteInbox, type RemoteHandle } from './remote.js';
 import { TraceRing, type TraceEntry } from './trace.js';
 import { Watcher, type WatchEvent, type WatchHandler, type WatchInterest } from './watcher.js';
 
@@ -232,6 +233,8 @@ const PRINTED_ERRORS_LIMIT = 100;
 export interface EventLoopEvents {
   error: [error: unknown, context: CallbackContext];
   slow: [info: SlowCallback];
+  /** An fd handed over by `remote.sendFd()`: the listener now owns it. */
+  fd: [fd: number];
 }
 
 export class EventLoop extends EventEmitter<EventLoopEvents> {
@@ -279,6 +282,7 @@ export class EventLoop extends EventEmitter<EventLoopEvents> {
   #nodeFd = -1;
   #nodeDeadline = Infinity;
   #settleRun: (failure: { error: unknown } | undefined) => void = () => {};
+  #inbox: RemoteInbox | undefined;
 
   constructor(options: EventLoopOptions = {}) {
     super();
@@ -345,9 +349,9 @@ export class EventLoop extends EventEmitter<EventLoopEvents> {
     );
   }
 
-  /** How many fds are registered. */
+  /** How many fds are registered (not counting the loop's own). */
   get size(): number {
-    return this.#wasm.registeredCount() - (this.#running ? 1 : 0);
+    return this.#wasm.registeredCount() - (this.#running ? 1 : 0) - (this.#inbox !== undefined ? 1 : 0);
   }
 
   get isRunning(): boolean {
@@ -624,6 +628,55 @@ export class EventLoop extends EventEmitter<EventLoopEvents> {
       return;
     }
     this.#closeNow();
+  }
+
+  /**
+   * A handle other threads can use to wake this loop, stop it, or hand it an
+   * fd (`'fd'` event). Send it to a worker with `postMessage(handle)` and
+   * rebuild it there with `RemoteHandle.from(data)`. The first call creates
+   * an eventfd in the loop's own set; later calls return the same handle.
+   */
+  remote(): RemoteHandle {
+    this.#assertUsable('remote');
+    if (this.#inbox !== undefined) return this.#inbox.handle;
+    const fd = check(native.eventfd(0), 'eventfd');
+    try {
+      // Priority 0: a stop or a handed-over connection goes before other work.
+      const generation = this.#register(fd, this.#k.watch, this.#k.wantRead);
+      this.#watchers[fd] = new Watcher(fd, this.#onRemote, 'remote', generation, this.#watcherControl);
+      this.#labels[fd] = 'remote';
+    } catch (error) {
+      native.close(fd);
+      throw error;
+    }
+    this.#inbox = new RemoteInbox(fd);
+    return this.#inbox.handle;
+  }
+
+  readonly #onRemote = (): void => {
+    const inbox = this.#inbox!;
+    // Read the counter first: a command published after this read writes
+    // the eventfd again, so it is never missed.
+    native.eventfdRead(inbox.handle.eventFd);
+    inbox.drain((command, arg) => {
+      if (command === COMMAND.stop) this.stop();
+      else if (command === COMMAND.fd) this.#adoptFd(arg);
+    });
+  };
+
+  #adoptFd(fd: number): void {
+    if (this.listenerCount('fd') === 0) {
+      native.close(fd);
+      this.#failed(new WasmloopError('ERR_NO_FD_LISTENER', `fd ${fd} was handed to the loop but nothing listens for 'fd'; it was closed`), 'watch', fd, 'remote');
+      return;
+    }
+    try {
+      this.emit('fd', fd);
+    } catch (error) {
+      // Whoever listened did not keep it: do not leak it.
+      if (this.#wasm.roleOf(fd) === 0) native.close(fd);
+      this.#failed(error, 'watch', fd, 'remote');
+    }
   }
 
   /** A snapshot of the loop's counters and histograms (see docs/api.md). */
@@ -1043,7 +1096,13 @@ export class EventLoop extends EventEmitter<EventLoopEvents> {
     };
     this.#clients.forEach((handlers, fd) => handlers && release(fd, true));
     this.#servers.forEach((entry, fd) => entry && release(fd, true));
-    this.#watchers.forEach((watcher, fd) => watcher && release(fd, false));
+    const inbox = this.#inbox;
+    if (inbox !== undefined) {
+      inbox.shut();
+      // Connections handed over but not yet adopted: nobody else will close them.
+      inbox.drain((command, arg) => command === COMMAND.fd && native.close(arg));
+    }
+    this.#watchers.forEach((watcher, fd) => watcher && release(fd, inbox !== undefined && fd === inbox.handle.eventFd));
     for (const queue of this.#deferred.takeAll() ?? []) for (const entry of queue) entry.cancel();
     const freed = this.#kernel.free();
     if (freed < 0) firstError ??= systemError(freed, 'close');

@@ -32,6 +32,7 @@ export {
 } from './event-loop.js';
 export { Watcher, type WatchEvent, type WatchHandler, type WatchInterest } from './watcher.js';
 export { Deferred } from './deferred.js';
+export { RemoteHandle, DEFAULT_REMOTE_QUEUE, type RemoteHandleData } from './remote.js';
 export type { LoopMetrics, Percentiles } from './metrics.js';
 export type { TraceEntry } from './trace.js';
 export type { KernelBackend, EventsRegion } from './backend.js';

@@ -23,6 +23,9 @@ export interface NativeAddon {
   close(fd: number): number;
   socketError(fd: number): number;
   localPort(fd: number): number;
+  eventfd(initial: number): number;
+  eventfdWrite(fd: number, n: number): number;
+  eventfdRead(fd: number): number;
   readonly EVENT_SIZE: number;
   readonly EVENT_DATA_OFFSET: number;
   readonly LISTEN_REUSEPORT: number;
