@@ -5,6 +5,12 @@
 // turned on, so an idle connection costs no epoll_ctl. The queue drains with
 // writev. Past the high watermark the connection stops reading (the peer is
 // not reading its replies); below the low watermark it reads again.
+//
+// While the server handles one readiness event it corks the connection:
+// writes are only queued, and uncorking sends them all with one writev. A
+// reply produced from the server's read buffer is queued as a view, without
+// a copy; the server asks for a copy (`keepBorrowed`) only before it reads
+// into that buffer again.
 import type { EventLoop } from './event-loop.js';
 import type { SocketManager } from './socket-manager.js';
 import { WRITEV_MAX } from './socket-manager.js';
@@ -46,6 +52,9 @@ export class Connection {
   // The interest last given to the loop, so unchanged interest costs nothing.
   #reading = true;
   #writing = false;
+  #corked = false;
+  /** Queue entries from this index on are views of someone else's buffer. */
+  #borrowedFrom = -1;
 
   constructor(
     fd: number,
@@ -82,6 +91,14 @@ export class Connection {
    */
   write(bytes: Uint8Array): void {
     if (this.#closed || this.#ending || bytes.length === 0) return;
+    if (this.#corked) {
+      if (this.#borrowedFrom < 0) this.#borrowedFrom = this.#queue.length;
+      this.#queue.push(bytes);
+      this.#queued += bytes.length;
+      // Past the high watermark, stop reading now rather than at uncork.
+      if (this.#queued >= this.limits.highWaterMark) this.#afterQueueChange();
+      return;
+    }
     let offset = 0;
     if (this.#queued === 0) {
       let written: number | null;
@@ -99,6 +116,30 @@ export class Connection {
     this.#afterQueueChange();
   }
 
+  /** Holds writes in the queue until `uncork()`. */
+  cork(): void {
+    this.#corked = true;
+  }
+
+  /** Sends what was written while corked, with as few system calls as the kernel allows. */
+  uncork(): void {
+    if (!this.#corked) return;
+    this.#corked = false;
+    if (this.#closed) return;
+    if (this.#queued > 0) this.flush();
+    else this.#afterQueueChange();
+    this.keepBorrowed();
+  }
+
+  /** Copies the queued views of borrowed buffers: their owner is about to reuse them. */
+  keepBorrowed(): void {
+    const from = this.#borrowedFrom;
+    if (from < 0) return;
+    this.#borrowedFrom = -1;
+    const queue = this.#queue;
+    for (let i = from; i < queue.length; i++) queue[i] = Uint8Array.prototype.slice.call(queue[i]!);
+  }
+
   /** Closes once every queued byte is written. Further writes are dropped. */
   end(): void {
     if (this.#closed || this.#ending) return;
@@ -112,6 +153,7 @@ export class Connection {
     this.#closed = true;
     this.#queue = [];
     this.#queued = 0;
+    this.#borrowedFrom = -1;
     if (!this.loop.isClosed && this.loop.isRegistered(this.fd)) this.loop.removeSocket(this.fd);
     this.events.closed(this, reason, error);
   }
@@ -156,7 +198,10 @@ export class Connection {
         written = 0;
       }
     }
-    if (dropped > 0) this.#queue.splice(0, dropped);
+    if (dropped > 0) {
+      this.#queue.splice(0, dropped);
+      if (this.#borrowedFrom >= 0) this.#borrowedFrom = Math.max(0, this.#borrowedFrom - dropped);
+    }
   }
 
   /** Closes when ended and drained; else sets read and write interest from the queue. */

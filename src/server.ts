@@ -162,22 +162,30 @@ export class Server {
     const protocol = this.#protocols[fd]!;
     const buffer = this.#readBuffer;
     const bounded = this.#options.trigger === 'level';
-    for (let reads = 0; !bounded || reads < READS_PER_EVENT; reads++) {
-      let count: number | null;
-      try {
-        count = this.#sockets.read(fd, buffer);
-      } catch (error) {
-        connection.close(closeReason(error), error as SystemError);
-        return;
+    // Everything the protocol writes in reply to this event goes out in one writev.
+    connection.cork();
+    try {
+      for (let reads = 0; !bounded || reads < READS_PER_EVENT; reads++) {
+        // Replies may still point into the read buffer, which is about to be reused.
+        if (reads > 0) connection.keepBorrowed();
+        let count: number | null;
+        try {
+          count = this.#sockets.read(fd, buffer);
+        } catch (error) {
+          connection.close(closeReason(error), error as SystemError);
+          return;
+        }
+        if (count === null) return;
+        if (count === 0) {
+          this.#peerEnded(connection, protocol);
+          return;
+        }
+        protocol.data(connection, count === buffer.length ? buffer : buffer.subarray(0, count));
+        // A short read drained the socket: another read would only say EAGAIN.
+        if (count < buffer.length || connection.isClosed || !connection.isReading) return;
       }
-      if (count === null) return;
-      if (count === 0) {
-        this.#peerEnded(connection, protocol);
-        return;
-      }
-      protocol.data(connection, count === buffer.length ? buffer : buffer.subarray(0, count));
-      // A short read drained the socket: another read would only say EAGAIN.
-      if (count < buffer.length || connection.isClosed || !connection.isReading) return;
+    } finally {
+      connection.uncork();
     }
   };
 
