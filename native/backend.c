@@ -41,7 +41,10 @@ int wl_check_level_triggered(uint32_t events) {
 
 int wl_check_pollable(int fd, wl_file_id *file) {
   /* fstat alone would do, but fcntl is what tells "closed" from any other
-   * failure without guessing: EBADF is the answer epoll_ctl gives. */
+   * failure without guessing: EBADF is the answer epoll_ctl gives.
+   * The file type stands in for epoll's real test (does the file implement
+   * poll?), which user space cannot see: the few regular files that do
+   * (/proc/self/mounts, some sysfs attributes) are refused here, not there. */
   if (fd < 0 || fcntl(fd, F_GETFD) < 0) return -EBADF;
   struct stat st;
   if (fstat(fd, &st) != 0) return -errno;
