@@ -315,7 +315,7 @@ static napi_value fd_pipe(napi_env env, napi_callback_info info) {
 }
 
 /* The integers a double holds exactly: eventfd counts cross as JS numbers. */
-#define MAX_SAFE_INTEGER 9007199254740992.0
+#define MAX_EXACT_COUNT 9007199254740992.0 /* 2^53 */
 
 /* eventfdWrite(fd, n) -> 0 | -errno; n an integer in [0, 2^53]. */
 static napi_value fd_eventfd_write(napi_env env, napi_callback_info info) {
@@ -324,7 +324,7 @@ static napi_value fd_eventfd_write(napi_env env, napi_callback_info info) {
   int32_t fd = arg_i32(env, argv[0], &ok);
   double n = -1;
   if (!ok || napi_get_value_double(env, argv[1], &n) != napi_ok || !(n >= 0) ||
-      n > MAX_SAFE_INTEGER || (double)(uint64_t)n != n)
+      n > MAX_EXACT_COUNT || (double)(uint64_t)n != n)
     return int_result(env, -EINVAL);
   return int_result(env, wl_eventfd_write(fd, (uint64_t)n));
 }
