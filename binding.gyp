@@ -6,6 +6,9 @@
         "native/addon.c",
         "native/backend.c",
         "native/backend_epoll.c",
+        "native/backend_poll.c",
+        "native/backend_select.c",
+        "native/fds.c",
         "native/node_loop.c",
         "native/sockets.c"
       ],

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/select.h>
 
 #include "glue.h"
 
@@ -190,6 +191,15 @@ static napi_value backend_free(napi_env env, napi_callback_info info) {
   return int_result(env, release_slot(env, slot));
 }
 
+/* backendFd(id) -> the fd that turns readable when the backend has events |
+ * -ENOTSUP (poll, select: the interest set is ours, the kernel has no object). */
+static napi_value backend_fd(napi_env env, napi_callback_info info) {
+  GET_ARGS(1);
+  loop_slot *slot = slot_of(env, argv[0]);
+  if (slot == NULL) return int_result(env, -EINVAL);
+  return int_result(env, slot->backend->ops->fd(slot->backend));
+}
+
 /* -------- sockets --------------------------------------------------------- */
 
 /* listen(host, port, backlog, flags) -> fd | -errno */
@@ -287,6 +297,70 @@ FD_CALL(sock_error, wl_socket_error)
 FD_CALL(sock_local_port, wl_local_port)
 FD_INT_CALL(sock_accept, wl_accept)
 FD_INT_CALL(sock_shutdown, wl_shutdown)
+FD_INT_CALL(fd_dup, wl_dup_fd)
+
+/* -------- other pollable fds ---------------------------------------------- */
+
+/* pipe() -> [readFd, writeFd] | -errno. Not a hot path: the array is fine. */
+static napi_value fd_pipe(napi_env env, napi_callback_info info) {
+  (void)info;
+  int fds[2];
+  int rc = wl_pipe(fds);
+  if (rc < 0) return int_result(env, rc);
+  napi_value pair;
+  napi_create_array_with_length(env, 2, &pair);
+  napi_set_element(env, pair, 0, int_result(env, fds[0]));
+  napi_set_element(env, pair, 1, int_result(env, fds[1]));
+  return pair;
+}
+
+/* The integers a double holds exactly: eventfd counts cross as JS numbers. */
+#define MAX_EXACT_COUNT 9007199254740992.0 /* 2^53 */
+
+/* eventfdWrite(fd, n) -> 0 | -errno; n an integer in [0, 2^53]. */
+static napi_value fd_eventfd_write(napi_env env, napi_callback_info info) {
+  GET_ARGS(2);
+  int ok = 1;
+  int32_t fd = arg_i32(env, argv[0], &ok);
+  double n = -1;
+  if (!ok || napi_get_value_double(env, argv[1], &n) != napi_ok || !(n >= 0) ||
+      n > MAX_EXACT_COUNT || (double)(uint64_t)n != n)
+    return int_result(env, -EINVAL);
+  return int_result(env, wl_eventfd_write(fd, (uint64_t)n));
+}
+
+/* eventfdRead(fd) / timerfdRead(fd) -> count (> 0) | -errno (-EAGAIN: zero).
+ * A count above 2^53 comes back rounded, as any JS number would. */
+static napi_value fd_read_counter(napi_env env, napi_callback_info info) {
+  GET_ARGS(1);
+  int ok = 1;
+  int32_t fd = arg_i32(env, argv[0], &ok);
+  if (!ok) return int_result(env, -EINVAL);
+  uint64_t value;
+  int rc = wl_read_counter(fd, &value);
+  if (rc < 0) return int_result(env, rc);
+  napi_value out;
+  napi_create_double(env, (double)value, &out);
+  return out;
+}
+
+/* eventfd(initial) -> fd | -errno */
+static napi_value fd_eventfd(napi_env env, napi_callback_info info) {
+  GET_ARGS(1);
+  int ok = 1;
+  int32_t initial = arg_i32(env, argv[0], &ok);
+  if (!ok || initial < 0) return int_result(env, -EINVAL);
+  return int_result(env, wl_eventfd((unsigned)initial));
+}
+
+/* timerfd(ms, intervalMs) -> fd | -errno; ms 0 fires at once, intervalMs 0 once only. */
+static napi_value fd_timerfd(napi_env env, napi_callback_info info) {
+  GET_ARGS(2);
+  int ok = 1;
+  int32_t ms = arg_i32(env, argv[0], &ok), interval = arg_i32(env, argv[1], &ok);
+  if (!ok || ms < 0 || interval < 0) return int_result(env, -EINVAL);
+  return int_result(env, wl_timerfd((uint32_t)ms, (uint32_t)interval));
+}
 
 /* -------- module ---------------------------------------------------------- */
 
@@ -321,6 +395,7 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
       {"backendCreate", backend_create},   {"backendAdd", backend_add},
       {"backendModify", backend_modify},   {"backendRemove", backend_remove},
       {"backendWait", backend_wait},       {"backendFree", backend_free},
+      {"backendFd", backend_fd},
       {"nodeBackendFd", node_backend_fd},  {"nodeBackendTimeout", node_backend_timeout},
       {"nodeHookStart", node_hook_start},  {"nodeHookStop", node_hook_stop},
       {"listen", sock_listen},             {"connect", sock_connect},
@@ -328,6 +403,10 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
       {"write", sock_write},               {"writev", sock_writev},
       {"shutdown", sock_shutdown},         {"close", sock_close},
       {"socketError", sock_error},         {"localPort", sock_local_port},
+      {"pipe", fd_pipe},                   {"eventfd", fd_eventfd},
+      {"eventfdWrite", fd_eventfd_write},  {"eventfdRead", fd_read_counter},
+      {"timerfd", fd_timerfd},             {"timerfdRead", fd_read_counter},
+      {"dupFd", fd_dup},
   };
   for (size_t i = 0; i < sizeof functions / sizeof functions[0]; i++) {
     napi_value fn;
@@ -341,5 +420,6 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
   set_int(env, exports, "LISTEN_REUSEPORT", WL_LISTEN_REUSEPORT);
   set_int(env, exports, "ACCEPT_NODELAY", WL_ACCEPT_NODELAY);
   set_int(env, exports, "WRITEV_MAX", WRITEV_MAX);
+  set_int(env, exports, "FD_SETSIZE", FD_SETSIZE);
   return exports;
 }

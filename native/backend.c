@@ -1,10 +1,14 @@
-/* What every backend shares: lookup by name and the EINTR deadline arithmetic. */
+/* What every backend shares: lookup by name, the EINTR deadline arithmetic,
+ * and the add-time checks of the backends that keep their own interest set. */
+#include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "wasmloop.h"
 
-static const wl_backend_ops *const backends[] = {&wl_epoll_ops};
+static const wl_backend_ops *const backends[] = {&wl_epoll_ops, &wl_poll_ops, &wl_select_ops};
 
 const wl_backend_ops *wl_backend_find(const char *name) {
   for (size_t i = 0; i < sizeof backends / sizeof backends[0]; i++)
@@ -29,4 +33,29 @@ int wl_remaining_ms(int64_t deadline_ns) {
   /* Round up: waking a fraction of a millisecond early would make the caller
    * wait again for nothing, or fire a timer before its deadline. */
   return (int)((left + 999999) / 1000000);
+}
+
+int wl_check_level_triggered(uint32_t events) {
+  return events & (EPOLLET | EPOLLONESHOT | EPOLLEXCLUSIVE) ? -EINVAL : 0;
+}
+
+int wl_check_pollable(int fd, wl_file_id *file) {
+  /* fstat alone would do, but fcntl is what tells "closed" from any other
+   * failure without guessing: EBADF is the answer epoll_ctl gives.
+   * The file type stands in for epoll's real test (does the file implement
+   * poll?), which user space cannot see: the few regular files that do
+   * (/proc/self/mounts, some sysfs attributes) are refused here, not there. */
+  if (fd < 0 || fcntl(fd, F_GETFD) < 0) return -EBADF;
+  struct stat st;
+  if (fstat(fd, &st) != 0) return -errno;
+  if (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)) return -EPERM;
+  file->dev = st.st_dev;
+  file->ino = st.st_ino;
+  return 0;
+}
+
+int wl_check_same_file(int fd, const wl_file_id *file) {
+  struct stat st;
+  if (fstat(fd, &st) != 0) return -EBADF;
+  return st.st_dev == file->dev && st.st_ino == file->ino ? 0 : -ENOENT;
 }

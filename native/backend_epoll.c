@@ -64,6 +64,8 @@ static int epoll_free(wl_backend *base) {
   return rc;
 }
 
+static int epoll_fd(wl_backend *base) { return ((epoll_backend *)base)->epfd; }
+
 const wl_backend_ops wl_epoll_ops = {
     .name = "epoll",
     .create = epoll_create_backend,
@@ -72,4 +74,5 @@ const wl_backend_ops wl_epoll_ops = {
     .remove = epoll_remove,
     .wait = epoll_wait_events,
     .free = epoll_free,
+    .fd = epoll_fd,
 };

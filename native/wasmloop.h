@@ -9,6 +9,7 @@
 
 #include <stdint.h>
 #include <sys/epoll.h>
+#include <sys/types.h>
 #include <sys/uio.h>
 
 /* ---- Backends --------------------------------------------------------------
@@ -36,6 +37,9 @@ typedef struct wl_backend_ops {
   int (*wait)(wl_backend *b, struct epoll_event *out, int max_events, int timeout_ms);
   /* Releases the kernel object and the state. */
   int (*free)(wl_backend *b);
+  /* The one fd that turns readable when the backend has events, for a loop
+   * embedded in another (libuv's uv_poll); -ENOTSUP when there is none. */
+  int (*fd)(wl_backend *b);
 } wl_backend_ops;
 
 /* Every backend's state starts with this, so the glue can find its ops. */
@@ -44,6 +48,14 @@ struct wl_backend {
 };
 
 extern const wl_backend_ops wl_epoll_ops;
+/* poll(2) and select(2) keep the interest set in user space and hand it to the
+ * kernel on every wait: O(registered) per wait, no syscall per add/modify.
+ * Level-triggered only (EPOLLET or EPOLLONESHOT in a mask: -EINVAL). They
+ * check at add time what epoll_ctl would (-EBADF, -EPERM, -EEXIST), report
+ * the same records, and take turns (round-robin) when more fds are ready than
+ * one wait may report. select refuses fd >= FD_SETSIZE (-ERANGE). */
+extern const wl_backend_ops wl_poll_ops;
+extern const wl_backend_ops wl_select_ops;
 
 /* Looks a backend up by name; NULL when there is none by that name. */
 const wl_backend_ops *wl_backend_find(const char *name);
@@ -52,6 +64,24 @@ const wl_backend_ops *wl_backend_find(const char *name);
  * negative. Backends use it to retry EINTR without lengthening the wait. */
 int wl_remaining_ms(int64_t deadline_ns);
 int64_t wl_deadline_ns(int timeout_ms);
+
+/* Which open file an fd named when it was registered, so a backend that keeps
+ * its own interest set can tell that fd from a later file given the same
+ * number (epoll forgets a registration when its file is closed). */
+typedef struct {
+  dev_t dev;
+  ino_t ino;
+} wl_file_id;
+
+/* The checks epoll_ctl(ADD) makes, for backends whose kernel never sees an
+ * add: -EINVAL for an edge-triggered or one-shot mask, -EBADF for a closed
+ * fd, -EPERM for a regular file or directory (always "ready", so epoll
+ * refuses them). On success *file identifies the open file. */
+int wl_check_level_triggered(uint32_t events);
+int wl_check_pollable(int fd, wl_file_id *file);
+/* 0 if fd still names `file`; -EBADF if it is closed, -ENOENT if its number
+ * now belongs to another file: what epoll_ctl(DEL) answers in those cases. */
+int wl_check_same_file(int fd, const wl_file_id *file);
 
 /* ---- Sockets ---------------------------------------------------------------
  *
@@ -75,5 +105,23 @@ int wl_close(int fd);
 int wl_socket_error(int fd);
 /* The local port of a bound socket. */
 int wl_local_port(int fd);
+
+/* ---- Other pollable fds ------------------------------------------------------
+ *
+ * Kernel objects a loop can watch besides sockets: for waking a loop from
+ * another thread (eventfd), timers the kernel keeps (timerfd), and tests.
+ * Every fd is created non-blocking and close-on-exec.
+ */
+int wl_pipe(int fds[2]);
+int wl_eventfd(unsigned initial);
+/* Adds n to the counter; -EAGAIN when that would overflow it. */
+int wl_eventfd_write(int fd, uint64_t n);
+/* Reads and resets an eventfd counter or a timerfd expiration count into
+ * *value; -EAGAIN when it is zero. */
+int wl_read_counter(int fd, uint64_t *value);
+/* First expiry after ms (0: at once), then every interval_ms (0: once). */
+int wl_timerfd(uint32_t ms, uint32_t interval_ms);
+/* The lowest free fd >= min_fd naming the same file (F_DUPFD_CLOEXEC). */
+int wl_dup_fd(int fd, int min_fd);
 
 #endif

@@ -9,6 +9,8 @@ export interface NativeAddon {
   backendRemove(id: number, fd: number): number;
   backendWait(id: number, timeoutMs: number): number;
   backendFree(id: number): number;
+  /** The backend's own pollable fd (epoll's); -ENOTSUP for poll and select. */
+  backendFd(id: number): number;
   nodeBackendFd(): number;
   nodeBackendTimeout(): number;
   nodeHookStart(turn: (first: boolean) => boolean): number;
@@ -23,14 +25,26 @@ export interface NativeAddon {
   close(fd: number): number;
   socketError(fd: number): number;
   localPort(fd: number): number;
+  /** A non-blocking, close-on-exec pipe: `[readFd, writeFd]`, or -errno. */
+  pipe(): [number, number] | number;
   eventfd(initial: number): number;
+  /** Adds `n` (an integer in [0, 2^53]) to the counter: 0 or -errno. */
   eventfdWrite(fd: number, n: number): number;
+  /** Reads and resets the counter: > 0, or -errno (-EAGAIN when it is zero). */
   eventfdRead(fd: number): number;
+  /** First expiry after `ms` (0: at once), then every `intervalMs` (0: once only). */
+  timerfd(ms: number, intervalMs: number): number;
+  /** Expirations since the last read: > 0, or -errno (-EAGAIN when none). */
+  timerfdRead(fd: number): number;
+  /** The lowest free fd >= `minFd` naming the same file (close-on-exec). */
+  dupFd(fd: number, minFd: number): number;
   readonly EVENT_SIZE: number;
   readonly EVENT_DATA_OFFSET: number;
   readonly LISTEN_REUSEPORT: number;
   readonly ACCEPT_NODELAY: number;
   readonly WRITEV_MAX: number;
+  /** select's limit: the select backend refuses fds >= this (-ERANGE). */
+  readonly FD_SETSIZE: number;
 }
 
 const require = createRequire(import.meta.url);

@@ -1,11 +1,25 @@
-// A signal interrupting epoll_wait (EINTR) is retried with the time that
+// A signal interrupting the wait (EINTR) is retried with the time that
 // remains: the wait neither ends early nor loses the event that ends it.
-// The signals come from another process, at about 300 Hz.
+// The signals come from another process, at about 300 Hz. Every backend is
+// tried through the addon; epoll through the EventLoop as well.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
 import { EventLoop, SocketManager } from '../src/index.js';
+import { native } from '../src/native.js';
+
+const EPOLLIN = 0x001;
+const BACKENDS = ['epoll', 'poll', 'select'] as const;
+
+/** A backend with `fd` registered for reading; its events land in a buffer of its own. */
+function backendWatching(name: string, fd: number): { id: number; view: DataView } {
+  const memory = new ArrayBuffer(4 * native.EVENT_SIZE);
+  const id = native.backendCreate(name, memory, 0, 4);
+  assert.ok(id >= 0, `backendCreate(${name}) = ${id}`);
+  assert.is(native.backendAdd(id, fd, EPOLLIN, 1), 0);
+  return { id, view: new DataView(memory) };
+}
 
 let caught = 0;
 const onSignal = (): void => {
@@ -74,5 +88,50 @@ test('an event that arrives during a signal storm ends the wait, and is delivere
     loop.close();
   }
 });
+
+for (const name of BACKENDS) {
+  test(`${name}: a signal storm during a 300 ms wait neither ends it early nor fails it`, async () => {
+    const idle = native.eventfd(0);
+    const { id } = backendWatching(name, idle);
+    caught = 0;
+    const storm = signalStorm(60);
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      const started = performance.now();
+      const events = native.backendWait(id, 300);
+      const elapsed = performance.now() - started;
+      assert.is(events, 0);
+      assert.ok(elapsed >= 299, `wait ended early: ${elapsed.toFixed(1)} ms`);
+      assert.ok(elapsed < 3000, `wait ran long: ${elapsed.toFixed(1)} ms`);
+    } finally {
+      await exited(storm);
+      native.backendFree(id);
+      native.close(idle);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.ok(caught > 0, 'no signal was delivered');
+  });
+
+  test(`${name}: a connection arriving during a signal storm ends the wait and is reported`, async () => {
+    const sockets = new SocketManager();
+    const listener = sockets.listen('127.0.0.1', 0);
+    const port = sockets.localPort(listener);
+    const { id, view } = backendWatching(name, listener);
+    const storm = signalStorm(50, `exec 3<>/dev/tcp/127.0.0.1/${port}; sleep 1`);
+    try {
+      const started = performance.now();
+      let events = 0;
+      while (events === 0 && performance.now() - started < 10_000) events = native.backendWait(id, 5000);
+      assert.is(events, 1, 'the connection was not reported');
+      assert.is(view.getUint32(0, true), EPOLLIN);
+      assert.is(view.getUint32(native.EVENT_DATA_OFFSET, true), listener);
+    } finally {
+      storm.kill('SIGKILL');
+      await exited(storm);
+      native.backendFree(id);
+      sockets.close(listener);
+    }
+  });
+}
 
 test.run();
