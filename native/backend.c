@@ -36,7 +36,7 @@ int wl_remaining_ms(int64_t deadline_ns) {
 }
 
 int wl_check_level_triggered(uint32_t events) {
-  return events & (EPOLLET | EPOLLONESHOT | EPOLLEXCLUSIVE) ? -EINVAL : 0;
+  return events & (EPOLLET | EPOLLEXCLUSIVE) ? -EINVAL : 0;
 }
 
 int wl_check_pollable(int fd, wl_file_id *file) {

@@ -18,6 +18,8 @@
 typedef struct {
   uint64_t data;   /* gen<<32 | fd, written back in each record */
   wl_file_id file; /* the file registered, to answer remove as epoll would */
+  int fd;          /* kept here too: a disarmed entry's pollfd.fd is negative */
+  int oneshot;     /* EPOLLONESHOT: disarm once reported */
 } poll_entry;
 
 typedef struct {
@@ -83,11 +85,11 @@ static int reserve(poll_backend *b, int fd) {
 
 static void drop(poll_backend *b, int index) {
   int last = b->count - 1;
-  b->index_of[b->fds[index].fd] = -1;
+  b->index_of[b->entries[index].fd] = -1;
   if (index != last) {
     b->fds[index] = b->fds[last];
     b->entries[index] = b->entries[last];
-    b->index_of[b->fds[index].fd] = index;
+    b->index_of[b->entries[index].fd] = index;
   }
   b->count = last;
 }
@@ -102,7 +104,7 @@ static int poll_add(wl_backend *base, int fd, uint32_t events, uint64_t data) {
   if ((rc = reserve(b, fd)) < 0) return rc;
   int index = b->count++;
   b->fds[index] = (struct pollfd){.fd = fd, .events = to_poll(events)};
-  b->entries[index] = (poll_entry){.data = data, .file = file};
+  b->entries[index] = (poll_entry){.data = data, .file = file, .fd = fd, .oneshot = (events & EPOLLONESHOT) != 0};
   b->index_of[fd] = index;
   return 0;
 }
@@ -115,8 +117,10 @@ static int poll_modify(wl_backend *base, int fd, uint32_t events, uint64_t data)
   if (index < 0) return -ENOENT;
   /* No check that fd is still open: modify is on the hot path (write
    * interest on, off), and a closed fd is dropped at the next wait anyway. */
+  b->fds[index].fd = fd; /* re-arms a disarmed one-shot entry */
   b->fds[index].events = to_poll(events);
   b->entries[index].data = data;
+  b->entries[index].oneshot = (events & EPOLLONESHOT) != 0;
   return 0;
 }
 
@@ -149,6 +153,9 @@ static int collect(poll_backend *b, struct epoll_event *out, int max_events, int
         out[written].data.u64 = b->entries[i].data;
         written++;
         b->cursor = i + 1;
+        /* As EPOLLONESHOT: silent until modified. A negative fd is one poll
+         * skips entirely, hang-ups included. */
+        if (b->entries[i].oneshot) b->fds[i].fd = ~b->entries[i].fd;
       }
     }
     if (++i == count) i = 0;

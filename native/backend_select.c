@@ -26,6 +26,7 @@ typedef struct {
   int cursor;
   uint64_t data[FD_SETSIZE];
   wl_file_id files[FD_SETSIZE];
+  fd_set oneshot; /* EPOLLONESHOT: leave the sets once reported */
 } select_backend;
 
 static int select_create_backend(wl_backend **out) {
@@ -34,6 +35,7 @@ static int select_create_backend(wl_backend **out) {
   FD_ZERO(&b->readers);
   FD_ZERO(&b->writers);
   FD_ZERO(&b->registered);
+  FD_ZERO(&b->oneshot);
   b->max_fd = -1;
   b->cursor = 0;
   b->base.ops = &wl_select_ops;
@@ -54,6 +56,10 @@ static void set_interest(select_backend *b, int fd, uint32_t events, uint64_t da
     FD_SET(fd, &b->writers);
   else
     FD_CLR(fd, &b->writers);
+  if (events & EPOLLONESHOT)
+    FD_SET(fd, &b->oneshot);
+  else
+    FD_CLR(fd, &b->oneshot);
   b->data[fd] = data;
 }
 
@@ -131,6 +137,10 @@ static int collect(select_backend *b, const fd_set *readable, const fd_set *writ
       out[written].data.u64 = b->data[fd];
       written++;
       b->cursor = fd + 1;
+      if (FD_ISSET(fd, &b->oneshot)) {
+        FD_CLR(fd, &b->readers);
+        FD_CLR(fd, &b->writers);
+      }
     }
     if (++fd == span) fd = 0;
   }

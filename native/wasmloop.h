@@ -50,7 +50,8 @@ struct wl_backend {
 extern const wl_backend_ops wl_epoll_ops;
 /* poll(2) and select(2) keep the interest set in user space and hand it to the
  * kernel on every wait: O(registered) per wait, no syscall per add/modify.
- * Level-triggered only (EPOLLET or EPOLLONESHOT in a mask: -EINVAL). They
+ * Level-triggered only (EPOLLET in a mask: -EINVAL); EPOLLONESHOT is
+ * emulated: a reported fd is left out of later waits until modified. They
  * check at add time what epoll_ctl would (-EBADF, -EPERM, -EEXIST), report
  * the same records, and take turns (round-robin) when more fds are ready than
  * one wait may report. select refuses fd >= FD_SETSIZE (-ERANGE). */

@@ -263,7 +263,6 @@ for (const name of BACKENDS) {
         assert.is(b.remove(writeFd), -ENOENT);
         if (name !== 'epoll') {
           assert.is(b.add(writeFd, EPOLLOUT | EPOLLET), -EINVAL);
-          assert.is(b.add(writeFd, EPOLLOUT | EPOLLONESHOT), -EINVAL);
           assert.is(b.modify(readFd, EPOLLIN | EPOLLET), -EINVAL);
         }
         // Nothing changed: readFd keeps its first registration, writeFd has none.
@@ -549,5 +548,24 @@ test('dupFd: the lowest free fd at or above the floor', () => {
     closeAll(copy, fd);
   }
 });
+
+for (const name of BACKENDS) {
+  test(`${name}: a one-shot fd is reported once, then not again until modified`, () => {
+    withBackend(name, (b) => {
+      const fd = newEventfd(1); // readable from the start, and stays so
+      try {
+        assert.is(b.add(fd, EPOLLIN | EPOLLONESHOT), 0);
+        assert.equal(b.wait(1000), [{ fd, generation: 1, events: EPOLLIN }]);
+        assert.equal(b.wait(0), [], 'a disarmed one-shot fd was reported again');
+        assert.is(b.modify(fd, EPOLLIN | EPOLLONESHOT, 2), 0);
+        assert.equal(b.wait(1000), [{ fd, generation: 2, events: EPOLLIN }]);
+        assert.equal(b.wait(0), []);
+        assert.is(b.remove(fd), 0);
+      } finally {
+        native.close(fd);
+      }
+    });
+  });
+}
 
 test.run();
