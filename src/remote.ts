@@ -20,7 +20,10 @@
 // reused by another file, and a late producer's write would land there. So
 // producers count themselves in `inFlight` around the check of `state` and
 // the write, and the loop, having set `state` to closed, waits for
-// `inFlight` to reach zero before it closes the eventfd.
+// `inFlight` to reach zero before it closes the eventfd. A send takes
+// microseconds, so the wait is bounded (SHUT_WAIT_MS): a producer thread
+// terminated in the middle of a send leaves its count behind for ever, and
+// must not hang the loop's close.
 import { WasmloopError } from './errors.js';
 import { native } from './native.js';
 
@@ -36,6 +39,9 @@ const CLOSED = 1;
 
 /** @internal Commands in the queue. */
 export const COMMAND = { wake: 1, stop: 2, fd: 3 } as const;
+
+/** The longest close() waits for sends in progress on other threads. */
+const SHUT_WAIT_MS = 1000;
 
 /** 1024 commands in flight before producers see ERR_REMOTE_QUEUE_FULL. */
 export const DEFAULT_REMOTE_QUEUE = 1024;
@@ -171,6 +177,7 @@ export class RemoteInbox {
   shut(): void {
     const words = this.#words;
     Atomics.store(words, STATE, CLOSED);
-    while (Atomics.load(words, IN_FLIGHT) !== 0) Atomics.wait(words, STATE, CLOSED, 1);
+    const deadline = performance.now() + SHUT_WAIT_MS;
+    while (Atomics.load(words, IN_FLIGHT) !== 0 && performance.now() < deadline) Atomics.wait(words, STATE, CLOSED, 1);
   }
 }

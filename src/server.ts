@@ -119,6 +119,23 @@ export class Server {
     return this.#port;
   }
 
+  /**
+   * Serves a socket accepted elsewhere (by another thread's loop, handed over
+   * with `remote.sendFd()`, say): it becomes one of this server's
+   * connections. The server owns the fd from here on; if adopting fails the
+   * fd is closed and the error thrown.
+   */
+  adopt(fd: number): Connection {
+    try {
+      this.#accept(fd);
+    } catch (error) {
+      if (!this.loop.isClosed && this.loop.isRegistered(fd)) this.loop.removeSocket(fd);
+      else this.#sockets.close(fd);
+      throw error;
+    }
+    return this.#connections[fd]!;
+  }
+
   /** The port listened on (0 before listen()). */
   get port(): number {
     return this.#port;
