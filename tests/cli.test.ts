@@ -201,7 +201,7 @@ test('--host localhost resolves the name and listens on its address', async () =
 
 const badUsage: [string[], RegExp][] = [
   [['serve', '--port', 'abc'], /--port must be a whole number, got 'abc'/],
-  [['serve', '--protocol', 'gopher'], /--protocol must be one of echo, got 'gopher'/],
+  [['serve', '--protocol', 'gopher'], /--protocol must be one of echo, resp, http, got 'gopher'/],
   [['frobnicate'], /unknown command 'frobnicate'/],
   [['serve', '--bogus'], /--bogus/],
 ];
