@@ -75,6 +75,13 @@ test('the replies to one read go out in one write', () => {
   assert.is(fake.output(), '+PONG\r\n'.repeat(500));
 });
 
+test('a read given as a plain Uint8Array, not a Buffer, is parsed the same', () => {
+  const fake = fakeConnection();
+  const bytes = new Uint8Array(command('ECHO', 'plain'));
+  respProtocol()(fake.connection).data(fake.connection, bytes.subarray(0));
+  assert.is(fake.output(), '$5\r\nplain\r\n');
+});
+
 test('keys and values are binary-safe: every byte value, CR LF and NUL included', () => {
   const key = Buffer.from([0, 13, 10, 255, 32, 0x80]);
   const { output } = send(Buffer.concat([command('SET', key, ALL_BYTES), command('GET', key), command('EXISTS', key), command('GET', Buffer.from([0]))]));
