@@ -19,10 +19,6 @@ export class InputTail {
   #bytes: Buffer = Buffer.alloc(0);
   #length = 0;
 
-  get length(): number {
-    return this.#length;
-  }
-
   /**
    * The bytes to parse: `incoming` itself when nothing is pending (no copy),
    * else the pending bytes with `incoming` appended.
