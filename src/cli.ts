@@ -7,17 +7,15 @@ import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 
 import { BACKENDS, DEFAULT_MAX_EVENTS, DEFAULT_MAX_FDS, EventLoop } from './event-loop.js';
-import { echoProtocol } from './protocols/echo.js';
-import { Server, type ProtocolFactory } from './server.js';
-
-const PROTOCOLS: Record<string, ProtocolFactory> = { echo: echoProtocol };
+import { protocols, type ProtocolName } from './protocols/index.js';
+import { Server } from './server.js';
 
 const USAGE = `Usage: wasmloop serve [options]
 
 Runs a TCP server on a wasmloop event loop until SIGINT or SIGTERM.
 
 Options:
-  --protocol NAME     ${Object.keys(PROTOCOLS).join(' | ')} (default echo)
+  --protocol NAME     ${Object.keys(protocols).join(' | ')} (default echo)
   --host ADDRESS      address or name to listen on (default 127.0.0.1)
   --port N            port; 0 picks a free one (default 7000)
   --backend NAME      ${BACKENDS.join(' | ')} (default epoll)
@@ -68,7 +66,7 @@ async function serve(args: string[]): Promise<number> {
     },
     strict: true,
   });
-  const protocol = choice('protocol', values.protocol, Object.keys(PROTOCOLS), 'echo');
+  const protocol = choice('protocol', values.protocol, Object.keys(protocols), 'echo') as ProtocolName;
   const backend = choice('backend', values.backend, BACKENDS, 'epoll') as (typeof BACKENDS)[number];
   const trigger = choice('trigger', values.trigger, ['level', 'edge'], 'level') as 'level' | 'edge';
   const port = integer('port', values.port, 7000);
@@ -79,7 +77,7 @@ async function serve(args: string[]): Promise<number> {
   const host = await resolveHost(values.host ?? '127.0.0.1');
 
   const loop = new EventLoop({ backend, maxEvents, maxFds });
-  const server = new Server(loop, PROTOCOLS[protocol]!, {
+  const server = new Server(loop, protocols[protocol](), {
     host,
     port,
     backlog,

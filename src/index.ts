@@ -50,4 +50,14 @@ export {
   type ProtocolFactory,
 } from './server.js';
 export { Connection, type Protocol, type CloseReason } from './connection.js';
-export { echoProtocol } from './protocols/echo.js';
+export {
+  protocols,
+  echoProtocol,
+  respProtocol,
+  httpProtocol,
+  type ProtocolName,
+  type RespOptions,
+  type RespProtocolFactory,
+  type HttpOptions,
+  type HttpProtocolFactory,
+} from './protocols/index.js';

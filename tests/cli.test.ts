@@ -199,9 +199,36 @@ test('--host localhost resolves the name and listens on its address', async () =
   }
 });
 
+test('--protocol resp answers PING; --protocol http answers GET /', async () => {
+  const exchanges: [string, string, string][] = [
+    ['resp', '*1\r\n$4\r\nPING\r\n', '+PONG\r\n'],
+    ['http', 'GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n', 'hello'],
+  ];
+  for (const [protocol, request, reply] of exchanges) {
+    const child = await serve(['--port', '0', '--protocol', protocol]);
+    try {
+      assert.match(child.stdout(), new RegExp(`wasmloop: ${protocol} server listening on`));
+      const socket = await connected(child.host, child.port);
+      const received = await new Promise<string>((resolve, reject) => {
+        let text = '';
+        socket.on('data', (chunk: Buffer) => {
+          text += chunk.toString('latin1');
+          if (text.endsWith(reply)) resolve(text);
+        });
+        socket.on('error', reject);
+        socket.write(request);
+      });
+      socket.destroy();
+      assert.ok(received.endsWith(reply), `${protocol}: ${received}`);
+    } finally {
+      await stopped(child);
+    }
+  }
+});
+
 const badUsage: [string[], RegExp][] = [
   [['serve', '--port', 'abc'], /--port must be a whole number, got 'abc'/],
-  [['serve', '--protocol', 'gopher'], /--protocol must be one of echo, got 'gopher'/],
+  [['serve', '--protocol', 'gopher'], /--protocol must be one of echo, resp, http, got 'gopher'/],
   [['frobnicate'], /unknown command 'frobnicate'/],
   [['serve', '--bogus'], /--bogus/],
 ];

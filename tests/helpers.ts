@@ -5,6 +5,7 @@ import { connect, type Socket } from 'node:net';
 import * as assert from 'uvu/assert';
 
 import { EventLoop, SocketManager } from '../src/index.js';
+import type { Connection } from '../src/connection.js';
 import { Server, type ProtocolFactory, type ServerOptions } from '../src/server.js';
 
 /** The loopback address the socket tests listen and connect on. */
@@ -203,4 +204,68 @@ export async function withServer(
       loop.close();
     }
   }
+}
+
+// ---- a protocol driven without sockets --------------------------------------------
+
+/** What a protocol did to a FakeConnection. */
+export interface FakeConnection {
+  /** Pass this to the protocol's data(); it records instead of writing. */
+  connection: Connection;
+  /** Each write, copied (the protocol may reuse its buffer). */
+  writes: Buffer[];
+  /** Whether end() was called. */
+  ended: boolean;
+  /** Everything written, as latin1 text. */
+  output(): string;
+}
+
+/** A stand-in Connection that records write() and end(), for unit tests of protocols. */
+export function fakeConnection(): FakeConnection {
+  const fake: FakeConnection = {
+    connection: undefined as unknown as Connection,
+    writes: [],
+    ended: false,
+    output: () => Buffer.concat(fake.writes).toString('latin1'),
+  };
+  fake.connection = {
+    write(bytes: Uint8Array) {
+      if (!fake.ended && bytes.length > 0) fake.writes.push(Buffer.from(bytes));
+    },
+    end() {
+      fake.ended = true;
+    },
+    close() {
+      fake.ended = true;
+    },
+  } as unknown as Connection;
+  return fake;
+}
+
+/**
+ * Feeds `input` to a fresh protocol from `makeFactory()` in one read, then in
+ * two reads split at every byte boundary. Returns the output of the one read
+ * (with `<end>` appended if the connection was ended) and the split points
+ * whose output differs from it. Fails the test when a read makes more than
+ * one write.
+ */
+export function splitMismatches(makeFactory: () => ProtocolFactory, input: Buffer): { whole: string; mismatches: number[] } {
+  const feed = (pieces: Buffer[]): string => {
+    const fake = fakeConnection();
+    const protocol = makeFactory()(fake.connection);
+    for (const piece of pieces) {
+      const before = fake.writes.length;
+      protocol.data(fake.connection, piece);
+      assert.ok(fake.writes.length - before <= 1, `one read made ${fake.writes.length - before} writes`);
+      // The server reuses its read buffer: a protocol that kept a view of it instead of a copy reads garbage.
+      piece.fill(0xee);
+    }
+    return fake.output() + (fake.ended ? '<end>' : '');
+  };
+  const whole = feed([Buffer.from(input)]);
+  const mismatches: number[] = [];
+  for (let split = 1; split < input.length; split++) {
+    if (feed([Buffer.from(input.subarray(0, split)), Buffer.from(input.subarray(split))]) !== whole) mismatches.push(split);
+  }
+  return { whole, mismatches };
 }

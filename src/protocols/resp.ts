@@ -1,0 +1,518 @@
+// RESP: the Redis protocol, with a small in-memory string store.
+//
+// Requests are RESP2 multibulk arrays (`*2\r\n$3\r\nGET\r\n$1\r\nk\r\n`) or
+// inline lines (`GET k\r\n`), pipelined freely. Commands: PING, ECHO, SET
+// (no options), GET, DEL, INCR, EXISTS, and enough of COMMAND and CONFIG GET
+// for redis-cli and redis-benchmark. Errors are worded as Redis 7 words them.
+//
+// Costs: a read whose requests are all complete is parsed where it lies, in
+// the server's read buffer; only a request cut by the end of a read is copied
+// out, and parsing resumes where it stopped (a long multibulk arriving in many
+// reads is scanned once). The replies of one read are gathered in a scratch
+// buffer and written with one write, so pipelining costs one syscall per read,
+// not per reply. A GET or SET allocates its key string; SET and INCR their
+// stored copy.
+import type { Connection, Protocol } from '../connection.js';
+import { assertInteger, assertObject } from '../errors.js';
+import type { ProtocolFactory } from '../server.js';
+import { InputTail, ReplyBuffer, asBuffer } from './buffers.js';
+
+export interface RespOptions {
+  /** Longest bulk string accepted, in bytes. Default 512 MiB, Redis's proto-max-bulk-len. */
+  maxBulkLength?: number;
+  /** Most arguments in one multibulk request. Default 1,048,576, Redis's limit before 7.0. */
+  maxArguments?: number;
+}
+
+/** A RESP server's protocol: makes one session per connection, all sharing one store. */
+export interface RespProtocolFactory extends ProtocolFactory {
+  /** Commands executed (including those answered with an error) since the factory was made. */
+  readonly requests: number;
+  /** The keys and values, shared by every connection of the server. */
+  readonly store: ReadonlyMap<string, Uint8Array>;
+}
+
+export const DEFAULT_MAX_BULK_LENGTH = 512 * 1024 * 1024;
+export const DEFAULT_MAX_ARGUMENTS = 1024 * 1024;
+/**
+ * An inline request, or a `*N`/`$N` line, longer than this without its line
+ * end is refused: Redis's PROTO_INLINE_MAX_SIZE, so a peer cannot make the
+ * server buffer an endless line.
+ */
+export const MAX_INLINE_LENGTH = 64 * 1024;
+
+const CR = 13;
+const LF = 10;
+const DOLLAR = 36;
+const STAR = 42;
+const DOUBLE_QUOTE = 34;
+const SINGLE_QUOTE = 39;
+const BACKSLASH = 92;
+
+const OK = Buffer.from('+OK\r\n');
+const PONG = Buffer.from('+PONG\r\n');
+const NULL_BULK = Buffer.from('$-1\r\n');
+const EMPTY_ARRAY = Buffer.from('*0\r\n');
+const NOT_AN_INTEGER = Buffer.from('-ERR value is not an integer or out of range\r\n');
+const OVERFLOW = Buffer.from('-ERR increment or decrement would overflow\r\n');
+const SYNTAX_ERROR = Buffer.from('-ERR syntax error\r\n');
+/** SET options Redis has and this server does not: refused by name rather than as a syntax error. */
+const SET_OPTIONS = new Set(['nx', 'xx', 'get', 'ex', 'px', 'exat', 'pxat', 'keepttl']);
+/** What CONFIG GET answers: the values of a server that never persists anything. */
+const CONFIG: ReadonlyMap<string, string> = new Map([
+  ['save', ''],
+  ['appendonly', 'no'],
+]);
+
+/** Outcome of trying to parse one request. */
+const INCOMPLETE = -1;
+const REJECTED = -2;
+
+interface Command {
+  /** Lower-case name, also used in error messages. */
+  name: string;
+  /** The name's bytes, lower case, for matching without making a string. */
+  bytes: Buffer;
+  /** Redis's convention: n exactly n arguments (name included), -n at least n. */
+  arity: number;
+  run(session: RespSession, args: Arguments): void;
+}
+
+/**
+ * The arguments of the request being executed: offsets into `source`, which
+ * is the read buffer, the connection's tail, or the decoded inline line.
+ */
+interface Arguments {
+  source: Buffer;
+  count: number;
+  starts: number[];
+  ends: number[];
+}
+
+function argString(args: Arguments, i: number): string {
+  return args.source.toString('latin1', args.starts[i], args.ends[i]);
+}
+
+/** Whether argument i is `lower` (an ASCII-letters word), ignoring case. */
+function argIs(args: Arguments, i: number, lower: Buffer): boolean {
+  const start = args.starts[i]!;
+  if (args.ends[i]! - start !== lower.length) return false;
+  const source = args.source;
+  for (let k = 0; k < lower.length; k++) {
+    // Only 'X' and 'x' satisfy (b | 0x20) === 'x' when 'x' is a letter.
+    if ((source[start + k]! | 0x20) !== lower[k]) return false;
+  }
+  return true;
+}
+
+/**
+ * Redis's string2ll: an optional '-', then digits without leading zeros, at
+ * most 20 characters. Returns a bigint only beyond 2^53, else a number;
+ * undefined when the text is not such an integer or leaves the int64 range.
+ */
+function parseInt64(bytes: Uint8Array, start: number, end: number): number | bigint | undefined {
+  const length = end - start;
+  if (length === 0 || length > 20) return undefined;
+  const negative = bytes[start] === 45;
+  let i = negative ? start + 1 : start;
+  if (i === end) return undefined;
+  if (bytes[i] === 48 && end - i > 1) return undefined;
+  if (negative && bytes[i] === 48) return undefined;
+  let value = 0;
+  for (; i < end; i++) {
+    const digit = bytes[i]! - 48;
+    if (digit < 0 || digit > 9) return undefined;
+    value = value * 10 + digit;
+  }
+  if (value <= Number.MAX_SAFE_INTEGER) return negative ? -value : value;
+  const big = BigInt(Buffer.from(bytes.buffer, bytes.byteOffset + start, length).toString('latin1'));
+  return big < INT64_MIN || big > INT64_MAX ? undefined : big;
+}
+
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+
+// ---- replies ---------------------------------------------------------------
+
+function replyInteger(out: ReplyBuffer, value: number | bigint): void {
+  out.latin1(`:${value}\r\n`);
+}
+
+function replyBulk(out: ReplyBuffer, source: Uint8Array, start: number, end: number): void {
+  out.latin1(`$${end - start}\r\n`);
+  out.reserve(end - start + 2);
+  out.append(source, start, end);
+  out.bytes[out.length++] = CR;
+  out.bytes[out.length++] = LF;
+}
+
+function replyBulkText(out: ReplyBuffer, text: string): void {
+  out.latin1(`$${Buffer.byteLength(text, 'latin1')}\r\n${text}\r\n`);
+}
+
+/** An error line; CR and LF become spaces, as Redis does, so the reply stays one line. */
+function replyError(out: ReplyBuffer, message: string): void {
+  out.latin1(`-ERR ${message.replace(/[\r\n]/g, ' ')}\r\n`);
+}
+
+// ---- commands --------------------------------------------------------------
+
+function command(name: string, arity: number, run: Command['run']): Command {
+  return { name, bytes: Buffer.from(name), arity, run };
+}
+
+const COMMANDS: Command[] = [
+  command('get', 2, (session, args) => {
+    const value = session.store.get(argString(args, 1));
+    if (value === undefined) session.out.append(NULL_BULK);
+    else replyBulk(session.out, value, 0, value.length);
+  }),
+  command('set', -3, (session, args) => {
+    if (args.count > 3) {
+      const option = argString(args, 3);
+      if (SET_OPTIONS.has(option.toLowerCase())) replyError(session.out, `SET option '${option}' is not supported by this server`);
+      else session.out.append(SYNTAX_ERROR);
+      return;
+    }
+    session.store.set(argString(args, 1), copyArgument(args, 2));
+    session.out.append(OK);
+  }),
+  command('ping', -1, (session, args) => {
+    if (args.count > 2) replyArity(session.out, 'ping');
+    else if (args.count === 2) replyBulk(session.out, args.source, args.starts[1]!, args.ends[1]!);
+    else session.out.append(PONG);
+  }),
+  command('incr', 2, (session, args) => {
+    const key = argString(args, 1);
+    const stored = session.store.get(key);
+    const current = stored === undefined ? 0 : parseInt64(stored, 0, stored.length);
+    if (current === undefined) {
+      session.out.append(NOT_AN_INTEGER);
+      return;
+    }
+    let next: number | bigint;
+    if (typeof current === 'number' && current < Number.MAX_SAFE_INTEGER) next = current + 1;
+    else if (BigInt(current) === INT64_MAX) {
+      session.out.append(OVERFLOW);
+      return;
+    } else next = BigInt(current) + 1n;
+    session.store.set(key, Buffer.from(String(next), 'latin1'));
+    replyInteger(session.out, next);
+  }),
+  command('del', -2, (session, args) => {
+    let deleted = 0;
+    for (let i = 1; i < args.count; i++) if (session.store.delete(argString(args, i))) deleted++;
+    replyInteger(session.out, deleted);
+  }),
+  command('exists', -2, (session, args) => {
+    let found = 0;
+    for (let i = 1; i < args.count; i++) if (session.store.has(argString(args, i))) found++;
+    replyInteger(session.out, found);
+  }),
+  command('echo', 2, (session, args) => {
+    replyBulk(session.out, args.source, args.starts[1]!, args.ends[1]!);
+  }),
+  command('config', -2, (session, args) => {
+    if (!argIs(args, 1, GET)) {
+      replyUnknownSubcommand(session.out, args, 'CONFIG');
+      return;
+    }
+    if (args.count < 3) {
+      replyArity(session.out, 'config|get');
+      return;
+    }
+    const pairs: string[] = [];
+    for (let i = 2; i < args.count; i++) {
+      const name = argString(args, i).toLowerCase();
+      const value = CONFIG.get(name);
+      if (value !== undefined && !pairs.includes(name)) pairs.push(name, value);
+    }
+    session.out.latin1(`*${pairs.length}\r\n`);
+    for (const text of pairs) replyBulkText(session.out, text);
+  }),
+  // redis-cli asks for COMMAND DOCS to show hints; an empty answer means "no hints".
+  command('command', -1, (session, args) => {
+    if (args.count === 1 || argIs(args, 1, DOCS)) session.out.append(EMPTY_ARRAY);
+    else if (argIs(args, 1, COUNT)) {
+      if (args.count === 2) replyInteger(session.out, COMMANDS.length);
+      else replyArity(session.out, 'command|count');
+    } else replyUnknownSubcommand(session.out, args, 'COMMAND');
+  }),
+];
+
+const GET = Buffer.from('get');
+const DOCS = Buffer.from('docs');
+const COUNT = Buffer.from('count');
+
+function copyArgument(args: Arguments, i: number): Buffer {
+  const start = args.starts[i]!;
+  const end = args.ends[i]!;
+  const copy = Buffer.allocUnsafe(end - start);
+  args.source.copy(copy, 0, start, end);
+  return copy;
+}
+
+function replyArity(out: ReplyBuffer, name: string): void {
+  replyError(out, `wrong number of arguments for '${name}' command`);
+}
+
+function replyUnknownSubcommand(out: ReplyBuffer, args: Arguments, container: string): void {
+  replyError(out, `unknown subcommand '${argString(args, 1).slice(0, 128)}'. Try ${container} HELP.`);
+}
+
+/** Redis's wording, with its 128-character bounds on the name and on the quoted arguments. */
+function replyUnknownCommand(out: ReplyBuffer, args: Arguments): void {
+  let quoted = '';
+  for (let i = 1; i < args.count && quoted.length < 128; i++) {
+    quoted += `'${argString(args, i).slice(0, 128 - quoted.length)}' `;
+  }
+  replyError(out, `unknown command '${argString(args, 0).slice(0, 128)}', with args beginning with: ${quoted}`);
+}
+
+function findCommand(args: Arguments): Command | undefined {
+  for (const candidate of COMMANDS) {
+    if (argIs(args, 0, candidate.bytes)) return candidate;
+  }
+  return undefined;
+}
+
+// ---- one connection ---------------------------------------------------------
+
+class RespSession implements Protocol {
+  readonly store: Map<string, Uint8Array>;
+  readonly out: ReplyBuffer;
+  readonly #shared: Shared;
+  readonly #tail = new InputTail();
+  readonly #args: Arguments = { source: Buffer.alloc(0), count: 0, starts: [], ends: [] };
+  /** Bytes of the inline line being decoded, when it has quotes. */
+  #decoded: Buffer = Buffer.alloc(0);
+  // A multibulk request in progress, resumed at the next read: arguments
+  // announced, bulk length of the argument being read (-1: its `$N` line is
+  // next), and offsets relative to the request's first byte.
+  #expected = 0;
+  #bulkLength = -1;
+  #resumeAt = 0;
+  #rejected = false;
+
+  constructor(shared: Shared) {
+    this.#shared = shared;
+    this.store = shared.store;
+    this.out = shared.out;
+  }
+
+  data(connection: Connection, bytes: Uint8Array): void {
+    if (this.#rejected) return;
+    const input = this.#tail.combine(asBuffer(bytes));
+    let at = 0;
+    while (at < input.length) {
+      const consumed = input[at] === STAR || this.#expected > 0 ? this.#multibulk(input, at) : this.#inline(input, at);
+      if (consumed === INCOMPLETE) break;
+      if (consumed === REJECTED) {
+        this.#rejected = true;
+        this.out.flushTo(connection);
+        connection.end();
+        return;
+      }
+      at = consumed;
+    }
+    this.#tail.keep(input, at);
+    this.out.flushTo(connection);
+  }
+
+  #execute(): void {
+    const args = this.#args;
+    this.#shared.requests++;
+    const found = findCommand(args);
+    if (found === undefined) replyUnknownCommand(this.out, args);
+    else if (found.arity > 0 ? args.count !== found.arity : args.count < -found.arity) replyArity(this.out, found.name);
+    else found.run(this, args);
+  }
+
+  #reject(message: string): number {
+    replyError(this.out, `Protocol error: ${message}`);
+    return REJECTED;
+  }
+
+  /**
+   * Parses (or resumes) the multibulk request at `start`. Returns the offset
+   * after it once executed, INCOMPLETE, or REJECTED.
+   */
+  #multibulk(input: Buffer, start: number): number {
+    const args = this.#args;
+    let at = start + this.#resumeAt;
+    if (this.#expected === 0) {
+      const lineEnd = this.#lineEnd(input, at);
+      if (lineEnd < 0) return lineEnd === INCOMPLETE ? INCOMPLETE : this.#reject('too big mbulk count string');
+      const count = parseInt64(input, at + 1, lineEnd);
+      if (count === undefined || count > this.#shared.maxArguments) return this.#reject('invalid multibulk length');
+      at = lineEnd + 2;
+      // `*0` and `*-1` are empty requests: Redis skips them without a reply.
+      if (count <= 0) return at;
+      this.#expected = Number(count);
+      args.count = 0;
+    }
+    while (args.count < this.#expected) {
+      if (this.#bulkLength < 0) {
+        if (at >= input.length) return this.#suspend(start, at);
+        if (input[at] !== DOLLAR) return this.#reject(`expected '$', got '${String.fromCharCode(input[at]!)}'`);
+        const lineEnd = this.#lineEnd(input, at);
+        if (lineEnd === INCOMPLETE) return this.#suspend(start, at);
+        if (lineEnd < 0) return this.#reject('too big bulk count string');
+        const length = parseInt64(input, at + 1, lineEnd);
+        if (length === undefined || length < 0 || length > this.#shared.maxBulkLength) return this.#reject('invalid bulk length');
+        this.#bulkLength = Number(length);
+        at = lineEnd + 2;
+      }
+      // As in Redis, the two bytes after the data are taken to be CRLF unchecked.
+      if (input.length - at < this.#bulkLength + 2) return this.#suspend(start, at);
+      args.starts[args.count] = at - start;
+      args.ends[args.count] = at - start + this.#bulkLength;
+      args.count++;
+      at += this.#bulkLength + 2;
+      this.#bulkLength = -1;
+    }
+    for (let i = 0; i < args.count; i++) {
+      args.starts[i]! += start;
+      args.ends[i]! += start;
+    }
+    args.source = input;
+    this.#expected = 0;
+    this.#resumeAt = 0;
+    this.#execute();
+    return at;
+  }
+
+  /** Remembers where to resume: offsets stay valid because the tail keeps the request from its first byte. */
+  #suspend(start: number, at: number): number {
+    this.#resumeAt = at - start;
+    return INCOMPLETE;
+  }
+
+  /**
+   * The CR of the line starting at `from`, with its LF present; INCOMPLETE
+   * while the line may still end, REJECTED once it is too long.
+   */
+  #lineEnd(input: Buffer, from: number): number {
+    const cr = input.indexOf(CR, from);
+    if (cr < 0 || cr + 1 >= input.length) {
+      return input.length - from > MAX_INLINE_LENGTH ? REJECTED : INCOMPLETE;
+    }
+    return cr;
+  }
+
+  /** Parses the inline request at `start`: words split as redis-cli's own splitter does. */
+  #inline(input: Buffer, start: number): number {
+    const newline = input.indexOf(LF, start);
+    if (newline < 0) return input.length - start > MAX_INLINE_LENGTH ? this.#reject('too big inline request') : INCOMPLETE;
+    let end = newline;
+    if (end > start && input[end - 1] === CR) end--;
+    if (!this.#splitPlain(input, start, end) && !this.#splitQuoted(input, start, end)) {
+      return this.#reject('unbalanced quotes in request');
+    }
+    if (this.#args.count > 0) this.#execute();
+    return newline + 1;
+  }
+
+  /** Splits a line without quotes where it lies; false at the first quote, for #splitQuoted to redo. */
+  #splitPlain(input: Buffer, start: number, end: number): boolean {
+    const args = this.#args;
+    args.source = input;
+    args.count = 0;
+    let i = start;
+    while (i < end) {
+      while (i < end && isSpace(input[i]!)) i++;
+      if (i === end) break;
+      args.starts[args.count] = i;
+      for (; i < end && !isSpace(input[i]!); i++) {
+        if (input[i] === DOUBLE_QUOTE || input[i] === SINGLE_QUOTE) return false;
+      }
+      args.ends[args.count++] = i;
+    }
+    return true;
+  }
+
+  /** Splits into #decoded as Redis's sdssplitargs does: "..." with \xHH, \n, \r, \t, \b, \a escapes; '...' with \'; a closing quote must end the word. */
+  #splitQuoted(input: Buffer, start: number, end: number): boolean {
+    if (this.#decoded.length < end - start) this.#decoded = Buffer.allocUnsafe(Math.max(end - start, 256));
+    const out = this.#decoded;
+    const args = this.#args;
+    args.source = out;
+    args.count = 0;
+    let o = 0;
+    let i = start;
+    while (i < end) {
+      while (i < end && isSpace(input[i]!)) i++;
+      if (i === end) break;
+      args.starts[args.count] = o;
+      let quote = 0;
+      for (; i < end; i++) {
+        const c = input[i]!;
+        if (quote === 0) {
+          if (isSpace(c)) break;
+          if (c === DOUBLE_QUOTE || c === SINGLE_QUOTE) quote = c;
+          else out[o++] = c;
+        } else if (c === quote) {
+          if (i + 1 < end && !isSpace(input[i + 1]!)) return false;
+          quote = 0;
+          i++;
+          break;
+        } else if (c === BACKSLASH && quote === DOUBLE_QUOTE && i + 1 < end) {
+          const next = input[i + 1]!;
+          if (next === 120 && i + 3 < end && isHex(input[i + 2]!) && isHex(input[i + 3]!)) {
+            out[o++] = (hexValue(input[i + 2]!) << 4) | hexValue(input[i + 3]!);
+            i += 3;
+          } else {
+            out[o++] = ESCAPES[next] ?? next;
+            i++;
+          }
+        } else if (c === BACKSLASH && quote === SINGLE_QUOTE && i + 1 < end && input[i + 1] === SINGLE_QUOTE) {
+          out[o++] = SINGLE_QUOTE;
+          i++;
+        } else out[o++] = c;
+      }
+      if (quote !== 0) return false;
+      args.ends[args.count++] = o;
+    }
+    return true;
+  }
+}
+
+const ESCAPES: Record<number, number> = { 110: 10, 114: 13, 116: 9, 98: 8, 97: 7 };
+
+function isSpace(c: number): boolean {
+  return c === 32 || (c >= 9 && c <= 13);
+}
+
+function isHex(c: number): boolean {
+  return (c >= 48 && c <= 57) || ((c | 0x20) >= 97 && (c | 0x20) <= 102);
+}
+
+function hexValue(c: number): number {
+  return c <= 57 ? c - 48 : (c | 0x20) - 87;
+}
+
+/** What the sessions of one server share. */
+interface Shared {
+  store: Map<string, Uint8Array>;
+  out: ReplyBuffer;
+  requests: number;
+  maxBulkLength: number;
+  maxArguments: number;
+}
+
+/**
+ * A RESP protocol for one server: every connection it serves shares one store.
+ * Make one per server (the store is the server's database).
+ */
+export function respProtocol(options: RespOptions = {}): RespProtocolFactory {
+  assertObject('options', options);
+  const maxBulkLength = options.maxBulkLength ?? DEFAULT_MAX_BULK_LENGTH;
+  assertInteger('options.maxBulkLength', maxBulkLength, 0, DEFAULT_MAX_BULK_LENGTH);
+  const maxArguments = options.maxArguments ?? DEFAULT_MAX_ARGUMENTS;
+  assertInteger('options.maxArguments', maxArguments, 1, 2 ** 31 - 1);
+  const shared: Shared = { store: new Map(), out: new ReplyBuffer(), requests: 0, maxBulkLength, maxArguments };
+  const factory = (() => new RespSession(shared)) as ProtocolFactory;
+  Object.defineProperty(factory, 'requests', { get: () => shared.requests, enumerable: true });
+  Object.defineProperty(factory, 'store', { value: shared.store, enumerable: true });
+  return factory as RespProtocolFactory;
+}
