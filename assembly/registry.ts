@@ -40,7 +40,6 @@ export const ONESHOT: i32 = 16;
 export const PRIORITY_SHIFT: i32 = 5;
 /** Priorities 0 (first) to PRIORITIES - 1 (last). */
 export const PRIORITIES: i32 = 4;
-const INTEREST_FLAGS: i32 = WANT_READ | WANT_WRITE | WANT_HANGUP;
 
 export const ERR_FD_RANGE: i32 = -1;
 export const ERR_EXISTS: i32 = -2;
@@ -100,11 +99,11 @@ export function maskFor(role: i32, flags: i32): u32 {
 
 /**
  * A one-shot fd just fired: the kernel disarmed it, and so does the
- * registry, so that the host's next interest change is a real change (one
- * epoll_ctl that re-arms it).
+ * registry, by clearing the mask only, so that the host's next change is a
+ * real one (one epoll_ctl that re-arms it). The interest flags stay: they are
+ * what a re-arm that leaves the interest out (`modify({})`) restores.
  */
 export function disarm(slot: usize): void {
-  store<u8>(slot, <u8>(flagsAt(slot) & ~INTEREST_FLAGS), 9);
   store<u32>(slot, 0, 4);
 }
 

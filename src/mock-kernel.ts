@@ -161,7 +161,9 @@ export class MockKernel implements KernelBackend {
     const events = this.#events!;
     const view = this.#view!;
     let count = 0;
-    for (const [fd, entry] of this.#fds) {
+    const reported: [number, Registration][] = [];
+    // A snapshot: reported level-triggered fds move to the back of the map below.
+    for (const [fd, entry] of [...this.#fds]) {
       if (count === events.maxEvents) break;
       const edge = (entry.mask & EPOLL.ET) !== 0;
       // ERR and HUP are reported whatever the mask says, as epoll does.
@@ -175,6 +177,13 @@ export class MockKernel implements KernelBackend {
       view.setUint32(at + events.dataOffset, fd, true);
       view.setUint32(at + events.dataOffset + 4, entry.generation, true);
       count++;
+      if (!edge) reported.push([fd, entry]);
+    }
+    // epoll puts a reported level-triggered fd back at the tail of its ready
+    // list, so with more ready fds than maxEvents every one gets its turn.
+    for (const [fd, entry] of reported) {
+      this.#fds.delete(fd);
+      this.#fds.set(fd, entry);
     }
     return count;
   }

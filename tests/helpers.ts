@@ -4,7 +4,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import * as assert from 'uvu/assert';
 
-import { EventLoop, SocketManager } from '../src/index.js';
+import { EventLoop, MockKernel, SocketManager, type EventLoopOptions } from '../src/index.js';
 import type { Connection } from '../src/connection.js';
 import { Server, type ProtocolFactory, type ServerOptions } from '../src/server.js';
 
@@ -268,4 +268,19 @@ export function splitMismatches(makeFactory: () => ProtocolFactory, input: Buffe
     if (feed([Buffer.from(input.subarray(0, split)), Buffer.from(input.subarray(split))]) !== whole) mismatches.push(split);
   }
   return { whole, mismatches };
+// ---- a loop on the MockKernel ----------------------------------------------------
+
+/** A loop on a fresh MockKernel, for deterministic ordering and budget tests. */
+export function mockLoop(
+  options: Omit<EventLoopOptions, 'backend'> = {},
+  mockOptions: { levelOnly?: boolean } = {},
+): { loop: EventLoop; mock: MockKernel } {
+  const mock = new MockKernel(mockOptions);
+  return { loop: new EventLoop({ ...options, backend: mock }), mock };
+}
+
+/** Spins (no sleep: a sleeping handler would not be busy) for `ms` milliseconds. */
+export function busyWait(ms: number): void {
+  const until = performance.now() + ms;
+  while (performance.now() < until);
 }

@@ -1,0 +1,94 @@
+// Slow callbacks: one over slowCallbackMs is counted and reported as 'slow'
+// with what ran and for how long; a fast one is not.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+
+import { EPOLL, type SlowCallback } from '../src/index.js';
+import { busyWait, mockLoop } from './helpers.js';
+
+test("a handler over slowCallbackMs is reported as 'slow' with kind, fd, label and duration", () => {
+  const { loop, mock } = mockLoop({ slowCallbackMs: 5 });
+  try {
+    const slow: SlowCallback[] = [];
+    loop.on('slow', (info) => slow.push(info));
+    loop.watch(10, { readable: true, trigger: 'edge', label: 'sluggish' }, () => busyWait(10));
+    mock.ready(10, EPOLL.IN);
+    loop.runOnce(0);
+    assert.is(slow.length, 1);
+    const [info] = slow;
+    assert.is(info!.kind, 'read');
+    assert.is(info!.fd, 10);
+    assert.is(info!.label, 'sluggish');
+    assert.ok(info!.durationMs >= 10, `durationMs ${info!.durationMs}`);
+    assert.is(loop.metrics().slowCallbacks, 1);
+  } finally {
+    loop.close();
+  }
+});
+
+test("a slow deferred callback is reported with its label and no fd", () => {
+  const { loop } = mockLoop({ slowCallbackMs: 5 });
+  try {
+    const slow: SlowCallback[] = [];
+    loop.on('slow', (info) => slow.push(info));
+    loop.defer(() => busyWait(10), { label: 'batch job' });
+    loop.runOnce(0);
+    assert.is(slow.length, 1);
+    assert.is(slow[0]!.kind, 'deferred');
+    assert.is(slow[0]!.label, 'batch job');
+    assert.ok(!('fd' in slow[0]!), 'a deferred callback was reported with an fd');
+    assert.ok(slow[0]!.durationMs >= 10);
+  } finally {
+    loop.close();
+  }
+});
+
+test("fast handlers are neither reported nor counted", () => {
+  const { loop, mock } = mockLoop({ slowCallbackMs: 50 });
+  try {
+    let reports = 0;
+    loop.on('slow', () => reports++);
+    let calls = 0;
+    loop.watch(10, { readable: true }, () => calls++);
+    mock.ready(10, EPOLL.IN);
+    loop.defer(() => calls++);
+    for (let i = 0; i < 5; i++) loop.runOnce(0);
+    assert.is(calls, 6);
+    assert.is(reports, 0);
+    assert.is(loop.metrics().slowCallbacks, 0);
+  } finally {
+    loop.close();
+  }
+});
+
+test("without a 'slow' listener a slow callback is still counted", () => {
+  const { loop } = mockLoop({ slowCallbackMs: 2 });
+  try {
+    loop.defer(() => busyWait(5));
+    loop.defer(() => busyWait(5));
+    loop.runOnce(0);
+    assert.is(loop.metrics().slowCallbacks, 2);
+  } finally {
+    loop.close();
+  }
+});
+
+test("a 'slow' listener that throws is an error of the callback it reported", () => {
+  const { loop } = mockLoop({ slowCallbackMs: 2 });
+  try {
+    const failure = new Error('the slow listener failed');
+    const errors: unknown[] = [];
+    loop.on('slow', () => {
+      throw failure;
+    });
+    loop.on('error', (error, context) => errors.push(error, context.kind, context.label));
+    loop.defer(() => busyWait(5), { label: 'job' });
+    loop.runOnce(0);
+    assert.equal(errors, [failure, 'deferred', 'job']);
+    assert.is(loop.metrics().errors, 1);
+  } finally {
+    loop.close();
+  }
+});
+
+test.run();
