@@ -79,6 +79,17 @@ export class DeferredQueue {
     return taken;
   }
 
+  /**
+   * Puts back what `takeAll` handed over and was not run: from
+   * `taken[priority][index]` on, ahead of anything queued since.
+   */
+  restore(taken: Deferred[][], priority: number, index: number): void {
+    for (let p = priority; p < taken.length; p++) {
+      const rest = taken[p]!.slice(p === priority ? index : 0).filter((entry) => entry.pending);
+      this.#queues[p] = rest.concat(this.#queues[p]!);
+    }
+  }
+
   /** An entry taken by `takeAll` is about to run: it leaves the queue. */
   ran(entry: Deferred): void {
     entry.callback = undefined;

@@ -727,7 +727,8 @@ export class EventLoop extends EventEmitter<EventLoopEvents> {
         count = this.#wait(0);
       }
     }
-    this.#runDeferred();
+    // A fatal error stops the loop after the callback that threw.
+    if (this.#fatal === undefined) this.#runDeferred();
     w.noteCount(this.#k.counterBusyNs, (performance.now() - busyFrom) * 1e6);
     return events;
   }
@@ -764,40 +765,41 @@ export class EventLoop extends EventEmitter<EventLoopEvents> {
         // batch may have removed this fd, and the core then marked it dead.
         const kind = records[at]!;
         if (kind === k.dead) continue;
-        if (callbacks === 0 || start >= deadline || this.#stopRequested || this.#fatal !== undefined) {
+        if (this.#stopRequested || this.#fatal !== undefined) break;
+        if (callbacks === 0 || start >= deadline) {
           w.noteCount(k.counterCutoffs, 1);
           break;
         }
         const fd = records[at + 1]!;
+        if (kind === k.node) {
+          this.#nodeWoke = true;
+          continue;
+        }
+        // Read before the call: the handler may unregister its fd.
+        const label = this.#labels[fd];
+        const client = this.#clients[fd];
         let ran: number = CB.watch;
         try {
-          if (kind === k.read) {
-            ran = CB.read;
-            const handlers = this.#clients[fd];
-            if (handlers !== undefined) handlers.read!(fd);
-            else this.#watchEvent(fd, 'readable', records[at + 2]!, records[at + 3]!);
-          } else if (kind === k.write) {
-            ran = CB.write;
-            const handlers = this.#clients[fd];
-            if (handlers !== undefined) handlers.write!(fd);
-            else this.#watchEvent(fd, 'writable', records[at + 2]!, records[at + 3]!);
-          } else if (kind === k.accept) {
+          if (kind === k.accept) {
             ran = CB.accept;
             this.#accept(fd);
-          } else if (kind === k.node) {
-            this.#nodeWoke = true;
-            continue;
-          } else if (this.#clients[fd] !== undefined) {
+          } else if (client === undefined) {
+            this.#watchEvent(fd, kind, records[at + 2]!, records[at + 3]!);
+          } else if (kind === k.read) {
+            ran = CB.read;
+            client.read!(fd);
+          } else if (kind === k.write) {
+            ran = CB.write;
+            client.write!(fd);
+          } else {
             ran = kind === k.error ? CB.error : CB.hangup;
             this.#finish(fd, kind, records[at + 2]!, records[at + 3]!);
-          } else {
-            this.#watchEvent(fd, kind === k.error ? 'error' : 'hangup', records[at + 2]!, records[at + 3]!);
           }
         } catch (error) {
-          this.#failed(error, CALLBACK_KINDS[ran]!, fd, this.#labels[fd]);
+          this.#failed(error, CALLBACK_KINDS[ran]!, fd, label);
         }
         const finished = performance.now();
-        this.#ran(ran, fd, this.#labels[fd], start, finished);
+        this.#ran(ran, fd, label, start, finished);
         start = finished;
         callbacks--;
       }
@@ -815,8 +817,15 @@ export class EventLoop extends EventEmitter<EventLoopEvents> {
     this.#dispatching = true;
     let start = performance.now();
     try {
-      for (const queue of taken) {
-        for (const entry of queue) {
+      for (let p = 0; p < taken.length; p++) {
+        const queue = taken[p]!;
+        for (let i = 0; i < queue.length; i++) {
+          if (this.#fatal !== undefined) {
+            // Stopping: what was not run goes back, ahead of newer entries.
+            this.#deferred.restore(taken, p, i);
+            return;
+          }
+          const entry = queue[i]!;
           const callback = entry.callback;
           if (callback === undefined) continue;
           this.#deferred.ran(entry);
@@ -915,7 +924,9 @@ export class EventLoop extends EventEmitter<EventLoopEvents> {
   }
 
   /** A watcher's readiness. After a full hang-up or an error the loop stops watching. */
-  #watchEvent(fd: number, event: WatchEvent, generation: number, bits: number): void {
+  #watchEvent(fd: number, kind: number, generation: number, bits: number): void {
+    const k = this.#k;
+    const event: WatchEvent = kind === k.read ? 'readable' : kind === k.write ? 'writable' : kind === k.error ? 'error' : 'hangup';
     const watcher = this.#watchers[fd]!;
     const final = event === 'error' || (event === 'hangup' && (bits & this.#k.epollHup) !== 0);
     try {

@@ -45,7 +45,7 @@ test("an 'error' listener gets each thrown error with its context, and the loop 
     assert.is(after, 2, 'the callbacks after the throwing ones did not run');
     assert.is(reported.length, 2);
     assert.is(reported[0]![0], ioError);
-    assert.equal(reported[0]![1], { kind: 'read', fd: 10, label: 'thrower' });
+    assert.equal(reported[0]![1], { kind: 'watch', fd: 10, label: 'thrower' });
     assert.is(reported[1]![0], deferredError);
     assert.equal(reported[1]![1], { kind: 'deferred', label: 'later' });
     assert.is(loop.metrics().errors, 2);
@@ -73,7 +73,7 @@ test('without a listener each distinct error is printed to stderr once, and the 
     });
     assert.is(calls, 4);
     assert.is(written.length, 2, `printed:\n${written.join('')}`);
-    assert.match(written[0]!, /read fd 10 \(noisy\)/);
+    assert.match(written[0]!, /watch fd 10 \(noisy\)/);
     assert.match(written[0]!, /always the same/);
     assert.match(written[1]!, /deferred/);
     assert.match(written[1]!, /a different one/);
@@ -155,6 +155,37 @@ test('fatalErrors: run() rejects with the error a deferred callback threw', asyn
     loop.stop();
     loop.close();
     closeAll(peer);
+  }
+});
+
+test('fatalErrors: no deferred callback runs after a fatal I/O error in the same runOnce', () => {
+  const { loop, mock } = mockLoop({ fatalErrors: true });
+  try {
+    let deferredRan = 0;
+    loop.watch(10, { readable: true, trigger: 'edge' }, () => { throw new Error('fatal'); });
+    loop.defer(() => deferredRan++);
+    mock.ready(10, EPOLL.IN);
+    assert.throws(() => loop.runOnce(0));
+    assert.is(deferredRan, 0, 'a deferred callback ran after the loop was stopped by a fatal error');
+    loop.runOnce(0);
+    assert.is(deferredRan, 1, 'the deferred callback was lost');
+  } finally {
+    loop.close();
+  }
+});
+
+test('fatalErrors: the deferred phase stops at the first fatal error; the rest run next time', () => {
+  const { loop } = mockLoop({ fatalErrors: true });
+  try {
+    const order: string[] = [];
+    loop.defer(() => { order.push('a'); throw new Error('fatal'); });
+    loop.defer(() => order.push('b'));
+    assert.throws(() => loop.runOnce(0));
+    assert.equal(order, ['a'], 'b ran after the fatal error');
+    loop.runOnce(0);
+    assert.equal(order, ['a', 'b']);
+  } finally {
+    loop.close();
   }
 });
 

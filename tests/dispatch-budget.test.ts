@@ -215,4 +215,17 @@ for (const trigger of ['level', 'edge'] as const satisfies readonly Trigger[]) {
   });
 }
 
+test('budgetCutoffs counts budget cuts only, not a stop by a fatal error', () => {
+  const { loop, mock } = mockLoop({ fatalErrors: true });
+  try {
+    loop.watch(10, { readable: true, trigger: 'edge', priority: 0 }, () => { throw new Error('fatal'); });
+    loop.watch(11, { readable: true, trigger: 'edge' }, () => {});
+    mock.ready(10, EPOLL.IN).ready(11, EPOLL.IN);
+    assert.throws(() => loop.runOnce(0));
+    assert.is(loop.metrics().budgetCutoffs, 0);
+  } finally {
+    loop.close();
+  }
+});
+
 test.run();

@@ -268,6 +268,8 @@ export function splitMismatches(makeFactory: () => ProtocolFactory, input: Buffe
     if (feed([Buffer.from(input.subarray(0, split)), Buffer.from(input.subarray(split))]) !== whole) mismatches.push(split);
   }
   return { whole, mismatches };
+}
+
 // ---- a loop on the MockKernel ----------------------------------------------------
 
 /** A loop on a fresh MockKernel, for deterministic ordering and budget tests. */

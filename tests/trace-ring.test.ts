@@ -3,7 +3,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import { DEFAULT_TRACE_ENTRIES, EPOLL, EventLoop, MockKernel } from '../src/index.js';
+import { DEFAULT_TRACE_ENTRIES, EPOLL, EventLoop, MockKernel, type CallbackContext, type SlowCallback } from '../src/index.js';
 import { busyWait, mockLoop } from './helpers.js';
 
 test('trace: 4 keeps the last 4 callbacks, oldest first, with kind, fd, label, start and duration', () => {
@@ -24,8 +24,8 @@ test('trace: 4 keeps the last 4 callbacks, oldest first, with kind, fd, label, s
     assert.equal(
       entries.map(({ kind, fd, label }) => ({ kind, fd, label })),
       [
-        { kind: 'read', fd: 10, label: 'ten' },
-        { kind: 'write', fd: 11, label: undefined },
+        { kind: 'watch', fd: 10, label: 'ten' },
+        { kind: 'watch', fd: 11, label: undefined },
         { kind: 'deferred', fd: undefined, label: 'after' },
         { kind: 'deferred', fd: undefined, label: undefined },
       ],
@@ -50,7 +50,7 @@ test('dumpTrace() is JSON with the backend and the entries', () => {
     const dump = JSON.parse(loop.dumpTrace()) as { backend: string; entries: Record<string, unknown>[] };
     assert.is(dump.backend, 'mock');
     assert.is(dump.entries.length, 1);
-    assert.is(dump.entries[0]!['kind'], 'read');
+    assert.is(dump.entries[0]!['kind'], 'watch');
     assert.is(dump.entries[0]!['fd'], 10);
     assert.is(dump.entries[0]!['label'], 'ten');
     assert.type(dump.entries[0]!['start'], 'number');
@@ -103,6 +103,37 @@ test('WASMLOOP_TRACE=1 turns tracing on; an explicit trace: false wins', () => {
   } finally {
     traced.close();
     untraced.close();
+  }
+});
+
+test("a watcher's callbacks are reported with one kind, whatever the event", () => {
+  const { loop, mock } = mockLoop();
+  try {
+    const kinds: string[] = [];
+    loop.on('error', (_, context: CallbackContext) => kinds.push(context.kind));
+    loop.watch(10, { readable: true, hangup: true }, () => { throw new Error('x'); });
+    mock.ready(10, EPOLL.IN | EPOLL.RDHUP);
+    loop.runOnce(0);
+    assert.is(kinds.length, 2);
+    assert.is(kinds[0], kinds[1], `kinds: ${kinds}`);
+  } finally {
+    loop.close();
+  }
+});
+
+test("a watcher's final hang-up keeps its label in the trace and the 'slow' report", () => {
+  const { loop, mock } = mockLoop({ trace: 8, slowCallbackMs: 1 });
+  try {
+    const slow: SlowCallback[] = [];
+    loop.on('slow', (info) => slow.push(info));
+    loop.watch(10, { readable: true, label: 'pipe' }, () => busyWait(2));
+    mock.ready(10, EPOLL.HUP);
+    loop.runOnce(0);
+    assert.is(slow.length, 1);
+    assert.is(slow[0]!.label, 'pipe');
+    assert.is(loop.trace()[0]!.label, 'pipe');
+  } finally {
+    loop.close();
   }
 });
 
