@@ -7,6 +7,7 @@ export {
   layoutBytes,
   eventsBase,
   recordsBase,
+  TIMER_ENTRY_BYTES,
 } from './layout';
 export {
   KIND_DEAD,
@@ -35,6 +36,21 @@ export {
 } from './registry';
 export { dispatch, eventsTotal, staleTotal } from './dispatch';
 export { EPOLLIN, EPOLLOUT, EPOLLERR, EPOLLHUP, EPOLLRDHUP } from './events';
+export {
+  MAX_TIMER_DELAY_MS,
+  ERR_TIMERS_FULL,
+  levelFor,
+  slotFor,
+  timerInsert,
+  timerGeneration,
+  timerCancel,
+  timerReschedule,
+  timerExpire,
+  timerTakeDue,
+  timerNextDeadline,
+  timerCount,
+  timerCapacity,
+} from './timers';
 
 import { maskAt, generationAt, roleAt, flagsAt, slotOf } from './registry';
 import { maxFds } from './layout';
