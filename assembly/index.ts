@@ -7,6 +7,7 @@ export {
   layoutBytes,
   eventsBase,
   recordsBase,
+  TIMER_ENTRY_BYTES,
 } from './layout';
 export {
   KIND_DEAD,
@@ -74,6 +75,21 @@ export {
   noteCount,
   resetMetrics,
 } from './metrics';
+export {
+  MAX_TIMER_DELAY_MS,
+  ERR_TIMERS_FULL,
+  levelFor,
+  slotFor,
+  timerInsert,
+  timerGeneration,
+  timerCancel,
+  timerReschedule,
+  timerExpire,
+  timerTakeDue,
+  timerNextDeadline,
+  timerCount,
+  timerCapacity,
+} from './timers';
 
 import { maskAt, generationAt, roleAt, flagsAt, slotOf } from './registry';
 import { maxFds } from './layout';

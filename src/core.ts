@@ -8,6 +8,8 @@
 // and the loop's instance is made over it.
 import { readFileSync } from 'node:fs';
 
+import { assertInteger } from './errors.js';
+
 /** The core's exports, as the host uses them. */
 export interface CoreExports {
   readonly RECORD_WORDS: WebAssembly.Global;
@@ -64,8 +66,13 @@ export interface CoreExports {
   readonly HISTOGRAM_CALLBACK_US: WebAssembly.Global;
   readonly HISTOGRAM_TIMER_LATENESS_US: WebAssembly.Global;
   readonly HISTOGRAM_WAIT_US: WebAssembly.Global;
-  layoutBytes(maxFds: number, maxEvents: number, eventStride: number): number;
-  configure(maxFds: number, maxEvents: number, eventStride: number, eventDataOffset: number): void;
+  /** Bytes per timer entry in the timers region. */
+  readonly TIMER_ENTRY_BYTES: WebAssembly.Global;
+  /** The longest timer delay in ms (2^36 - 1, about 2.18 years); longer ones are clamped. */
+  readonly MAX_TIMER_DELAY_MS: WebAssembly.Global;
+  readonly ERR_TIMERS_FULL: WebAssembly.Global;
+  layoutBytes(maxFds: number, maxEvents: number, eventStride: number, maxTimers: number): number;
+  configure(maxFds: number, maxEvents: number, eventStride: number, eventDataOffset: number, maxTimers: number): void;
   register(fd: number, role: number, flags: number): number;
   unregister(fd: number): number;
   setFlags(fd: number, flags: number): number;
@@ -86,6 +93,26 @@ export interface CoreExports {
   generationOf(fd: number): number;
   roleOf(fd: number): number;
   flagsOf(fd: number): number;
+  /** The wheel level of a timer due at `when` while the wheel is at `elapsed` (ticks). */
+  levelFor(elapsed: bigint, when: bigint): number;
+  /** The slot of `level` that holds a timer due at `when` (ticks). */
+  slotFor(when: bigint, level: number): number;
+  /** A timer due at `deadlineMs` (ms since the loop's epoch): its index, or ERR_TIMERS_FULL. */
+  timerInsert(deadlineMs: number): number;
+  /** The generation to pair with the index timerInsert returned. */
+  timerGeneration(index: number): number;
+  /** 1 when the timer was pending and is now cancelled; 0 for a stale handle. */
+  timerCancel(index: number, generation: number): number;
+  /** Moves a pending (or due, not yet taken) timer to a new deadline, same handle; 1, or 0 when stale. */
+  timerReschedule(index: number, generation: number, deadlineMs: number): number;
+  /** Advances to floor(nowMs); moves the timers due by then to the due list; returns how many. */
+  timerExpire(nowMs: number): number;
+  /** Pops the next due timer's index (its handle goes stale), or -1. */
+  timerTakeDue(): number;
+  /** When to wake (ms): the earliest busy slot's start, elapsed if any are due, -1 if none pending. */
+  timerNextDeadline(): number;
+  timerCount(): number;
+  timerCapacity(): number;
 }
 
 /** One loop's core: its instance, its memory, and the constants read once. */
@@ -99,6 +126,10 @@ export interface Core {
 }
 
 const WASM_PAGE = 65536;
+/** Timers a loop holds unless told otherwise: 1.5 MiB of entries. */
+export const DEFAULT_MAX_TIMERS = 65536;
+/** 2^24 timers are 384 MiB of entries; more would not fit a 32-bit memory beside the rest. */
+export const MAX_TIMERS_LIMIT = 1 << 24;
 let compiled: WebAssembly.Module | undefined;
 
 function module(): WebAssembly.Module {
@@ -122,13 +153,20 @@ function instantiate(memory: WebAssembly.Memory): CoreExports {
 let sizing: CoreExports | undefined;
 
 /** Creates a core for a loop with these capacities. */
-export function createCore(maxFds: number, maxEvents: number, eventStride: number, eventDataOffset: number): Core {
+export function createCore(
+  maxFds: number,
+  maxEvents: number,
+  eventStride: number,
+  eventDataOffset: number,
+  maxTimers: number = DEFAULT_MAX_TIMERS,
+): Core {
+  assertInteger('maxTimers', maxTimers, 0, MAX_TIMERS_LIMIT);
   sizing ??= instantiate(new WebAssembly.Memory({ initial: 1, maximum: 1 }));
-  const bytes = sizing.layoutBytes(maxFds, maxEvents, eventStride);
+  const bytes = sizing.layoutBytes(maxFds, maxEvents, eventStride, maxTimers);
   const pages = Math.ceil(bytes / WASM_PAGE);
   const memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
   const exports = instantiate(memory);
-  exports.configure(maxFds, maxEvents, eventStride, eventDataOffset);
+  exports.configure(maxFds, maxEvents, eventStride, eventDataOffset, maxTimers);
   const recordWords = exports.RECORD_WORDS.value as number;
   const recordsOffset = exports.recordsBase.value as number;
   return {

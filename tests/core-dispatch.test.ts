@@ -325,15 +325,15 @@ test('registeredCount follows register and unregister', () => {
 
 test('layoutBytes grows with maxFds and maxEvents', () => {
   const sizing = newCore(1, 1).exports;
-  const base = sizing.layoutBytes(1024, 64, STRIDE);
-  const moreFds = sizing.layoutBytes(2048, 64, STRIDE);
-  const moreEvents = sizing.layoutBytes(1024, 128, STRIDE);
+  const base = sizing.layoutBytes(1024, 64, STRIDE, 0);
+  const moreFds = sizing.layoutBytes(2048, 64, STRIDE, 0);
+  const moreEvents = sizing.layoutBytes(1024, 128, STRIDE, 0);
   // At least one 16-byte slot per fd, and per event its kernel record plus three 16-byte records.
   assert.ok(moreFds - base >= 1024 * 16, `+1024 fds added ${moreFds - base} bytes`);
   assert.ok(moreEvents - base >= 64 * (STRIDE + 3 * 16), `+64 events added ${moreEvents - base} bytes`);
   // And each loop's memory holds its layout.
   const big = newCore(4096, 256);
-  assert.ok(big.memory.buffer.byteLength >= sizing.layoutBytes(4096, 256, STRIDE));
+  assert.ok(big.memory.buffer.byteLength >= sizing.layoutBytes(4096, 256, STRIDE, 0));
   assert.is(big.records.length, 256 * 3 * 4);
 });
 
@@ -341,7 +341,7 @@ test('layoutBytes on a configured core does not disturb its layout (it is docume
   const core = newCore();
   const gen = client(core, 5, WANT_READ);
   const recordsBase = v(core.exports.recordsBase);
-  core.exports.layoutBytes(MAX_FDS * 4, MAX_EVENTS * 4, STRIDE);
+  core.exports.layoutBytes(MAX_FDS * 4, MAX_EVENTS * 4, STRIDE, 0);
   assert.is(core.exports.roleOf(5), ROLE.CLIENT, 'fd 5 must still be registered');
   assert.is(core.exports.generationOf(5), gen);
   assert.is(core.exports.register(5, ROLE.CLIENT, WANT_READ), ERR.EXISTS);

@@ -1,0 +1,509 @@
+// The wasm core's timer wheel, driven through its exports on a virtual clock:
+// the test passes `now` to timerExpire, so nothing here sleeps. The property
+// tests compare the wheel with tests/timer-model.ts, a sorted-scan model of
+// the same contract.
+import fc from 'fast-check';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+
+import { createCore, DEFAULT_MAX_TIMERS, MAX_TIMERS_LIMIT, type CoreExports } from '../src/core.js';
+import { rangeErr, throws, typeErr } from './helpers.js';
+import { TimerModel } from './timer-model.js';
+
+// x86-64's struct epoll_event; the timers do not care, the layout does.
+const STRIDE = 12;
+const DATA_OFFSET = 4;
+
+function wheel(maxTimers = 64, maxFds = 8): CoreExports {
+  return createCore(maxFds, 8, STRIDE, DATA_OFFSET, maxTimers).exports;
+}
+
+const probe = wheel(1);
+const MAX_DELAY = probe.MAX_TIMER_DELAY_MS.value as number;
+const FULL = probe.ERR_TIMERS_FULL.value as number;
+const ENTRY_BYTES = probe.TIMER_ENTRY_BYTES.value as number;
+const TOP_TURN = 2 ** 36; // one turn of the top level, in ticks
+
+interface Handle {
+  index: number;
+  generation: number;
+}
+
+function insert(w: CoreExports, deadlineMs: number): Handle {
+  const index = w.timerInsert(deadlineMs);
+  assert.ok(index >= 0, `timerInsert(${deadlineMs}) returned ${index}`);
+  return { index, generation: w.timerGeneration(index) };
+}
+
+/** Takes every due timer (at most the capacity: a longer list would be a bug). */
+function drain(w: CoreExports): number[] {
+  const taken: number[] = [];
+  for (let i = 0; i <= w.timerCapacity(); i++) {
+    const index = w.timerTakeDue();
+    if (index < 0) return taken;
+    taken.push(index);
+  }
+  assert.unreachable('the due list holds more timers than the table');
+  return taken;
+}
+
+const indices = (...handles: Handle[]): number[] => handles.map((h) => h.index);
+
+// ---- placement: pure functions -----------------------------------------------------
+
+test('levelFor: a level ends where the deadline first differs from elapsed above its 6 bits', () => {
+  const cases: [bigint, bigint, number][] = [
+    [0n, 0n, 0],
+    [0n, 63n, 0],
+    [0n, 64n, 1],
+    [0n, 4095n, 1],
+    [0n, 4096n, 2],
+    [0n, 2n ** 18n - 1n, 2],
+    [0n, 2n ** 18n, 3],
+    [0n, 2n ** 24n, 4],
+    [0n, 2n ** 30n, 5],
+    [0n, 2n ** 36n - 1n, 5],
+    // Beyond the wheel's range: clamped to the top level, never a seventh.
+    [0n, 2n ** 36n, 5],
+    [0n, 2n ** 63n, 5],
+    // Mid-level elapsed: what counts is the bits, not the distance.
+    [100n, 127n, 0],
+    [100n, 128n, 1],
+    [4000n, 4100n, 2],
+    [4096n, 4100n, 0],
+    [2n ** 36n - 10n, 2n ** 36n + 10n, 5],
+  ];
+  for (const [elapsed, when, level] of cases) {
+    assert.is(probe.levelFor(elapsed, when), level, `levelFor(${elapsed}, ${when})`);
+  }
+});
+
+test('slotFor: six bits per level, wrapping at 64', () => {
+  const cases: [bigint, number, number][] = [
+    [0n, 0, 0],
+    [63n, 0, 63],
+    [64n, 0, 0],
+    [64n, 1, 1],
+    [128n, 1, 2],
+    [4095n, 1, 63],
+    [4096n, 1, 0],
+    [4096n, 2, 1],
+    [4100n, 2, 1],
+    [2n ** 36n - 1n, 5, 63],
+    // Next turn of the top level: the slot index wraps to the start.
+    [2n ** 36n + 10n, 5, 0],
+    [2n ** 36n + 5n * 2n ** 30n, 5, 5],
+  ];
+  for (const [when, level, slot] of cases) {
+    assert.is(probe.slotFor(when, level), slot, `slotFor(${when}, ${level})`);
+  }
+});
+
+// ---- edges ---------------------------------------------------------------------------
+
+test('timerInsert: a 0 ms timer is due on the next timerExpire, at the same now', () => {
+  const w = wheel();
+  const timer = insert(w, 0);
+  assert.is(w.timerNextDeadline(), 0);
+  assert.is(w.timerExpire(0), 1);
+  assert.equal(drain(w), [timer.index]);
+  assert.is(w.timerCount(), 0);
+  assert.is(w.timerNextDeadline(), -1);
+});
+
+test('timerInsert: a fractional deadline rounds up, so 10.2 ms fires at 11, never at 10', () => {
+  const w = wheel();
+  const fractional = insert(w, 10.2);
+  const exact = insert(w, 5);
+  assert.is(w.timerExpire(4.999), 0);
+  assert.is(w.timerExpire(5), 1);
+  assert.equal(drain(w), [exact.index]);
+  assert.is(w.timerExpire(10.99), 0, 'floor(now) = 10 < 11');
+  assert.is(w.timerNextDeadline(), 11);
+  assert.is(w.timerExpire(11), 1);
+  assert.equal(drain(w), [fractional.index]);
+});
+
+test('timerInsert: the maximum delay fires exactly at it; beyond is clamped to it, in insertion order', () => {
+  assert.is(MAX_DELAY, 2 ** 36 - 1);
+  const w = wheel();
+  const atMax = insert(w, MAX_DELAY);
+  const beyond = insert(w, MAX_DELAY * 4);
+  const infinite = insert(w, Infinity);
+  // A host loop: wake at each answer of timerNextDeadline until something fires.
+  let wakeups = 0;
+  let fired = 0;
+  while (fired === 0 && wakeups < 20) {
+    const next = w.timerNextDeadline();
+    assert.ok(next > 0 && next <= MAX_DELAY, `next deadline ${next}`);
+    fired = w.timerExpire(next);
+    if (fired > 0) assert.is(next, MAX_DELAY, 'fired before the deadline');
+    wakeups++;
+  }
+  assert.ok(wakeups <= 7, `one wake-up per level at most, took ${wakeups}`);
+  assert.equal(drain(w), indices(atMax, beyond, infinite));
+
+  // From a clock that is not 0, the clamp counts from the wheel's tick.
+  const later = wheel();
+  later.timerExpire(1000.5);
+  const far = insert(later, 1000.5 + MAX_DELAY + 5);
+  assert.is(later.timerExpire(1000 + MAX_DELAY - 1), 0);
+  assert.is(later.timerExpire(1000 + MAX_DELAY), 1);
+  assert.equal(drain(later), [far.index]);
+});
+
+test('timerExpire: a deadline in the next turn of the top level waits there and fires on time', () => {
+  const w = wheel();
+  w.timerExpire(TOP_TURN - 10);
+  const across = insert(w, TOP_TURN + 10);
+  const next = w.timerNextDeadline();
+  assert.ok(next > TOP_TURN - 10 && next <= TOP_TURN + 10, `next deadline ${next}`);
+  assert.is(w.timerExpire(TOP_TURN + 9), 0);
+  assert.is(w.timerExpire(TOP_TURN + 10), 1);
+  assert.equal(drain(w), [across.index]);
+});
+
+test('timerExpire: a max-delay timer wrapping onto the current top-level slot does not hide a nearer one', () => {
+  const w = wheel();
+  const start = 5 * 2 ** 30 + 123; // mid top-level slot 5
+  w.timerExpire(start);
+  const wrapped = insert(w, start + MAX_DELAY); // top level, slot 5 of the next turn
+  const nearer = insert(w, start + 2 ** 30); // top level, slot 6 of this turn
+  assert.ok(w.timerNextDeadline() <= start + 2 ** 30, `next deadline ${w.timerNextDeadline()}`);
+  assert.is(w.timerExpire(start + 2 ** 30 - 1), 0);
+  assert.is(w.timerExpire(start + 2 ** 30), 1);
+  assert.equal(drain(w), [nearer.index]);
+  assert.is(w.timerExpire(start + MAX_DELAY - 1), 0);
+  assert.is(w.timerExpire(start + MAX_DELAY), 1);
+  assert.equal(drain(w), [wrapped.index]);
+});
+
+test('timerExpire: a clock jump fires every due timer once, in deadline then insertion order', () => {
+  const w = wheel(256);
+  const deadlines: number[] = [];
+  let seed = 7;
+  for (let i = 0; i < 200; i++) {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    // A few distinct values per level, so ties happen at every level.
+    const level = seed % 6;
+    deadlines.push((seed % 4) * 64 ** level + (seed % 3));
+    assert.is(insert(w, deadlines[i]!).index, i);
+  }
+  const expected = deadlines.map((d, i) => [d, i] as const).sort((a, b) => a[0] - b[0] || a[1] - b[1]).map(([, i]) => i);
+  assert.is(w.timerExpire(2 ** 40), 200);
+  assert.equal(drain(w), expected);
+  assert.is(w.timerExpire(2 ** 41), 0, 'nothing fires twice');
+  assert.is(w.timerCount(), 0);
+});
+
+test('timerExpire: now going backwards fires nothing, not even an overdue timer', () => {
+  const w = wheel();
+  insert(w, 50);
+  assert.is(w.timerExpire(100), 1);
+  drain(w);
+  const later = insert(w, 150);
+  const overdue = insert(w, 20); // before the wheel's clock: due at 100
+  assert.is(w.timerExpire(40), 0);
+  assert.is(w.timerExpire(99.9), 0);
+  assert.is(w.timerExpire(NaN), 0);
+  assert.equal(drain(w), []);
+  assert.is(w.timerCount(), 2);
+  assert.is(w.timerExpire(100), 1);
+  assert.equal(drain(w), [overdue.index]);
+  assert.is(w.timerExpire(149), 0);
+  assert.is(w.timerExpire(150), 1);
+  assert.equal(drain(w), [later.index]);
+});
+
+test('timerExpire: equal deadlines fire in insertion order though the first ones cascaded from higher levels', () => {
+  const w = wheel();
+  const deadline = 5000;
+  const order: Handle[] = [];
+  // Inserted at clocks on either side of the level boundaries 4096 and 4992.
+  for (const clock of [0, 100, 4095, 4096, 4500, 4991, 4992, 4999]) {
+    w.timerExpire(clock);
+    order.push(insert(w, deadline));
+    insert(w, deadline + 1); // a later neighbour in the same slots, fires after
+  }
+  w.timerExpire(4999.2);
+  order.push(insert(w, 4999.2)); // ceil: also 5000, inserted last
+  assert.is(w.timerExpire(5000), order.length);
+  assert.equal(drain(w), indices(...order));
+});
+
+test('timerTakeDue: a timer inserted while the due list drains waits for the next timerExpire', () => {
+  const w = wheel();
+  const first = [insert(w, 10), insert(w, 10), insert(w, 10)];
+  assert.is(w.timerExpire(10), 3);
+  assert.is(w.timerTakeDue(), first[0]!.index);
+  const overdue = insert(w, 0);
+  const now = insert(w, 10);
+  assert.equal(drain(w), indices(first[1]!, first[2]!), 'not the ones inserted during the drain');
+  assert.is(w.timerNextDeadline(), 10, 'they are due at the current tick');
+  assert.is(w.timerExpire(10), 2);
+  assert.equal(drain(w), indices(overdue, now));
+});
+
+test('timerCancel: removes a due timer from the due list; a stale handle does nothing', () => {
+  const w = wheel();
+  const [a, b, c] = [insert(w, 5), insert(w, 5), insert(w, 5)];
+  assert.is(w.timerExpire(5), 3);
+  assert.is(w.timerCancel(b.index, b.generation), 1);
+  assert.is(w.timerCancel(b.index, b.generation), 0, 'twice');
+  assert.is(w.timerCount(), 2);
+  assert.equal(drain(w), indices(a, c));
+  assert.is(w.timerCancel(a.index, a.generation), 0, 'after firing');
+  assert.is(w.timerCount(), 0);
+
+  const live = insert(w, 100);
+  assert.is(w.timerCancel(live.index, live.generation + 1), 0, 'wrong generation');
+  assert.is(w.timerCancel(-1, 0), 0);
+  assert.is(w.timerCancel(w.timerCapacity(), 0), 0);
+  assert.is(w.timerCancel(40, 0), 0, 'an index never handed out');
+  assert.is(w.timerCount(), 1);
+  assert.is(w.timerCancel(live.index, live.generation), 1);
+  assert.is(w.timerExpire(1000), 0);
+  assert.is(w.timerNextDeadline(), -1);
+});
+
+test('timerReschedule: keeps the handle, pulls a due timer back, and counts as a new insertion', () => {
+  const w = wheel();
+  const [a, b] = [insert(w, 5), insert(w, 5)];
+  assert.is(w.timerExpire(5), 2);
+  assert.is(w.timerReschedule(a.index, a.generation, 20), 1, 'due but not taken');
+  assert.is(w.timerGeneration(a.index), a.generation);
+  assert.equal(drain(w), [b.index]);
+  const c = insert(w, 20);
+  assert.is(w.timerReschedule(c.index, c.generation, 20), 1, 'same deadline: now behind a');
+  const d = insert(w, 20);
+  assert.is(w.timerExpire(19), 0);
+  assert.is(w.timerExpire(20), 3);
+  assert.equal(drain(w), indices(a, c, d));
+  assert.is(w.timerReschedule(a.index, a.generation, 50), 0, 'after firing');
+  assert.is(w.timerReschedule(99, 0, 50), 0, 'out of range');
+  assert.is(w.timerCount(), 0);
+});
+
+test('timerNextDeadline: -1 when empty, exact at level 0, a slot start above, the clock when due', () => {
+  const w = wheel();
+  assert.is(w.timerNextDeadline(), -1);
+  const near = insert(w, 40);
+  const far = insert(w, 10_000);
+  assert.is(w.timerNextDeadline(), 40);
+  assert.is(w.timerCancel(near.index, near.generation), 1);
+  // 10000 is level 2 from 0: slot (10000 >> 12) & 63 = 2 starts at 8192.
+  assert.is(w.timerNextDeadline(), 8192);
+  assert.is(w.timerExpire(8192), 0);
+  // Cascaded to level 1, slot 28: 8192 + 28 * 64.
+  assert.is(w.timerNextDeadline(), 9984);
+  assert.is(w.timerExpire(9984), 0);
+  assert.is(w.timerNextDeadline(), 10_000);
+  assert.is(w.timerExpire(10_000), 1);
+  assert.is(w.timerNextDeadline(), 10_000, 'due, not yet taken');
+  assert.equal(drain(w), [far.index]);
+  assert.is(w.timerNextDeadline(), -1);
+});
+
+test('timerInsert: a full table answers ERR_TIMERS_FULL and recovers after a cancel or a take', () => {
+  assert.is(FULL, -5);
+  const w = wheel(4);
+  const timers = [insert(w, 1), insert(w, 2), insert(w, 3), insert(w, 4)];
+  assert.is(w.timerInsert(5), FULL);
+  assert.is(w.timerCount(), 4);
+  assert.is(w.timerCapacity(), 4);
+  assert.is(w.timerCancel(timers[2]!.index, timers[2]!.generation), 1);
+  const reused = insert(w, 5);
+  assert.is(reused.index, timers[2]!.index, 'the freed entry');
+  assert.is.not(reused.generation, timers[2]!.generation);
+  assert.is(w.timerCancel(timers[2]!.index, timers[2]!.generation), 0, 'the old handle stays stale');
+  assert.is(w.timerInsert(6), FULL);
+  assert.is(w.timerExpire(1), 1);
+  assert.is(w.timerInsert(6), FULL, 'a due timer still holds its entry');
+  assert.equal(drain(w), [timers[0]!.index]);
+  insert(w, 6);
+  assert.is(w.timerCount(), 4);
+});
+
+test('timers: one million live timers are inserted and expire in order, at 24 bytes each', () => {
+  const count = 1 << 20;
+  const core = createCore(8, 8, STRIDE, DATA_OFFSET, count);
+  const w = core.exports;
+  const deadlines = new Float64Array(count);
+  let seed = 12345;
+  for (let i = 0; i < count; i++) {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    // Half crowd the first 4 s (many ties), half spread over 2^31 ms.
+    deadlines[i] = i % 2 ? seed % 4096 : seed;
+    if (w.timerInsert(deadlines[i]!) !== i) assert.unreachable(`insert ${i}`);
+  }
+  assert.is(w.timerInsert(0), FULL);
+  assert.is(w.timerCount(), count);
+
+  let taken = 0;
+  let previous = -1;
+  for (const now of [0, 100, 4096, 2 ** 20, 2 ** 31]) {
+    w.timerExpire(now);
+    for (let index = w.timerTakeDue(); index >= 0; index = w.timerTakeDue()) {
+      const deadline = deadlines[index]!;
+      if (deadline > now) assert.unreachable(`timer ${index} due at ${deadline} fired at ${now}`);
+      const last = previous < 0 ? -1 : deadlines[previous]!;
+      if (deadline < last || (deadline === last && index < previous)) {
+        assert.unreachable(`timer ${index} (${deadline}) fired after ${previous} (${last})`);
+      }
+      previous = index;
+      taken++;
+    }
+  }
+  assert.is(taken, count);
+  assert.is(w.timerCount(), 0);
+
+  assert.ok(ENTRY_BYTES <= 32, `${ENTRY_BYTES} bytes per entry`);
+  const timersBytes = w.layoutBytes(8, 8, STRIDE, count) - w.layoutBytes(8, 8, STRIDE, 0);
+  assert.is(timersBytes, count * ENTRY_BYTES);
+  const pages = Math.ceil(w.layoutBytes(8, 8, STRIDE, count) / 65536);
+  assert.is(core.memory.buffer.byteLength, pages * 65536, 'the memory is exactly the layout, in pages');
+});
+
+test('createCore: maxTimers defaults to 65536 and is checked before any memory is made', () => {
+  assert.is(DEFAULT_MAX_TIMERS, 65536);
+  assert.is(createCore(8, 8, STRIDE, DATA_OFFSET).exports.timerCapacity(), 65536);
+  assert.is(wheel(0).timerInsert(0), FULL, 'a loop may have no timers at all');
+  throws(() => createCore(8, 8, STRIDE, DATA_OFFSET, -1), rangeErr);
+  throws(() => createCore(8, 8, STRIDE, DATA_OFFSET, 1.5), rangeErr);
+  throws(() => createCore(8, 8, STRIDE, DATA_OFFSET, MAX_TIMERS_LIMIT + 1), rangeErr);
+  throws(() => createCore(8, 8, STRIDE, DATA_OFFSET, '10' as unknown as number), typeErr);
+});
+
+test('timers: the timers region does not overlap the fd registry', () => {
+  const maxFds = 64;
+  const w = wheel(64, maxFds);
+  const role = w.ROLE_CLIENT.value as number;
+  const gens = Array.from({ length: maxFds }, (_, fd) => w.register(fd, role, 1));
+  const timers = Array.from({ length: 64 }, (_, i) => insert(w, i));
+  assert.is(w.timerExpire(100), 64);
+  assert.equal(drain(w), indices(...timers));
+  for (let fd = 0; fd < maxFds; fd++) {
+    assert.is(w.generationOf(fd), gens[fd], `fd ${fd}`);
+    assert.is(w.roleOf(fd), role, `fd ${fd}`);
+  }
+  assert.is(w.registeredCount(), maxFds);
+});
+
+// ---- the model -----------------------------------------------------------------------
+
+type Command =
+  | { kind: 'insert'; delay: number }
+  | { kind: 'cancel'; pick: number }
+  | { kind: 'reschedule'; pick: number; delay: number }
+  | { kind: 'advance'; step: number }
+  | { kind: 'take'; count: number };
+
+const fraction = fc.constantFrom(0, 0, 0, 0.25, 0.999);
+const withFraction = (ms: fc.Arbitrary<number>): fc.Arbitrary<number> => fc.tuple(ms, fraction).map(([n, f]) => n + f);
+const delay = withFraction(
+  fc.oneof(
+    fc.integer({ min: 0, max: 70 }),
+    fc.integer({ min: 0, max: 5000 }),
+    fc.integer({ min: 0, max: 2 ** 32 }),
+    fc.constantFrom(-5, 0, 63, 64, 4095, 4096, 2 ** 30, MAX_DELAY, MAX_DELAY + 1, 2 * MAX_DELAY),
+  ),
+);
+const step = withFraction(
+  fc.oneof(
+    fc.integer({ min: 0, max: 70 }),
+    fc.integer({ min: 0, max: 5000 }),
+    fc.integer({ min: 0, max: 2 ** 33 }),
+    fc.integer({ min: -100, max: -1 }),
+  ),
+);
+const command: fc.Arbitrary<Command> = fc.oneof(
+  { weight: 4, arbitrary: delay.map((d) => ({ kind: 'insert' as const, delay: d })) },
+  { weight: 1, arbitrary: fc.nat().map((pick) => ({ kind: 'cancel' as const, pick })) },
+  { weight: 1, arbitrary: fc.tuple(fc.nat(), delay).map(([pick, d]) => ({ kind: 'reschedule' as const, pick, delay: d })) },
+  { weight: 2, arbitrary: step.map((s) => ({ kind: 'advance' as const, step: s })) },
+  { weight: 2, arbitrary: fc.integer({ min: 1, max: 8 }).map((count) => ({ kind: 'take' as const, count })) },
+);
+// Starting clocks: zero, just below the top level's turn, mid top-level slot, far out.
+const start = fc.constantFrom(0, 0, TOP_TURN - 100, 5 * 2 ** 30 + 123, 2 ** 40 - 7);
+
+/** Runs `commands` on a fresh wheel and the model side by side; throws at the first difference. */
+function compare(capacity: number, startMs: number, commands: Command[]): void {
+  const w = wheel(capacity);
+  const model = new TimerModel(capacity, MAX_DELAY);
+  const handles: Handle[] = []; // by model id
+  const earliestFire: number[] = []; // by model id: the first tick it may fire at
+  const fired = new Set<number>();
+  let hostNow = startMs;
+  assert.is(w.timerExpire(startMs), model.expire(startMs));
+
+  const request = (id: number, deadlineMs: number): void => {
+    earliestFire[id] = Math.min(Math.ceil(deadlineMs), model.clock + MAX_DELAY);
+  };
+  for (const [n, c] of commands.entries()) {
+    const at = `command ${n} ${JSON.stringify(c)}`;
+    if (c.kind === 'insert') {
+      const deadline = hostNow + c.delay;
+      const index = w.timerInsert(deadline);
+      const id = model.insert(deadline);
+      if (id === undefined) {
+        assert.is(index, FULL, at);
+      } else {
+        assert.ok(index >= 0, `${at}: got ${index}`);
+        handles[id] = { index, generation: w.timerGeneration(index) };
+        request(id, deadline);
+      }
+    } else if (c.kind === 'cancel' || c.kind === 'reschedule') {
+      if (handles.length === 0) continue;
+      const id = c.pick % handles.length;
+      const { index, generation } = handles[id]!;
+      if (c.kind === 'cancel') {
+        assert.is(w.timerCancel(index, generation), model.cancel(id), at);
+      } else {
+        const deadline = hostNow + c.delay;
+        const result = model.reschedule(id, deadline);
+        assert.is(w.timerReschedule(index, generation, deadline), result, at);
+        if (result) request(id, deadline);
+      }
+    } else if (c.kind === 'advance') {
+      hostNow += c.step;
+      assert.is(w.timerExpire(hostNow), model.expire(hostNow), at);
+    } else {
+      for (let i = 0; i < c.count; i++) {
+        const index = w.timerTakeDue();
+        const id = model.takeDue();
+        if (id === undefined) {
+          assert.is(index, -1, at);
+          break;
+        }
+        assert.is(index, handles[id]!.index, `${at}: took entry ${index}, the model timer ${id}`);
+        assert.not.ok(fired.has(id), `${at}: timer ${id} fired twice`);
+        assert.ok(model.clock >= earliestFire[id]!, `${at}: timer ${id} fired at ${model.clock}, before ${earliestFire[id]}`);
+        fired.add(id);
+      }
+    }
+    assert.is(w.timerCount(), model.count(), `${at}: count`);
+    const earliest = model.earliest();
+    const next = w.timerNextDeadline();
+    if (earliest === -1 || earliest === model.clock) {
+      assert.is(next, earliest, `${at}: next deadline`);
+    } else {
+      assert.ok(next > model.clock && next <= earliest, `${at}: next deadline ${next}, clock ${model.clock}, earliest ${earliest}`);
+    }
+  }
+}
+
+test('timers: random inserts, cancels, reschedules and clock moves agree with the model (small table, often full)', () => {
+  fc.assert(
+    fc.property(start, fc.array(command, { maxLength: 150 }), (startMs, commands) => compare(12, startMs, commands)),
+    { numRuns: 300 },
+  );
+});
+
+test('timers: random inserts, cancels, reschedules and clock moves agree with the model (room to spare)', () => {
+  fc.assert(
+    fc.property(start, fc.array(command, { minLength: 50, maxLength: 400 }), (startMs, commands) => compare(512, startMs, commands)),
+    { numRuns: 150 },
+  );
+});
+
+test.run();
