@@ -16,7 +16,7 @@ test("a handler over slowCallbackMs is reported as 'slow' with kind, fd, label a
     loop.runOnce(0);
     assert.is(slow.length, 1);
     const [info] = slow;
-    assert.is(info!.kind, 'read');
+    assert.is(info!.kind, 'watch');
     assert.is(info!.fd, 10);
     assert.is(info!.label, 'sluggish');
     assert.ok(info!.durationMs >= 10, `durationMs ${info!.durationMs}`);
