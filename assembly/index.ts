@@ -86,6 +86,7 @@ export {
   timerReschedule,
   timerExpire,
   timerTakeDue,
+  timerTakenDeadline,
   timerNextDeadline,
   timerCount,
   timerCapacity,

@@ -361,13 +361,21 @@ export function timerExpire(nowMs: f64): i32 {
   return moved;
 }
 
+/** The deadline tick of the timer timerTakeDue last returned (for lateness metrics). */
+let takenDeadline: u64 = 0;
+
 /** Pops the next due timer: its index (its handle is now stale), or -1. */
 export function timerTakeDue(): i32 {
   const index = headOf(DUE);
   if (index == NIL) return -1;
+  takenDeadline = deadlineOf(index);
   unlink(index);
   release(index);
   return index;
+}
+
+export function timerTakenDeadline(): f64 {
+  return <f64>takenDeadline;
 }
 
 /**

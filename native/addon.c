@@ -165,13 +165,22 @@ static napi_value backend_remove(napi_env env, napi_callback_info info) {
   return int_result(env, slot->backend->ops->remove(slot->backend, fd));
 }
 
-/* backendWait(id, timeoutMs) -> events written | -errno. The hot call. */
+/* backendWait(id, timeoutMs) -> events written | -errno. The hot call.
+ * timeoutMs may have a fraction (a timer's deadline to the microsecond);
+ * a negative one waits forever. */
 static napi_value backend_wait(napi_env env, napi_callback_info info) {
-  int32_t timeout;
-  loop_slot *slot = slot_and_int(env, info, &timeout);
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  double timeout_ms;
+  if (argc < 2 || napi_get_value_double(env, argv[1], &timeout_ms) != napi_ok || timeout_ms != timeout_ms)
+    return int_result(env, -EINVAL);
+  loop_slot *slot = slot_of(env, argv[0]);
   if (slot == NULL) return int_result(env, -EINVAL);
+  /* Past ~292 years a wait is as good as forever. */
+  int64_t timeout_ns = timeout_ms < 0 || timeout_ms > 9.2e12 ? -1 : (int64_t)(timeout_ms * 1e6 + 0.999);
   return int_result(env,
-                    slot->backend->ops->wait(slot->backend, slot->events, slot->max_events, timeout));
+                    slot->backend->ops->wait(slot->backend, slot->events, slot->max_events, timeout_ns));
 }
 
 static int release_slot(napi_env env, loop_slot *slot) {

@@ -22,17 +22,29 @@ static int64_t now_ns(void) {
   return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-int64_t wl_deadline_ns(int timeout_ms) {
-  return timeout_ms < 0 ? -1 : now_ns() + (int64_t)timeout_ms * 1000000;
+int64_t wl_deadline_ns(int64_t timeout_ns) {
+  return timeout_ns < 0 ? -1 : now_ns() + timeout_ns;
 }
 
-int wl_remaining_ms(int64_t deadline_ns) {
+int64_t wl_remaining_ns(int64_t deadline_ns) {
   if (deadline_ns < 0) return -1;
   int64_t left = deadline_ns - now_ns();
-  if (left <= 0) return 0;
+  return left > 0 ? left : 0;
+}
+
+int wl_timeout_ms(int64_t timeout_ns) {
+  if (timeout_ns < 0) return -1;
   /* Round up: waking a fraction of a millisecond early would make the caller
    * wait again for nothing, or fire a timer before its deadline. */
-  return (int)((left + 999999) / 1000000);
+  int64_t ms = (timeout_ns + 999999) / 1000000;
+  return ms > INT32_MAX ? INT32_MAX : (int)ms;
+}
+
+struct timespec *wl_timespec(int64_t timeout_ns, struct timespec *ts) {
+  if (timeout_ns < 0) return NULL;
+  ts->tv_sec = timeout_ns / 1000000000;
+  ts->tv_nsec = timeout_ns % 1000000000;
+  return ts;
 }
 
 int wl_check_level_triggered(uint32_t events) {

@@ -1,6 +1,7 @@
 /* epoll backend. The kernel keeps the interest set, so add/modify/remove are
  * one epoll_ctl each and a wait costs O(ready), not O(registered). */
 #include <errno.h>
+#include <sys/syscall.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -44,15 +45,32 @@ static int epoll_remove(wl_backend *b, int fd) {
   return epoll_control(b, EPOLL_CTL_DEL, fd, 0, 0);
 }
 
+/* epoll_pwait2 (Linux 5.11) takes a timespec, so a wait ends at a timer's
+ * deadline instead of up to a millisecond after it. Where the kernel lacks
+ * it, epoll_wait with the timeout rounded up to whole milliseconds. */
+static int pwait2_missing = 0;
+
+static int wait_once(epoll_backend *b, struct epoll_event *out, int max_events, int64_t timeout_ns) {
+#ifdef SYS_epoll_pwait2
+  if (!pwait2_missing) {
+    struct timespec ts;
+    int n = (int)syscall(SYS_epoll_pwait2, b->epfd, out, max_events, wl_timespec(timeout_ns, &ts), NULL, 0);
+    if (n >= 0 || errno != ENOSYS) return n;
+    pwait2_missing = 1;
+  }
+#endif
+  return epoll_wait(b->epfd, out, max_events, wl_timeout_ms(timeout_ns));
+}
+
 static int epoll_wait_events(wl_backend *base, struct epoll_event *out, int max_events,
-                             int timeout_ms) {
+                             int64_t timeout_ns) {
   epoll_backend *b = (epoll_backend *)base;
-  int64_t deadline = wl_deadline_ns(timeout_ms);
+  int64_t deadline = wl_deadline_ns(timeout_ns);
   for (;;) {
-    int n = epoll_wait(b->epfd, out, max_events, timeout_ms);
+    int n = wait_once(b, out, max_events, timeout_ns);
     if (n >= 0) return n;
     if (errno != EINTR) return -errno;
-    timeout_ms = wl_remaining_ms(deadline);
+    timeout_ns = wl_remaining_ns(deadline);
   }
 }
 

@@ -173,11 +173,13 @@ static int collect(poll_backend *b, struct epoll_event *out, int max_events, int
 }
 
 static int poll_wait_events(wl_backend *base, struct epoll_event *out, int max_events,
-                            int timeout_ms) {
+                            int64_t timeout_ns) {
   poll_backend *b = (poll_backend *)base;
-  int64_t deadline = wl_deadline_ns(timeout_ms);
+  int64_t deadline = wl_deadline_ns(timeout_ns);
   for (;;) {
-    int ready = poll(b->fds, (nfds_t)b->count, timeout_ms);
+    struct timespec ts;
+    /* ppoll: poll with a timespec, for sub-millisecond deadlines. */
+    int ready = ppoll(b->fds, (nfds_t)b->count, wl_timespec(timeout_ns, &ts), NULL);
     if (ready == 0) return 0;
     if (ready > 0) {
       int dropped;
@@ -189,7 +191,7 @@ static int poll_wait_events(wl_backend *base, struct epoll_event *out, int max_e
     } else if (errno != EINTR) {
       return -errno;
     }
-    timeout_ms = wl_remaining_ms(deadline);
+    timeout_ns = wl_remaining_ns(deadline);
   }
 }
 

@@ -148,13 +148,14 @@ static int collect(select_backend *b, const fd_set *readable, const fd_set *writ
 }
 
 static int select_wait_events(wl_backend *base, struct epoll_event *out, int max_events,
-                              int timeout_ms) {
+                              int64_t timeout_ns) {
   select_backend *b = (select_backend *)base;
-  int64_t deadline = wl_deadline_ns(timeout_ms);
+  int64_t deadline = wl_deadline_ns(timeout_ns);
   for (;;) {
     fd_set readable = b->readers, writable = b->writers;
-    struct timeval tv = {.tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000};
-    int ready = select(b->max_fd + 1, &readable, &writable, NULL, timeout_ms < 0 ? NULL : &tv);
+    struct timespec ts;
+    /* pselect: select with a timespec, for sub-millisecond deadlines. */
+    int ready = pselect(b->max_fd + 1, &readable, &writable, NULL, wl_timespec(timeout_ns, &ts), NULL);
     if (ready >= 0) return collect(b, &readable, &writable, out, max_events, ready);
     /* EBADF with nothing to drop is not ours to fix: report it, never spin. */
     if (errno == EBADF) {
@@ -162,7 +163,7 @@ static int select_wait_events(wl_backend *base, struct epoll_event *out, int max
     } else if (errno != EINTR) {
       return -errno;
     }
-    timeout_ms = wl_remaining_ms(deadline);
+    timeout_ns = wl_remaining_ns(deadline);
   }
 }
 

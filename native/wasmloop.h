@@ -8,6 +8,7 @@
 #define WASMLOOP_H
 
 #include <stdint.h>
+#include <time.h>
 #include <sys/epoll.h>
 #include <sys/types.h>
 #include <sys/uio.h>
@@ -31,10 +32,10 @@ typedef struct wl_backend_ops {
   int (*add)(wl_backend *b, int fd, uint32_t events, uint64_t data);
   int (*modify)(wl_backend *b, int fd, uint32_t events, uint64_t data);
   int (*remove)(wl_backend *b, int fd);
-  /* Waits up to timeout_ms (-1: forever) and writes at most max_events
+  /* Waits up to timeout_ns (-1: forever) and writes at most max_events
    * records to out. Returns the number written (0 on timeout). EINTR is
    * retried with the time that remains, so a signal never ends a wait early. */
-  int (*wait)(wl_backend *b, struct epoll_event *out, int max_events, int timeout_ms);
+  int (*wait)(wl_backend *b, struct epoll_event *out, int max_events, int64_t timeout_ns);
   /* Releases the kernel object and the state. */
   int (*free)(wl_backend *b);
   /* The one fd that turns readable when the backend has events, for a loop
@@ -61,10 +62,17 @@ extern const wl_backend_ops wl_select_ops;
 /* Looks a backend up by name; NULL when there is none by that name. */
 const wl_backend_ops *wl_backend_find(const char *name);
 
-/* Milliseconds left until deadline_ns on CLOCK_MONOTONIC, rounded up, never
- * negative. Backends use it to retry EINTR without lengthening the wait. */
-int wl_remaining_ms(int64_t deadline_ns);
-int64_t wl_deadline_ns(int timeout_ms);
+/* Timeouts are nanoseconds (-1: forever), so a wait can end at a timer's
+ * deadline to the microsecond instead of the next whole millisecond.
+ * wl_deadline_ns: the CLOCK_MONOTONIC time a wait of timeout_ns ends (-1 for
+ * forever); wl_remaining_ns: what is left of it, never negative, so backends
+ * retry EINTR without lengthening the wait; wl_timeout_ms: a timeout for
+ * millisecond-only calls, rounded up; wl_timespec: ts filled in, or NULL for
+ * forever. */
+int64_t wl_deadline_ns(int64_t timeout_ns);
+int64_t wl_remaining_ns(int64_t deadline_ns);
+int wl_timeout_ms(int64_t timeout_ns);
+struct timespec *wl_timespec(int64_t timeout_ns, struct timespec *ts);
 
 /* Which open file an fd named when it was registered, so a backend that keeps
  * its own interest set can tell that fd from a later file given the same

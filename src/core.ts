@@ -109,6 +109,8 @@ export interface CoreExports {
   timerExpire(nowMs: number): number;
   /** Pops the next due timer's index (its handle goes stale), or -1. */
   timerTakeDue(): number;
+  /** The deadline tick of the timer timerTakeDue last returned. */
+  timerTakenDeadline(): number;
   /** When to wake (ms): the earliest busy slot's start, elapsed if any are due, -1 if none pending. */
   timerNextDeadline(): number;
   timerCount(): number;

@@ -10,7 +10,7 @@ import { EventEmitter } from 'node:events';
 import { constants as osConstants } from 'node:os';
 
 import { BACKEND_NAMES, NativeBackend, type BackendName, type KernelBackend } from './backend.js';
-import { createCore, type Core, type CoreExports } from './core.js';
+import { createCore, DEFAULT_MAX_TIMERS, MAX_TIMERS_LIMIT, type Core, type CoreExports } from './core.js';
 import { Deferred, DeferredQueue } from './deferred.js';
 import {
   assertBoolean,
@@ -31,6 +31,7 @@ import {
 import { readMetrics, type LoopMetrics } from './metrics.js';
 import { native } from './native.js';
 import { COMMAND, RemoteInbox, type RemoteHandle } from './remote.js';
+import { HELD, MISSED_TICK_POLICIES, Timer, type IntervalOptions, type TimerOptions } from './timer.js';
 import { TraceRing, type TraceEntry } from './trace.js';
 import { Watcher, type WatchEvent, type WatchHandler, type WatchInterest } from './watcher.js';
 
@@ -55,6 +56,15 @@ export interface EventLoopOptions {
   maxEvents?: number;
   /** One more than the highest fd the loop can register. Default 65536. */
   maxFds?: number;
+  /** Timers that can be pending at once (24 bytes of wheel each). Default 65536. */
+  maxTimers?: number;
+  /**
+   * The loop's clock, in ms: a function that returns the time, such as a
+   * test's virtual clock. Default `performance.now`. The loop never lets its
+   * time go backwards: a clock that does is offset so that time stands still
+   * and then moves on at the clock's pace.
+   */
+  clock?: () => number;
   /**
    * I/O callbacks per iteration. The rest of the batch is served next
    * iteration, before any new wait, after timers and deferred callbacks had
@@ -132,6 +142,7 @@ export interface SlowCallback extends CallbackContext {
 }
 
 export type CallbackKind = 'accept' | 'read' | 'write' | 'hangup' | 'error' | 'watch' | 'timer' | 'deferred';
+export type { MissedTickPolicy, TimerOptions, IntervalOptions } from './timer.js';
 
 /** Handlers for a client socket. Each receives the fd that is ready. */
 export interface ClientHandlers {
@@ -246,6 +257,7 @@ export class EventLoop extends EventEmitter<EventLoopEvents> {
   readonly maxRepolls: number;
   readonly slowCallbackMs: number;
   readonly fatalErrors: boolean;
+  readonly maxTimers: number;
 
   readonly #core: Core;
   readonly #wasm: CoreExports;
@@ -257,6 +269,22 @@ export class EventLoop extends EventEmitter<EventLoopEvents> {
   readonly #deferred: DeferredQueue;
   readonly #trace: TraceRing | undefined;
   readonly #printedErrors = new Set<string>();
+  readonly #timers: (Timer | undefined)[] = [];
+  /**
+   * Timers the wheel released (their millisecond has begun) whose exact
+   * deadline is still ahead: they fire when it passes. So a timer fires at
+   * its deadline to the wait's precision, not up to a millisecond late.
+   */
+  #heldTimers: Timer[] = [];
+  readonly #maxTimerDelay: number;
+  readonly #timerControl = {
+    cancel: (timer: Timer): boolean => this.#cancelTimer(timer),
+    refresh: (timer: Timer): void => this.#refreshTimer(timer),
+  };
+  readonly #clock: () => number;
+  /** Clock readings are offset by this much, so loop time never goes back and starts near 0. */
+  #clockOffset: number;
+  #lastNow = 0;
   readonly #watcherControl = {
     modify: (watcher: Watcher, interest: WatchInterest): void => this.#modifyWatcher(watcher, interest),
     close: (watcher: Watcher): void => this.#closeWatcher(watcher),
@@ -270,6 +298,7 @@ export class EventLoop extends EventEmitter<EventLoopEvents> {
     epollHup: number;
     counterIterations: number; counterBusyNs: number; counterErrors: number; counterSlow: number;
     counterCutoffs: number; counterRepolls: number; counterDeferredRun: number;
+    timersFull: number;
   };
 
   #closed = false;
@@ -294,6 +323,10 @@ export class EventLoop extends EventEmitter<EventLoopEvents> {
     assertInteger('options.maxEvents', maxEvents, 1, MAX_EVENTS_LIMIT);
     const maxFds = options.maxFds ?? DEFAULT_MAX_FDS;
     assertInteger('options.maxFds', maxFds, 1, MAX_FDS_LIMIT);
+    const maxTimers = options.maxTimers ?? DEFAULT_MAX_TIMERS;
+    assertInteger('options.maxTimers', maxTimers, 1, MAX_TIMERS_LIMIT);
+    const clock = options.clock ?? (() => performance.now());
+    assertFunction('options.clock', clock);
     const callbacksPerIteration = options.callbacksPerIteration ?? DEFAULT_CALLBACKS_PER_ITERATION;
     assertInteger('options.callbacksPerIteration', callbacksPerIteration, 1, 0x7fffffff);
     const iterationBudgetMs = options.iterationBudgetMs ?? DEFAULT_ITERATION_BUDGET_MS;
@@ -312,6 +345,9 @@ export class EventLoop extends EventEmitter<EventLoopEvents> {
 
     this.maxEvents = maxEvents;
     this.maxFds = maxFds;
+    this.maxTimers = maxTimers;
+    this.#clock = clock;
+    this.#clockOffset = -this.#readClock();
     this.callbacksPerIteration = callbacksPerIteration;
     this.iterationBudgetMs = iterationBudgetMs;
     this.maxRepolls = maxRepolls;
@@ -320,7 +356,7 @@ export class EventLoop extends EventEmitter<EventLoopEvents> {
     this.#kernel = typeof backend === 'string' ? new NativeBackend(backend) : backend;
     this.backend = this.#kernel.name;
 
-    this.#core = createCore(maxFds, maxEvents, native.EVENT_SIZE, native.EVENT_DATA_OFFSET);
+    this.#core = createCore(maxFds, maxEvents, native.EVENT_SIZE, native.EVENT_DATA_OFFSET, maxTimers);
     const w = (this.#wasm = this.#core.exports);
     const v = (g: WebAssembly.Global): number => g.value as number;
     this.#k = {
@@ -334,7 +370,9 @@ export class EventLoop extends EventEmitter<EventLoopEvents> {
       counterIterations: v(w.COUNTER_ITERATIONS), counterBusyNs: v(w.COUNTER_BUSY_NS), counterErrors: v(w.COUNTER_ERRORS),
       counterSlow: v(w.COUNTER_SLOW), counterCutoffs: v(w.COUNTER_BUDGET_CUTOFFS), counterRepolls: v(w.COUNTER_REPOLLS),
       counterDeferredRun: v(w.COUNTER_DEFERRED_RUN),
+      timersFull: v(w.ERR_TIMERS_FULL),
     };
+    this.#maxTimerDelay = v(w.MAX_TIMER_DELAY_MS);
     this.#deferred = new DeferredQueue(maxDeferred, PRIORITY_LOWEST + 1);
     this.#trace = trace === false ? undefined : new TraceRing(trace === true ? DEFAULT_TRACE_ENTRIES : trace, CALLBACK_KINDS);
     check(
@@ -474,6 +512,35 @@ export class EventLoop extends EventEmitter<EventLoopEvents> {
     // its number may already belong to someone else: do not close it.
     if (removed < 0) throw systemError(removed, this.#kernel.syscalls.control, { fd });
     if (close) check(native.close(fd), 'close', { fd });
+  }
+
+  /**
+   * Calls `callback` once, `delayMs` from now: never earlier, and within a
+   * millisecond after when the loop is not busy. Delays longer than
+   * MAX_TIMER_DELAY_MS (about 2.18 years) are clamped to it. Timers due at
+   * the same time fire in the order they were set.
+   */
+  setTimeout(callback: () => void, delayMs: number, options: TimerOptions = {}): Timer {
+    return this.#newTimer(callback, delayMs, false, options, 0);
+  }
+
+  /**
+   * Calls `callback` every `periodMs` (at least 1), the first time one
+   * period from now. `options.missed` says what happens after a stall
+   * (default `'skip'`).
+   */
+  setInterval(callback: () => void, periodMs: number, options: IntervalOptions = {}): Timer {
+    return this.#newTimer(callback, periodMs, true, options, 1);
+  }
+
+  /** The loop's time, ms since it was created (its clock, never going back). */
+  now(): number {
+    return this.#now();
+  }
+
+  /** Timers scheduled now. */
+  get timerCount(): number {
+    return this.#closed ? 0 : this.#wasm.timerCount() + this.#heldTimers.length;
   }
 
   /**
@@ -712,8 +779,7 @@ export class EventLoop extends EventEmitter<EventLoopEvents> {
       busyFrom = performance.now();
       this.#serveBatch(busyFrom, this.callbacksPerIteration);
     } else {
-      const idle = this.#deferred.depth === 0;
-      let count = this.#wait(idle ? timeoutMs : 0);
+      let count = this.#wait(this.#waitTimeout(timeoutMs));
       busyFrom = performance.now();
       let callbacks = this.callbacksPerIteration;
       for (let repolls = 0; count > 0; repolls++) {
@@ -728,9 +794,182 @@ export class EventLoop extends EventEmitter<EventLoopEvents> {
       }
     }
     // A fatal error stops the loop after the callback that threw.
+    if (this.#fatal === undefined && (this.#wasm.timerExpire(this.#now()) > 0 || this.#heldTimers.length > 0)) this.#fireTimers();
     if (this.#fatal === undefined) this.#runDeferred();
     w.noteCount(this.#k.counterBusyNs, (performance.now() - busyFrom) * 1e6);
     return events;
+  }
+
+  /**
+   * How long the next wait may block: not at all when work is waiting
+   * (deferred callbacks, due timers), else until the earliest timer or
+   * `requested`, whichever comes first (-1: no bound).
+   */
+  #waitTimeout(requested: number): number {
+    if (this.#deferred.depth > 0 || requested === 0) return 0;
+    let next = this.#wasm.timerNextDeadline();
+    for (const timer of this.#heldTimers) if (next < 0 || timer.deadline < next) next = timer.deadline;
+    if (next < 0) return requested;
+    // A fraction of a millisecond is kept: the wait ends at the deadline to
+    // the microsecond (epoll_pwait2, ppoll, pselect).
+    const untilTimer = Math.max(0, next - this.#now());
+    return requested < 0 ? untilTimer : Math.min(requested, untilTimer);
+  }
+
+  /**
+   * Runs the timers due by now: first those held back from earlier passes,
+   * then those timerExpire moved to the due list, in deadline order. One
+   * whose exact deadline is still ahead (its millisecond has only begun) is
+   * held back for the next pass.
+   */
+  #fireTimers(): void {
+    const w = this.#wasm;
+    const now = this.#lastNow;
+    const held = this.#heldTimers;
+    this.#heldTimers = [];
+    let heldAt = 0;
+    this.#dispatching = true;
+    let start = performance.now();
+    try {
+      for (;;) {
+        let timer: Timer;
+        let tick: number;
+        if (heldAt < held.length) {
+          timer = held[heldAt++]!;
+          if (timer.index !== HELD) continue; // cancelled or refreshed meanwhile
+          tick = Math.floor(timer.deadline);
+        } else {
+          const index = w.timerTakeDue();
+          if (index < 0) break;
+          timer = this.#timers[index]!;
+          this.#timers[index] = undefined;
+          tick = w.timerTakenDeadline();
+        }
+        if (now < timer.deadline) {
+          timer.index = HELD;
+          this.#heldTimers.push(timer);
+          continue;
+        }
+        timer.index = -1;
+        w.noteTimer(Math.max(0, now - Math.max(tick, timer.deadline)) * 1e6);
+        // Before the call, so the callback can cancel or refresh its interval.
+        if (timer.repeat) this.#schedule(timer, this.#nextTick(timer, now));
+        try {
+          timer.callback();
+        } catch (error) {
+          this.#failed(error, 'timer', undefined, timer.label);
+        }
+        const finished = performance.now();
+        this.#ran(CB.timer, -1, timer.label, start, finished);
+        start = finished;
+        // Stopping: the timers still due stay due, and fire next iteration.
+        if (this.#fatal !== undefined || this.#stopRequested) break;
+      }
+    } finally {
+      // Held timers not looked at (a stop) go back ahead of the new ones.
+      if (heldAt < held.length) this.#heldTimers = held.slice(heldAt).concat(this.#heldTimers);
+      this.#dispatching = false;
+    }
+  }
+
+  /** An interval's next firing (before jitter), by its missed-tick policy. */
+  #nextTick(timer: Timer, now: number): number {
+    const period = timer.delay;
+    if (timer.missed === 'delay') return now + period;
+    const next = timer.base + period;
+    if (timer.missed === 'burst' || next > now) return next;
+    // skip: the first tick of the original phase after now.
+    return timer.base + period * (Math.floor((now - timer.base) / period) + 1);
+  }
+
+  #newTimer(callback: () => void, delay: number, repeat: boolean, options: IntervalOptions, minimum: number): Timer {
+    assertFunction('callback', callback);
+    const name = repeat ? 'periodMs' : 'delayMs';
+    if (typeof delay !== 'number') throw new TypeError(`${name} must be a number, got ${typeof delay}`);
+    if (!Number.isFinite(delay) || delay < minimum) {
+      throw rangeError(`${name} must be a finite number >= ${minimum}, got ${delay}`);
+    }
+    assertObject('options', options);
+    const jitter = options.jitter ?? 0;
+    if (typeof jitter !== 'number') throw new TypeError(`options.jitter must be a number, got ${typeof jitter}`);
+    if (!(jitter >= 0 && jitter <= 1)) throw rangeError(`options.jitter must be a fraction from 0 to 1, got ${jitter}`);
+    if (options.label !== undefined) assertString('options.label', options.label);
+    const missed = options.missed ?? 'skip';
+    assertOneOf('options.missed', missed, MISSED_TICK_POLICIES);
+    const signal = options.signal;
+    if (signal !== undefined && !(signal instanceof AbortSignal)) throw new TypeError('options.signal must be an AbortSignal');
+    this.#assertUsable(repeat ? 'setInterval' : 'setTimeout');
+    const timer = new Timer(callback, delay, repeat, options, missed, this.#timerControl);
+    if (signal?.aborted) {
+      timer.cancelled = true;
+      return timer;
+    }
+    this.#schedule(timer, this.#now() + delay);
+    signal?.addEventListener('abort', () => timer.cancel(), { once: true });
+    return timer;
+  }
+
+  /**
+   * Puts `timer` in the wheel for `base` (plus its jitter). The wheel counts
+   * whole milliseconds: the timer goes in the slot of the millisecond its
+   * deadline falls in, and #fireTimers holds it until the exact time.
+   */
+  #schedule(timer: Timer, base: number): void {
+    timer.base = base;
+    const jittered = timer.jitter === 0 ? base : base + Math.random() * timer.jitter * timer.delay;
+    timer.deadline = Math.min(jittered, this.#lastNow + this.#maxTimerDelay);
+    const index = this.#wasm.timerInsert(Math.floor(timer.deadline));
+    if (index === this.#k.timersFull) {
+      throw rangeError(`timer table full (capacity ${this.maxTimers}); raise the loop's maxTimers option`);
+    }
+    timer.index = index;
+    timer.generation = this.#wasm.timerGeneration(index);
+    this.#timers[index] = timer;
+  }
+
+  #cancelTimer(timer: Timer): boolean {
+    // Fired (a timeout), cancelled, or closed with the loop: nothing to do.
+    if (timer.index === -1) return false;
+    timer.cancelled = true;
+    this.#unschedule(timer);
+    return true;
+  }
+
+  /** Takes a scheduled timer out of the wheel (or the held list). */
+  #unschedule(timer: Timer): void {
+    if (timer.index === HELD) {
+      const at = this.#heldTimers.indexOf(timer);
+      if (at >= 0) this.#heldTimers.splice(at, 1);
+    } else {
+      this.#wasm.timerCancel(timer.index, timer.generation);
+      this.#timers[timer.index] = undefined;
+    }
+    timer.index = -1;
+  }
+
+  #refreshTimer(timer: Timer): void {
+    if (timer.cancelled) return;
+    this.#assertUsable('refresh');
+    if (timer.index !== -1) this.#unschedule(timer);
+    this.#schedule(timer, this.#now() + timer.delay);
+  }
+
+  /** The loop's time: the clock, offset so it starts near 0 and never goes back. */
+  #now(): number {
+    const now = this.#readClock() + this.#clockOffset;
+    if (now >= this.#lastNow) return (this.#lastNow = now);
+    // The clock went back: absorb the step, so time stands still here and
+    // then moves on at the clock's pace. Nothing fires early.
+    this.#clockOffset += this.#lastNow - now;
+    return this.#lastNow;
+  }
+
+  #readClock(): number {
+    const reading = this.#clock();
+    if (typeof reading !== 'number' || !Number.isFinite(reading)) {
+      throw new TypeError(`the loop's clock must return a finite number of ms, got ${String(reading)}`);
+    }
+    return reading;
   }
 
   /** One wait, counted. An interrupted wait is an empty one. */
@@ -1115,6 +1354,13 @@ export class EventLoop extends EventEmitter<EventLoopEvents> {
     }
     this.#watchers.forEach((watcher, fd) => watcher && release(fd, inbox !== undefined && fd === inbox.handle.eventFd));
     for (const queue of this.#deferred.takeAll() ?? []) for (const entry of queue) entry.cancel();
+    for (const timer of [...this.#timers, ...this.#heldTimers]) {
+      if (timer === undefined) continue;
+      timer.cancelled = true;
+      timer.index = -1;
+    }
+    this.#timers.length = 0;
+    this.#heldTimers = [];
     const freed = this.#kernel.free();
     if (freed < 0) firstError ??= systemError(freed, 'close');
     if (firstError !== undefined) throw firstError;

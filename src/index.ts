@@ -32,6 +32,8 @@ export {
 } from './event-loop.js';
 export { Watcher, type WatchEvent, type WatchHandler, type WatchInterest } from './watcher.js';
 export { Deferred } from './deferred.js';
+export { Timer, MISSED_TICK_POLICIES, type MissedTickPolicy, type TimerOptions, type IntervalOptions } from './timer.js';
+export { DEFAULT_MAX_TIMERS, MAX_TIMERS_LIMIT } from './core.js';
 export { RemoteHandle, DEFAULT_REMOTE_QUEUE, type RemoteHandleData } from './remote.js';
 export type { LoopMetrics, Percentiles } from './metrics.js';
 export type { TraceEntry } from './trace.js';
