@@ -20,6 +20,7 @@ typedef struct addon_state_s {
   loop_slot *slots;
   int capacity;
   struct node_hook_s *hook; /* the run() hook on Node's loop, when on (node_loop.c) */
+  napi_async_context invoke_context; /* for invoke(): user callbacks in their own scope */
 } addon_state;
 
 #define MAX_ARGS 4
@@ -37,5 +38,11 @@ napi_value node_hook_start(napi_env env, napi_callback_info info);
 napi_value node_hook_stop(napi_env env, napi_callback_info info);
 napi_value node_backend_fd(napi_env env, napi_callback_info info);
 napi_value node_backend_timeout(napi_env env, napi_callback_info info);
+napi_value node_hook_ref(napi_env env, napi_callback_info info);
+napi_value node_invoke(napi_env env, napi_callback_info info);
+napi_value embed_start(napi_env env, napi_callback_info info);
+napi_value embed_arm(napi_env env, napi_callback_info info);
+napi_value embed_ref(napi_env env, napi_callback_info info);
+napi_value embed_stop(napi_env env, napi_callback_info info);
 
 #endif

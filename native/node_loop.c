@@ -65,28 +65,39 @@ static void hook_env_cleanup(napi_async_cleanup_hook_handle handle, void *data) 
 
 static void hook_pass(uv_idle_t *handle) { (void)handle; }
 
-/* One turn of the host's loop: callback(first) -> true to go on, false to
- * hand the thread back to Node. Each turn is its own napi_make_callback, so
- * Node runs process.nextTick callbacks and microtasks after every turn, as it
- * does after any I/O callback: a promise a handler resolves never waits for
- * the next event. Returns false on an exception (reported as uncaught). */
-static int hook_turn(node_hook *hook, int first) {
-  napi_env env = hook->env;
+/* Calls fn(arg) from libuv: outside any callback scope, so each user callback
+ * the host runs through invoke() is its own outermost scope, and Node runs
+ * process.nextTick callbacks and microtasks after every one of them, as it
+ * does after any I/O callback. A scope opened and closed afterwards runs
+ * whatever the host itself queued. Returns fn's result as a boolean; an
+ * exception is reported as uncaught. */
+static bool call_from_libuv(napi_env env, napi_async_context context, napi_ref callback, napi_value arg) {
   napi_handle_scope scope;
-  napi_value fn, recv, arg, result;
-  bool again = false;
+  napi_value fn, recv, result;
+  bool out = false;
   napi_open_handle_scope(env, &scope);
-  napi_get_reference_value(env, hook->callback, &fn);
-  napi_get_global(env, &recv); /* MakeCallback wants an object receiver */
-  napi_get_boolean(env, first, &arg);
-  if (napi_make_callback(env, hook->context, recv, fn, 1, &arg, &result) == napi_ok) {
-    napi_get_value_bool(env, result, &again);
+  napi_get_reference_value(env, callback, &fn);
+  napi_get_global(env, &recv);
+  if (napi_call_function(env, recv, fn, 1, &arg, &result) == napi_ok) {
+    napi_get_value_bool(env, result, &out);
   } else {
     napi_value error;
     if (napi_get_and_clear_last_exception(env, &error) == napi_ok) napi_fatal_exception(env, error);
   }
+  napi_value resource;
+  napi_callback_scope drain;
+  napi_create_object(env, &resource);
+  if (napi_open_callback_scope(env, resource, context, &drain) == napi_ok) napi_close_callback_scope(env, drain);
   napi_close_handle_scope(env, scope);
-  return again;
+  return out;
+}
+
+/* One turn of the host's loop: callback(first) -> true to go on, false to
+ * hand the thread back to Node. */
+static int hook_turn(node_hook *hook, int first) {
+  napi_value arg;
+  napi_get_boolean(hook->env, first, &arg);
+  return call_from_libuv(hook->env, hook->context, hook->callback, arg);
 }
 
 static void hook_run(uv_prepare_t *handle) {
@@ -161,4 +172,181 @@ napi_value node_backend_timeout(napi_env env, napi_callback_info info) {
   if (napi_get_uv_event_loop(env, &loop) != napi_ok) return int_result(env, -EINVAL);
   uv_update_time(loop);
   return int_result(env, uv_backend_timeout(loop));
+}
+
+/* nodeHookRef(ref) -> 0 | -errno: whether run()'s handles keep Node's loop alive. */
+napi_value node_hook_ref(napi_env env, napi_callback_info info) {
+  GET_ARGS(1);
+  bool ref = true;
+  napi_get_value_bool(env, argv[0], &ref);
+  addon_state *st = state_of(env);
+  if (st->hook == NULL) return int_result(env, -EINVAL);
+  if (ref) {
+    uv_ref((uv_handle_t *)&st->hook->prepare);
+    uv_ref((uv_handle_t *)&st->hook->idle);
+  } else {
+    uv_unref((uv_handle_t *)&st->hook->prepare);
+    uv_unref((uv_handle_t *)&st->hook->idle);
+  }
+  return int_result(env, 0);
+}
+
+/* invoke(recv, fn, a, b) -> fn's result: a user callback in its own callback
+ * scope. Called from a host pass that runs outside any scope (run(),
+ * start()), Node runs ticks and microtasks right after it returns; called
+ * from inside one (runOnce() from user code) it is a plain call, and they run
+ * when that outer scope ends. An exception propagates to the caller. */
+napi_value node_invoke(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4], result = NULL;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  addon_state *st = state_of(env);
+  if (st->invoke_context == NULL) {
+    napi_value name;
+    napi_create_string_utf8(env, "wasmloop.callback", NAPI_AUTO_LENGTH, &name);
+    if (napi_async_init(env, NULL, name, &st->invoke_context) != napi_ok) return NULL;
+  }
+  napi_make_callback(env, st->invoke_context, argv[0], argv[1], argc - 2, argv + 2, &result);
+  return result;
+}
+
+/*
+ * start(): the loop inside Node's own loop. libuv watches the loop's epoll fd
+ * with a uv_poll handle (readable: some registered fd is ready) and a
+ * uv_timer handle armed at the wheel's next expiry. Either wakes the host,
+ * which drains with a zero-timeout wait and dispatches.
+ */
+typedef struct {
+  uv_poll_t poll;
+  uv_timer_t timer;
+  int open_handles;
+  int closing;
+  int tearing_down;
+  napi_env env;
+  napi_ref callback;
+  napi_async_context context;
+  napi_async_cleanup_hook_handle cleanup;
+} embed_handle;
+
+static void embed_closed(uv_handle_t *handle) {
+  embed_handle *embed = handle->data;
+  if (--embed->open_handles > 0) return;
+  if (!embed->tearing_down) {
+    napi_delete_reference(embed->env, embed->callback);
+    napi_async_destroy(embed->env, embed->context);
+  }
+  napi_remove_async_cleanup_hook(embed->cleanup);
+  free(embed);
+}
+
+static void embed_release(embed_handle *embed) {
+  if (embed->closing) return;
+  embed->closing = 1;
+  uv_poll_stop(&embed->poll);
+  uv_timer_stop(&embed->timer);
+  uv_close((uv_handle_t *)&embed->poll, embed_closed);
+  uv_close((uv_handle_t *)&embed->timer, embed_closed);
+}
+
+static void embed_env_cleanup(napi_async_cleanup_hook_handle handle, void *data) {
+  (void)handle;
+  embed_handle *embed = data;
+  embed->tearing_down = 1;
+  embed_release(embed);
+}
+
+static void embed_wake(embed_handle *embed, int timer) {
+  if (embed->closing) return;
+  napi_value arg;
+  napi_get_boolean(embed->env, timer, &arg);
+  call_from_libuv(embed->env, embed->context, embed->callback, arg);
+}
+
+static void embed_on_poll(uv_poll_t *handle, int status, int events) {
+  (void)status;
+  (void)events;
+  embed_wake(handle->data, 0);
+}
+
+static void embed_on_timer(uv_timer_t *handle) {
+  embed_wake(handle->data, 1);
+}
+
+static embed_handle *embed_of(napi_env env, napi_value value) {
+  void *data = NULL;
+  if (napi_get_value_external(env, value, &data) != napi_ok) return NULL;
+  embed_handle *embed = data;
+  return embed == NULL || embed->closing ? NULL : embed;
+}
+
+/* embedStart(fd, callback(timer: boolean)) -> handle | -errno */
+napi_value embed_start(napi_env env, napi_callback_info info) {
+  GET_ARGS(2);
+  int32_t fd;
+  napi_valuetype type;
+  if (napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0 ||
+      napi_typeof(env, argv[1], &type) != napi_ok || type != napi_function)
+    return int_result(env, -EINVAL);
+  uv_loop_t *loop;
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok) return int_result(env, -EINVAL);
+  embed_handle *embed = calloc(1, sizeof *embed);
+  if (embed == NULL) return int_result(env, -ENOMEM);
+  int rc = uv_poll_init(loop, &embed->poll, fd);
+  if (rc < 0) {
+    free(embed);
+    return int_result(env, rc);
+  }
+  uv_timer_init(loop, &embed->timer);
+  embed->env = env;
+  embed->open_handles = 2;
+  embed->poll.data = embed;
+  embed->timer.data = embed;
+  napi_value name, handle;
+  napi_create_string_utf8(env, "wasmloop.start", NAPI_AUTO_LENGTH, &name);
+  napi_create_reference(env, argv[1], 1, &embed->callback);
+  napi_async_init(env, NULL, name, &embed->context);
+  napi_add_async_cleanup_hook(env, embed_env_cleanup, embed, &embed->cleanup);
+  rc = uv_poll_start(&embed->poll, UV_READABLE, embed_on_poll);
+  if (rc < 0) {
+    embed_release(embed);
+    return int_result(env, rc);
+  }
+  napi_create_external(env, embed, NULL, NULL, &handle);
+  return handle;
+}
+
+/* embedArm(handle, timeoutMs) -> 0 | -errno: wake after timeoutMs (-1: no timer). */
+napi_value embed_arm(napi_env env, napi_callback_info info) {
+  GET_ARGS(2);
+  embed_handle *embed = embed_of(env, argv[0]);
+  double timeout;
+  if (embed == NULL || napi_get_value_double(env, argv[1], &timeout) != napi_ok) return int_result(env, -EINVAL);
+  if (timeout < 0) return int_result(env, uv_timer_stop(&embed->timer));
+  /* libuv timers count whole milliseconds: round up, never fire early. */
+  return int_result(env, uv_timer_start(&embed->timer, embed_on_timer, (uint64_t)(timeout + 0.999999), 0));
+}
+
+/* embedRef(handle, ref) -> 0 | -errno */
+napi_value embed_ref(napi_env env, napi_callback_info info) {
+  GET_ARGS(2);
+  embed_handle *embed = embed_of(env, argv[0]);
+  bool ref = true;
+  if (embed == NULL || napi_get_value_bool(env, argv[1], &ref) != napi_ok) return int_result(env, -EINVAL);
+  if (ref) {
+    uv_ref((uv_handle_t *)&embed->poll);
+    uv_ref((uv_handle_t *)&embed->timer);
+  } else {
+    uv_unref((uv_handle_t *)&embed->poll);
+    uv_unref((uv_handle_t *)&embed->timer);
+  }
+  return int_result(env, 0);
+}
+
+/* embedStop(handle) -> 0 | -errno. Safe from inside the handle's callback. */
+napi_value embed_stop(napi_env env, napi_callback_info info) {
+  GET_ARGS(1);
+  embed_handle *embed = embed_of(env, argv[0]);
+  if (embed == NULL) return int_result(env, -EINVAL);
+  embed_release(embed);
+  return int_result(env, 0);
 }

@@ -38,6 +38,8 @@ export interface KernelBackend {
   wait(timeoutMs: number): number;
   /** Releases the backend (and its own fd, if it has one). */
   free(): number;
+  /** An fd that turns readable when an event is waiting (epoll's own), or -errno (-ENOTSUP) when there is none. */
+  fd(): number;
 }
 
 export type BackendName = 'epoll' | 'poll' | 'select';
@@ -81,5 +83,8 @@ export class NativeBackend implements KernelBackend {
   }
   free(): number {
     return native.backendFree(this.#id);
+  }
+  fd(): number {
+    return native.backendFd(this.#id);
   }
 }

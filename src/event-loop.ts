@@ -29,7 +29,7 @@ import {
   type SystemError,
 } from './errors.js';
 import { readMetrics, type LoopMetrics } from './metrics.js';
-import { native } from './native.js';
+import { native, type EmbedHandle } from './native.js';
 import { COMMAND, RemoteInbox, type RemoteHandle } from './remote.js';
 import { HELD, MISSED_TICK_POLICIES, Timer, type IntervalOptions, type TimerOptions } from './timer.js';
 import { TraceRing, type TraceEntry } from './trace.js';
@@ -312,6 +312,12 @@ export class EventLoop extends EventEmitter<EventLoopEvents> {
   #nodeDeadline = Infinity;
   #settleRun: (failure: { error: unknown } | undefined) => void = () => {};
   #inbox: RemoteInbox | undefined;
+  /** Set while start() has the loop inside Node's own loop. */
+  #embed: EmbedHandle | undefined;
+  #referenced = true;
+  #resolveClosed: () => void = () => {};
+  /** Settles once the loop is closed: `await loop.closed`. */
+  readonly closed: Promise<void> = new Promise((resolve) => (this.#resolveClosed = resolve));
 
   constructor(options: EventLoopOptions = {}) {
     super();
@@ -392,8 +398,14 @@ export class EventLoop extends EventEmitter<EventLoopEvents> {
     return this.#wasm.registeredCount() - (this.#running ? 1 : 0) - (this.#inbox !== undefined ? 1 : 0);
   }
 
+  /** True while run() is active. */
   get isRunning(): boolean {
     return this.#running;
+  }
+
+  /** True while start() has the loop inside Node's own loop. */
+  get isStarted(): boolean {
+    return this.#embed !== undefined;
   }
 
   get isClosed(): boolean {
@@ -561,6 +573,7 @@ export class EventLoop extends EventEmitter<EventLoopEvents> {
     if (entry === undefined) {
       throw new WasmloopError('ERR_DEFER_QUEUE_FULL', `the deferred queue is full (maxDeferred ${this.#deferred.capacity})`);
     }
+    if (this.#embed !== undefined && !this.#dispatching) this.#armEmbed();
     return entry;
   }
 
@@ -596,9 +609,13 @@ export class EventLoop extends EventEmitter<EventLoopEvents> {
    * worker messages in the same process go on running. One loop per thread
    * can be in `run()` at a time.
    */
-  run(): Promise<void> {
+  run(options: { signal?: AbortSignal } = {}): Promise<void> {
+    assertObject('options', options);
+    const signal = options.signal;
+    if (signal !== undefined && !(signal instanceof AbortSignal)) throw new TypeError('options.signal must be an AbortSignal');
     this.#assertUsable('run');
     if (this.#running) throw new WasmloopError('ERR_LOOP_RUNNING', 'run() is already active');
+    if (this.#embed !== undefined) throw new WasmloopError('ERR_LOOP_STARTED', 'run() cannot be called while start() is active; stop() first');
     if (!(this.#kernel instanceof NativeBackend)) {
       throw new WasmloopError('ERR_RUN_NEEDS_KERNEL', `run() needs a native backend; drive a ${this.backend} backend with runOnce()`);
     }
@@ -617,9 +634,85 @@ export class EventLoop extends EventEmitter<EventLoopEvents> {
     this.#nodeFd = nodeFd;
     this.#running = true;
     this.#stopRequested = false;
+    if (!this.#referenced) native.nodeHookRef(false);
+    const onAbort = (): void => this.stop();
+    if (signal?.aborted) this.#stopRequested = true;
+    else signal?.addEventListener('abort', onAbort, { once: true });
     return new Promise((resolve, reject) => {
-      this.#settleRun = (failure) => (failure ? reject(failure.error) : resolve());
+      this.#settleRun = (failure) => {
+        signal?.removeEventListener('abort', onAbort);
+        if (failure) reject(failure.error);
+        else resolve();
+      };
     });
+  }
+
+  /**
+   * Runs the loop inside Node's own: libuv watches the loop's epoll fd and a
+   * timer at the wheel's next expiry, and each wakeup drains the ready events
+   * with a zero-timeout wait. The thread stays Node's; nothing blocks. Until
+   * `stop()` (or close()), the loop keeps the process alive unless
+   * `unref()`ed. Needs the epoll backend (poll and select have no fd that
+   * libuv could watch).
+   */
+  start(): void {
+    this.#assertUsable('start');
+    if (this.#running) throw new WasmloopError('ERR_LOOP_RUNNING', 'start() cannot be called while run() is active');
+    if (this.#embed !== undefined) return;
+    const fd = this.#kernel.fd();
+    if (fd < 0) throw new WasmloopError('ERR_START_NEEDS_EPOLL', `start() needs a backend with an fd Node can watch (epoll); this loop uses ${this.backend}`);
+    const handle = native.embedStart(fd, this.#onEmbedWake);
+    if (typeof handle === 'number') throw systemError(handle, 'uv_poll_start', { fd });
+    this.#embed = handle;
+    this.#stopRequested = false;
+    if (!this.#referenced) native.embedRef(handle, false);
+    this.#armEmbed();
+  }
+
+  /** Node woke the started loop: its fd is readable, or its timer ran out. */
+  readonly #onEmbedWake = (): void => {
+    if (this.#embed === undefined) return;
+    this.#iterate(0);
+    const fatal = this.#fatal;
+    if (fatal !== undefined) {
+      this.#fatal = undefined;
+      this.#stopEmbed();
+      // Nobody awaits a started loop: the error is Node's uncaught exception.
+      throw fatal.error;
+    }
+    if (this.#stopRequested) this.#stopEmbed();
+    else this.#armEmbed();
+  };
+
+  /** Sets the started loop's libuv timer for its next timer, or now when work is pending. */
+  #armEmbed(): void {
+    const pending = this.#wasm.pendingRecords() > 0;
+    const timeout = pending ? 0 : this.#waitTimeout(-1);
+    native.embedArm(this.#embed!, timeout);
+  }
+
+  #stopEmbed(): void {
+    const handle = this.#embed;
+    if (handle === undefined) return;
+    this.#embed = undefined;
+    native.embedStop(handle);
+    if (this.#closeRequested) this.#closeNow();
+  }
+
+  /** Lets the process exit while the loop is running or started, as `handle.unref()` does for a Node handle. */
+  unref(): this {
+    this.#referenced = false;
+    if (this.#running) native.nodeHookRef(false);
+    if (this.#embed !== undefined) native.embedRef(this.#embed, false);
+    return this;
+  }
+
+  /** Undoes `unref()`: the running or started loop keeps the process alive again (the default). */
+  ref(): this {
+    this.#referenced = true;
+    if (this.#running) native.nodeHookRef(true);
+    if (this.#embed !== undefined) native.embedRef(this.#embed, true);
+    return this;
   }
 
   /**
@@ -676,9 +769,16 @@ export class EventLoop extends EventEmitter<EventLoopEvents> {
     return false;
   }
 
-  /** Asks `run()` to return after the current iteration. Does nothing when not running. */
+  /**
+   * Asks `run()` to return after the current iteration, or detaches a
+   * started loop from Node's. Does nothing when neither is active.
+   */
   stop(): void {
     if (this.#running) this.#stopRequested = true;
+    else if (this.#embed !== undefined) {
+      if (this.#dispatching) this.#stopRequested = true;
+      else this.#stopEmbed();
+    }
   }
 
   /**
@@ -689,10 +789,14 @@ export class EventLoop extends EventEmitter<EventLoopEvents> {
    */
   close(): void {
     if (this.#closed) return;
-    if (this.#running) {
+    if (this.#running || (this.#embed !== undefined && this.#dispatching)) {
       this.#closeRequested = true;
       this.#stopRequested = true;
       return;
+    }
+    if (this.#embed !== undefined) {
+      native.embedStop(this.#embed);
+      this.#embed = undefined;
     }
     this.#closeNow();
   }
@@ -855,7 +959,7 @@ export class EventLoop extends EventEmitter<EventLoopEvents> {
         // Before the call, so the callback can cancel or refresh its interval.
         if (timer.repeat) this.#schedule(timer, this.#nextTick(timer, now));
         try {
-          timer.callback();
+          native.invoke(timer, timer.callback);
         } catch (error) {
           this.#failed(error, 'timer', undefined, timer.label);
         }
@@ -925,6 +1029,8 @@ export class EventLoop extends EventEmitter<EventLoopEvents> {
     timer.index = index;
     timer.generation = this.#wasm.timerGeneration(index);
     this.#timers[index] = timer;
+    // A started loop sleeps on libuv's timer: it may now have to wake sooner.
+    if (this.#embed !== undefined && !this.#dispatching) this.#armEmbed();
   }
 
   #cancelTimer(timer: Timer): boolean {
@@ -1026,10 +1132,10 @@ export class EventLoop extends EventEmitter<EventLoopEvents> {
             this.#watchEvent(fd, kind, records[at + 2]!, records[at + 3]!);
           } else if (kind === k.read) {
             ran = CB.read;
-            client.read!(fd);
+            native.invoke(client, client.read!, fd);
           } else if (kind === k.write) {
             ran = CB.write;
-            client.write!(fd);
+            native.invoke(client, client.write!, fd);
           } else {
             ran = kind === k.error ? CB.error : CB.hangup;
             this.#finish(fd, kind, records[at + 2]!, records[at + 3]!);
@@ -1069,7 +1175,7 @@ export class EventLoop extends EventEmitter<EventLoopEvents> {
           if (callback === undefined) continue;
           this.#deferred.ran(entry);
           try {
-            callback();
+            native.invoke(entry, callback);
           } catch (error) {
             this.#failed(error, 'deferred', undefined, entry.label);
           }
@@ -1143,10 +1249,13 @@ export class EventLoop extends EventEmitter<EventLoopEvents> {
         const soError = native.socketError(fd);
         // SO_ERROR is cleared by the first call that reports it: a read in
         // this same batch may have taken it, leaving a plain hang-up.
-        if (soError === 0) handlers.hangup?.(fd, true);
-        else handlers.error?.(fd, systemError(soError > 0 ? -soError : soError, 'getsockopt', { fd }));
+        if (soError === 0) {
+          if (handlers.hangup) native.invoke(handlers, handlers.hangup, fd, true);
+        } else if (handlers.error) {
+          native.invoke(handlers, handlers.error, fd, systemError(soError > 0 ? -soError : soError, 'getsockopt', { fd }));
+        }
       } else {
-        handlers.hangup?.(fd, dead);
+        if (handlers.hangup) native.invoke(handlers, handlers.hangup, fd, dead);
       }
     } finally {
       // Unless the handler already dealt with it, a dead connection is closed
@@ -1169,7 +1278,7 @@ export class EventLoop extends EventEmitter<EventLoopEvents> {
     const watcher = this.#watchers[fd]!;
     const final = event === 'error' || (event === 'hangup' && (bits & this.#k.epollHup) !== 0);
     try {
-      watcher.handler(event, watcher);
+      native.invoke(watcher, watcher.handler, event, watcher);
     } finally {
       if (final && this.#wasm.generationOf(fd) === generation && this.#watchers[fd] === watcher) {
         this.#closeWatcher(watcher);
@@ -1187,11 +1296,11 @@ export class EventLoop extends EventEmitter<EventLoopEvents> {
         if (TRANSIENT_ACCEPT_ERRORS.has(fd)) continue;
         const error = systemError(fd, 'accept4', { fd: serverFd });
         if (entry.onError === undefined) throw error;
-        entry.onError(error, serverFd);
+        native.invoke(entry, entry.onError, error, serverFd);
         return;
       }
       try {
-        entry.onAccept(fd, serverFd);
+        native.invoke(entry, entry.onAccept, fd, serverFd);
       } catch (error) {
         if (this.#wasm.roleOf(fd) === 0) native.close(fd);
         throw error;
@@ -1334,6 +1443,7 @@ export class EventLoop extends EventEmitter<EventLoopEvents> {
 
   #closeNow(): void {
     this.#closed = true;
+    this.#resolveClosed();
     let firstError: unknown;
     const release = (fd: number, closeFd: boolean): void => {
       this.#forget(fd);

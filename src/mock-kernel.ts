@@ -9,7 +9,7 @@ import { constants as osConstants } from 'node:os';
 
 import type { EventsRegion, KernelBackend } from './backend.js';
 
-const { EEXIST, ENOENT, EBADF, EINTR } = osConstants.errno;
+const { EEXIST, ENOENT, EBADF, EINTR, ENOTSUP } = osConstants.errno;
 
 /** EPOLL* bits, for scripting readiness. */
 export const EPOLL = {
@@ -192,6 +192,11 @@ export class MockKernel implements KernelBackend {
     this.#freed = true;
     this.#fds.clear();
     return 0;
+  }
+
+  /** A fake kernel has no fd Node could watch. */
+  fd(): number {
+    return -ENOTSUP;
   }
 
   #failure(call: 'add' | 'modify' | 'remove' | 'wait'): number {

@@ -2,6 +2,9 @@
 // -errno; turning that into an error is the caller's job (see errors.ts).
 import { createRequire } from 'node:module';
 
+/** An opaque handle from embedStart. */
+export type EmbedHandle = { readonly __embed: unique symbol };
+
 export interface NativeAddon {
   backendCreate(name: string, memory: ArrayBuffer, eventsOffset: number, maxEvents: number): number;
   backendAdd(id: number, fd: number, events: number, generation: number): number;
@@ -15,6 +18,14 @@ export interface NativeAddon {
   nodeBackendTimeout(): number;
   nodeHookStart(turn: (first: boolean) => boolean): number;
   nodeHookStop(): number;
+  nodeHookRef(ref: boolean): number;
+  /** Calls fn.call(recv, ...args) in its own callback scope: ticks and microtasks run after it when it is the outermost. */
+  invoke(recv: unknown, fn: (...args: never[]) => unknown, a?: unknown, b?: unknown): unknown;
+  /** Watches `fd` (readable) and a timer from Node's loop; callback(timer) on each wake. */
+  embedStart(fd: number, callback: (timer: boolean) => void): EmbedHandle | number;
+  embedArm(handle: EmbedHandle, timeoutMs: number): number;
+  embedRef(handle: EmbedHandle, ref: boolean): number;
+  embedStop(handle: EmbedHandle): number;
   listen(host: string, port: number, backlog: number, flags: number): number;
   connect(host: string, port: number): number;
   accept(fd: number, flags: number): number;
