@@ -86,6 +86,14 @@ export interface EventLoopOptions {
   /** Errors thrown by callbacks stop the loop instead of being reported. Default false. */
   fatalErrors?: boolean;
   /**
+   * Where the loop logs what helps debug it: callback errors nobody listens
+   * for, slow callbacks, budget cut-offs, shutdown steps. Anything with
+   * pino's `debug`/`info`/`warn`/`error` methods (`(object, message)`); a
+   * missing method is skipped. Default: none, and the loop is silent (but for
+   * uncaught callback errors, printed to stderr once each).
+   */
+  logger?: Logger;
+  /**
    * Keep a ring of the last callbacks run (true: 4096 entries, or a number).
    * Default: on with 4096 entries when the environment has WASMLOOP_TRACE=1.
    */
@@ -126,6 +134,14 @@ export const DEFAULT_TRACE_ENTRIES = 4096;
 /** Priorities go from 0 (served first) to PRIORITY_LOWEST. */
 export const PRIORITY_LOWEST = 3;
 export const DEFAULT_PRIORITY = 1;
+
+/** pino's interface, or any part of it: each method takes `(object, message)`. */
+export interface Logger {
+  debug?(object: object, message: string): void;
+  info?(object: object, message: string): void;
+  warn?(object: object, message: string): void;
+  error?(object: object, message: string): void;
+}
 
 /** What ran when a callback threw or was slow. */
 export interface CallbackContext {
@@ -258,6 +274,8 @@ export class EventLoop extends EventEmitter<EventLoopEvents> {
   readonly slowCallbackMs: number;
   readonly fatalErrors: boolean;
   readonly maxTimers: number;
+  /** The logger given in the options, for code built on the loop (servers) to log through. */
+  readonly logger: Logger | undefined;
 
   readonly #core: Core;
   readonly #wasm: CoreExports;
@@ -345,6 +363,11 @@ export class EventLoop extends EventEmitter<EventLoopEvents> {
     assertPositiveNumber('options.slowCallbackMs', slowCallbackMs);
     const fatalErrors = options.fatalErrors ?? false;
     assertBoolean('options.fatalErrors', fatalErrors);
+    const logger = options.logger;
+    if (logger !== undefined) {
+      assertObject('options.logger', logger);
+      for (const level of ['debug', 'info', 'warn', 'error'] as const) assertOptionalFunction(`options.logger.${level}`, logger[level]);
+    }
     const trace = options.trace ?? process.env['WASMLOOP_TRACE'] === '1';
     if (typeof trace === 'number') assertInteger('options.trace', trace, 1, 1 << 24);
     else assertBoolean('options.trace', trace);
@@ -359,6 +382,7 @@ export class EventLoop extends EventEmitter<EventLoopEvents> {
     this.maxRepolls = maxRepolls;
     this.slowCallbackMs = slowCallbackMs;
     this.fatalErrors = fatalErrors;
+    this.logger = logger;
     this.#kernel = typeof backend === 'string' ? new NativeBackend(backend) : backend;
     this.backend = this.#kernel.name;
 
@@ -1113,6 +1137,7 @@ export class EventLoop extends EventEmitter<EventLoopEvents> {
         if (this.#stopRequested || this.#fatal !== undefined) break;
         if (callbacks === 0 || start >= deadline) {
           w.noteCount(k.counterCutoffs, 1);
+          this.logger?.debug?.({ pending: end - i, callbacksLeft: callbacks }, 'wasmloop: iteration budget spent; the rest of the batch goes next');
           break;
         }
         const fd = records[at + 1]!;
@@ -1196,10 +1221,12 @@ export class EventLoop extends EventEmitter<EventLoopEvents> {
     this.#wasm.noteCallback(duration * 1e6);
     if (duration >= this.slowCallbackMs) {
       this.#wasm.noteCount(this.#k.counterSlow, 1);
-      if (this.listenerCount('slow') > 0) {
+      const logger = this.logger;
+      if (this.listenerCount('slow') > 0 || logger?.warn !== undefined) {
         const info: SlowCallback = { kind: CALLBACK_KINDS[kind]!, durationMs: duration };
         if (fd >= 0) info.fd = fd;
         if (label !== undefined) info.label = label;
+        logger?.warn?.(info, 'wasmloop: slow callback');
         try {
           this.emit('slow', info);
         } catch (error) {
@@ -1231,6 +1258,10 @@ export class EventLoop extends EventEmitter<EventLoopEvents> {
       } catch (listenerError) {
         error = listenerError;
       }
+    }
+    if (this.logger?.error !== undefined) {
+      this.logger.error({ err: error, ...context }, 'wasmloop: uncaught error in a callback; the loop goes on');
+      return;
     }
     const text = error instanceof Error ? (error.stack ?? String(error)) : String(error);
     if (this.#printedErrors.has(text) || this.#printedErrors.size >= PRINTED_ERRORS_LIMIT) return;
@@ -1444,6 +1475,7 @@ export class EventLoop extends EventEmitter<EventLoopEvents> {
   #closeNow(): void {
     this.#closed = true;
     this.#resolveClosed();
+    this.logger?.debug?.({ registered: this.size, timers: this.#wasm.timerCount() }, 'wasmloop: closing the loop');
     let firstError: unknown;
     const release = (fd: number, closeFd: boolean): void => {
       this.#forget(fd);

@@ -17,6 +17,7 @@ export {
   type BackendName,
   type Trigger,
   type CallbackContext,
+  type Logger,
   type CallbackKind,
   type SlowCallback,
   type RegistrationOptions,
