@@ -60,9 +60,14 @@ export interface NativeAddon {
 
 const require = createRequire(import.meta.url);
 
+/**
+ * WASMLOOP_ADDON names another build of the addon to load instead, such as
+ * the AddressSanitizer build `npm run test:asan` makes.
+ */
 function load(): NativeAddon {
+  const path = process.env['WASMLOOP_ADDON'] || '../Release/wasmloop.node';
   try {
-    return require('../Release/wasmloop.node') as NativeAddon;
+    return require(path) as NativeAddon;
   } catch (cause) {
     throw new Error('wasmloop: the native addon is not built; run `npm install` (or `npm run build`)', { cause });
   }
