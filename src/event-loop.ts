@@ -25,6 +25,7 @@ import {
   check,
   rangeError,
   systemError,
+  typeError,
   WasmloopError,
   type SystemError,
 } from './errors.js';
@@ -885,19 +886,19 @@ export class EventLoop extends EventEmitter<EventLoopEvents> {
   #newTimer(callback: () => void, delay: number, repeat: boolean, options: IntervalOptions, minimum: number): Timer {
     assertFunction('callback', callback);
     const name = repeat ? 'periodMs' : 'delayMs';
-    if (typeof delay !== 'number') throw new TypeError(`${name} must be a number, got ${typeof delay}`);
+    if (typeof delay !== 'number') throw typeError(name, 'a number', delay);
     if (!Number.isFinite(delay) || delay < minimum) {
       throw rangeError(`${name} must be a finite number >= ${minimum}, got ${delay}`);
     }
     assertObject('options', options);
     const jitter = options.jitter ?? 0;
-    if (typeof jitter !== 'number') throw new TypeError(`options.jitter must be a number, got ${typeof jitter}`);
+    if (typeof jitter !== 'number') throw typeError('options.jitter', 'a number', jitter);
     if (!(jitter >= 0 && jitter <= 1)) throw rangeError(`options.jitter must be a fraction from 0 to 1, got ${jitter}`);
     if (options.label !== undefined) assertString('options.label', options.label);
     const missed = options.missed ?? 'skip';
     assertOneOf('options.missed', missed, MISSED_TICK_POLICIES);
     const signal = options.signal;
-    if (signal !== undefined && !(signal instanceof AbortSignal)) throw new TypeError('options.signal must be an AbortSignal');
+    if (signal !== undefined && !(signal instanceof AbortSignal)) throw typeError('options.signal', 'an AbortSignal', signal);
     this.#assertUsable(repeat ? 'setInterval' : 'setTimeout');
     const timer = new Timer(callback, delay, repeat, options, missed, this.#timerControl);
     if (signal?.aborted) {
