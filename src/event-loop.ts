@@ -277,6 +277,13 @@ export class EventLoop extends EventEmitter<EventLoopEvents> {
    * its deadline to the wait's precision, not up to a millisecond late.
    */
   #heldTimers: Timer[] = [];
+  /**
+   * The last timer pass stopped early (a stop or a fatal error) with timers
+   * still in the wheel's due list. timerExpire counts only timers it moves,
+   * so without this the next pass would not look at them until another timer
+   * came due.
+   */
+  #timersCutShort = false;
   readonly #maxTimerDelay: number;
   readonly #timerControl = {
     cancel: (timer: Timer): boolean => this.#cancelTimer(timer),
@@ -795,7 +802,9 @@ export class EventLoop extends EventEmitter<EventLoopEvents> {
       }
     }
     // A fatal error stops the loop after the callback that threw.
-    if (this.#fatal === undefined && (this.#wasm.timerExpire(this.#now()) > 0 || this.#heldTimers.length > 0)) this.#fireTimers();
+    if (this.#fatal === undefined && (this.#wasm.timerExpire(this.#now()) > 0 || this.#heldTimers.length > 0 || this.#timersCutShort)) {
+      this.#fireTimers();
+    }
     if (this.#fatal === undefined) this.#runDeferred();
     w.noteCount(this.#k.counterBusyNs, (performance.now() - busyFrom) * 1e6);
     return events;
@@ -829,6 +838,7 @@ export class EventLoop extends EventEmitter<EventLoopEvents> {
     const held = this.#heldTimers;
     this.#heldTimers = [];
     let heldAt = 0;
+    this.#timersCutShort = false;
     this.#dispatching = true;
     let start = performance.now();
     try {
@@ -864,7 +874,10 @@ export class EventLoop extends EventEmitter<EventLoopEvents> {
         this.#ran(CB.timer, -1, timer.label, start, finished);
         start = finished;
         // Stopping: the timers still due stay due, and fire next iteration.
-        if (this.#fatal !== undefined || this.#stopRequested) break;
+        if (this.#fatal !== undefined || this.#stopRequested) {
+          this.#timersCutShort = true;
+          break;
+        }
       }
     } finally {
       // Held timers not looked at (a stop) go back ahead of the new ones.
