@@ -3,10 +3,12 @@
 // policies, argument checks, capacity, AbortSignal, errors and metrics on a
 // virtual clock; then each real backend and a real-time precision probe.
 // The wheel underneath is tested on its own in timer-wheel.test.ts.
+import { getEventListeners } from 'node:events';
+
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import { BACKENDS, EventLoop, Timer, type CallbackContext, type MissedTickPolicy } from '../src/index.js';
+import { BACKENDS, EPOLL, EventLoop, Timer, type CallbackContext, type MissedTickPolicy } from '../src/index.js';
 import { rangeErr, throws, typeErr, valueErr, virtualClockLoop, withTimeout } from './helpers.js';
 
 // ---- firing order ----------------------------------------------------------------
@@ -397,6 +399,42 @@ test('an AbortSignal cancels its timer; an already aborted one gives an inactive
   }
 });
 
+test('a timer lets go of its AbortSignal once it fired or was cancelled, and takes it back on refresh', () => {
+  const { loop, clock } = virtualClockLoop();
+  try {
+    // One signal for a server's whole life, thousands of timers under it.
+    const controller = new AbortController();
+    const { signal } = controller;
+    const fired = Array.from({ length: 20 }, () => loop.setTimeout(() => {}, 1, { signal }));
+    const cancelled = loop.setTimeout(() => {}, 100, { signal });
+    const interval = loop.setInterval(() => {}, 1, { signal });
+    assert.is(getEventListeners(signal, 'abort').length, 22);
+    cancelled.cancel();
+    clock.ms = 5;
+    loop.runOnce(0);
+    assert.is(getEventListeners(signal, 'abort').length, 1, 'only the live interval listens');
+    fired[0]!.refresh();
+    assert.is(getEventListeners(signal, 'abort').length, 2);
+    controller.abort();
+    assert.is(fired[0]!.active, false);
+    assert.is(interval.active, false);
+    fired[1]!.refresh();
+    assert.is(fired[1]!.active, false, 'refresh re-armed a timer whose signal is aborted');
+    assert.is(loop.timerCount, 0);
+  } finally {
+    loop.close();
+  }
+});
+
+test('close() lets go of the AbortSignals of the timers it cancels', () => {
+  const { loop } = virtualClockLoop();
+  const controller = new AbortController();
+  loop.setTimeout(() => {}, 10, { signal: controller.signal });
+  loop.setInterval(() => {}, 10, { signal: controller.signal });
+  loop.close();
+  assert.is(getEventListeners(controller.signal, 'abort').length, 0);
+});
+
 // ---- errors and metrics ----------------------------------------------------------------
 
 test("a throwing timer callback goes to 'error' with kind 'timer' and its label; the rest still fire", () => {
@@ -493,6 +531,58 @@ test('stop() from a timer under run(): the timers due with it fire when the loop
     assert.is(loop.timerCount, 1);
     loop.runOnce(0);
     assert.equal(order, ['stopper', 'sibling']);
+  } finally {
+    loop.close();
+  }
+});
+
+test('close() from a timer callback: the timers due after it do not run, and runOnce returns', () => {
+  const { loop, clock } = virtualClockLoop();
+  const order: string[] = [];
+  loop.setTimeout(() => {
+    order.push('closer');
+    loop.close();
+  }, 5);
+  loop.setTimeout(() => order.push('after'), 5);
+  const held = loop.setTimeout(() => order.push('held'), 5.5);
+  clock.ms = 5.25; // 'held' waits out its last fraction of a millisecond
+  loop.runOnce(0);
+  assert.equal(order, ['closer']);
+  assert.is(loop.isClosed, true);
+  assert.is(loop.timerCount, 0);
+  assert.is(held.active, false);
+  assert.is(held.cancel(), false);
+});
+
+test('close() from an I/O callback: due timers do not run after it', () => {
+  const { loop, mock, clock } = virtualClockLoop();
+  let fired = 0;
+  loop.setTimeout(() => fired++, 5);
+  loop.watch(10, { readable: true }, () => loop.close());
+  mock.ready(10, EPOLL.IN);
+  clock.ms = 5;
+  loop.runOnce(0);
+  assert.is(loop.isClosed, true);
+  assert.is(fired, 0);
+});
+
+test('a timer waiting out its last fraction of a millisecond still counts against maxTimers', () => {
+  const { loop, clock } = virtualClockLoop({ maxTimers: 2 });
+  try {
+    const ticks: number[] = [];
+    loop.setInterval(() => ticks.push(loop.now()), 10.5);
+    loop.setTimeout(() => {}, 1000);
+    clock.ms = 10.25; // the wheel released the interval; the loop holds it until 10.5
+    loop.runOnce(0);
+    assert.is(loop.timerCount, 2);
+    const error = throws(() => loop.setTimeout(() => {}, 1), rangeErr);
+    assert.match(error.message, /maxTimers/);
+    // So the interval finds its place again when it fires.
+    clock.ms = 10.5;
+    loop.runOnce(0);
+    clock.ms = 21;
+    loop.runOnce(0);
+    assert.equal(ticks, [10.5, 21]);
   } finally {
     loop.close();
   }
