@@ -10,15 +10,28 @@
 // Reports timers per second over the whole life (insert + fire or cancel),
 // median and min–max, per phase in the JSON, and bytes per timer.
 //
-// The wasmloop side calls the core's exports through createCore directly: the
-// EventLoop timer API is not wired yet. Its host part is what an EventLoop
-// will need too: a JS array of callbacks indexed by entry.
+// Three implementations:
+//   wasmloop-core: the core's exports through createCore, with a JS array of
+//                  callbacks indexed by entry: the floor under any host.
+//   wasmloop-api:  what users call, `loop.setTimeout()` and `timer.cancel()`
+//                  on an EventLoop (a Timer object per timer, argument checks,
+//                  a clock read per insert).
+//   node:          Node's setTimeout/clearTimeout.
 //
-// Clocks differ by necessity. The wheel runs on a virtual clock, so its
-// expire phase is the wall time of one timerExpire and the drain. Node's
-// timers need real time to pass: its expire phase is the process CPU time
-// spent while waiting until the 1% point, and the fraction that fired is
-// reported, since timers that came due during the insert loop fire too.
+// Clocks differ by necessity. The core runs on a virtual clock, so its
+// expire phase is the wall time of one timerExpire and the drain. The API
+// loop reads performance.now() (as by default) plus a skew the benchmark
+// moves to the 1% point: its expire phase is the wall time of that one
+// runOnce(0). Node's timers need real time to pass: its expire phase is the
+// process CPU time spent while waiting until the 1% point. The fraction that
+// fired is reported: on the API and Node sides, timers set late in the
+// insert loop are not yet due at the 1% point, or (Node) some came due early.
+//
+// Bytes per timer: heapUsed + external after a full GC, before the first
+// insert and with every timer live, divided by the timers. A wasm memory is
+// counted in `external` (checked here: a 26 MB WebAssembly.Memory adds 26.2 MB
+// to external and nothing to arrayBuffers), so the API's figure includes the
+// loop's whole fixed wasm memory, sized for maxTimers, next to its Timer objects.
 //
 // BENCH_TRIALS (5) and BENCH_TIMERS (1,000,000) override the defaults.
 import { spawn } from 'node:child_process';
@@ -26,12 +39,13 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, release } from 'node:os';
 
 import { createCore } from '../src/core.js';
+import { EventLoop, type Timer as LoopTimer } from '../src/index.js';
 
 const TRIALS = Number(process.env.BENCH_TRIALS ?? 5);
 const TIMERS = Number(process.env.BENCH_TIMERS ?? 1_000_000);
 const MAX_DELAY_MS = 60_000;
 const EXPIRE_FRACTION = 0.01;
-const IMPLEMENTATIONS = ['wasmloop', 'node'] as const;
+const IMPLEMENTATIONS = ['wasmloop-core', 'wasmloop-api', 'node'] as const;
 const SCENARIOS = ['cancel-all', 'expire-1%'] as const;
 type Implementation = (typeof IMPLEMENTATIONS)[number];
 type Scenario = (typeof SCENARIOS)[number];
@@ -45,6 +59,8 @@ interface Trial {
   timersPerSecond: number;
   /** Heap and external memory (wasm memory counts as external) added per live timer. */
   measuredBytesPerTimer: number;
+  /** The wasm memory of the trial's core or loop, bytes (0 for Node): part of the figure above. */
+  wasmBytes: number;
 }
 
 const here = (path: string): string => new URL(path, import.meta.url).pathname;
@@ -74,7 +90,7 @@ function collectedBytes(): number {
   return heapUsed + external;
 }
 
-function wasmloopTrial(scenario: Scenario, all: Int32Array): Trial {
+function coreTrial(scenario: Scenario, all: Int32Array): Trial {
   const count = all.length;
   const indices = new Int32Array(count);
   const generations = new Int32Array(count);
@@ -83,7 +99,8 @@ function wasmloopTrial(scenario: Scenario, all: Int32Array): Trial {
     fired++;
   };
   const before = collectedBytes();
-  const w = createCore(1, 1, 12, 4, count).exports;
+  const core = createCore(1, 1, 12, 4, count);
+  const w = core.exports;
   const callbacks: ((() => void) | undefined)[] = new Array(count).fill(undefined);
 
   const insertStart = process.hrtime.bigint();
@@ -115,7 +132,51 @@ function wasmloopTrial(scenario: Scenario, all: Int32Array): Trial {
   }
   const cancelS = seconds(cancelStart);
   if (w.timerCount() !== 0) throw new Error(`${w.timerCount()} timers left`);
-  return { insertS, expireS, cancelS, fired, timersPerSecond: count / (insertS + expireS + cancelS), measuredBytesPerTimer };
+  return {
+    insertS, expireS, cancelS, fired,
+    timersPerSecond: count / (insertS + expireS + cancelS),
+    measuredBytesPerTimer,
+    wasmBytes: core.memory.buffer.byteLength,
+  };
+}
+
+function apiTrial(scenario: Scenario, all: Int32Array): Trial {
+  const count = all.length;
+  const timers: (LoopTimer | undefined)[] = new Array(count).fill(undefined);
+  let fired = 0;
+  const callback = (): void => {
+    fired++;
+  };
+  let skew = 0;
+  const before = collectedBytes();
+  // The smallest fd registry and batch: the wasm memory is then the timer
+  // table and the fixed parts, all charged to the timers.
+  const loop = new EventLoop({ maxFds: 1, maxEvents: 1, maxTimers: count, clock: () => performance.now() + skew });
+  try {
+    const insertStart = process.hrtime.bigint();
+    for (let i = 0; i < count; i++) timers[i] = loop.setTimeout(callback, all[i]!);
+    const insertS = seconds(insertStart);
+    const measuredBytesPerTimer = (collectedBytes() - before) / count;
+    const wasmBytes = createCore(1, 1, 12, 4, count).memory.buffer.byteLength;
+
+    let expireS = 0;
+    if (scenario === 'expire-1%') {
+      // Loop time jumps to the 1% point after the first insert (unless the
+      // inserts took longer than that: the clock never goes back).
+      skew = Math.max(0, expireAt(all) - Number(process.hrtime.bigint() - insertStart) / 1e6);
+      const expireStart = process.hrtime.bigint();
+      loop.runOnce(0);
+      expireS = seconds(expireStart);
+    }
+
+    const cancelStart = process.hrtime.bigint();
+    for (let i = 0; i < count; i++) timers[i]!.cancel();
+    const cancelS = seconds(cancelStart);
+    if (loop.timerCount !== 0) throw new Error(`${loop.timerCount} timers left`);
+    return { insertS, expireS, cancelS, fired, timersPerSecond: count / (insertS + expireS + cancelS), measuredBytesPerTimer, wasmBytes };
+  } finally {
+    loop.close();
+  }
 }
 
 async function nodeTrial(scenario: Scenario, all: Int32Array): Promise<Trial> {
@@ -154,7 +215,7 @@ async function nodeTrial(scenario: Scenario, all: Int32Array): Promise<Trial> {
   const cancelStart = process.hrtime.bigint();
   for (let i = 0; i < count; i++) clearTimeout(timers[i]);
   const cancelS = seconds(cancelStart);
-  return { insertS, expireS, cancelS, fired, timersPerSecond: count / (insertS + expireS + cancelS), measuredBytesPerTimer };
+  return { insertS, expireS, cancelS, fired, timersPerSecond: count / (insertS + expireS + cancelS), measuredBytesPerTimer, wasmBytes: 0 };
 }
 
 /** Runs one trial in a fresh process and returns what it printed. */
@@ -184,7 +245,7 @@ async function main(): Promise<void> {
   const probe = createCore(1, 1, 12, 4, 0).exports;
   const entryBytes = probe.TIMER_ENTRY_BYTES.value as number;
   console.log(`timers benchmark: ${fmt(TIMERS)} timers, delays 1 ms..${MAX_DELAY_MS / 1000} s, ${TRIALS} trials each in a fresh process`);
-  console.log('wasmloop: the core\'s exports through createCore (the EventLoop timer API is not wired yet)');
+  console.log('wasmloop-core: the core\'s exports through createCore; wasmloop-api: loop.setTimeout() and timer.cancel()');
   console.log(`machine: ${machine.cpu}, ${machine.cores} cores, Linux ${machine.kernel}, Node ${machine.node}\n`);
 
   const results: Record<string, Record<string, Trial[]>> = {};
@@ -198,7 +259,7 @@ async function main(): Promise<void> {
     results[scenario] = byImplementation;
   }
 
-  console.log('| scenario | timers | timers/s (median, min–max) | vs node | fired | bytes/timer measured | bytes/timer (layout) |');
+  console.log('| scenario | timers | timers/s (median, min–max) | vs node | fired | bytes/timer measured | of which wasm memory |');
   console.log('|---|---|---|---|---|---|---|');
   for (const scenario of SCENARIOS) {
     const peer = median(results[scenario]!.node!.map((t) => t.timersPerSecond));
@@ -206,11 +267,11 @@ async function main(): Promise<void> {
       const trials = results[scenario]![implementation]!;
       const rates = trials.map((t) => t.timersPerSecond);
       const fired = median(trials.map((t) => t.fired)) / TIMERS;
-      const layout = implementation === 'wasmloop' ? `${entryBytes} wasm + 8 host` : '–';
+      const wasm = implementation === 'node' ? '–' : `${(median(trials.map((t) => t.wasmBytes)) / TIMERS).toFixed(1)} (entries: ${entryBytes})`;
       console.log(
         `| ${scenario} | ${implementation} | ${fmt(median(rates))} (${fmt(Math.min(...rates))}–${fmt(Math.max(...rates))}) ` +
           `| ${(median(rates) / peer).toFixed(2)}× | ${(fired * 100).toFixed(2)}% ` +
-          `| ${median(trials.map((t) => t.measuredBytesPerTimer)).toFixed(1)} | ${layout} |`,
+          `| ${median(trials.map((t) => t.measuredBytesPerTimer)).toFixed(1)} | ${wasm} |`,
       );
     }
   }
@@ -228,7 +289,8 @@ if (process.argv[2] === '--trial') {
   const implementation = process.argv[3] as Implementation;
   const scenario = process.argv[4] as Scenario;
   const all = delays(Number(process.argv[5]), TIMERS);
-  const trial = implementation === 'wasmloop' ? wasmloopTrial(scenario, all) : await nodeTrial(scenario, all);
+  const trial =
+    implementation === 'wasmloop-core' ? coreTrial(scenario, all) : implementation === 'wasmloop-api' ? apiTrial(scenario, all) : await nodeTrial(scenario, all);
   process.stdout.write(JSON.stringify(trial));
 } else {
   await main();

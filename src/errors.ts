@@ -53,7 +53,8 @@ function describe(value: unknown): string {
   return `a ${typeof value}`;
 }
 
-function typeError(name: string, expected: string, value: unknown): TypeError {
+/** An argument of the wrong type: a TypeError with code ERR_INVALID_ARG_TYPE. */
+export function typeError(name: string, expected: string, value: unknown): TypeError {
   const error = new TypeError(`${name} must be ${expected}, got ${describe(value)}`) as TypeError & { code: string };
   error.code = 'ERR_INVALID_ARG_TYPE';
   return error;

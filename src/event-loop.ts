@@ -25,6 +25,7 @@ import {
   check,
   rangeError,
   systemError,
+  typeError,
   WasmloopError,
   type SystemError,
 } from './errors.js';
@@ -294,6 +295,19 @@ export class EventLoop extends EventEmitter<EventLoopEvents> {
    * its deadline to the wait's precision, not up to a millisecond late.
    */
   #heldTimers: Timer[] = [];
+  /**
+   * Timers whose index is HELD, wherever they are listed (a timer pass keeps
+   * its own list). The wheel gave their entries back, so they are counted
+   * against maxTimers here: an interval held now must find room when it fires.
+   */
+  #heldCount = 0;
+  /**
+   * The last timer pass stopped early (a stop or a fatal error) with timers
+   * still in the wheel's due list. timerExpire counts only timers it moves,
+   * so without this the next pass would not look at them until another timer
+   * came due.
+   */
+  #timersCutShort = false;
   readonly #maxTimerDelay: number;
   readonly #timerControl = {
     cancel: (timer: Timer): boolean => this.#cancelTimer(timer),
@@ -576,7 +590,7 @@ export class EventLoop extends EventEmitter<EventLoopEvents> {
 
   /** Timers scheduled now. */
   get timerCount(): number {
-    return this.#closed ? 0 : this.#wasm.timerCount() + this.#heldTimers.length;
+    return this.#closed ? 0 : this.#wasm.timerCount() + this.#heldCount;
   }
 
   /**
@@ -922,7 +936,10 @@ export class EventLoop extends EventEmitter<EventLoopEvents> {
       }
     }
     // A fatal error stops the loop after the callback that threw.
-    if (this.#fatal === undefined && (this.#wasm.timerExpire(this.#now()) > 0 || this.#heldTimers.length > 0)) this.#fireTimers();
+    // A callback may have closed the loop: its timers are gone with it.
+    if (this.#fatal === undefined && !this.#closed && (this.#wasm.timerExpire(this.#now()) > 0 || this.#heldTimers.length > 0 || this.#timersCutShort)) {
+      this.#fireTimers();
+    }
     if (this.#fatal === undefined) this.#runDeferred();
     w.noteCount(this.#k.counterBusyNs, (performance.now() - busyFrom) * 1e6);
     return events;
@@ -956,6 +973,7 @@ export class EventLoop extends EventEmitter<EventLoopEvents> {
     const held = this.#heldTimers;
     this.#heldTimers = [];
     let heldAt = 0;
+    this.#timersCutShort = false;
     this.#dispatching = true;
     let start = performance.now();
     try {
@@ -974,11 +992,16 @@ export class EventLoop extends EventEmitter<EventLoopEvents> {
           tick = w.timerTakenDeadline();
         }
         if (now < timer.deadline) {
-          timer.index = HELD;
+          if (timer.index !== HELD) {
+            timer.index = HELD;
+            this.#heldCount++;
+          }
           this.#heldTimers.push(timer);
           continue;
         }
+        if (timer.index === HELD) this.#heldCount--;
         timer.index = -1;
+        if (!timer.repeat) this.#releaseSignal(timer);
         w.noteTimer(Math.max(0, now - Math.max(tick, timer.deadline)) * 1e6);
         // Before the call, so the callback can cancel or refresh its interval.
         if (timer.repeat) this.#schedule(timer, this.#nextTick(timer, now));
@@ -990,12 +1013,22 @@ export class EventLoop extends EventEmitter<EventLoopEvents> {
         const finished = performance.now();
         this.#ran(CB.timer, -1, timer.label, start, finished);
         start = finished;
+        // Closed: every timer went with the loop.
+        if (this.#closed) break;
         // Stopping: the timers still due stay due, and fire next iteration.
-        if (this.#fatal !== undefined || this.#stopRequested) break;
+        if (this.#fatal !== undefined || this.#stopRequested) {
+          this.#timersCutShort = true;
+          break;
+        }
       }
     } finally {
-      // Held timers not looked at (a stop) go back ahead of the new ones.
-      if (heldAt < held.length) this.#heldTimers = held.slice(heldAt).concat(this.#heldTimers);
+      if (this.#closed) {
+        // close() could not see this pass's own list of held timers.
+        for (; heldAt < held.length; heldAt++) if (held[heldAt]!.index === HELD) this.#dropClosed(held[heldAt]!);
+      } else if (heldAt < held.length) {
+        // Held timers not looked at (a stop) go back ahead of the new ones.
+        this.#heldTimers = held.slice(heldAt).concat(this.#heldTimers);
+      }
       this.#dispatching = false;
     }
   }
@@ -1013,19 +1046,19 @@ export class EventLoop extends EventEmitter<EventLoopEvents> {
   #newTimer(callback: () => void, delay: number, repeat: boolean, options: IntervalOptions, minimum: number): Timer {
     assertFunction('callback', callback);
     const name = repeat ? 'periodMs' : 'delayMs';
-    if (typeof delay !== 'number') throw new TypeError(`${name} must be a number, got ${typeof delay}`);
+    if (typeof delay !== 'number') throw typeError(name, 'a number', delay);
     if (!Number.isFinite(delay) || delay < minimum) {
       throw rangeError(`${name} must be a finite number >= ${minimum}, got ${delay}`);
     }
     assertObject('options', options);
     const jitter = options.jitter ?? 0;
-    if (typeof jitter !== 'number') throw new TypeError(`options.jitter must be a number, got ${typeof jitter}`);
+    if (typeof jitter !== 'number') throw typeError('options.jitter', 'a number', jitter);
     if (!(jitter >= 0 && jitter <= 1)) throw rangeError(`options.jitter must be a fraction from 0 to 1, got ${jitter}`);
     if (options.label !== undefined) assertString('options.label', options.label);
     const missed = options.missed ?? 'skip';
     assertOneOf('options.missed', missed, MISSED_TICK_POLICIES);
     const signal = options.signal;
-    if (signal !== undefined && !(signal instanceof AbortSignal)) throw new TypeError('options.signal must be an AbortSignal');
+    if (signal !== undefined && !(signal instanceof AbortSignal)) throw typeError('options.signal', 'an AbortSignal', signal);
     this.#assertUsable(repeat ? 'setInterval' : 'setTimeout');
     const timer = new Timer(callback, delay, repeat, options, missed, this.#timerControl);
     if (signal?.aborted) {
@@ -1033,7 +1066,10 @@ export class EventLoop extends EventEmitter<EventLoopEvents> {
       return timer;
     }
     this.#schedule(timer, this.#now() + delay);
-    signal?.addEventListener('abort', () => timer.cancel(), { once: true });
+    if (signal !== undefined) {
+      timer.abort = { signal, listener: () => timer.cancel() };
+      signal.addEventListener('abort', timer.abort.listener, { once: true });
+    }
     return timer;
   }
 
@@ -1046,7 +1082,8 @@ export class EventLoop extends EventEmitter<EventLoopEvents> {
     timer.base = base;
     const jittered = timer.jitter === 0 ? base : base + Math.random() * timer.jitter * timer.delay;
     timer.deadline = Math.min(jittered, this.#lastNow + this.#maxTimerDelay);
-    const index = this.#wasm.timerInsert(Math.floor(timer.deadline));
+    const room = this.#wasm.timerCount() + this.#heldCount < this.maxTimers;
+    const index = room ? this.#wasm.timerInsert(Math.floor(timer.deadline)) : this.#k.timersFull;
     if (index === this.#k.timersFull) {
       throw rangeError(`timer table full (capacity ${this.maxTimers}); raise the loop's maxTimers option`);
     }
@@ -1062,7 +1099,24 @@ export class EventLoop extends EventEmitter<EventLoopEvents> {
     if (timer.index === -1) return false;
     timer.cancelled = true;
     this.#unschedule(timer);
+    this.#releaseSignal(timer);
     return true;
+  }
+
+  /**
+   * Takes the timer's listener off its AbortSignal once the timer is done
+   * (a timeout that fired, a cancel): a signal that outlives many timers
+   * would otherwise hold every one of them.
+   */
+  #releaseSignal(timer: Timer): void {
+    if (timer.abort !== undefined) timer.abort.signal.removeEventListener('abort', timer.abort.listener);
+  }
+
+  /** A timer the loop's close() cancels. */
+  #dropClosed(timer: Timer): void {
+    timer.cancelled = true;
+    timer.index = -1;
+    this.#releaseSignal(timer);
   }
 
   /** Takes a scheduled timer out of the wheel (or the held list). */
@@ -1070,6 +1124,7 @@ export class EventLoop extends EventEmitter<EventLoopEvents> {
     if (timer.index === HELD) {
       const at = this.#heldTimers.indexOf(timer);
       if (at >= 0) this.#heldTimers.splice(at, 1);
+      this.#heldCount--;
     } else {
       this.#wasm.timerCancel(timer.index, timer.generation);
       this.#timers[timer.index] = undefined;
@@ -1080,8 +1135,20 @@ export class EventLoop extends EventEmitter<EventLoopEvents> {
   #refreshTimer(timer: Timer): void {
     if (timer.cancelled) return;
     this.#assertUsable('refresh');
-    if (timer.index !== -1) this.#unschedule(timer);
+    if (timer.index !== -1) {
+      this.#unschedule(timer);
+      this.#schedule(timer, this.#now() + timer.delay);
+      return;
+    }
+    // A timeout that fired let go of its signal: an abort since then counts
+    // as a cancel, and re-arming takes the signal back.
+    const abort = timer.abort;
+    if (abort?.signal.aborted) {
+      timer.cancelled = true;
+      return;
+    }
     this.#schedule(timer, this.#now() + timer.delay);
+    abort?.signal.addEventListener('abort', abort.listener, { once: true });
   }
 
   /** The loop's time: the clock, offset so it starts near 0 and never goes back. */
@@ -1496,13 +1563,10 @@ export class EventLoop extends EventEmitter<EventLoopEvents> {
     }
     this.#watchers.forEach((watcher, fd) => watcher && release(fd, inbox !== undefined && fd === inbox.handle.eventFd));
     for (const queue of this.#deferred.takeAll() ?? []) for (const entry of queue) entry.cancel();
-    for (const timer of [...this.#timers, ...this.#heldTimers]) {
-      if (timer === undefined) continue;
-      timer.cancelled = true;
-      timer.index = -1;
-    }
+    for (const timer of [...this.#timers, ...this.#heldTimers]) if (timer !== undefined) this.#dropClosed(timer);
     this.#timers.length = 0;
     this.#heldTimers = [];
+    this.#heldCount = 0;
     const freed = this.#kernel.free();
     if (freed < 0) firstError ??= systemError(freed, 'close');
     if (firstError !== undefined) throw firstError;

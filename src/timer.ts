@@ -51,6 +51,8 @@ export class Timer {
   /** @internal The exact deadline, jitter included (ms on the loop's clock). */ deadline = 0;
   /** @internal */ cancelled = false;
   /** @internal */ control: TimerControl | undefined;
+  /** @internal The signal that cancels this timer, and the listener the loop keeps on it while the timer is live. */
+  abort: { signal: AbortSignal; listener: () => void } | undefined;
 
   /** @internal */
   constructor(callback: () => void, delay: number, repeat: boolean, options: IntervalOptions, missed: MissedTickPolicy, control: TimerControl) {

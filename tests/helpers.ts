@@ -286,3 +286,28 @@ export function busyWait(ms: number): void {
   const until = performance.now() + ms;
   while (performance.now() < until);
 }
+
+/** A settable clock for `new EventLoop({ clock })`: the loop reads `ms`, the test moves it. */
+export interface VirtualClock {
+  ms: number;
+  /** Moves the clock forward by `ms` (backward for a negative step). */
+  advance(ms: number): void;
+}
+
+/**
+ * A loop on a MockKernel whose time is a VirtualClock starting at `startMs`:
+ * its waits never block, so timers fire exactly when the test moves the clock.
+ */
+export function virtualClockLoop(
+  options: Omit<EventLoopOptions, 'backend' | 'clock'> = {},
+  startMs = 0,
+): { loop: EventLoop; mock: MockKernel; clock: VirtualClock } {
+  const clock: VirtualClock = {
+    ms: startMs,
+    advance(ms: number) {
+      clock.ms += ms;
+    },
+  };
+  const mock = new MockKernel();
+  return { loop: new EventLoop({ ...options, backend: mock, clock: () => clock.ms }), mock, clock };
+}
