@@ -7,6 +7,10 @@
 // node itself is not instrumented, so the ASan runtime is preloaded
 // (LD_PRELOAD) to be first in the process. Leak detection is off: V8 and
 // Node keep memory until exit on purpose, and would drown any real report.
+//
+// The preload is inherited by every child process, and some real clients
+// (curl) hang with it: the test files that drive external clients
+// (interop-*) are left out. They run the same addon paths as the rest.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync } from 'node:fs';
 import path from 'node:path';
@@ -28,7 +32,7 @@ execFileSync(cc, [
 console.log(`test:asan: built ${path.relative(root, out)}`);
 
 const runtime = execFileSync(cc, ['-print-file-name=libasan.so']).toString().trim();
-const result = spawnSync('npx', ['uvu', 'build/tests', '\\.test\\.js$'], {
+const result = spawnSync('npx', ['uvu', 'build/tests', '^(?!interop).*\\.test\\.js$'], {
   cwd: root,
   stdio: 'inherit',
   env: {
