@@ -2,10 +2,23 @@
 // as with Node's own handles: close(), unref() and an AbortSignal let it go;
 // a started or running loop that is referenced holds it. Each case runs in
 // a child process (tests/fixtures/embed-exit.ts).
+import { readFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
 import { spawnFixture, tick, withTimeout } from './helpers.js';
+
+/** The repository's root, from build/tests. */
+const ROOT = new URL('../../', import.meta.url);
+
+/** A fixture's code as docs/embedding.md shows it: without its header comment, importing 'wasmloop'. */
+function asDocumented(fixture: string): string {
+  const source = readFileSync(new URL(`tests/fixtures/${fixture}.ts`, ROOT), 'utf8');
+  const lines = source.split('\n');
+  while (lines[0]!.startsWith('//')) lines.shift();
+  return lines.join('\n').replaceAll("'../../src/index.js'", "'wasmloop'").trim();
+}
 
 /** How long a process that should exit may take after "ready" (this machine starts Node in ~0.1–0.7 s). */
 const EXIT_WITHIN_MS = 5000;
@@ -92,6 +105,43 @@ test('a fatal error (fatalErrors) in a started loop is an uncaught exception: th
     const { code } = await withTimeout(fixture.exited, 'start-fatal to exit', EXIT_WITHIN_MS);
     assert.is(code, 1);
     assert.match(fixture.stderr(), 'fatal in a loop timer');
+  } finally {
+    fixture.child.kill();
+  }
+});
+
+test("docs/embedding.md's examples are the fixtures these tests run", () => {
+  const blocks = [...readFileSync(new URL('docs/embedding.md', ROOT), 'utf8').matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]!.trim());
+  assert.ok(blocks.includes(asDocumented('embedding-example-start')), 'the start() example differs from tests/fixtures/embedding-example-start.ts');
+  assert.ok(blocks.includes(asDocumented('embedding-example-run')), 'the run() example differs from tests/fixtures/embedding-example-run.ts');
+});
+
+test('the start() example serves node:http and RESP, then exits 0 by itself', async () => {
+  const fixture = spawnFixture('embedding-example-start');
+  try {
+    const { code } = await withTimeout(fixture.exited, 'the start() example to exit', 10_000);
+    assert.is(fixture.stderr(), '');
+    assert.is(code, 0);
+    assert.equal(fixture.lines, ['api says ok', 'cache says +PONG']);
+  } finally {
+    fixture.child.kill();
+  }
+});
+
+test('the run() example serves RESP until SIGINT, then exits 0', async () => {
+  const fixture = spawnFixture('embedding-example-run');
+  try {
+    const port = Number(/:(\d+)$/.exec(await fixture.line('listening on'))![1]);
+    const client = connect(port, '127.0.0.1');
+    client.write('PING\r\n');
+    const reply = await withTimeout(new Promise<string>((resolve) => client.once('data', (data) => resolve(data.toString()))), 'PONG');
+    client.destroy();
+    assert.is(reply, '+PONG\r\n');
+    fixture.child.kill('SIGINT');
+    const { code, signal } = await withTimeout(fixture.exited, 'the run() example to exit', EXIT_WITHIN_MS);
+    assert.is(signal, null, 'SIGINT killed it: its handler did not run');
+    assert.is(code, 0);
+    assert.equal(fixture.lines.slice(1), ['served 1 connections']);
   } finally {
     fixture.child.kill();
   }
