@@ -626,6 +626,11 @@ export class EventLoop extends EventEmitter<EventLoopEvents> {
     this.#assertUsable('runOnce');
     if (this.#running) throw new WasmloopError('ERR_LOOP_RUNNING', 'runOnce() cannot be called while run() is active');
     const events = this.#iterate(timeoutMs);
+    // Called beside start(): what this turn left (a budget cut's records, a
+    // stop or close a handler asked for) is Node's to pick up. An
+    // edge-triggered fd's record would otherwise wait for an unrelated wakeup,
+    // as the kernel does not report it again.
+    if (this.#embed !== undefined) this.#settleEmbed();
     const fatal = this.#fatal;
     if (fatal !== undefined) {
       this.#fatal = undefined;
@@ -696,7 +701,12 @@ export class EventLoop extends EventEmitter<EventLoopEvents> {
   start(): void {
     this.#assertUsable('start');
     if (this.#running) throw new WasmloopError('ERR_LOOP_RUNNING', 'start() cannot be called while run() is active');
-    if (this.#embed !== undefined) return;
+    if (this.#embed !== undefined) {
+      // A handler's stop() then start(): the loop stays started. A pending
+      // close() still wins.
+      this.#stopRequested = this.#closeRequested;
+      return;
+    }
     const fd = this.#kernel.fd();
     if (fd < 0) throw new WasmloopError('ERR_START_NEEDS_EPOLL', `start() needs a backend with an fd Node can watch (epoll); this loop uses ${this.backend}`);
     const handle = native.embedStart(fd, this.#onEmbedWake);
@@ -718,9 +728,14 @@ export class EventLoop extends EventEmitter<EventLoopEvents> {
       // Nobody awaits a started loop: the error is Node's uncaught exception.
       throw fatal.error;
     }
+    this.#settleEmbed();
+  };
+
+  /** After a turn of the started loop: detach if a stop was asked for, else set the next wakeup. */
+  #settleEmbed(): void {
     if (this.#stopRequested) this.#stopEmbed();
     else this.#armEmbed();
-  };
+  }
 
   /** Sets the started loop's libuv timer for its next timer, or now when work is pending. */
   #armEmbed(): void {

@@ -1,0 +1,143 @@
+// run(): the loop blocks in its own wait, and Node keeps working beside it:
+// node:http, timers, signals, worker messages; ticks and microtasks after
+// each callback; an AbortSignal stops it; loop.closed settles on close.
+import { Worker } from 'node:worker_threads';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+
+import { EventLoop } from '../src/index.js';
+import { nodeTimersUnderLoad, servesBesideNodeHttp, sigintHandlerRuns, ticksBetweenHandlers } from './embed-scenarios.js';
+import { pair, sockets, tick, withTimeout } from './helpers.js';
+
+test('a node:http server and a wasmloop Server serve 20 clients each at once while run() is active', async () => {
+  await servesBesideNodeHttp('run');
+});
+
+test('Node timers fire within 5 ms (median) while run() serves 100 busy connections', async () => {
+  await nodeTimersUnderLoad('run');
+});
+
+test('a SIGINT handler runs while run() is active', async () => {
+  await sigintHandlerRuns('run');
+});
+
+test("two reads in one batch: the first handler's nextTick and microtask run before the second handler", async () => {
+  assert.equal(await ticksBetweenHandlers('run'), [
+    'first', 'first:tick', 'first:microtask', 'second', 'second:tick', 'second:microtask',
+  ]);
+});
+
+test('runOnce() from user code: what handlers queue runs only when the calling code yields, after the whole batch', async () => {
+  const loop = new EventLoop();
+  const first = pair();
+  const second = pair();
+  const order: string[] = [];
+  const handler = (name: string) => (fd: number): void => {
+    sockets.read(fd, Buffer.alloc(16));
+    order.push(name);
+    process.nextTick(() => order.push(`${name}:tick`));
+    queueMicrotask(() => order.push(`${name}:microtask`));
+  };
+  try {
+    loop.addClientSocket(first.local, { read: handler('first') });
+    loop.addClientSocket(second.local, { read: handler('second') });
+    sockets.write(first.peer, Buffer.from('x'));
+    sockets.write(second.peer, Buffer.from('y'));
+    // From a Node timer callback: its own callback scope is the outer one.
+    await withTimeout(new Promise<void>((resolve) => setTimeout(() => {
+      loop.runOnce(1000);
+      order.push('runOnce returned');
+      setImmediate(resolve);
+    }, 0)), 'runOnce from a timer');
+    assert.equal(order, [
+      'first', 'second', 'runOnce returned', 'first:tick', 'second:tick', 'first:microtask', 'second:microtask',
+    ]);
+  } finally {
+    loop.close();
+    sockets.close(first.peer);
+    sockets.close(second.peer);
+  }
+});
+
+test('run({ signal }) resolves when the signal aborts; an aborted signal ends it at once; a later abort does nothing', async () => {
+  const loop = new EventLoop();
+  try {
+    const from = performance.now();
+    await withTimeout(loop.run({ signal: AbortSignal.timeout(50) }), 'run() to resolve on abort', 5000);
+    const ranMs = performance.now() - from;
+    assert.ok(ranMs >= 45, `run() ended after ${ranMs.toFixed(1)} ms, before the abort`);
+    assert.is(loop.isRunning, false);
+
+    const aborted = new AbortController();
+    aborted.abort();
+    await withTimeout(loop.run({ signal: aborted.signal }), 'run() with an aborted signal', 5000);
+
+    const later = new AbortController();
+    const first = loop.run({ signal: later.signal });
+    loop.stop();
+    await withTimeout(first, 'run() to stop');
+    const second = loop.run();
+    later.abort();
+    await tick(20);
+    assert.ok(loop.isRunning, "the first run()'s signal stopped the second");
+    loop.stop();
+    await withTimeout(second, 'the second run() to stop');
+  } finally {
+    loop.stop();
+    loop.close();
+  }
+});
+
+test('run({ signal }) refuses a signal that is not an AbortSignal', () => {
+  const loop = new EventLoop();
+  try {
+    assert.throws(() => loop.run({ signal: {} as AbortSignal }), (error: Error) => error instanceof TypeError);
+    assert.is(loop.isRunning, false);
+  } finally {
+    loop.close();
+  }
+});
+
+test('`await loop.closed` resolves once close() from a handler has stopped run()', async () => {
+  const loop = new EventLoop();
+  const { peer, local } = pair();
+  try {
+    loop.addClientSocket(local, {
+      read(fd) {
+        sockets.read(fd, Buffer.alloc(16));
+        loop.close();
+      },
+    });
+    const running = loop.run();
+    setTimeout(() => sockets.write(peer, Buffer.from('x')), 10);
+    await withTimeout(loop.closed, 'loop.closed');
+    assert.ok(loop.isClosed);
+    await withTimeout(running, 'run() to resolve');
+  } finally {
+    loop.close();
+    sockets.close(peer);
+  }
+});
+
+test('worker messages go back and forth while run() is active', async () => {
+  const loop = new EventLoop();
+  const worker = new Worker("require('node:worker_threads').parentPort.on('message', (n) => require('node:worker_threads').parentPort.postMessage(n + 1))", { eval: true });
+  const running = loop.run();
+  try {
+    let n = 0;
+    for (let i = 0; i < 20; i++) {
+      const reply = new Promise<number>((resolve) => worker.once('message', resolve));
+      worker.postMessage(n);
+      n = await withTimeout(reply, `worker reply ${i}`, 5000);
+    }
+    assert.is(n, 20);
+    assert.ok(loop.isRunning);
+  } finally {
+    await worker.terminate();
+    loop.stop();
+    await running;
+    loop.close();
+  }
+});
+
+test.run();

@@ -1,0 +1,179 @@
+// What issue 7 asks of both ways of embedding the loop, written once and run
+// by tests/embed-run.test.ts and tests/embed-start.test.ts with their mode.
+// Not a test file itself (the runner only picks files ending in .test.js).
+import { once } from 'node:events';
+import { createServer as createHttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import * as assert from 'uvu/assert';
+
+import { echoProtocol, EventLoop, Server } from '../src/index.js';
+import {
+  connected,
+  drive,
+  HOST,
+  nodeTimerLateness,
+  pair,
+  percentile,
+  sockets,
+  spawnFixture,
+  withTimeout,
+  type EmbedMode,
+} from './helpers.js';
+
+/**
+ * 20 fetches to a node:http server and 20 node:net clients echoing through a
+ * wasmloop Server, all started at once, several round trips each, so the two
+ * loops' work interleaves on the one thread.
+ */
+export async function servesBesideNodeHttp(mode: EmbedMode): Promise<void> {
+  const loop = new EventLoop();
+  const server = new Server(loop, echoProtocol, { port: 0 });
+  let httpServed = 0;
+  const http = createHttpServer((request, response) => {
+    httpServed++;
+    response.end(`hello ${request.url}`);
+  });
+  const stop = drive(loop, mode);
+  try {
+    const port = server.listen();
+    http.listen(0, HOST);
+    await withTimeout(once(http, 'listening'), 'the node:http server to listen');
+    const httpPort = (http.address() as AddressInfo).port;
+    const fetches = Array.from({ length: 20 }, async (_, i) => {
+      for (let round = 0; round < 3; round++) {
+        const response = await fetch(`http://${HOST}:${httpPort}/${i}-${round}`);
+        assert.is(await response.text(), `hello /${i}-${round}`);
+      }
+    });
+    const echoes = Array.from({ length: 20 }, async (_, i) => {
+      const client = await connected(HOST, port);
+      try {
+        client.setEncoding('latin1');
+        for (let round = 0; round < 3; round++) {
+          const message = `client ${i} round ${round}`;
+          let echoed = '';
+          const back = new Promise<void>((resolve) => {
+            const onData = (chunk: string): void => {
+              echoed += chunk;
+              if (echoed.length >= message.length) {
+                client.off('data', onData);
+                resolve();
+              }
+            };
+            client.on('data', onData);
+          });
+          client.write(message);
+          await back;
+          assert.is(echoed, message);
+        }
+      } finally {
+        client.destroy();
+      }
+    });
+    await withTimeout(Promise.all([...fetches, ...echoes]), '20 fetches and 20 echo clients');
+    assert.is(httpServed, 60);
+    assert.is(server.stats.accepted, 20);
+    assert.ok(mode === 'run' ? loop.isRunning : loop.isStarted, `${mode}() ended early`);
+  } finally {
+    await stop();
+    http.close();
+    http.closeAllConnections();
+    server.close();
+    loop.close();
+  }
+}
+
+/**
+ * Node's timers in this process while the loop serves 100 connections a
+ * child process keeps busy. The child runs at a lower priority: on this
+ * 2-core machine shared with other work, a peer at equal priority makes the
+ * kernel's scheduling, not the loop, the larger part of the lateness.
+ * Returns the sorted lateness in ms.
+ */
+export async function nodeTimersUnderLoad(mode: EmbedMode): Promise<number[]> {
+  const loop = new EventLoop();
+  const server = new Server(loop, echoProtocol, { port: 0 });
+  const stop = drive(loop, mode);
+  const port = server.listen();
+  const load = spawnFixture('echo-hammer', [String(port), '100', '3000'], { nice: 10 });
+  try {
+    await load.line('connected');
+    const before = server.stats.accepted;
+    const late = await nodeTimerLateness();
+    const summary = await load.line('done');
+    const roundTrips = Number(summary.split(' ')[1]);
+    assert.is(before, 100);
+    assert.ok(roundTrips > 1000, `the child made only ${roundTrips} round trips: the connections were not busy`);
+    const [p50, p90, p99, max] = [0.5, 0.9, 0.99, 1].map((p) => percentile(late, p).toFixed(2));
+    console.log(`  ${mode}(): Node timer lateness over ${late.length} ticks beside 100 busy connections ` +
+      `(${roundTrips} round trips): p50 ${p50} ms, p90 ${p90} ms, p99 ${p99} ms, max ${max} ms`);
+    assert.ok(percentile(late, 0.5) <= 5, `median lateness ${p50} ms`);
+    assert.ok(percentile(late, 1) <= 50, `max lateness ${max} ms`);
+    assert.ok(late[0]! > -1, `a timer fired ${(-late[0]!).toFixed(2)} ms early`);
+    return late;
+  } finally {
+    load.child.kill();
+    await load.exited;
+    await stop();
+    server.close();
+    loop.close();
+  }
+}
+
+/** A process.once('SIGINT') handler runs while the loop is active, and stops it. */
+export async function sigintHandlerRuns(mode: EmbedMode): Promise<void> {
+  const loop = new EventLoop();
+  const stop = drive(loop, mode);
+  try {
+    const handled = new Promise<string>((resolve) => process.once('SIGINT', (signal) => {
+      assert.ok(mode === 'run' ? loop.isRunning : loop.isStarted, `${mode}() was not active in the handler`);
+      resolve(signal);
+    }));
+    process.kill(process.pid, 'SIGINT');
+    assert.is(await withTimeout(handled, 'the SIGINT handler', 5000), 'SIGINT');
+  } finally {
+    await stop();
+    loop.close();
+  }
+}
+
+/**
+ * Two fds ready in one batch: the nextTick and the microtask the first
+ * handler queues run before the second handler. Returns the order seen.
+ */
+export async function ticksBetweenHandlers(mode: EmbedMode): Promise<string[]> {
+  const loop = new EventLoop();
+  const first = pair();
+  const second = pair();
+  const order: string[] = [];
+  let batchAtFirst = 0;
+  const handler = (name: string) => (fd: number): void => {
+    sockets.read(fd, Buffer.alloc(16));
+    // Records of this batch not yet served, this one included.
+    if (order.length === 0) batchAtFirst = loop.metrics().pendingRecords;
+    order.push(name);
+    process.nextTick(() => order.push(`${name}:tick`));
+    queueMicrotask(() => order.push(`${name}:microtask`));
+  };
+  try {
+    loop.addClientSocket(first.local, { read: handler('first') });
+    loop.addClientSocket(second.local, { read: handler('second') });
+    // Both readable before the loop looks: one wait reports them together.
+    sockets.write(first.peer, Buffer.from('x'));
+    sockets.write(second.peer, Buffer.from('y'));
+    const stop = drive(loop, mode);
+    try {
+      await withTimeout((async () => {
+        while (order.length < 6) await new Promise((resolve) => setTimeout(resolve, 5));
+      })(), 'both handlers and their queued work');
+    } finally {
+      await stop();
+    }
+    assert.ok(batchAtFirst >= 2, `the two reads came in separate batches (${batchAtFirst} records in the first)`);
+    return order;
+  } finally {
+    loop.close();
+    sockets.close(first.peer);
+    sockets.close(second.peer);
+  }
+}

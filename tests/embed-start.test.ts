@@ -1,0 +1,245 @@
+// start(): the loop inside Node's own (libuv watches its epoll fd and a timer
+// at its next expiry). Node and the loop share the thread; misuse is refused;
+// stop() and close() from callbacks take effect after the turn.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+
+import { EventLoop, WasmloopError } from '../src/index.js';
+import { nodeTimersUnderLoad, servesBesideNodeHttp, sigintHandlerRuns, ticksBetweenHandlers } from './embed-scenarios.js';
+import { pair, sockets, throws, tick, until, withTimeout, type Expected } from './helpers.js';
+
+const started: Expected = { type: WasmloopError, code: 'ERR_LOOP_STARTED' };
+
+test('a node:http server and a wasmloop Server serve 20 clients each at once while start() is active', async () => {
+  await servesBesideNodeHttp('start');
+});
+
+test('Node timers fire within 5 ms (median) while start() serves 100 busy connections', async () => {
+  await nodeTimersUnderLoad('start');
+});
+
+test('a SIGINT handler runs while start() is active', async () => {
+  await sigintHandlerRuns('start');
+});
+
+test("two reads in one batch: the first handler's nextTick and microtask run before the second handler", async () => {
+  assert.equal(await ticksBetweenHandlers('start'), [
+    'first', 'first:tick', 'first:microtask', 'second', 'second:tick', 'second:microtask',
+  ]);
+});
+
+test('start() needs epoll: poll and select throw ERR_START_NEEDS_EPOLL and stay usable', () => {
+  for (const backend of ['poll', 'select'] as const) {
+    const loop = new EventLoop({ backend });
+    try {
+      throws(() => loop.start(), { type: WasmloopError, code: 'ERR_START_NEEDS_EPOLL' });
+      assert.is(loop.isStarted, false);
+      assert.is(loop.runOnce(0), 0);
+    } finally {
+      loop.close();
+    }
+  }
+});
+
+test('run() while started throws ERR_LOOP_STARTED; start() while running throws ERR_LOOP_RUNNING; start() twice is one start', async () => {
+  const loop = new EventLoop();
+  try {
+    loop.start();
+    loop.start();
+    throws(() => loop.run(), started);
+    assert.ok(loop.isStarted);
+    loop.stop();
+    assert.is(loop.isStarted, false);
+    const running = loop.run();
+    throws(() => loop.start(), { type: WasmloopError, code: 'ERR_LOOP_RUNNING' });
+    assert.is(loop.isStarted, false);
+    loop.stop();
+    await withTimeout(running, 'run() to settle');
+  } finally {
+    loop.close();
+  }
+  throws(() => loop.start(), { type: WasmloopError, code: 'ERR_LOOP_CLOSED' });
+});
+
+test('stop() in a handler detaches after that callback; the rest of the batch is served after the next start()', async () => {
+  const loop = new EventLoop();
+  const first = pair();
+  const second = pair();
+  const reads: number[] = [];
+  try {
+    const read = (fd: number): void => {
+      sockets.read(fd, Buffer.alloc(16));
+      reads.push(fd);
+      if (reads.length === 1) loop.stop();
+    };
+    loop.addClientSocket(first.local, { read });
+    loop.addClientSocket(second.local, { read });
+    sockets.write(first.peer, Buffer.from('x'));
+    sockets.write(second.peer, Buffer.from('y'));
+    loop.start();
+    await until(() => reads.length > 0, 'the first read');
+    await tick(30);
+    assert.is(reads.length, 1, 'a handler ran after stop()');
+    assert.is(loop.isStarted, false);
+    loop.start();
+    await until(() => reads.length === 2, 'the second read after start()');
+    assert.equal(new Set(reads), new Set([first.local, second.local]));
+  } finally {
+    loop.close();
+    sockets.close(first.peer);
+    sockets.close(second.peer);
+  }
+});
+
+test('stop() then start() in a handler leaves the loop started', async () => {
+  const loop = new EventLoop();
+  const { peer, local } = pair();
+  let reads = 0;
+  try {
+    loop.addClientSocket(local, {
+      read(fd) {
+        sockets.read(fd, Buffer.alloc(16));
+        reads++;
+        loop.stop();
+        loop.start();
+      },
+    });
+    loop.start();
+    sockets.write(peer, Buffer.from('x'));
+    await until(() => reads === 1, 'the first read');
+    sockets.write(peer, Buffer.from('y'));
+    await until(() => reads === 2, 'a read after the stop() and start()');
+    assert.ok(loop.isStarted);
+  } finally {
+    loop.close();
+    sockets.close(peer);
+  }
+});
+
+test('close() in a handler closes the loop after that callback, and `await loop.closed` resolves', async () => {
+  const loop = new EventLoop();
+  const { peer, local } = pair();
+  let closedInHandler: boolean | undefined;
+  try {
+    loop.addClientSocket(local, {
+      read(fd) {
+        sockets.read(fd, Buffer.alloc(16));
+        loop.close();
+        closedInHandler = loop.isClosed;
+      },
+    });
+    loop.start();
+    sockets.write(peer, Buffer.from('x'));
+    await withTimeout(loop.closed, 'loop.closed');
+    assert.is(closedInHandler, false, 'closed under the running handler');
+    assert.ok(loop.isClosed);
+    assert.is(loop.isStarted, false);
+  } finally {
+    loop.close();
+    sockets.close(peer);
+  }
+});
+
+test('close() from a loop timer while started closes the loop', async () => {
+  const loop = new EventLoop();
+  loop.start();
+  loop.setTimeout(() => loop.close(), 5);
+  await withTimeout(loop.closed, 'loop.closed after a timer closed the loop');
+  assert.ok(loop.isClosed);
+  assert.is(loop.isStarted, false);
+});
+
+test('a loop timer set outside any callback wakes the started loop on time, ahead of a later one already armed', async () => {
+  const loop = new EventLoop();
+  try {
+    let lateFired = false;
+    loop.setTimeout(() => { lateFired = true; }, 10_000);
+    loop.start();
+    await tick(5);
+    const armed = performance.now();
+    const firedAt = await withTimeout(new Promise<number>((resolve) => {
+      loop.setTimeout(() => resolve(performance.now()), 20);
+    }), 'the 20 ms loop timer', 5000);
+    const elapsed = firedAt - armed;
+    assert.ok(elapsed >= 20, `fired after ${elapsed.toFixed(2)} ms: early`);
+    assert.ok(elapsed < 70, `fired after ${elapsed.toFixed(2)} ms`);
+    assert.is(lateFired, false);
+    assert.is(loop.timerCount, 1);
+  } finally {
+    loop.close();
+  }
+});
+
+test('an interval stopped from its own callback stays stopped until start(), then goes on', async () => {
+  const loop = new EventLoop();
+  try {
+    let ticks = 0;
+    loop.setInterval(() => {
+      if (++ticks === 2) loop.stop();
+    }, 5);
+    loop.start();
+    await until(() => ticks === 2, 'two ticks');
+    await tick(40);
+    assert.is(ticks, 2, 'the interval ran after stop()');
+    loop.start();
+    await until(() => ticks >= 4, 'ticks after start()');
+  } finally {
+    loop.close();
+  }
+});
+
+test('defer() from a Node callback runs on the started loop without any event', async () => {
+  const loop = new EventLoop();
+  try {
+    loop.start();
+    await tick(5);
+    const ran = await withTimeout(new Promise<number>((resolve) => {
+      setImmediate(() => {
+        const from = performance.now();
+        loop.defer(() => resolve(performance.now() - from));
+      });
+    }), 'the deferred callback', 5000);
+    assert.ok(ran < 50, `ran ${ran.toFixed(2)} ms later`);
+  } finally {
+    loop.close();
+  }
+});
+
+test('runOnce() beside start() leaves nothing behind: an edge-triggered record its budget cut is served by the next wakeup', async () => {
+  const loop = new EventLoop({ callbacksPerIteration: 1 });
+  const first = pair();
+  const second = pair();
+  const reads: number[] = [];
+  try {
+    const read = (fd: number): void => {
+      while (sockets.read(fd, Buffer.alloc(16)) === 16);
+      reads.push(fd);
+    };
+    loop.addClientSocket(first.local, { read }, { trigger: 'edge' });
+    loop.addClientSocket(second.local, { read }, { trigger: 'edge' });
+    loop.start();
+    await tick(5);
+    sockets.write(first.peer, Buffer.from('x'));
+    sockets.write(second.peer, Buffer.from('y'));
+    // Both edges reported to this runOnce; the kernel will not report them again.
+    loop.runOnce(50);
+    assert.is(reads.length, 1);
+    assert.is(loop.metrics().pendingRecords, 1);
+    await until(() => reads.length === 2, 'the record runOnce() left');
+  } finally {
+    loop.close();
+    sockets.close(first.peer);
+    sockets.close(second.peer);
+  }
+});
+
+test('close() outside any callback while started detaches and resolves loop.closed', async () => {
+  const loop = new EventLoop();
+  loop.start();
+  loop.close();
+  assert.ok(loop.isClosed);
+  assert.is(loop.isStarted, false);
+  await withTimeout(loop.closed, 'loop.closed');
+});
+
+test.run();
