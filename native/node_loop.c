@@ -95,9 +95,13 @@ static bool call_from_libuv(napi_env env, napi_async_context context, napi_ref c
 /* One turn of the host's loop: callback(first) -> true to go on, false to
  * hand the thread back to Node. */
 static int hook_turn(node_hook *hook, int first) {
+  napi_handle_scope scope;
   napi_value arg;
+  napi_open_handle_scope(hook->env, &scope);
   napi_get_boolean(hook->env, first, &arg);
-  return call_from_libuv(hook->env, hook->context, hook->callback, arg);
+  int again = call_from_libuv(hook->env, hook->context, hook->callback, arg);
+  napi_close_handle_scope(hook->env, scope);
+  return again;
 }
 
 static void hook_run(uv_prepare_t *handle) {
@@ -255,17 +259,21 @@ static void embed_env_cleanup(napi_async_cleanup_hook_handle handle, void *data)
   embed_release(embed);
 }
 
-static void embed_wake(embed_handle *embed, int timer) {
+/* Calls the host with what woke it: 0 the fd is readable, 1 the timer ran
+ * out, a negative libuv error when the poll failed (libuv has stopped it). */
+static void embed_wake(embed_handle *embed, int status) {
   if (embed->closing) return;
+  napi_handle_scope scope;
   napi_value arg;
-  napi_get_boolean(embed->env, timer, &arg);
+  napi_open_handle_scope(embed->env, &scope);
+  napi_create_int32(embed->env, status, &arg);
   call_from_libuv(embed->env, embed->context, embed->callback, arg);
+  napi_close_handle_scope(embed->env, scope);
 }
 
 static void embed_on_poll(uv_poll_t *handle, int status, int events) {
-  (void)status;
   (void)events;
-  embed_wake(handle->data, 0);
+  embed_wake(handle->data, status < 0 ? status : 0);
 }
 
 static void embed_on_timer(uv_timer_t *handle) {
@@ -279,7 +287,7 @@ static embed_handle *embed_of(napi_env env, napi_value value) {
   return embed == NULL || embed->closing ? NULL : embed;
 }
 
-/* embedStart(fd, callback(timer: boolean)) -> handle | -errno */
+/* embedStart(fd, callback(status: number)) -> handle | -errno */
 napi_value embed_start(napi_env env, napi_callback_info info) {
   GET_ARGS(2);
   int32_t fd;

@@ -718,9 +718,18 @@ export class EventLoop extends EventEmitter<EventLoopEvents> {
   }
 
   /** Node woke the started loop: its fd is readable, or its timer ran out. */
-  readonly #onEmbedWake = (): void => {
+  readonly #onEmbedWake = (status: number): void => {
     if (this.#embed === undefined) return;
-    this.#iterate(0);
+    try {
+      // libuv stops a poll handle that failed: the loop cannot go on started.
+      if (status < 0) throw systemError(status, 'uv_poll');
+      this.#iterate(0);
+    } catch (error) {
+      // Nobody awaits a started loop: the error is Node's uncaught exception,
+      // and the loop is detached rather than left attached and never re-armed.
+      this.#stopEmbed();
+      throw error;
+    }
     const fatal = this.#fatal;
     if (fatal !== undefined) {
       this.#fatal = undefined;

@@ -21,8 +21,8 @@ export interface NativeAddon {
   nodeHookRef(ref: boolean): number;
   /** Calls fn.call(recv, ...args) in its own callback scope: ticks and microtasks run after it when it is the outermost. */
   invoke(recv: unknown, fn: (...args: never[]) => unknown, a?: unknown, b?: unknown): unknown;
-  /** Watches `fd` (readable) and a timer from Node's loop; callback(timer) on each wake. */
-  embedStart(fd: number, callback: (timer: boolean) => void): EmbedHandle | number;
+  /** Watches `fd` (readable) and a timer from Node's loop; callback(status) on each wake: 0 readable, 1 timer, < 0 a poll error. */
+  embedStart(fd: number, callback: (status: number) => void): EmbedHandle | number;
   embedArm(handle: EmbedHandle, timeoutMs: number): number;
   embedRef(handle: EmbedHandle, ref: boolean): number;
   embedStop(handle: EmbedHandle): number;
