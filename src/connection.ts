@@ -34,8 +34,13 @@ export interface ConnectionLimits {
   lowWaterMark: number;
 }
 
-/** Why a connection closed. */
-export type CloseReason = 'end' | 'close' | 'reset' | 'error' | 'server';
+/**
+ * Why a connection closed: `'end'` after end() drained or the peer left,
+ * `'close'` by close(), `'reset'` on ECONNRESET or EPIPE, `'error'` on
+ * another socket error, `'server'` by the server (close(), a shutdown's
+ * deadline), `'idle'` by the idle timeout.
+ */
+export type CloseReason = 'end' | 'close' | 'reset' | 'error' | 'server' | 'idle';
 
 export interface ConnectionEvents {
   closed(connection: Connection, reason: CloseReason, error?: SystemError): void;
