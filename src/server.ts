@@ -104,6 +104,13 @@ export const DEFAULT_IDLE_TIMEOUT_MS = 120_000;
  * close comes at most two epochs (1/8 of the timeout) late.
  */
 const IDLE_EPOCHS = 16;
+/**
+ * How long a connection that ended may wait for its peer's EOF, discarding
+ * input, before it is closed anyway: ample for in-flight bytes and a FIN
+ * on any sane round trip, short enough that a peer that keeps sending
+ * cannot hold the fd.
+ */
+export const LINGER_MS = 2000;
 /** How long shutdown() lets queued output drain by default. */
 export const DEFAULT_SHUTDOWN_MS = 5000;
 
@@ -135,7 +142,8 @@ export class Server {
   #epochTicker: Timer | undefined;
   /** The epoch of each connection's last read or write progress, by fd. */
   readonly #lastActive: number[] = [];
-  readonly #idleTimers: (Timer | undefined)[] = [];
+  /** Each connection's idle timer, or its linger timer once it lingers, by fd. */
+  readonly #connectionTimers: (Timer | undefined)[] = [];
   readonly #fdExhaustion: 'pause' | 'shed';
   /** The spare fd of the reserve-fd trick, -1 when there is none. */
   #spareFd = -1;
@@ -269,7 +277,8 @@ export class Server {
       shutdown.deadline = this.loop.setTimeout(() => {
         for (const connection of this.#connections) {
           if (connection === undefined) continue;
-          this.#stats.shutdownForced++;
+          // A lingering connection has delivered everything: not forced.
+          if (!connection.isLingering) this.#stats.shutdownForced++;
           connection.close('server');
         }
       }, deadlineMs, { label: 'shutdown deadline' });
@@ -319,6 +328,10 @@ export class Server {
     const buffer = this.#readBuffer;
     const bounded = this.#options.trigger === 'level';
     this.#lastActive[fd] = this.#epoch;
+    if (connection.isLingering) {
+      this.#discard(connection, buffer, bounded);
+      return;
+    }
     // Everything the protocol writes in reply to this event goes out in one writev.
     connection.cork();
     try {
@@ -362,7 +375,29 @@ export class Server {
     this.#connections[fd]!.close(closeReason(error), error);
   };
 
+  /** Reads and drops what a lingering connection's peer still sends, closing at its EOF. */
+  #discard(connection: Connection, buffer: Buffer, bounded: boolean): void {
+    for (let reads = 0; !bounded || reads < READS_PER_EVENT; reads++) {
+      let count: number | null;
+      try {
+        count = this.#sockets.read(connection.fd, buffer);
+      } catch (error) {
+        connection.close(closeReason(error), error as SystemError);
+        return;
+      }
+      if (count === null) return;
+      if (count === 0) {
+        connection.close('end');
+        return;
+      }
+    }
+  }
+
   #peerEnded(connection: Connection, protocol: Protocol): void {
+    if (connection.isLingering) {
+      connection.close('end');
+      return;
+    }
     connection.peerEnded();
     if (protocol.end) protocol.end(connection);
     else connection.end();
@@ -373,16 +408,23 @@ export class Server {
     const fd = connection.fd;
     this.#connections[fd] = undefined;
     this.#protocols[fd] = undefined;
-    const idleTimer = this.#idleTimers[fd];
+    const idleTimer = this.#connectionTimers[fd];
     if (idleTimer !== undefined) {
       idleTimer.cancel();
-      this.#idleTimers[fd] = undefined;
+      this.#connectionTimers[fd] = undefined;
     }
     this.#stats.active--;
     if (reason === 'reset') this.#stats.resets++;
     else if (reason === 'idle') this.#stats.idleClosed++;
     if (this.#acceptPaused) this.#resumeAccepting();
     if (this.#shutdown !== undefined && this.#stats.active === 0) this.#finishShutdown();
+  }
+
+  /** From Connection: it sent its last byte; bound the wait for the peer's EOF. */
+  lingering(connection: Connection): void {
+    const fd = connection.fd;
+    this.#connectionTimers[fd]?.cancel();
+    this.#connectionTimers[fd] = this.loop.isClosed ? undefined : this.loop.setTimeout(() => connection.close('end'), LINGER_MS, { label: 'linger' });
   }
 
   // ---- idle timeout -------------------------------------------------------------
@@ -394,7 +436,7 @@ export class Server {
     }
     const fd = connection.fd;
     this.#lastActive[fd] = this.#epoch;
-    this.#idleTimers[fd] = this.loop.setTimeout(() => this.#idleCheck(connection), this.#idleTimeoutMs, { label: 'idle timeout' });
+    this.#connectionTimers[fd] = this.loop.setTimeout(() => this.#idleCheck(connection), this.#idleTimeoutMs, { label: 'idle timeout' });
   }
 
   #epochNow(): number {
@@ -409,7 +451,7 @@ export class Server {
    */
   #idleCheck(connection: Connection): void {
     const fd = connection.fd;
-    this.#idleTimers[fd] = undefined;
+    this.#connectionTimers[fd] = undefined;
     if (connection.isClosed) return;
     this.#epoch = this.#epochNow();
     const silent = this.#epoch - this.#lastActive[fd]!;
@@ -418,7 +460,7 @@ export class Server {
       return;
     }
     const left = (IDLE_EPOCHS + 1 - silent) * this.#epochMs;
-    this.#idleTimers[fd] = this.loop.setTimeout(() => this.#idleCheck(connection), left, { label: 'idle timeout' });
+    this.#connectionTimers[fd] = this.loop.setTimeout(() => this.#idleCheck(connection), left, { label: 'idle timeout' });
   }
 
   // ---- running out of fds ----------------------------------------------------------
