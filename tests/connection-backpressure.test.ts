@@ -5,6 +5,7 @@ import * as assert from 'uvu/assert';
 
 import type { Connection } from '../src/connection.js';
 import { echoProtocol } from '../src/protocols/echo.js';
+import { httpProtocol } from '../src/protocols/http.js';
 import type { ProtocolFactory } from '../src/server.js';
 import { connected, HOST, tick, until, withServer } from './helpers.js';
 
@@ -106,6 +107,32 @@ test('a client that does not read pauses reading with a bounded queue; all 8 MiB
       assert.is(server.stats.active, 0);
       assert.is(server.stats.accepted, 1);
       assert.is(server.connections.length, 0);
+    } finally {
+      client.destroy();
+    }
+  });
+});
+
+test('an HTTP client that pipelines 100,000 requests without reading: the queue stays bounded, every reply arrives in order', async () => {
+  const options = { highWaterMark: HIGH_WATER_MARK, lowWaterMark: LOW_WATER_MARK, readBufferSize: READ_BUFFER_SIZE };
+  const count = 100_000;
+  const request = 'GET / HTTP/1.1\r\nHost: x\r\n\r\n';
+  const reply = 'HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nhello';
+  await withServer(httpProtocol(), options, 'pipelined slow reader', async (server, port) => {
+    const client = await connected(HOST, port);
+    try {
+      client.pause();
+      const received = receive(client);
+      client.write(request.repeat(count));
+      const connection = (): Connection | undefined => server.connections[0];
+      await until(() => connection()?.isReadPaused === true, 'the connection to pause reading');
+      for (let sample = 0; sample < 10; sample++) {
+        assert.ok(connection()!.queuedBytes < QUEUE_BOUND, `queuedBytes ${connection()!.queuedBytes} >= bound ${QUEUE_BOUND}`);
+        await tick(10);
+      }
+      client.resume();
+      await received.atLeast(count * reply.length);
+      assert.ok(received.bytes().equals(Buffer.from(reply.repeat(count))), 'every reply, in order, nothing else');
     } finally {
       client.destroy();
     }
