@@ -1,38 +1,54 @@
 #!/usr/bin/env node
-// The wasmloop command. `wasmloop serve` runs a server on the loop until
-// SIGINT or SIGTERM, then closes every socket and exits 0.
+// The wasmloop command. `wasmloop serve` runs a server on the loop (see
+// serve.ts) until SIGINT or SIGTERM, stops gracefully and exits 0.
 import { lookup } from 'node:dns/promises';
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 
-import { BACKENDS, DEFAULT_MAX_EVENTS, DEFAULT_MAX_FDS, EventLoop } from './event-loop.js';
+import { BACKENDS, DEFAULT_MAX_EVENTS, DEFAULT_MAX_FDS } from './event-loop.js';
 import { protocols, type ProtocolName } from './protocols/index.js';
-import { Server } from './server.js';
+import { serve as runServe, type ServeConfig } from './serve.js';
+import { DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_SHUTDOWN_MS } from './server.js';
 
 const USAGE = `Usage: wasmloop serve [options]
 
-Runs a TCP server on a wasmloop event loop until SIGINT or SIGTERM.
+Runs a TCP server on wasmloop event loops until SIGINT or SIGTERM. The first
+signal stops accepting and lets queued output drain for --shutdown-ms; a
+second closes everything at once. On a terminal a status line is redrawn
+every 2 s: connections, requests/s, events per wait p50/p99, loop utilization.
 
 Options:
-  --protocol NAME     ${Object.keys(protocols).join(' | ')} (default echo)
-  --host ADDRESS      address or name to listen on (default 127.0.0.1)
-  --port N            port; 0 picks a free one (default 7000)
-  --backend NAME      ${BACKENDS.join(' | ')} (default epoll)
-  --trigger MODE      level | edge (default level)
-  --max-events N      events per wait, epoll's maxevents (default ${DEFAULT_MAX_EVENTS})
-  --max-fds N         highest fd + 1 the loop can watch (default ${DEFAULT_MAX_FDS})
-  --backlog N         listen backlog (default 511)
-  -h, --help          show this help
-  -v, --version       show the version
+  --protocol NAME        ${Object.keys(protocols).join(' | ')} (default echo)
+  --host ADDRESS         address or name to listen on (default 127.0.0.1)
+  --port N               port; 0 picks a free one (default 7000)
+  --workers N            worker threads, each with its own loop, sharing the
+                         port with SO_REUSEPORT; 1 serves on the main thread
+                         (default 1)
+  --backend NAME         ${BACKENDS.join(' | ')} (default epoll)
+  --trigger MODE         level | edge (default level)
+  --max-events N         events per wait, epoll's maxevents (default ${DEFAULT_MAX_EVENTS})
+  --max-fds N            highest fd + 1 the loop can watch (default ${DEFAULT_MAX_FDS})
+  --backlog N            listen backlog (default 511)
+  --idle-timeout-ms N    close connections silent this long; 0 never (default ${DEFAULT_IDLE_TIMEOUT_MS})
+  --shutdown-ms N        on SIGINT/SIGTERM, how long queued output may drain (default ${DEFAULT_SHUTDOWN_MS})
+  --fd-exhaustion MODE   pause | shed: out of fds, pause accepting or accept
+                         and close at once (default pause)
+  -h, --help             show this help
+  -v, --version          show the version
 `;
+
+/** More worker threads than this would only contend for the cores. */
+const MAX_WORKERS = 256;
 
 class UsageError extends Error {}
 
-function integer(name: string, text: string | undefined, fallback: number): number {
+function integer(name: string, text: string | undefined, fallback: number, max = Number.MAX_SAFE_INTEGER, min = 0): number {
   if (text === undefined) return fallback;
   const value = Number(text);
   if (!/^\d+$/.test(text) || !Number.isSafeInteger(value)) throw new UsageError(`--${name} must be a whole number, got '${text}'`);
+  if (value > max) throw new UsageError(`--${name} must be at most ${max}, got ${value}`);
+  if (value < min) throw new UsageError(`--${name} must be at least ${min}, got ${value}`);
   return value;
 }
 
@@ -47,10 +63,6 @@ async function resolveHost(host: string): Promise<string> {
   return (await lookup(host)).address;
 }
 
-function formatAddress(host: string, port: number): string {
-  return isIP(host) === 6 ? `[${host}]:${port}` : `${host}:${port}`;
-}
-
 async function serve(args: string[]): Promise<number> {
   const { values } = parseArgs({
     args,
@@ -58,58 +70,33 @@ async function serve(args: string[]): Promise<number> {
       protocol: { type: 'string' },
       host: { type: 'string' },
       port: { type: 'string' },
+      workers: { type: 'string' },
       backend: { type: 'string' },
       trigger: { type: 'string' },
       'max-events': { type: 'string' },
       'max-fds': { type: 'string' },
       backlog: { type: 'string' },
+      'idle-timeout-ms': { type: 'string' },
+      'shutdown-ms': { type: 'string' },
+      'fd-exhaustion': { type: 'string' },
     },
     strict: true,
   });
-  const protocol = choice('protocol', values.protocol, Object.keys(protocols), 'echo') as ProtocolName;
-  const backend = choice('backend', values.backend, BACKENDS, 'epoll') as (typeof BACKENDS)[number];
-  const trigger = choice('trigger', values.trigger, ['level', 'edge'], 'level') as 'level' | 'edge';
-  const port = integer('port', values.port, 7000);
-  if (port > 65535) throw new UsageError(`--port must be at most 65535, got ${port}`);
-  const maxEvents = integer('max-events', values['max-events'], DEFAULT_MAX_EVENTS);
-  const maxFds = integer('max-fds', values['max-fds'], DEFAULT_MAX_FDS);
-  const backlog = integer('backlog', values.backlog, 511);
-  const host = await resolveHost(values.host ?? '127.0.0.1');
-
-  const loop = new EventLoop({ backend, maxEvents, maxFds });
-  const server = new Server(loop, protocols[protocol](), {
-    host,
-    port,
-    backlog,
-    trigger,
-    onError: (error) => console.error(`wasmloop: accept: ${error.message}`),
-  });
-  try {
-    server.listen();
-  } catch (error) {
-    loop.close();
-    throw error;
-  }
-  console.log(
-    `wasmloop: ${protocol} server listening on ${formatAddress(host, server.port)} ` +
-      `(backend ${backend}, ${trigger}-triggered, maxEvents ${maxEvents})`,
-  );
-
-  const shutdown = (signal: string): void => {
-    console.log(`wasmloop: ${signal}: closing ${server.stats.active} connections`);
-    loop.stop();
+  const config: ServeConfig = {
+    protocol: choice('protocol', values.protocol, Object.keys(protocols), 'echo') as ProtocolName,
+    backend: choice('backend', values.backend, BACKENDS, 'epoll') as (typeof BACKENDS)[number],
+    trigger: choice('trigger', values.trigger, ['level', 'edge'], 'level') as 'level' | 'edge',
+    port: integer('port', values.port, 7000, 65535),
+    workers: integer('workers', values.workers, 1, MAX_WORKERS, 1),
+    maxEvents: integer('max-events', values['max-events'], DEFAULT_MAX_EVENTS),
+    maxFds: integer('max-fds', values['max-fds'], DEFAULT_MAX_FDS),
+    backlog: integer('backlog', values.backlog, 511),
+    idleTimeoutMs: integer('idle-timeout-ms', values['idle-timeout-ms'], DEFAULT_IDLE_TIMEOUT_MS, 0x7fffffff),
+    shutdownMs: integer('shutdown-ms', values['shutdown-ms'], DEFAULT_SHUTDOWN_MS, 0x7fffffff),
+    fdExhaustion: choice('fd-exhaustion', values['fd-exhaustion'], ['pause', 'shed'], 'pause') as 'pause' | 'shed',
+    host: await resolveHost(values.host ?? '127.0.0.1'),
   };
-  process.once('SIGINT', shutdown);
-  process.once('SIGTERM', shutdown);
-  try {
-    await loop.run();
-  } finally {
-    server.close();
-    loop.close();
-  }
-  const { accepted } = server.stats;
-  console.log(`wasmloop: stopped after serving ${accepted} connections`);
-  return 0;
+  return runServe(config);
 }
 
 function version(): string {

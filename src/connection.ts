@@ -11,6 +11,14 @@
 // reply produced from the server's read buffer is queued as a view, without
 // a copy; the server asks for a copy (`keepBorrowed`) only before it reads
 // into that buffer again.
+//
+// end() closes gently. Closing a socket with unread input makes the kernel
+// send a reset, and a reset can make the peer's kernel drop replies it has
+// not yet handed to the application: the 400 for a bad request, the tail of
+// a drained queue. So once the queue drains, a connection whose peer is
+// still sending shuts down its sending side (the peer sees EOF after the
+// last byte) and lingers: the server reads and discards until the peer's
+// EOF, or closes it after a short bound (nginx's lingering close).
 import type { EventLoop } from './event-loop.js';
 import type { SocketManager } from './socket-manager.js';
 import { WRITEV_MAX } from './socket-manager.js';
@@ -34,11 +42,18 @@ export interface ConnectionLimits {
   lowWaterMark: number;
 }
 
-/** Why a connection closed. */
-export type CloseReason = 'end' | 'close' | 'reset' | 'error' | 'server';
+/**
+ * Why a connection closed: `'end'` after end() drained or the peer left,
+ * `'close'` by close(), `'reset'` on ECONNRESET or EPIPE, `'error'` on
+ * another socket error, `'server'` by the server (close(), a shutdown's
+ * deadline), `'idle'` by the idle timeout.
+ */
+export type CloseReason = 'end' | 'close' | 'reset' | 'error' | 'server' | 'idle';
 
 export interface ConnectionEvents {
   closed(connection: Connection, reason: CloseReason, error?: SystemError): void;
+  /** The connection sent its last byte and now waits for the peer's EOF. */
+  lingering(connection: Connection): void;
 }
 
 export class Connection {
@@ -49,6 +64,7 @@ export class Connection {
   #ending = false;
   #peerEnded = false;
   #closed = false;
+  #lingering = false;
   // The interest last given to the loop, so unchanged interest costs nothing.
   #reading = true;
   #writing = false;
@@ -78,6 +94,11 @@ export class Connection {
   /** Whether reading is paused because too much output is queued. */
   get isReadPaused(): boolean {
     return this.#readPaused;
+  }
+
+  /** Whether end() has sent everything and the connection only waits for the peer's EOF, discarding input. */
+  get isLingering(): boolean {
+    return this.#lingering;
   }
 
   /** Whether the connection still reads (not paused, not ending, peer not done). */
@@ -140,7 +161,10 @@ export class Connection {
     for (let i = from; i < queue.length; i++) queue[i] = Uint8Array.prototype.slice.call(queue[i]!);
   }
 
-  /** Closes once every queued byte is written. Further writes are dropped. */
+  /**
+   * Closes once every queued byte is written (after the peer's EOF, if it
+   * is still sending). Further writes are dropped.
+   */
   end(): void {
     if (this.#closed || this.#ending) return;
     this.#ending = true;
@@ -204,10 +228,11 @@ export class Connection {
     }
   }
 
-  /** Closes when ended and drained; else sets read and write interest from the queue. */
+  /** Closes or lingers when ended and drained; else sets read and write interest from the queue. */
   #afterQueueChange(): void {
     if (this.#ending && this.#queued === 0) {
-      this.close('end');
+      if (this.#peerEnded) this.close('end');
+      else if (!this.#lingering) this.#linger();
       return;
     }
     if (!this.#readPaused && this.#queued >= this.limits.highWaterMark) this.#readPaused = true;
@@ -218,6 +243,22 @@ export class Connection {
     this.#reading = reading;
     this.#writing = writing;
     this.loop.setInterest(this.fd, { readable: reading, writable: writing });
+  }
+
+  /** Sends EOF and keeps reading (the server discards it) until the peer's EOF. */
+  #linger(): void {
+    this.#lingering = true;
+    try {
+      this.sockets.shutdown(this.fd, 'write');
+    } catch (error) {
+      // ENOTCONN: the peer is gone already; nothing is left to wait for.
+      this.close('end', error as SystemError);
+      return;
+    }
+    this.#reading = true;
+    this.#writing = false;
+    this.loop.setInterest(this.fd, { readable: true, writable: false });
+    this.events.lingering(this);
   }
 
   /** A reset or broken pipe closes the connection quietly; anything else is a bug to report. */

@@ -48,11 +48,16 @@ export {
   DEFAULT_READ_BUFFER_SIZE,
   READS_PER_EVENT,
   ACCEPT_PAUSE_MS,
+  ACCEPT_PAUSE_MAX_MS,
+  LINGER_MS,
+  DEFAULT_IDLE_TIMEOUT_MS,
+  DEFAULT_SHUTDOWN_MS,
   type ServerOptions,
   type ServerStats,
   type ProtocolFactory,
 } from './server.js';
 export { Connection, type Protocol, type CloseReason } from './connection.js';
+export { renderPrometheus, type PrometheusOptions } from './prometheus.js';
 export {
   protocols,
   echoProtocol,

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { lookup } from 'node:dns/promises';
 import { readFileSync } from 'node:fs';
@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import { connected } from './helpers.js';
+import { connected, parsePrometheus, prometheusValue, tick, until } from './helpers.js';
 
 const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
 const PACKAGE_JSON = new URL('../../package.json', import.meta.url);
@@ -226,7 +226,155 @@ test('--protocol resp answers PING; --protocol http answers GET /', async () => 
   }
 });
 
+/** Sends one request with `Connection: close` and returns the whole reply. */
+async function httpGet(host: string, port: number, path: string): Promise<string> {
+  const socket = await connected(host, port);
+  return new Promise((resolve, reject) => {
+    let text = '';
+    socket.setEncoding('latin1');
+    socket.on('data', (chunk: string) => (text += chunk));
+    socket.on('error', reject);
+    socket.on('close', () => resolve(text));
+    socket.write(`GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+  });
+}
+
+function curl(url: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile('curl', ['--noproxy', '*', '-sf', url], { timeout: 10_000 }, (error, stdout) => (error ? reject(error) : resolve(stdout)));
+  });
+}
+
+test('--workers 2: both workers accept connections on one port, serve /metrics, and report on SIGTERM', async () => {
+  const child = await serve(['--port', '0', '--protocol', 'http', '--workers', '2']);
+  try {
+    assert.match(child.stdout(), /http server listening on .*, 2 workers\)/);
+    const replies = await Promise.all(Array.from({ length: 40 }, () => httpGet(child.host, child.port, '/')));
+    for (const reply of replies) assert.ok(reply.startsWith('HTTP/1.1 200 OK') && reply.endsWith('hello'), reply);
+    const { samples } = parsePrometheus(await curl(`http://${child.host}:${child.port}/metrics`));
+    const worker = samples.find((s) => s.name === 'wasmloop_server_connections')!.labels['worker'];
+    assert.ok(worker === '0' || worker === '1', `a worker label: ${worker}`);
+    assert.ok(prometheusValue(samples, 'wasmloop_server_requests_total') >= 1);
+
+    child.process.kill('SIGTERM');
+    const exit = await child.exited;
+    assert.is(exit.code, 0, `stderr: ${exit.stderr}`);
+    assert.is(exit.stderr, '');
+    assert.match(exit.stdout, /SIGTERM: stopping 2 workers/);
+    const accepted = [0, 1].map((index) => {
+      const match = new RegExp(`worker ${index}: accepted (\\d+) connections, (\\d+) requests`).exec(exit.stdout);
+      assert.ok(match, `worker ${index} reported: ${exit.stdout}`);
+      return Number(match![1]);
+    });
+    // SO_REUSEPORT hashes each connection's addresses to a listener: with 41
+    // connections, the odds that one worker gets none are 2^-40.
+    assert.ok(accepted[0]! > 0 && accepted[1]! > 0, `accepted per worker: ${accepted.join(', ')}`);
+    assert.is(accepted[0]! + accepted[1]!, 41);
+    assert.match(exit.stdout, /stopped after serving 41 connections\n$/);
+  } finally {
+    await stopped(child);
+  }
+});
+
+test('not on a terminal: no status line, only the listening and stopping lines', async () => {
+  const child = await serve(['--port', '0', '--protocol', 'resp']);
+  try {
+    // Longer than the status interval (2 s), with traffic, so a status line would have been drawn.
+    const socket = await connected(child.host, child.port);
+    socket.write('*1\r\n$4\r\nPING\r\n');
+    await tick(2300);
+    socket.destroy();
+    child.process.kill('SIGINT');
+    const exit = await child.exited;
+    assert.is(exit.code, 0);
+    const lines = exit.stdout.split('\n');
+    assert.is(lines.length, 4, exit.stdout);
+    assert.match(lines[0]!, /^wasmloop: resp server listening on /);
+    assert.match(lines[1]!, /^wasmloop: SIGINT: closing 0 connections$/);
+    assert.match(lines[2]!, /^wasmloop: stopped after serving 1 connections$/);
+    assert.is(lines[3], '');
+    assert.not.match(exit.stdout, /\r|req\/s/);
+  } finally {
+    await stopped(child);
+  }
+});
+
+test('SIGTERM lets queued output drain to a slow reader before exiting 0', async () => {
+  const child = await serve(['--port', '0']);
+  try {
+    const socket = await connected(child.host, child.port);
+    socket.pause();
+    const payload = randomBytes(8 * 1024 * 1024);
+    const chunks: Buffer[] = [];
+    let sawEnd = false;
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+    socket.on('end', () => (sawEnd = true));
+    const closed = new Promise<Error | undefined>((resolve) => {
+      let error: Error | undefined;
+      socket.on('error', (e) => (error = e));
+      socket.on('close', () => resolve(error));
+    });
+    socket.write(payload);
+    // Give the server time to fill its queue and pause reading.
+    await tick(300);
+    child.process.kill('SIGTERM');
+    await until(() => /SIGTERM: closing 1 connections/.test(child.stdout()), 'the shutdown to start');
+    await tick(100);
+    assert.is(child.process.exitCode, null, 'still draining while the client does not read');
+    socket.resume();
+    const exit = await child.exited;
+    assert.is(exit.code, 0, `stderr: ${exit.stderr}`);
+    assert.match(exit.stdout, /stopped after serving 1 connections\n$/);
+    assert.is(await closed, undefined);
+    assert.ok(sawEnd, 'a clean end after the drain');
+    const echoed = Buffer.concat(chunks);
+    assert.ok(echoed.length > 1024 * 1024, `only ${echoed.length} bytes drained`);
+    assert.ok(echoed.equals(payload.subarray(0, echoed.length)), 'the drained bytes are the start of the echo');
+  } finally {
+    await stopped(child);
+  }
+});
+
+test('--shutdown-ms 200: a client that never reads is closed at the deadline, and the exit is still 0', async () => {
+  const child = await serve(['--port', '0', '--shutdown-ms', '200']);
+  try {
+    const socket = await connected(child.host, child.port);
+    socket.pause();
+    socket.on('error', () => {});
+    socket.write(randomBytes(8 * 1024 * 1024));
+    await tick(300);
+    const started = performance.now();
+    child.process.kill('SIGTERM');
+    const exit = await child.exited;
+    assert.ok(performance.now() - started >= 200, 'waited for the deadline');
+    assert.is(exit.code, 0, `stderr: ${exit.stderr}`);
+    assert.match(exit.stdout, /stopped after serving 1 connections \(1 closed at the deadline\)/);
+    socket.destroy();
+  } finally {
+    await stopped(child);
+  }
+});
+
+test('--idle-timeout-ms 100 closes a silent connection', async () => {
+  const child = await serve(['--port', '0', '--idle-timeout-ms', '100']);
+  try {
+    const socket = await connected(child.host, child.port);
+    const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+    socket.on('error', () => {});
+    await closed;
+    child.process.kill('SIGTERM');
+    const exit = await child.exited;
+    assert.match(exit.stdout, /SIGTERM: closing 0 connections/);
+    assert.is(exit.code, 0);
+  } finally {
+    await stopped(child);
+  }
+});
+
 const badUsage: [string[], RegExp][] = [
+  [['serve', '--workers', '0'], /--workers must be at least 1, got 0/],
+  [['serve', '--idle-timeout-ms', '-5'], /idle-timeout-ms/],
+  [['serve', '--fd-exhaustion', 'drop'], /--fd-exhaustion must be one of pause, shed, got 'drop'/],
   [['serve', '--port', 'abc'], /--port must be a whole number, got 'abc'/],
   [['serve', '--protocol', 'gopher'], /--protocol must be one of echo, resp, http, got 'gopher'/],
   [['frobnicate'], /unknown command 'frobnicate'/],

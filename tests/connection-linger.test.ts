@@ -1,0 +1,55 @@
+// end() with the peer still sending: the connection sends EOF after its last
+// byte and lingers, discarding input, until the peer's EOF (or LINGER_MS),
+// so the peer never gets a reset that could drop the reply.
+import { randomBytes } from 'node:crypto';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+
+import { httpProtocol } from '../src/protocols/http.js';
+import { LINGER_MS } from '../src/server.js';
+import { connected, HOST, tick, until, withServer } from './helpers.js';
+
+test('a 400 reaches a client that keeps sending: EOF after the reply, no reset, closed at the client EOF', async () => {
+  await withServer(httpProtocol(), {}, 'lingering 400', async (server, port) => {
+    const client = await connected(HOST, port);
+    let reply = '';
+    let sawEnd = false;
+    let error: Error | undefined;
+    client.setEncoding('latin1');
+    client.on('data', (text: string) => (reply += text));
+    client.on('error', (e) => (error = e));
+    // allowHalfOpen is off: at the server's EOF the client ends too, once its writes are out.
+    client.on('end', () => (sawEnd = true));
+    const closed = new Promise<void>((resolve) => client.on('close', () => resolve()));
+    client.write('NOT A REQUEST\r\n\r\n');
+    // Megabytes more after the bad request: unread input at close() would make the kernel reset.
+    client.write(randomBytes(4 * 1024 * 1024));
+    await until(() => server.connections[0]?.isLingering === true, 'the connection to linger');
+    await closed;
+    assert.is(error, undefined, error?.message);
+    assert.ok(sawEnd);
+    assert.match(reply, /^HTTP\/1.1 400 Bad Request\r\n[^]*bad request\n$/);
+    await until(() => server.stats.active === 0, 'the server to close at the client EOF');
+    assert.is(server.stats.resets, 0);
+  });
+});
+
+test(`a lingering peer that never sends EOF is closed after LINGER_MS (${LINGER_MS} ms)`, async () => {
+  const protocol = () => ({ data: (connection: { end(): void }) => connection.end() });
+  await withServer(protocol, { idleTimeoutMs: 0 }, 'linger bound', async (server, port) => {
+    const client = await connected(HOST, port);
+    client.on('error', () => {});
+    // allowHalfOpen so the client does not answer the server's EOF with its own.
+    client.allowHalfOpen = true;
+    client.write('x');
+    await until(() => server.connections[0]?.isLingering === true, 'the connection to linger');
+    const started = performance.now();
+    await tick(LINGER_MS / 2);
+    assert.is(server.stats.active, 1, 'still lingering');
+    await until(() => server.stats.active === 0, 'the linger bound');
+    assert.ok(performance.now() - started >= LINGER_MS - 5, 'not before the bound');
+    client.destroy();
+  });
+});
+
+test.run();

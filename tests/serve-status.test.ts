@@ -1,0 +1,54 @@
+// The status line of `wasmloop serve`: pure functions of two samples.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+
+import { EventLoop } from '../src/index.js';
+import { bucketPercentile, formatStatus, mergeSamples, type StatusSample } from '../src/serve.js';
+
+const sample = (over: Partial<StatusSample>): StatusSample => ({
+  connections: 0,
+  requests: 0,
+  batchBuckets: [],
+  busyMs: 0,
+  waitMs: 0,
+  ...over,
+});
+
+test('formatStatus: connections, req/s over the interval, events per wait p50/p99 of the interval, utilization', () => {
+  const previous = sample({ requests: 1000, batchBuckets: [5, 10], busyMs: 100, waitMs: 900 });
+  // Over 2 s: 100,000 requests; 100 waits, 90 of 4-7 events (bucket 3), 10 of 64-127 (bucket 7); busy 1500 of 2000 ms.
+  const current = sample({ connections: 100, requests: 101_000, batchBuckets: [5, 10, 0, 90, 0, 0, 0, 10], busyMs: 1600, waitMs: 1400 });
+  assert.is(formatStatus(previous, current, 2000), '100 connections | 50,000 req/s | events/wait p50 8 p99 128 | loop 75%');
+});
+
+test('formatStatus: a protocol that counts no requests, and an interval with no waits', () => {
+  const quiet = sample({ requests: null, connections: 2 });
+  assert.is(formatStatus(quiet, quiet, 2000), '2 connections | - req/s | events/wait p50 - p99 - | loop -');
+});
+
+test('bucketPercentile agrees with the core on a live loop histogram', () => {
+  const loop = new EventLoop();
+  try {
+    for (let i = 0; i < 5; i++) loop.runOnce(0);
+    const { eventsPerWait } = loop.metrics();
+    assert.is(bucketPercentile(eventsPerWait.buckets, 0.5), eventsPerWait.p50);
+    assert.is(bucketPercentile(eventsPerWait.buckets, 0.99), eventsPerWait.p99);
+  } finally {
+    loop.close();
+  }
+  assert.is(bucketPercentile([], 0.5), null);
+  assert.is(bucketPercentile([0, 0, 3], 0.5), 4);
+  assert.is(bucketPercentile([1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1], 0.99), 1024);
+  assert.is(bucketPercentile([1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1], 0.5), 1);
+});
+
+test('mergeSamples sums threads: connections, requests, histogram buckets and loop time', () => {
+  const merged = mergeSamples([
+    sample({ connections: 3, requests: 10, batchBuckets: [1, 2], busyMs: 5, waitMs: 95 }),
+    sample({ connections: 4, requests: 20, batchBuckets: [0, 1, 7], busyMs: 15, waitMs: 85 }),
+  ]);
+  assert.equal(merged, { connections: 7, requests: 30, batchBuckets: [1, 3, 7], busyMs: 20, waitMs: 180 });
+  assert.is(mergeSamples([sample({ requests: null })]).requests, null);
+});
+
+test.run();
