@@ -54,6 +54,8 @@ export interface Launch {
   /** Raise RLIMIT_NOFILE to at least this in the child's shell (as far as the hard limit allows). */
   nofile?: number;
   env?: Record<string, string>;
+  /** Give the child a pipe on stdin (otherwise /dev/null). */
+  stdin?: boolean;
 }
 
 /**
@@ -61,7 +63,7 @@ export interface Launch {
  * RLIMIT_NOFILE, and taskset, both exec, so the pid stays the program's own:
  * /proc/<pid>/stat is the server's, not a wrapper's.
  */
-export function launch({ file, args, role, nofile, env }: Launch): ChildProcess {
+export function launch({ file, args, role, nofile, env, stdin }: Launch): ChildProcess {
   let command = file;
   let argv = args;
   if (pinning) [command, argv] = ['taskset', ['-c', pinning[role], command, ...argv]];
@@ -69,7 +71,7 @@ export function launch({ file, args, role, nofile, env }: Launch): ChildProcess 
     const script = `[ "$(ulimit -n)" -ge ${nofile} ] || ulimit -n ${nofile} 2>/dev/null || ulimit -n "$(ulimit -Hn)"; exec "$0" "$@"`;
     [command, argv] = ['bash', ['-c', script, command, ...argv]];
   }
-  const child = spawn(command, argv, { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  const child = spawn(command, argv, { detached: true, stdio: [stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   running.add(child);
   child.once('exit', () => running.delete(child));
   return child;

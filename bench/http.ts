@@ -24,20 +24,13 @@ import {
   type Spread,
   type Unavailable,
 } from './harness.js';
+import { parseWrk, type WrkReport } from './parse.js';
 import { cEpoll, MANY_FDS, nginx, nodePeer, wasmloop } from './servers.js';
 
 const CONNECTIONS = [50, 1000];
 const SECONDS = 2;
 
-interface Trial {
-  requests: number;
-  perSecond: number;
-  p50ms: number;
-  p99ms: number;
-  timeouts: number;
-  /** connect + read + write errors. */
-  socketErrors: number;
-  non2xx: number;
+interface Trial extends WrkReport {
   cpuUsPerRequest: number;
 }
 
@@ -50,39 +43,6 @@ interface Figures {
   timeouts: number[];
   socketErrors: number[];
   non2xx: number[];
-}
-
-const UNIT_MS: Record<string, number> = { us: 1e-3, ms: 1, s: 1000, m: 60_000 };
-
-function durationMs(text: string): number {
-  const match = /^([\d.]+)(us|ms|s|m)$/.exec(text);
-  if (!match) throw new Error(`unreadable wrk duration '${text}'`);
-  return Number(match[1]) * UNIT_MS[match[2]!]!;
-}
-
-/** Reads wrk's --latency report; the error lines appear only when there were errors. */
-export function parseWrk(out: string): Omit<Trial, 'cpuUsPerRequest'> {
-  const number = (pattern: RegExp, fallback?: number): number => {
-    const match = pattern.exec(out);
-    if (match) return Number(match[1]);
-    if (fallback === undefined) throw new Error(`wrk output without ${pattern}: ${out.trim()}`);
-    return fallback;
-  };
-  const percentile = (p: number): number => {
-    const match = new RegExp(`^\\s+${p}%\\s+(\\S+)`, 'm').exec(out);
-    if (!match) throw new Error(`wrk output without the ${p}% latency: ${out.trim()}`);
-    return durationMs(match[1]!);
-  };
-  const errors = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
-  return {
-    requests: number(/(\d+) requests in/),
-    perSecond: number(/Requests\/sec:\s+([\d.]+)/),
-    p50ms: percentile(50),
-    p99ms: percentile(99),
-    timeouts: errors ? Number(errors[4]) : 0,
-    socketErrors: errors ? Number(errors[1]) + Number(errors[2]) + Number(errors[3]) : 0,
-    non2xx: number(/Non-2xx or 3xx responses: (\d+)/, 0),
-  };
 }
 
 async function trial(spec: ServerSpec, connections: number): Promise<Trial> {

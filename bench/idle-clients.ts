@@ -1,11 +1,18 @@
 // Idle clients for the memory scenario: opens `connections` sockets to
 // 127.0.0.1:`port` on a wasmloop EventLoop (plain fds, so the client side is
-// never what limits how fast 10,000 connections come up), at most IN_FLIGHT
-// connecting at once: more would overflow the server's listen backlog and
-// turn into SYN retries of a second each. Sends nothing. Prints
-// "connected N" once all are up, then holds them until SIGTERM (the default
-// action ends the process), or `hold` seconds at most so it never outlives
-// its caller. Exits 1 if the server refuses or closes any of them.
+// never what limits how fast 10,000 connections come up) and sends nothing.
+//
+// A connection counts as up for the client once the server's kernel queued
+// it, long before the server accepts it; a client running ahead of accept
+// overflows the listen backlog, and every dropped handshake then waits a
+// second or more for its retry. So the caller, which sees the server's fds,
+// writes on stdin how many connections the server holds (one number per
+// line), and the client keeps at most AHEAD_OF_ACCEPT beyond that.
+//
+// Prints "connected N" once all are up, then holds them until SIGTERM (the
+// default action ends the process), or `hold` seconds at most so it never
+// outlives its caller. Exits 1 if the server refuses or closes any of them.
+import { readSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 
 import { EventLoop, SocketManager } from '../src/index.js';
@@ -20,12 +27,14 @@ const { values } = parseArgs({
 const port = Number(values.port);
 const connections = Number(values.connections);
 const holdUntil = performance.now() + Number(values.hold) * 1000;
-const IN_FLIGHT = 256;
+/** Half the listen backlog the memory scenario gives its servers (4096), so the queue never fills. */
+const AHEAD_OF_ACCEPT = 2048;
 
 const loop = new EventLoop();
 const sockets = new SocketManager();
 let started = 0;
 let connected = 0;
+let accepted = 0;
 
 function fail(why: string): never {
   console.error(`idle-clients: ${why} after ${connected} connections`);
@@ -39,7 +48,7 @@ const handlers = {
     // Connected: from here on only a hang-up or an error is of interest.
     loop.setInterest(fd, { writable: false });
     connected++;
-    next();
+    more();
   },
   hangup(): void {
     fail('the server closed a connection');
@@ -49,13 +58,25 @@ const handlers = {
   },
 };
 
-function next(): void {
-  if (started === connections) return;
-  started++;
-  loop.addClientSocket(sockets.connect('127.0.0.1', port), handlers, { readable: false, writable: true });
+function more(): void {
+  for (; started < connections && started < accepted + AHEAD_OF_ACCEPT; started++) {
+    loop.addClientSocket(sockets.connect('127.0.0.1', port), handlers, { readable: false, writable: true });
+  }
 }
 
-for (let i = 0; i < IN_FLIGHT; i++) next();
+const input = Buffer.alloc(4096);
+const stdin = loop.watch(0, { readable: true }, () => {
+  const n = readSync(0, input);
+  if (n === 0) {
+    stdin.close();
+    return;
+  }
+  const counts = input.toString('latin1', 0, n).trim().split('\n');
+  accepted = Math.max(accepted, Number(counts[counts.length - 1]) || 0);
+  more();
+});
+
+more();
 while (connected < connections && performance.now() < holdUntil) loop.runOnce(100);
 if (connected < connections) fail(`not all connected within ${values.hold} s`);
 console.log(`connected ${connected}`);

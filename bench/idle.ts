@@ -2,7 +2,7 @@
 // resident memory, wasmloop's echo server against the node:net echo peer.
 // Each trial is a fresh server: its RSS once started and settled, then
 // bench/idle-clients opens the connections (in its own process, with its own
-// 10k fds), the runner waits until the server holds that many more fds (so
+// 10k fds, paced by the server's accepts that the runner reports to it), the runner waits until the server holds that many more fds (so
 // every connection was accepted and registered, not just queued in the
 // backlog), lets it settle and reads RSS again. The delta per connection is
 // the figure; kernel socket buffers are not in RSS and not counted.
@@ -32,6 +32,14 @@ const CONNECTIONS = 10_000;
 /** Time for a freshly started server, or one that just accepted a burst, to finish what it started (JIT, lazy allocations). */
 const SETTLE_MS = 300;
 const ACCEPT_TIMEOUT_MS = 30_000;
+/**
+ * How often the client hears how many connections the server holds. Reading
+ * /proc/<pid>/fd with 10,000 entries costs ~15 ms of this process's CPU, so
+ * not too often; idle-clients' lead over accept (2,048) keeps it busy between.
+ */
+const POLL_MS = 100;
+/** The kernel's cap (net.core.somaxconn, 4096 here) for both servers: a burst of connects then waits in the queue instead of retrying SYNs. */
+const BACKLOG = 4096;
 
 interface Trial {
   baselineKiB: number;
@@ -52,18 +60,24 @@ async function trial(spec: ServerSpec): Promise<Trial> {
       args: [here('./idle-clients.js'), '--port', String(server.port), '--connections', String(CONNECTIONS), '--hold', '60'],
       role: 'load',
       nofile: MANY_FDS,
+      stdin: true,
     });
+    // A client that died leaves a closed pipe; its exit is reported below.
+    clients.stdin!.on('error', () => {});
     let clientError = '';
     clients.stderr!.on('data', (chunk: Buffer) => (clientError += chunk.toString()));
     let clientsUp = false;
     lines(clients, (line) => (clientsUp ||= line.startsWith('connected')));
     try {
-      while (!clientsUp || fdCount(server.pid) < fdsBefore + CONNECTIONS) {
+      for (;;) {
+        const held = fdCount(server.pid) - fdsBefore;
+        if (clientsUp && held >= CONNECTIONS) break;
+        clients.stdin!.write(`${held}\n`);
         if (clients.exitCode !== null) throw new Error(`idle clients exited: ${clientError.trim()}`);
         if (performance.now() - started > ACCEPT_TIMEOUT_MS) {
-          throw new Error(`server holds ${fdCount(server.pid) - fdsBefore} of ${CONNECTIONS} connections after ${ACCEPT_TIMEOUT_MS / 1000} s`);
+          throw new Error(`server holds ${held} of ${CONNECTIONS} connections after ${ACCEPT_TIMEOUT_MS / 1000} s`);
         }
-        await sleep(50);
+        await sleep(POLL_MS);
       }
       const acceptMs = performance.now() - started;
       await sleep(SETTLE_MS);
@@ -78,7 +92,8 @@ async function trial(spec: ServerSpec): Promise<Trial> {
 }
 
 export async function run(machine: Machine): Promise<ScenarioReport> {
-  const servers = [wasmloop('echo'), nodePeer('node:net', 'net-echo.js')];
+  const backlog = ['--backlog', String(BACKLOG)];
+  const servers = [wasmloop('echo', backlog), nodePeer('node:net', 'net-echo.js', backlog)];
   const outcomes = await interleave('idle', servers, (spec) => spec.name, trial);
 
   const perConnection = (name: string) => {

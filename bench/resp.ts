@@ -25,15 +25,16 @@ import {
   type ServerSpec,
   type Unavailable,
 } from './harness.js';
+import { parseRedisBenchmark } from './parse.js';
 import { cEpoll, nodePeer, redisServer, wasmloop } from './servers.js';
 
 const CLIENTS = 50;
 const PIPELINES = [1, 16];
 const TESTS = ['ping_mbulk', 'set', 'get'] as const;
 /** Seconds per test: three tests make a run of about 2 s per server and depth. */
-const TEST_SECONDS = 0.5;
+const TEST_SECONDS = 0.4;
 /** Requests per client of the warm-up probe, times the pipeline depth: a fraction of a second on any server here. */
-const PROBE_PER_CLIENT = 100;
+const PROBE_PER_CLIENT = 50;
 
 interface TestTrial {
   requests: number;
@@ -45,17 +46,10 @@ interface TestTrial {
 
 type Trial = Record<(typeof TESTS)[number], TestTrial>;
 
-/** Runs one redis-benchmark test; its CSV row holds rps, avg, min, p50, p95, p99, max. */
 async function benchmark(port: number, test: string, requests: number, pipeline: number): Promise<Omit<TestTrial, 'cpuUsPerRequest'>> {
   const args = ['-h', '127.0.0.1', '-p', String(port), '-q', '--csv', '-c', String(CLIENTS), '-n', String(requests), '-P', String(pipeline), '-t', test];
   const out = await runToEnd({ file: 'redis-benchmark', args, role: 'load' }, 60_000);
-  const row = out
-    .trim()
-    .split('\n')
-    .map((line) => line.split(',').map((cell) => cell.replace(/"/g, '')))
-    .find((cells) => cells[0]?.toLowerCase() === test);
-  if (!row) throw new Error(`redis-benchmark printed no ${test} row: ${out.trim()}`);
-  return { requests, perSecond: Number(row[1]), p50ms: Number(row[4]), p99ms: Number(row[6]) };
+  return { requests, ...parseRedisBenchmark(out, test) };
 }
 
 async function trial(spec: ServerSpec, pipeline: number): Promise<Trial> {

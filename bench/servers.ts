@@ -16,25 +16,25 @@ const C_PEER = here('../bench-peers/c-epoll-echo');
 
 const installed = (command: string): boolean => spawnSync('sh', ['-c', `command -v ${command}`]).status === 0;
 
-export function wasmloop(protocol: Protocol): ServerSpec {
+export function wasmloop(protocol: Protocol, extraArgs: string[] = []): ServerSpec {
   return {
     name: 'wasmloop',
     announces: true,
     nofile: MANY_FDS,
     command: () => ({
       file: process.execPath,
-      args: [here('../src/cli.js'), 'serve', '--protocol', protocol, '--host', '127.0.0.1', '--port', '0'],
+      args: [here('../src/cli.js'), 'serve', '--protocol', protocol, '--host', '127.0.0.1', '--port', '0', ...extraArgs],
     }),
   };
 }
 
 /** A peer written on node:net or node:http, from bench/peers/. */
-export function nodePeer(name: string, script: string): ServerSpec {
+export function nodePeer(name: string, script: string, extraArgs: string[] = []): ServerSpec {
   return {
     name,
     announces: true,
     nofile: MANY_FDS,
-    command: () => ({ file: process.execPath, args: [here(`./peers/${script}`)] }),
+    command: () => ({ file: process.execPath, args: [here(`./peers/${script}`), ...extraArgs] }),
   };
 }
 
