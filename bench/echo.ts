@@ -25,7 +25,7 @@ import { cEpoll, nodePeer, wasmloop } from './servers.js';
 
 const CONNECTIONS = 50;
 const SIZES = [64, 16384];
-const SECONDS = 1;
+const SECONDS = 0.8;
 const WARMUP_SECONDS = 0.3;
 
 interface Trial {
