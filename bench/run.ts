@@ -95,6 +95,7 @@ async function main(): Promise<void> {
     `tools: ${versions}`,
     `pinning: ${machine.pinning}`,
     `load average at start: ${machine.loadAverage.join(' ')} (other work shares this machine: figures are noisy; compare ratios within this run)`,
+    'reading: where every server reaches about the same rate, the load generator is the limit; server CPU µs per request still tells the servers apart',
   ];
   console.log(`${header.join('\n')}\n`);
   const cPeerMissing = buildCPeer();
