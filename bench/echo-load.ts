@@ -1,7 +1,9 @@
 // Echo load generator: `connections` clients, each sending `size` bytes and
 // waiting for the whole echo before sending again, for `seconds`. Runs on a
 // wasmloop EventLoop so every server is measured with the same client.
-// Prints one JSON line: round trips, and latency percentiles in microseconds.
+// Prints "measuring" when the warm-up ends, so the caller can read the
+// server's CPU time from there, then one JSON line: round trips, and latency
+// percentiles in microseconds.
 import { parseArgs } from 'node:util';
 
 import { EventLoop, SocketManager } from '../src/index.js';
@@ -12,12 +14,14 @@ const { values } = parseArgs({
     connections: { type: 'string', default: '50' },
     size: { type: 'string', default: '64' },
     seconds: { type: 'string', default: '3' },
+    warmup: { type: 'string', default: '1' },
   },
 });
 const port = Number(values.port);
 const connections = Number(values.connections);
 const size = Number(values.size);
 const seconds = Number(values.seconds);
+const warmup = Number(values.warmup);
 
 const loop = new EventLoop();
 const sockets = new SocketManager();
@@ -66,9 +70,10 @@ for (let i = 0; i < connections; i++) {
   }, { writable: true });
 }
 
-// One second of warm-up (JIT, TCP windows), then the measured run.
-const warmUntil = performance.now() + 1000;
+// Warm-up (JIT, TCP windows), then the measured run.
+const warmUntil = performance.now() + warmup * 1000;
 while (performance.now() < warmUntil) loop.runOnce(10);
+process.stdout.write('measuring\n');
 measuring = true;
 const start = performance.now();
 const end = start + seconds * 1000;

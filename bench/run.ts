@@ -1,122 +1,135 @@
-// `npm run bench`: the echo benchmark. wasmloop's echo server against a
-// node:net echo server, measured in the same run with the same load
-// generator, each trial a fresh pair of processes, trials interleaved so
-// drift on a noisy machine hits both alike. Reports the median round trips
-// per second with min–max, latency, the server's CPU time per round trip
-// (from /proc), and the ratio to node:net.
+// `npm run bench`: the quick suite, every server on this machine in one run,
+// in about three minutes on two cores. Scenarios, one file each:
+//   resp      redis-benchmark -P 1 and -P 16 (bench/resp.ts)
+//   http      wrk at 50 and 1,000 connections (bench/http.ts)
+//   echo      the project's echo load, 64 B and 16 KiB (bench/echo.ts)
+//   idle      RSS of 10,000 idle connections (bench/idle.ts)
+//   timers    bench/timers.js, scaled down
+//   backends  bench/backends.js, scaled down
+// `npm run bench -- http idle` runs only those. Writes
+// build/results/<scenario>.json and build/results/summary.md.
 //
-// BENCH_TRIALS (3) and BENCH_SECONDS (3) override the defaults.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus, release } from 'node:os';
+// BENCH_TRIALS (3) sets the trials per configuration of the server scenarios.
+import { rmSync } from 'node:fs';
+import { loadavg } from 'node:os';
 
-interface Trial {
-  perSecond: number;
-  p50us: number;
-  p99us: number;
-  cpuUsPerTrip: number;
+import * as echo from './echo.js';
+import { describeMachine, here, progress, readResult, RESULTS_DIR, runToEnd, table, writeResult, type Goal, type Machine, type ScenarioReport } from './harness.js';
+import * as http from './http.js';
+import * as idle from './idle.js';
+import * as resp from './resp.js';
+import { buildCPeer } from './servers.js';
+
+/** The in-process benchmarks' own knobs, scaled so each takes under ~10 s here. */
+const TIMERS_ENV = { BENCH_TRIALS: '3', BENCH_TIMERS: '100000' };
+const BACKENDS_ENV = { BENCH_TRIALS: '3', BENCH_ITERATIONS: '300' };
+const BUDGET_SECONDS = 180;
+
+type Runner = (machine: Machine, cPeerMissing: string | null) => Promise<ScenarioReport>;
+
+/** Runs timers.js or backends.js in a child (pinned like a server) and keeps what it printed. */
+async function inProcess(scenario: string, title: string, env: Record<string, string>): Promise<string> {
+  // A figure left by an earlier run must not pass for this run's.
+  rmSync(`${RESULTS_DIR}/${scenario}.json`, { force: true });
+  progress(`${scenario}: ${Object.entries(env).map(([k, v]) => `${k}=${v}`).join(' ')}`);
+  const out = await runToEnd({ file: process.execPath, args: ['--expose-gc', here(`./${scenario}.js`)], role: 'server', env }, 120_000);
+  progress('');
+  const body = out.split('\n').filter((line) => !/^(raw figures|written):/.test(line)).join('\n').trim();
+  const settings = Object.entries(env).map(([k, v]) => `${k}=${v}`).join(', ');
+  return `## ${title} (${settings})\n\n${scenario === 'backends' ? `\`\`\`\n${body}\n\`\`\`` : body}`;
 }
 
-const TRIALS = Number(process.env.BENCH_TRIALS ?? 3);
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
-const CONNECTIONS = 50;
-const SIZES = [64, 16384];
-const here = (path: string): string => new URL(path, import.meta.url).pathname;
-const SERVERS: Record<string, string[]> = {
-  wasmloop: [here('../src/cli.js'), 'serve', '--protocol', 'echo', '--port', '0'],
-  'node:net': [here('./peers/net-echo.js')],
-};
-const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim());
-
-function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS; // utime + stime
-}
-
-function startServer(args: string[]): Promise<{ child: ChildProcess; port: number }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
-    const timer = setTimeout(() => reject(new Error(`server did not start: ${args.join(' ')}`)), 10_000);
-    let out = '';
-    child.stdout!.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      const match = /listening on 127\.0\.0\.1:(\d+)/.exec(out);
-      if (match) {
-        clearTimeout(timer);
-        resolve({ child, port: Number(match[1]) });
-      }
-    });
-    child.once('exit', (code) => reject(new Error(`server exited with ${code}`)));
-  });
-}
-
-function runLoad(port: number, size: number): Promise<{ perSecond: number; roundTrips: number; p50us: number; p99us: number }> {
-  const args = [here('./echo-load.js'), '--port', String(port), '--size', String(size), '--connections', String(CONNECTIONS), '--seconds', String(SECONDS)];
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
-    const timer = setTimeout(() => child.kill('SIGKILL'), (SECONDS + 30) * 1000);
-    let out = '';
-    child.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      if (code === 0) resolve(JSON.parse(out));
-      else reject(new Error(`load generator exited with ${code}`));
-    });
-  });
-}
-
-async function trial(server: string, size: number): Promise<Trial> {
-  const { child, port } = await startServer(SERVERS[server]!);
-  try {
-    const before = cpuSeconds(child.pid!);
-    const load = await runLoad(port, size);
-    // CPU over the whole load run (including its 1 s warm-up), per measured trip,
-    // scaled to the measured share: close enough, and identical for both servers.
-    const cpu = cpuSeconds(child.pid!) - before;
-    const trips = load.roundTrips * ((SECONDS + 1) / SECONDS);
-    return { perSecond: load.perSecond, p50us: load.p50us, p99us: load.p99us, cpuUsPerTrip: (cpu / trips) * 1e6 };
-  } finally {
-    child.kill('SIGTERM');
-    await new Promise((resolve) => child.once('exit', resolve));
+/** Issue 3's goals, read back from what bench/timers.js wrote. */
+function timerGoals(): Goal[] {
+  type TimerTrial = { timersPerSecond: number; measuredBytesPerTimer: number };
+  const data = readResult('timers.json') as { results: Record<string, Record<string, TimerTrial[]>>; wasmEntryBytes: number } | null;
+  const trials = data?.results['cancel-all'];
+  if (!data || !trials?.wasmloop?.length || !trials.node?.length) {
+    return [{ goal: 'timers: insert+cancel ≥ 5× Node, < 48 bytes per timer', met: null, figures: 'not measured' }];
   }
+  const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
+  const speed = median(trials.wasmloop.map((t) => t.timersPerSecond)) / median(trials.node.map((t) => t.timersPerSecond));
+  const bytes = median(trials.wasmloop.map((t) => t.measuredBytesPerTimer));
+  return [
+    { goal: 'timers (issue 3): insert+cancel ≥ 5× Node setTimeout/clearTimeout', met: speed >= 5, figures: `${speed.toFixed(2)}×` },
+    {
+      goal: 'timers (issue 3): < 48 bytes per timer',
+      met: bytes < 48,
+      figures: `${bytes.toFixed(1)} bytes measured (${data.wasmEntryBytes} B wasm entry + 8 B host)`,
+    },
+  ];
 }
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+const SCENARIOS: Record<string, Runner> = {
+  resp: resp.run,
+  http: http.run,
+  echo: echo.run,
+  idle: (machine) => idle.run(machine),
+  timers: async () => ({
+    scenario: 'timers',
+    markdown: await inProcess('timers', 'Timers: wasm wheel vs Node setTimeout', TIMERS_ENV),
+    goals: timerGoals(),
+  }),
+  backends: async () => ({
+    scenario: 'backends',
+    markdown: await inProcess('backends', 'Backends: one wait with 1% of the fds ready', BACKENDS_ENV),
+    goals: [],
+  }),
 };
-const fmt = (n: number): string => (n >= 100 ? Math.round(n).toLocaleString('en-US') : n.toFixed(1));
+
+const verdict = (met: boolean | null): string => (met === null ? 'not measured' : met ? 'met' : 'NOT met');
 
 async function main(): Promise<void> {
-  const machine = { cpu: cpus()[0]?.model, cores: cpus().length, kernel: release(), node: process.version };
-  console.log(`echo benchmark: ${CONNECTIONS} connections, ${TRIALS} trials of ${SECONDS} s, one request in flight per connection`);
-  console.log(`machine: ${machine.cpu}, ${machine.cores} cores, Linux ${machine.kernel}, Node ${machine.node}\n`);
-  const results: Record<string, Record<string, Trial[]>> = {};
-  for (const size of SIZES) {
-    const bySize: Record<string, Trial[]> = {};
-    for (let i = 0; i < TRIALS; i++) {
-      for (const server of Object.keys(SERVERS)) (bySize[server] ??= []).push(await trial(server, size));
+  const names = process.argv.slice(2);
+  const unknown = names.filter((name) => !(name in SCENARIOS));
+  if (unknown.length > 0) {
+    console.error(`bench: unknown scenario ${unknown.join(', ')}; choose from ${Object.keys(SCENARIOS).join(', ')}`);
+    process.exitCode = 2;
+    return;
+  }
+  const started = performance.now();
+  const machine = describeMachine();
+  const versions = Object.entries(machine.versions).map(([tool, v]) => `${tool} ${v ?? 'not installed'}`).join(', ');
+  const header = [
+    `machine: ${machine.cpu}, ${machine.cores} cores, Linux ${machine.kernel}, Node ${machine.node}`,
+    `tools: ${versions}`,
+    `pinning: ${machine.pinning}`,
+    `load average at start: ${machine.loadAverage.join(' ')} (other work shares this machine: figures are noisy; compare ratios within this run)`,
+    'reading: where every server reaches about the same rate, the load generator is the limit; server CPU µs per request still tells the servers apart',
+  ];
+  console.log(`${header.join('\n')}\n`);
+  const cPeerMissing = buildCPeer();
+
+  const reports: ScenarioReport[] = [];
+  for (const name of names.length > 0 ? names : Object.keys(SCENARIOS)) {
+    const scenarioStart = performance.now();
+    let report: ScenarioReport;
+    try {
+      report = await SCENARIOS[name]!(machine, cPeerMissing);
+    } catch (error) {
+      progress('');
+      report = { scenario: name, markdown: `## ${name}\n\nfailed: ${(error as Error).message}`, goals: [] };
+      process.exitCode = 1;
     }
-    results[size] = bySize;
+    report.markdown += `\n\n(${name}: ${((performance.now() - scenarioStart) / 1000).toFixed(0)} s)`;
+    console.log(`${report.markdown}\n`);
+    reports.push(report);
   }
 
-  console.log('| payload | server | round trips/s (median, min–max) | p50 µs | p99 µs | server CPU µs/trip | vs node:net |');
-  console.log('|---|---|---|---|---|---|---|');
-  for (const size of SIZES) {
-    const peer = median(results[size]!['node:net']!.map((t) => t.perSecond));
-    for (const [server, trials] of Object.entries(results[size]!)) {
-      const rates = trials.map((t) => t.perSecond);
-      console.log(
-        `| ${size} B | ${server} | ${fmt(median(rates))} (${fmt(Math.min(...rates))}–${fmt(Math.max(...rates))}) ` +
-          `| ${fmt(median(trials.map((t) => t.p50us)))} | ${fmt(median(trials.map((t) => t.p99us)))} ` +
-          `| ${median(trials.map((t) => t.cpuUsPerTrip)).toFixed(2)} | ${(median(rates) / peer).toFixed(2)}× |`,
-      );
-    }
-  }
-  mkdirSync(here('../results'), { recursive: true });
-  const file = here('../results/echo.json');
-  writeFileSync(file, JSON.stringify({ machine, connections: CONNECTIONS, seconds: SECONDS, trials: TRIALS, results }, null, 2));
-  console.log(`\nraw figures: ${file}`);
+  const goals = reports.flatMap((r) => r.goals);
+  const goalTable = table(['goal', 'verdict', 'figures'], goals.map((g) => [g.goal, verdict(g.met), g.figures]));
+  const seconds = (performance.now() - started) / 1000;
+  const footer = `suite: ${seconds.toFixed(0)} s${seconds > BUDGET_SECONDS ? ` (over the ${BUDGET_SECONDS} s budget)` : ''}; load average at end: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`;
+  if (goals.length > 0) console.log(`## Goals\n\n${goalTable}\n`);
+  console.log(footer);
+  const summary = [
+    '# wasmloop quick benchmark',
+    header.map((line) => `- ${line}`).join('\n'),
+    ...(goals.length > 0 ? [`## Goals\n\n${goalTable}`] : []),
+    ...reports.map((r) => r.markdown),
+    footer,
+  ].join('\n\n');
+  console.log(`\nwritten: ${writeResult('summary.md', `${summary}\n`)} and the scenarios' JSON beside it`);
 }
 
 await main();

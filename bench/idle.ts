@@ -1,0 +1,133 @@
+// Idle memory: what 10,000 connections that send nothing cost the server in
+// resident memory, wasmloop's echo server against the node:net echo peer.
+// Each trial is a fresh server: its RSS once started and settled, then
+// bench/idle-clients opens the connections (in its own process, with its own
+// 10k fds, paced by the server's accepts that the runner reports to it), the runner waits until the server holds that many more fds (so
+// every connection was accepted and registered, not just queued in the
+// backlog), lets it settle and reads RSS again. The delta per connection is
+// the figure; kernel socket buffers are not in RSS and not counted.
+import {
+  briefly,
+  fdCount,
+  fmt,
+  here,
+  interleave,
+  launch,
+  lines,
+  ratio,
+  rssKiB,
+  sleep,
+  startServer,
+  stop,
+  summarize,
+  table,
+  writeResult,
+  type Machine,
+  type ScenarioReport,
+  type ServerSpec,
+} from './harness.js';
+import { MANY_FDS, nodePeer, wasmloop } from './servers.js';
+
+const CONNECTIONS = 10_000;
+/** Time for a freshly started server, or one that just accepted a burst, to finish what it started (JIT, lazy allocations). */
+const SETTLE_MS = 300;
+const ACCEPT_TIMEOUT_MS = 30_000;
+/**
+ * How often the client hears how many connections the server holds. Reading
+ * /proc/<pid>/fd with 10,000 entries costs ~15 ms of this process's CPU, so
+ * not too often; idle-clients' lead over accept (2,048) keeps it busy between.
+ */
+const POLL_MS = 100;
+/** The kernel's cap (net.core.somaxconn, 4096 here) for both servers: a burst of connects then waits in the queue instead of retrying SYNs. */
+const BACKLOG = 4096;
+
+interface Trial {
+  baselineKiB: number;
+  loadedKiB: number;
+  kibPerConnection: number;
+  acceptMs: number;
+}
+
+async function trial(spec: ServerSpec): Promise<Trial> {
+  const server = await startServer(spec);
+  try {
+    await sleep(SETTLE_MS);
+    const baselineKiB = rssKiB(server.pid);
+    const fdsBefore = fdCount(server.pid);
+    const started = performance.now();
+    const clients = launch({
+      file: process.execPath,
+      args: [here('./idle-clients.js'), '--port', String(server.port), '--connections', String(CONNECTIONS), '--hold', '60'],
+      role: 'load',
+      nofile: MANY_FDS,
+      stdin: true,
+    });
+    // A client that died leaves a closed pipe; its exit is reported below.
+    clients.stdin!.on('error', () => {});
+    let clientError = '';
+    clients.stderr!.on('data', (chunk: Buffer) => (clientError += chunk.toString()));
+    let clientsUp = false;
+    lines(clients, (line) => (clientsUp ||= line.startsWith('connected')));
+    try {
+      for (;;) {
+        const held = fdCount(server.pid) - fdsBefore;
+        if (clientsUp && held >= CONNECTIONS) break;
+        clients.stdin!.write(`${held}\n`);
+        if (clients.exitCode !== null) throw new Error(`idle clients exited: ${clientError.trim()}`);
+        if (performance.now() - started > ACCEPT_TIMEOUT_MS) {
+          throw new Error(`server holds ${held} of ${CONNECTIONS} connections after ${ACCEPT_TIMEOUT_MS / 1000} s`);
+        }
+        await sleep(POLL_MS);
+      }
+      const acceptMs = performance.now() - started;
+      await sleep(SETTLE_MS);
+      const loadedKiB = rssKiB(server.pid);
+      return { baselineKiB, loadedKiB, kibPerConnection: (loadedKiB - baselineKiB) / CONNECTIONS, acceptMs };
+    } finally {
+      await stop(clients);
+    }
+  } finally {
+    await server.stop();
+  }
+}
+
+export async function run(machine: Machine): Promise<ScenarioReport> {
+  const backlog = ['--backlog', String(BACKLOG)];
+  const servers = [wasmloop('echo', backlog), nodePeer('node:net', 'net-echo.js', backlog)];
+  const outcomes = await interleave('idle', servers, (spec) => spec.name, trial);
+
+  const perConnection = (name: string) => {
+    const trials = outcomes.get(name)?.trials ?? [];
+    return trials.length ? summarize(trials.map((t) => t.kibPerConnection)) : null;
+  };
+  const ours = perConnection('wasmloop');
+  const rows = servers.map((spec) => {
+    const { trials, error } = outcomes.get(spec.name)!;
+    const kib = perConnection(spec.name);
+    if (!kib) return [spec.name, `failed: ${briefly(error ?? 'no trial')}`, '', '', '', ''];
+    const pick = (f: (t: Trial) => number) => summarize(trials.map(f)).median;
+    return [
+      spec.name,
+      `${kib.median.toFixed(2)} (${kib.min.toFixed(2)}–${kib.max.toFixed(2)})` + (error ? ' (a trial failed)' : ''),
+      fmt(pick((t) => t.baselineKiB) / 1024),
+      fmt(pick((t) => t.loadedKiB) / 1024),
+      fmt(pick((t) => t.acceptMs)),
+      ours ? ratio(ours.median, kib.median) : '–',
+    ];
+  });
+  writeResult('idle.json', { machine, connections: CONNECTIONS, settleMs: SETTLE_MS, outcomes: Object.fromEntries(outcomes) });
+  const markdown =
+    `## Idle memory: ${CONNECTIONS.toLocaleString('en-US')} idle connections, server RSS delta\n\n` +
+    table(['server', 'KiB per connection median (min–max)', 'RSS before MiB', 'RSS with connections MiB', 'ms to accept all', 'wasmloop ÷ row'], rows);
+  return {
+    scenario: 'idle',
+    markdown,
+    goals: [
+      {
+        goal: '10,000 idle connections: ≤ 0.5 KiB of RSS each',
+        met: ours ? ours.median <= 0.5 : null,
+        figures: ours ? `${ours.median.toFixed(2)} KiB per connection (min–max ${ours.min.toFixed(2)}–${ours.max.toFixed(2)})` : 'not measured',
+      },
+    ],
+  };
+}
