@@ -138,12 +138,15 @@ export function withTimeout<T>(promise: Promise<T>, what: string, ms = 10_000): 
 /** Resolves after `ms` milliseconds. */
 export const tick = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Resolves when `condition()` holds, checking every 5 ms; rejects after 10 s. */
-export async function until(condition: () => boolean, what: string): Promise<void> {
+/**
+ * Resolves when `condition()` holds, checking every 5 ms (or after each
+ * `between()`, which may refresh what the condition reads); rejects after 10 s.
+ */
+export async function until(condition: () => boolean, what: string | (() => string), between: () => Promise<unknown> = () => tick(5)): Promise<void> {
   const started = performance.now();
   while (!condition()) {
-    if (performance.now() - started > 10_000) throw new Error(`timed out waiting for ${what}`);
-    await tick(5);
+    if (performance.now() - started > 10_000) throw new Error(`timed out waiting for ${typeof what === 'string' ? what : what()}`);
+    await between();
   }
 }
 
