@@ -180,7 +180,7 @@ function deadline(ms: number, what: string): { promise: Promise<never>; clear():
 }
 
 /**
- * Runs a server for `protocol` on a fresh loop in `await loop.run()` while
+ * Runs a server for `protocol` on a fresh loop (made with `loopOptions`) in `await loop.run()` while
  * `body` drives clients; stops and closes everything afterwards. A handler
  * error (run() rejecting), the loop stopping early, or the 20 s deadline
  * fails the test.
@@ -190,8 +190,9 @@ export async function withServer(
   options: ServerOptions,
   what: string,
   body: (server: Server, port: number) => Promise<void>,
+  loopOptions: EventLoopOptions = {},
 ): Promise<void> {
-  const loop = new EventLoop();
+  const loop = new EventLoop(loopOptions);
   const server = new Server(loop, protocol, { port: 0, ...options });
   let running: Promise<void> | undefined;
   const limit = deadline(SERVER_TEST_TIMEOUT_MS, what);
