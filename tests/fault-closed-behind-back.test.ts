@@ -107,10 +107,14 @@ for (const backend of BACKENDS) {
   });
 }
 
-// epoll keys its interest list by the open file, not the number: a number
-// reused before the loop waits again is a new file it was never told about.
-test('epoll: an fd number reused before the loop waits again is not served with the old handlers', () => {
-  const loop = new EventLoop({ backend: 'epoll' });
+// A number reused before the loop waits again. epoll keys its interest list
+// by the open file, not the number, so the new file is one it was never told
+// about. poll and select know only numbers: until removeSocket() they serve
+// the new file with the old handlers (a hazard of those backends, as in
+// libuv's), but they remember the file's identity, so removeSocket() still
+// answers ENOENT and leaves the new fd open.
+for (const backend of BACKENDS) test(`${backend}: removeSocket of a number reused before the loop waited again reports ENOENT and spares the new fd`, () => {
+  const loop = new EventLoop({ backend });
   const victim = pair();
   const listener = sockets.listen(HOST, 0);
   let reused = -1;
@@ -132,8 +136,11 @@ test('epoll: an fd number reused before the loop waits again is not served with 
     assert.is(reused, number, 'the number was not reused (test premise)');
     reusedPeer = acceptOne(listener);
     sockets.write(reusedPeer, Buffer.from('for the new socket'));
-    assert.is(loop.runOnce(100), 0);
-    assert.is(victimState.reads, 0, "the old handlers read the new socket's data");
+    const events = loop.runOnce(100);
+    if (backend === 'epoll') {
+      assert.is(events, 0);
+      assert.is(victimState.reads, 0, "the old handlers read the new socket's data");
+    }
     const error = errorOf(() => loop.removeSocket(number));
     assert.is(error.code, 'ENOENT');
     assert.ok(isOpen(reused), 'removeSocket closed the fd that reused the number');
