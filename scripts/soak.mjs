@@ -32,6 +32,12 @@ const MARGIN_FRACTION = 0.1;
 const VANISH_RATE = 0.2;
 const MiB = 1024 * 1024;
 const CLI = new URL('../build/src/cli.js', import.meta.url).pathname;
+/**
+ * The servers' old space is capped, so V8 collects instead of growing its
+ * heap for a minute first (which, in a short run, looks just like a leak);
+ * a real leak then ends in an out-of-memory crash, which fails the run too.
+ */
+const SERVER_NODE_FLAGS = (process.env.WASMLOOP_SOAK_NODE_FLAGS ?? '--max-old-space-size=48').split(' ').filter(Boolean);
 
 const failures = [];
 const fail = (reason) => {
@@ -41,7 +47,7 @@ const fail = (reason) => {
 // ---- servers -------------------------------------------------------------------------
 
 function startServer(protocol) {
-  const child = spawn(process.execPath, [CLI, 'serve', '--protocol', protocol, '--port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [...SERVER_NODE_FLAGS, CLI, 'serve', '--protocol', protocol, '--port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
   const server = { protocol, child, pid: child.pid, port: 0, samples: [], baselineFds: 0, stopping: false };
   child.on('exit', (code, signal) => {
     if (!server.stopping) fail(`${protocol} server exited (${code ?? signal}) during the run`);
