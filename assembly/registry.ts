@@ -152,14 +152,16 @@ export function setFlags(fd: i32, flags: i32): i32 {
   if (role == ROLE_NONE) return ERR_NOT_REGISTERED;
   if (role != ROLE_CLIENT && role != ROLE_WATCH) return ERR_BAD_ROLE;
   store<u8>(slot, <u8>flags, 9);
-  const mask = maskFor(role, flags);
-  if (mask == maskAt(slot)) return 0;
-  store<u32>(slot, mask, 4);
+  // Cancel before comparing masks: a disarmed one-shot fd has mask 0 both
+  // before and after losing its interest, yet its pending records must go.
   let unwanted: i32 = 0;
   if (!(flags & WANT_READ)) unwanted |= 1 << KIND_READ;
   if (!(flags & WANT_WRITE)) unwanted |= 1 << KIND_WRITE;
   if (role == ROLE_WATCH && !(flags & WANT_HANGUP)) unwanted |= 1 << KIND_HANGUP;
   cancelRecords(firstRecordAt(slot), pendingCountAt(slot), fd, generationAt(slot), unwanted);
+  const mask = maskFor(role, flags);
+  if (mask == maskAt(slot)) return 0;
+  store<u32>(slot, mask, 4);
   return 1;
 }
 

@@ -1,13 +1,14 @@
 // Helpers shared by the test files. Not a test file itself: the runner only
 // picks files ending in .test.js, so this module is imported, never run.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import * as assert from 'uvu/assert';
 
 import { EventLoop, MockKernel, SocketManager, type EventLoopOptions } from '../src/index.js';
 import type { Connection } from '../src/connection.js';
 import { Server, type ProtocolFactory, type ServerOptions } from '../src/server.js';
+import type { FaultServerReport } from './fixtures/fault-server.js';
 
 /** The loopback address the socket tests listen and connect on. */
 export const HOST = '127.0.0.1';
@@ -137,12 +138,15 @@ export function withTimeout<T>(promise: Promise<T>, what: string, ms = 10_000): 
 /** Resolves after `ms` milliseconds. */
 export const tick = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Resolves when `condition()` holds, checking every 5 ms; rejects after 10 s. */
-export async function until(condition: () => boolean, what: string): Promise<void> {
+/**
+ * Resolves when `condition()` holds, checking every 5 ms (or after each
+ * `between()`, which may refresh what the condition reads); rejects after 10 s.
+ */
+export async function until(condition: () => boolean, what: string | (() => string), between: () => Promise<unknown> = () => tick(5)): Promise<void> {
   const started = performance.now();
   while (!condition()) {
-    if (performance.now() - started > 10_000) throw new Error(`timed out waiting for ${what}`);
-    await tick(5);
+    if (performance.now() - started > 10_000) throw new Error(`timed out waiting for ${typeof what === 'string' ? what : what()}`);
+    await between();
   }
 }
 
@@ -176,7 +180,7 @@ function deadline(ms: number, what: string): { promise: Promise<never>; clear():
 }
 
 /**
- * Runs a server for `protocol` on a fresh loop in `await loop.run()` while
+ * Runs a server for `protocol` on a fresh loop (made with `loopOptions`) in `await loop.run()` while
  * `body` drives clients; stops and closes everything afterwards. A handler
  * error (run() rejecting), the loop stopping early, or the 20 s deadline
  * fails the test.
@@ -186,8 +190,9 @@ export async function withServer(
   options: ServerOptions,
   what: string,
   body: (server: Server, port: number) => Promise<void>,
+  loopOptions: EventLoopOptions = {},
 ): Promise<void> {
-  const loop = new EventLoop();
+  const loop = new EventLoop(loopOptions);
   const server = new Server(loop, protocol, { port: 0, ...options });
   let running: Promise<void> | undefined;
   const limit = deadline(SERVER_TEST_TIMEOUT_MS, what);
@@ -492,4 +497,118 @@ export function prometheusValue(samples: readonly PrometheusSample[], name: stri
   const found = samples.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v));
   assert.is(found.length, 1, `one sample ${name} ${JSON.stringify(labels)}`);
   return found[0]!.value;
+}
+
+// ---- a Server in a child process ----------------------------------------------------
+
+/** What tests/fixtures/fault-server.ts reports about itself. */
+export type { FaultServerReport };
+
+/** A Server running in a forked child (tests/fixtures/fault-server.ts). */
+export interface ChildServer {
+  port: number;
+  pid: number;
+  child: ChildProcess;
+  /** The child's stats, fd count and RSS, now. */
+  report(): Promise<FaultServerReport>;
+  /** Stops the loop, waits for the child to exit, returns its last report. */
+  stop(): Promise<FaultServerReport>;
+}
+
+/**
+ * Forks a process that serves `protocol` with a Server on a loop in run()
+ * mode. `options` go to the Server (and `maxFds` to the loop). The child is
+ * killed if it has not exited within `stop()`'s 10 s.
+ */
+export async function forkServer(protocol: 'echo' | 'resp' | 'http', options: { maxFds?: number; highWaterMark?: number } = {}): Promise<ChildServer> {
+  const script = new URL('./fixtures/fault-server.js', import.meta.url);
+  const child = fork(script, [protocol, JSON.stringify(options)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const next = <T>(accept: (message: unknown) => T | undefined, what: string): Promise<T> =>
+    withTimeout(new Promise<T>((resolve, reject) => {
+      const onMessage = (message: unknown): void => {
+        const value = accept(message);
+        if (value === undefined) return;
+        child.off('message', onMessage);
+        child.off('exit', onExit);
+        resolve(value);
+      };
+      const onExit = (code: number | null, signal: string | null): void => reject(new Error(`server child exited (${code ?? signal}) before ${what}`));
+      child.on('message', onMessage);
+      child.once('exit', onExit);
+    }), what);
+  let port: number;
+  try {
+    port = await next((m) => (m as { port?: number }).port, 'the child server to listen');
+  } catch (error) {
+    child.kill('SIGKILL');
+    throw error;
+  }
+  return {
+    port,
+    pid: child.pid!,
+    child,
+    report: () => {
+      const reply = next((m) => ((m as FaultServerReport).stats !== undefined ? (m as FaultServerReport) : undefined), 'a report');
+      child.send('stats');
+      return reply;
+    },
+    stop: async () => {
+      const exited = new Promise<void>((resolve) => (child.exitCode !== null ? resolve() : child.once('exit', () => resolve())));
+      try {
+        const stopped = next((m) => (m as { stopped?: FaultServerReport }).stopped, 'the child server to stop');
+        child.send('stop');
+        const last = await stopped;
+        await withTimeout(exited, 'the child server to exit');
+        return last;
+      } finally {
+        if (child.exitCode === null) child.kill('SIGKILL');
+      }
+    },
+  };
+}
+
+/** Entries in /proc/<pid>/fd: how many fds another process holds. */
+export const fdsOf = (pid: number): number => readdirSync(`/proc/${pid}/fd`).length;
+
+/** Resident set size of process `pid`, in bytes. */
+export function rssOf(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'latin1');
+  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) * 1024;
+}
+
+/**
+ * Sends `payload` on a fresh node:net connection to an echo server and
+ * resolves with everything echoed back once as many bytes came back as were
+ * sent (then the client ends its side). Rejects on a socket error.
+ */
+export async function echoRoundTrip(port: number, payload: Buffer): Promise<Buffer> {
+  const socket = await connected(HOST, port);
+  return new Promise<Buffer>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let received = 0;
+    socket.on('error', reject);
+    socket.on('data', (chunk: Buffer) => {
+      chunks.push(chunk);
+      received += chunk.length;
+      if (received >= payload.length) {
+        socket.end();
+        resolve(Buffer.concat(chunks));
+      }
+    });
+    socket.on('close', () => {
+      if (received < payload.length) reject(new Error(`connection closed after ${received} of ${payload.length} bytes echoed`));
+    });
+    socket.write(payload);
+  });
+}
+
+/** `count` bytes that differ per `seed`, so a byte from another connection shows. */
+export function patterned(count: number, seed: number): Buffer {
+  const bytes = Buffer.allocUnsafe(count);
+  let x = (seed * 2654435761) >>> 0 || 1;
+  for (let i = 0; i < count; i++) {
+    x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0;
+    bytes[i] = x & 0xff;
+  }
+  return bytes;
 }
