@@ -1573,7 +1573,12 @@ export class EventLoop extends EventEmitter<EventLoopEvents> {
       const removed = this.#kernel.remove(fd);
       if (removed === 0) {
         if (closeFd) native.close(fd);
-      } else if (closeFd || (removed !== -ENOENT && removed !== -osConstants.errno.EBADF)) {
+      } else if (removed === -ENOENT || removed === -osConstants.errno.EBADF) {
+        // Closed behind the loop's back: its registration went with it, and
+        // its number may be someone else's now, so it is not closed. Not an
+        // error of the close: the rest is released all the same.
+        this.logger?.warn?.({ fd }, 'wasmloop: an fd was closed behind the loop\'s back; left alone at close');
+      } else {
         firstError ??= systemError(removed, this.#kernel.syscalls.control, { fd });
       }
     };

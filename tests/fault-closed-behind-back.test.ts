@@ -150,4 +150,20 @@ for (const backend of BACKENDS) test(`${backend}: removeSocket of a number reuse
   }
 });
 
+for (const backend of BACKENDS) {
+  test(`${backend}: close() leaves an fd closed behind its back alone, warns, and releases the rest`, () => {
+    const warnings: unknown[] = [];
+    const loop = new EventLoop({ backend, logger: { warn: (object) => warnings.push(object) } });
+    const gone = pair();
+    const kept = pair();
+    loop.addClientSocket(gone.local, { read() {} });
+    loop.addClientSocket(kept.local, { read() {} });
+    native.close(gone.local);
+    loop.close();
+    assert.equal(warnings, [{ fd: gone.local }]);
+    assert.is(isOpen(kept.local), false, 'the other socket was not closed');
+    closeAll(gone.peer, kept.peer);
+  });
+}
+
 test.run();
