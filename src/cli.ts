@@ -10,6 +10,7 @@ import { BACKENDS, DEFAULT_MAX_EVENTS, DEFAULT_MAX_FDS } from './event-loop.js';
 import { protocols, type ProtocolName } from './protocols/index.js';
 import { serve as runServe, type ServeConfig } from './serve.js';
 import { DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_SHUTDOWN_MS } from './server.js';
+import { LOG_LEVELS, type LogLevel } from './log.js';
 
 const USAGE = `Usage: wasmloop serve [options]
 
@@ -34,6 +35,8 @@ Options:
   --shutdown-ms N        on SIGINT/SIGTERM, how long queued output may drain (default ${DEFAULT_SHUTDOWN_MS})
   --fd-exhaustion MODE   pause | shed: out of fds, pause accepting or accept
                          and close at once (default pause)
+  --log-level LEVEL      debug | info | warn | error | silent: what the loop
+                         and server log to stderr (default warn)
   -h, --help             show this help
   -v, --version          show the version
 `;
@@ -79,6 +82,7 @@ async function serve(args: string[]): Promise<number> {
       'idle-timeout-ms': { type: 'string' },
       'shutdown-ms': { type: 'string' },
       'fd-exhaustion': { type: 'string' },
+      'log-level': { type: 'string' },
     },
     strict: true,
   });
@@ -94,6 +98,7 @@ async function serve(args: string[]): Promise<number> {
     idleTimeoutMs: integer('idle-timeout-ms', values['idle-timeout-ms'], DEFAULT_IDLE_TIMEOUT_MS, 0x7fffffff),
     shutdownMs: integer('shutdown-ms', values['shutdown-ms'], DEFAULT_SHUTDOWN_MS, 0x7fffffff),
     fdExhaustion: choice('fd-exhaustion', values['fd-exhaustion'], ['pause', 'shed'], 'pause') as 'pause' | 'shed',
+    logLevel: choice('log-level', values['log-level'], LOG_LEVELS, 'warn') as LogLevel,
     host: await resolveHost(values.host ?? '127.0.0.1'),
   };
   return runServe(config);

@@ -17,6 +17,7 @@ import { renderPrometheus } from './prometheus.js';
 import { httpProtocol, protocols, type ProtocolName } from './protocols/index.js';
 import { Server, type ProtocolFactory, type ServerStats } from './server.js';
 import { SocketManager } from './socket-manager.js';
+import { stderrLogger, type LogLevel } from './log.js';
 
 export interface ServeConfig {
   protocol: ProtocolName;
@@ -33,6 +34,8 @@ export interface ServeConfig {
   /** How long a stop lets queued output drain before closing what is left. */
   shutdownMs: number;
   workers: number;
+  /** What the loop and server log to stderr. */
+  logLevel: LogLevel;
 }
 
 /** How often the status line is redrawn. */
@@ -112,7 +115,8 @@ export class ServingThread {
 
   /** `labels` go on every /metrics sample (a worker's index). */
   constructor(config: ServeConfig, reusePort: boolean, labels?: Record<string, string>) {
-    this.loop = new EventLoop({ backend: config.backend, maxEvents: config.maxEvents, maxFds: config.maxFds });
+    const logger = stderrLogger(config.logLevel, labels?.['worker'] === undefined ? 'wasmloop' : `wasmloop[${labels['worker']}]`);
+    this.loop = new EventLoop({ backend: config.backend, maxEvents: config.maxEvents, maxFds: config.maxFds, logger });
     this.#factory =
       config.protocol === 'http'
         ? httpProtocol({ metrics: () => renderPrometheus(this.loop.metrics(), this.server.stats, { requests: this.requests ?? 0, labels: labels ?? {} }) })
@@ -125,7 +129,6 @@ export class ServingThread {
       reusePort,
       idleTimeoutMs: config.idleTimeoutMs,
       fdExhaustion: config.fdExhaustion,
-      onError: (error) => console.error(`wasmloop: accept: ${error.message}`),
     });
   }
 
@@ -226,7 +229,6 @@ async function serveHere(config: ServeConfig): Promise<number> {
   const thread = new ServingThread(config, false);
   const port = thread.listen();
   const { loop, server } = thread;
-  console.log(listeningLine(config, port));
   const status = new StatusLine();
   if (status.enabled) {
     status.update(thread.sample());
@@ -241,6 +243,8 @@ async function serveHere(config: ServeConfig): Promise<number> {
     console.log(`wasmloop: ${signal}: closing ${server.stats.active} connections`);
     void server.shutdown(config.shutdownMs).then(() => loop.stop());
   });
+  // Only now: whoever waits for this line may signal at once.
+  console.log(listeningLine(config, port));
   try {
     await loop.run();
   } finally {
@@ -330,7 +334,6 @@ async function serveWithWorkers(config: ServeConfig): Promise<number> {
     await Promise.all(handles.map((h) => h.exited));
     throw new Error(failure);
   }
-  console.log(listeningLine(config, port));
 
   const status = new StatusLine();
   let statusTimer: ReturnType<typeof setInterval> | undefined;
@@ -362,6 +365,8 @@ async function serveWithWorkers(config: ServeConfig): Promise<number> {
     console.log(`wasmloop: ${signal}: stopping ${handles.length} workers`);
     post({ type: 'shutdown', deadlineMs: config.shutdownMs });
   });
+  // Only now: whoever waits for this line may signal at once.
+  console.log(listeningLine(config, port));
   const codes = await Promise.all(handles.map((h) => h.exited));
   stopListening();
   clearInterval(statusTimer);

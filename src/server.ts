@@ -270,11 +270,13 @@ export class Server {
     const promise = new Promise<void>((r) => (resolve = r));
     const shutdown = { promise, resolve, deadline: undefined as Timer | undefined };
     this.#shutdown = shutdown;
+    this.loop.logger?.info?.({ connections: this.#stats.active, deadlineMs }, 'wasmloop: shutdown: accepting stopped, draining connections');
     this.#stopAccepting();
     for (const connection of this.#connections) connection?.end();
     if (this.#stats.active === 0) this.#finishShutdown();
     else if (!this.loop.isClosed) {
       shutdown.deadline = this.loop.setTimeout(() => {
+        this.loop.logger?.warn?.({ connections: this.#stats.active }, 'wasmloop: shutdown: deadline passed, closing the rest');
         for (const connection of this.#connections) {
           if (connection === undefined) continue;
           // A lingering connection has delivered everything: not forced.
@@ -291,6 +293,7 @@ export class Server {
     shutdown.deadline?.cancel();
     this.#epochTicker?.cancel();
     this.#epochTicker = undefined;
+    this.loop.logger?.info?.({ forced: this.#stats.shutdownForced }, 'wasmloop: shutdown: every connection closed');
     shutdown.resolve();
   }
 
@@ -462,6 +465,7 @@ export class Server {
 
   readonly #acceptFailed = (error: SystemError): void => {
     this.#stats.acceptErrors++;
+    this.loop.logger?.error?.({ err: error, code: error.code }, 'wasmloop: accept failed');
     this.#onError?.(error);
     const outOfFds = error.code === 'EMFILE' || error.code === 'ENFILE';
     if (outOfFds && this.#spareFd >= 0 && this.#shed()) return;
@@ -489,6 +493,7 @@ export class Server {
       this.#sockets.close(fd);
       this.#stats.acceptShed++;
     }
+    this.loop.logger?.warn?.({ shed: this.#stats.acceptShed }, 'wasmloop: out of fds: shedding new connections');
     this.#spareFd = openSpare();
     return this.#spareFd >= 0;
   }
@@ -503,6 +508,7 @@ export class Server {
     if (this.#acceptPaused || this.#listenFd < 0) return;
     this.#acceptPaused = true;
     this.#stats.acceptPauses++;
+    this.loop.logger?.warn?.({ pauseMs: this.#pauseMs }, 'wasmloop: accepting paused (out of fds or memory); backing off');
     this.loop.removeSocket(this.#listenFd, { close: false });
     this.#resumeTimer = this.loop.setTimeout(() => this.#resumeAccepting(), this.#pauseMs, { label: 'accept pause' });
     this.#pauseMs = Math.min(this.#pauseMs * 2, ACCEPT_PAUSE_MAX_MS);
@@ -513,6 +519,7 @@ export class Server {
     this.#resumeTimer = undefined;
     if (!this.#acceptPaused || this.#listenFd < 0 || this.loop.isClosed) return;
     this.#acceptPaused = false;
+    this.loop.logger?.info?.({}, 'wasmloop: accepting again');
     this.loop.addServerSocket(this.#listenFd, this.#accept, { onError: this.#acceptFailed });
   }
 }

@@ -371,7 +371,23 @@ test('--idle-timeout-ms 100 closes a silent connection', async () => {
   }
 });
 
+test('--log-level info logs the shutdown steps to stderr; the default (warn) does not', async () => {
+  for (const [args, expected] of [[['--log-level', 'info'], true], [[], false]] as const) {
+    const child = await serve(['--port', '0', ...args]);
+    try {
+      child.process.kill('SIGTERM');
+      const exit = await child.exited;
+      assert.is(exit.code, 0);
+      const logged = /wasmloop: info: shutdown: accepting stopped/.test(exit.stderr);
+      assert.is(logged, expected, `stderr: ${exit.stderr}`);
+    } finally {
+      await stopped(child);
+    }
+  }
+});
+
 const badUsage: [string[], RegExp][] = [
+  [['serve', '--log-level', 'loud'], /--log-level must be one of debug, info, warn, error, silent, got 'loud'/],
   [['serve', '--workers', '0'], /--workers must be at least 1, got 0/],
   [['serve', '--idle-timeout-ms', '-5'], /idle-timeout-ms/],
   [['serve', '--fd-exhaustion', 'drop'], /--fd-exhaustion must be one of pause, shed, got 'drop'/],

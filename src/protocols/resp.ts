@@ -247,7 +247,8 @@ const COUNT = Buffer.from('count');
 function copyArgument(args: Arguments, i: number): Buffer {
   const start = args.starts[i]!;
   const end = args.ends[i]!;
-  const copy = Buffer.allocUnsafe(end - start);
+  // Not from the shared pool: a pooled copy would pin its whole 8 KiB slab for as long as the key lives.
+  const copy = Buffer.allocUnsafeSlow(end - start);
   args.source.copy(copy, 0, start, end);
   return copy;
 }
