@@ -1,6 +1,9 @@
 // The laboratory's planning and chart writing, without running a trial:
 // which configurations a sweep makes, how --only narrows them, and that the
 // SVG charts are well-formed and place points where the figures say.
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
@@ -65,6 +68,24 @@ test('a chart has one polyline per series, dashed references, and the largest fi
   assert.is(second.exec(svg)![1]!.split(' ').length, 2);
   // The axis tops out at 500 (a round step above the largest figure), drawn at the plot's top edge (y = 40).
   assert.match(svg, /<line x1="78" x2="530" y1="40.0" y2="40.0" stroke="#[0-9a-f]+" stroke-width="1.5" stroke-dasharray/);
+});
+
+const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
+const wasmloop = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 20_000 });
+
+test('wasmloop bench loads the laboratory: --help prints its usage, no mode is a usage error', () => {
+  const help = wasmloop('bench', '--help');
+  assert.is(help.status, 0, help.stderr);
+  assert.match(help.stdout, /wasmloop bench --sweep \[--quick\]/);
+  const bare = wasmloop('bench');
+  assert.is(bare.status, 2);
+  assert.match(bare.stdout, /--guards/);
+});
+
+test('wasmloop bench --sweep refuses an --only it cannot match before running anything', () => {
+  const run = wasmloop('bench', '--sweep', '--only', 'batch=64', '--out', fileURLToPath(new URL('../lab-test-out', import.meta.url)));
+  assert.is(run.status, 1);
+  assert.match(run.stderr, /--only takes key=value pairs/);
 });
 
 test.run();

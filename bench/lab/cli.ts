@@ -26,7 +26,7 @@ const USAGE = `Usage: wasmloop bench --sweep [--quick] [--trials N] [--seconds S
 --sweep   maxEvents × backend/trigger × connections (1% active) × workload × depth,
           each trial a fresh server on CPU 1 and the client on CPU 0, beside the peers
           (node:net, node:http, redis-server, nginx, the C epoll server).
-          Full: ~2.5 h at 3 trials of 3 s. --quick: a slice of ~8 min (2 trials of 2 s).
+          Full: ~4.5 h at 3 trials of 3 s. --quick: a slice of ~10 min (2 trials of 2 s).
           --only keys: ${Object.keys(AXES).join(', ')}, server; e.g. --only workload=http,connections=1000
 --guards  the starvation guards (${Object.keys(GUARDS).join(', ')}), one at a time, echo at 100 and 1,000
           active connections with a 10 ms timer probe. ~9 min at 2 trials of 2 s.
