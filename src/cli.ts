@@ -119,6 +119,11 @@ async function main(argv: string[]): Promise<number> {
     console.log(version());
     return 0;
   }
+  if (command === 'bench') {
+    // The laboratory lives with the benchmarks, loaded only when asked for.
+    const lab = (await import('../bench/lab/cli.js')) as { main(argv: string[]): Promise<number> };
+    return lab.main(rest);
+  }
   if (command !== 'serve') throw new UsageError(`unknown command '${command}'`);
   if (rest.includes('-h') || rest.includes('--help')) {
     process.stdout.write(USAGE);

@@ -1,0 +1,91 @@
+// The laboratory's planning and chart writing, without running a trial:
+// which configurations a sweep makes, how --only narrows them, and that the
+// SVG charts are well-formed and place points where the figures say.
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+
+import { lineChart } from '../bench/lab/svg.js';
+import { estimateSeconds, parseOnly, plan } from '../bench/lab/sweep.js';
+
+const ALL_PEERS = new Set(['node:net', 'node:http', 'redis-server', 'nginx', 'c-epoll']);
+
+test('the full sweep is the product of the axes, without select above 100 connections, plus the peers per slice', () => {
+  const p = plan(false, parseOnly(undefined), 3, 3, ALL_PEERS);
+  const wasmloop = p.configs.filter((c) => c.server === 'wasmloop');
+  // 6 sizes × (3 modes × 4 connection counts + select at 10 and 100) × 4 workloads × 2 depths.
+  assert.is(wasmloop.length, 6 * (3 * 4 + 2) * 4 * 2);
+  assert.not.ok(wasmloop.some((c) => c.mode === 'select-level' && c.connections > 100));
+  // Peers: resp 3, http 4, echo 2 + 2; once per (workload, connections, depth).
+  assert.is(p.configs.length - wasmloop.length, (3 + 4 + 2 + 2) * 4 * 2);
+  assert.ok(estimateSeconds(p) > 2 * 3600, 'the full sweep is documented as a run of hours');
+});
+
+test('--only keeps the matching configurations, alternatives within a key', () => {
+  const p = plan(false, parseOnly('workload=http,connections=10,connections=100,mode=epoll-edge,maxEvents=64,server=wasmloop'), 1, 1, ALL_PEERS);
+  assert.equal(
+    p.configs.map((c) => `${c.workload} ${c.connections} ${c.depth} ${c.mode} ${c.maxEvents}`),
+    ['http 10 1 epoll-edge 64', 'http 10 16 epoll-edge 64', 'http 100 1 epoll-edge 64', 'http 100 16 epoll-edge 64'],
+  );
+});
+
+test('--only refuses an unknown key', () => {
+  assert.throws(() => parseOnly('batch=64'), /--only takes key=value pairs/);
+});
+
+test('peers that are not installed are left out of the plan', () => {
+  const p = plan(true, parseOnly('server=redis-server,server=node:net'), 1, 1, new Set(['node:net']));
+  assert.ok(p.configs.length > 0);
+  assert.ok(p.configs.every((c) => c.server === 'node:net'));
+});
+
+test('the quick sweep fits in ten minutes by its own estimate', () => {
+  const p = plan(true, parseOnly(undefined), 2, 2, ALL_PEERS);
+  assert.ok(estimateSeconds(p) <= 600, `estimate ${estimateSeconds(p)} s`);
+});
+
+test('a chart has one polyline per series, dashed references, and the largest figure at the top of the axis', () => {
+  const svg = lineChart({
+    title: 'a <b> & c',
+    xLabel: 'maxEvents',
+    yLabel: 'req/s',
+    series: [
+      { name: 'epoll-level', points: [[1, 100], [4, 200], [1024, 400]] },
+      { name: 'poll-level', points: [[1, 50], [4, NaN], [1024, 300]] },
+    ],
+    references: [{ name: 'c-epoll', y: 500 }],
+  });
+  assert.ok(svg.startsWith('<svg xmlns="http://www.w3.org/2000/svg"'));
+  assert.ok(svg.trimEnd().endsWith('</svg>'));
+  assert.is(svg.match(/<polyline /g)?.length, 2);
+  assert.is(svg.match(/stroke-dasharray/g)?.length, 2, 'the reference line and its legend entry');
+  assert.ok(svg.includes('a &lt;b&gt; &amp; c'), 'text is escaped');
+  // The NaN point is skipped: the second line has two points.
+  const second = /<polyline [^>]*points="([^"]+)"/g;
+  second.exec(svg);
+  assert.is(second.exec(svg)![1]!.split(' ').length, 2);
+  // The axis tops out at 500 (a round step above the largest figure), drawn at the plot's top edge (y = 40).
+  assert.match(svg, /<line x1="78" x2="530" y1="40.0" y2="40.0" stroke="#[0-9a-f]+" stroke-width="1.5" stroke-dasharray/);
+});
+
+const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
+const wasmloop = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 20_000 });
+
+test('wasmloop bench loads the laboratory: --help prints its usage, no mode is a usage error', () => {
+  const help = wasmloop('bench', '--help');
+  assert.is(help.status, 0, help.stderr);
+  assert.match(help.stdout, /wasmloop bench --sweep \[--quick\]/);
+  const bare = wasmloop('bench');
+  assert.is(bare.status, 2);
+  assert.match(bare.stdout, /--guards/);
+});
+
+test('wasmloop bench --sweep refuses an --only it cannot match before running anything', () => {
+  const run = wasmloop('bench', '--sweep', '--only', 'batch=64', '--out', fileURLToPath(new URL('../lab-test-out', import.meta.url)));
+  assert.is(run.status, 1);
+  assert.match(run.stderr, /--only takes key=value pairs/);
+});
+
+test.run();
