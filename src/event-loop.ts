@@ -102,8 +102,9 @@ export interface EventLoopOptions {
 }
 
 /**
- * libuv's batch size (1024 events, 12 KiB of kernel records), taken as the
- * starting point; not yet tuned on this project's own benchmarks.
+ * libuv's batch size (1024 events, 12 KiB of kernel records). Kept: no size
+ * beat it outside the noise in `wasmloop bench --guards` (docs/performance.md);
+ * small caps only paid for re-polls.
  */
 export const DEFAULT_MAX_EVENTS = 1024;
 export const MAX_EVENTS_LIMIT = 65536;
@@ -114,20 +115,31 @@ export const MAX_FDS_LIMIT = 1 << 20;
 /**
  * Accepts per readiness event of a listener. Bounded so a connect storm cannot
  * starve the connections already open; the listener is level-triggered, so
- * whatever is left is accepted on the next turn. A bound, not a tuned figure
- * (Redis uses 1000): 128 connections are 128 accept4 calls, about 0.15 ms of
- * system time at the ~1.1 µs per call measured here.
+ * whatever is left is accepted on the next turn. 128 connections are 128
+ * accept4 calls, about 0.15 ms of system time at ~1.1 µs per call. Kept:
+ * `wasmloop bench --guards` found no value from 1 to 128 limiting accepts at
+ * 100 or 1,000 connections (docs/performance.md).
  */
 export const DEFAULT_ACCEPTS_PER_EVENT = 128;
 /**
- * I/O callbacks per iteration: a full default batch (1024 events, up to three
- * callbacks each) and more, so the bound bites only under a flood, where it
- * keeps timers and deferred callbacks from waiting behind a whole batch.
+ * I/O callbacks per iteration. `wasmloop bench --guards` (echo, every
+ * connection active): at 1,000 connections 256 gave 59k round trips/s
+ * (56.6-61.6k), p99 40 ms and timer lateness p99 13 ms, against 26-33k/s,
+ * p99 90-144 ms and 45-63 ms for 1024-4096, ranges apart; at 100 connections
+ * 256 cut no batch. Smaller bounds cut batches thousands of times for nothing.
  */
-export const DEFAULT_CALLBACKS_PER_ITERATION = 4096;
-/** An iteration's I/O callbacks stop after this long (ms); the rest go next iteration. */
+export const DEFAULT_CALLBACKS_PER_ITERATION = 256;
+/**
+ * An iteration's I/O callbacks stop after this long (ms); the rest go next
+ * iteration. Kept: smaller budgets did not lower timer lateness in
+ * `wasmloop bench --guards`.
+ */
 export const DEFAULT_ITERATION_BUDGET_MS = 50;
-/** libuv re-polls up to 48 times; after 8 full batches timers are due a turn. */
+/**
+ * Non-blocking re-polls after a full batch. libuv allows 48; after 8 full
+ * batches timers are due a turn. `wasmloop bench --guards` saw no re-poll at
+ * maxEvents 1024, so the value only matters for small caps.
+ */
 export const DEFAULT_MAX_REPOLLS = 8;
 export const DEFAULT_MAX_DEFERRED = 65536;
 export const DEFAULT_SLOW_CALLBACK_MS = 100;
