@@ -43,7 +43,7 @@ export interface ServerOptions {
   /**
    * A connection with no read and no write progress for this long (ms) is
    * closed (counted in `stats.idleClosed`). 0 turns it off. Default 120 000.
-   * Closing comes at most idleTimeoutMs / 8 late, never early.
+   * Closing comes at most 3/16 of idleTimeoutMs late, never early.
    */
   idleTimeoutMs?: number;
   /**
@@ -101,7 +101,7 @@ export const ACCEPT_PAUSE_MAX_MS = 1600;
 export const DEFAULT_IDLE_TIMEOUT_MS = 120_000;
 /**
  * Epochs per idle timeout: the idle clock ticks this often per timeout, and a
- * close comes at most two epochs (1/8 of the timeout) late.
+ * close comes at most three epochs (3/16 of the timeout) late.
  */
 const IDLE_EPOCHS = 16;
 /**
@@ -137,8 +137,6 @@ export class Server {
   };
   readonly #idleTimeoutMs: number;
   readonly #epochMs: number;
-  /** The idle clock: loop time in epochs, advanced by #epochTicker. */
-  #epoch = 0;
   #epochTicker: Timer | undefined;
   /** The epoch of each connection's last read or write progress, by fd. */
   readonly #lastActive: number[] = [];
@@ -330,7 +328,7 @@ export class Server {
     const protocol = this.#protocols[fd]!;
     const buffer = this.#readBuffer;
     const bounded = this.#options.trigger === 'level';
-    this.#lastActive[fd] = this.#epoch;
+    this.#lastActive[fd] = this.#activeEpoch();
     if (connection.isLingering) {
       this.#discard(connection, buffer, bounded);
       return;
@@ -363,7 +361,7 @@ export class Server {
   };
 
   readonly #write = (fd: number): void => {
-    this.#lastActive[fd] = this.#epoch;
+    this.#lastActive[fd] = this.#activeEpoch();
     this.#connections[fd]!.flush();
   };
 
@@ -434,10 +432,9 @@ export class Server {
 
   #watchIdle(connection: Connection): void {
     if (this.#epochTicker === undefined) {
-      this.#epoch = this.#epochNow();
       this.#epochTicker = this.loop.setInterval(this.#sweepIdle, this.#epochMs, { label: 'idle sweep' });
     }
-    this.#lastActive[connection.fd] = this.#epoch;
+    this.#lastActive[connection.fd] = this.#activeEpoch();
   }
 
   #epochNow(): number {
@@ -445,19 +442,29 @@ export class Server {
   }
 
   /**
+   * The epoch of an activity happening now, from the loop's time as of its
+   * last clock reading (taken every iteration): no clock read per read.
+   * That reading is at most a fraction of an iteration old, so the epoch is
+   * the true one or, rarely, the one before.
+   */
+  #activeEpoch(): number {
+    return Math.floor(this.loop.iterationTime / this.#epochMs);
+  }
+
+  /**
    * Once an epoch: closes the connections silent for longer than the
-   * timeout. A connection last active somewhere in epoch lastActive has been
-   * silent for more than (epoch - lastActive - 1) whole epochs: it is closed
-   * only when that alone covers the timeout, so never early, and at most two
-   * epochs (1/8 of the timeout) late.
+   * timeout. A connection last active in epoch lastActive (or the one after:
+   * see #activeEpoch) has been silent for more than (epoch - lastActive - 2)
+   * whole epochs: it is closed only when that alone covers the timeout, so
+   * never early, and at most three epochs (3/16 of the timeout) late.
    */
   readonly #sweepIdle = (): void => {
-    const epoch = (this.#epoch = this.#epochNow());
+    const epoch = this.#epochNow();
     const connections = this.#connections;
     for (let fd = 0; fd < connections.length; fd++) {
       const connection = connections[fd];
       if (connection === undefined || connection.isLingering) continue;
-      if (epoch - this.#lastActive[fd]! > IDLE_EPOCHS) connection.close('idle');
+      if (epoch - this.#lastActive[fd]! > IDLE_EPOCHS + 1) connection.close('idle');
     }
   };
 
