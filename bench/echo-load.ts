@@ -32,8 +32,11 @@ const depth = Number(values.depth);
 const size = Number(values.size);
 const seconds = Number(values.seconds);
 const warmupSeconds = Number(values.warmup);
-for (const [name, value] of Object.entries({ port, connections, idle, depth, size, seconds, warmupSeconds })) {
+for (const [name, value] of Object.entries({ port, connections, idle, depth, size })) {
   if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`--${name} must be a whole number, got ${value}`);
+}
+for (const [name, value] of Object.entries({ seconds, warmup: warmupSeconds })) {
+  if (!Number.isFinite(value) || value < 0) throw new RangeError(`--${name} must be a number of seconds, got ${value}`);
 }
 if (depth < 1 || size < 1) throw new RangeError('--depth and --size must be at least 1');
 
