@@ -2,7 +2,9 @@
 // with taskset, waited for, measured through /proc, and always stopped.
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { createServer, connect } from 'node:net';
+import { accepts, freePort } from '../harness.js';
+
+export { freePort };
 
 const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim());
 /** The server's CPU and the load generator's: kept apart so the client never steals the server's core. */
@@ -43,29 +45,6 @@ export function cpuSeconds(pid: number): number {
   return total;
 }
 
-/** A free loopback port (bound and released: another process could take it, which the start-up check then reports). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
-}
-
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host: '127.0.0.1', port });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
-
 export interface Running {
   child: ChildProcess;
   port: number;
@@ -96,7 +75,7 @@ export async function startServer(command: string, args: string[], port: number,
         found = Number(match[1]);
         break;
       }
-    } else if (await canConnect(port)) break;
+    } else if (await accepts(port)) break;
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   if (found === 0 || performance.now() >= deadline) {
