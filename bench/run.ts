@@ -39,7 +39,7 @@ async function inProcess(scenario: string, title: string, env: Record<string, st
   return `## ${title} (${settings})\n\n${scenario === 'backends' ? `\`\`\`\n${body}\n\`\`\`` : body}`;
 }
 
-/** Issue 3's goals, read back from what bench/timers.js wrote. */
+/** The timer goals, read back from what bench/timers.js wrote. */
 function timerGoals(): Goal[] {
   type TimerTrial = { timersPerSecond: number; measuredBytesPerTimer: number };
   const data = readResult('timers.json') as { results: Record<string, Record<string, TimerTrial[]>>; wasmEntryBytes: number } | null;
@@ -51,9 +51,9 @@ function timerGoals(): Goal[] {
   const speed = median(trials.wasmloop.map((t) => t.timersPerSecond)) / median(trials.node.map((t) => t.timersPerSecond));
   const bytes = median(trials.wasmloop.map((t) => t.measuredBytesPerTimer));
   return [
-    { goal: 'timers (issue 3): insert+cancel ≥ 5× Node setTimeout/clearTimeout', met: speed >= 5, figures: `${speed.toFixed(2)}×` },
+    { goal: 'timers: insert+cancel ≥ 5× Node setTimeout/clearTimeout', met: speed >= 5, figures: `${speed.toFixed(2)}×` },
     {
-      goal: 'timers (issue 3): < 48 bytes per timer',
+      goal: 'timers: < 48 bytes per timer',
       met: bytes < 48,
       figures: `${bytes.toFixed(1)} bytes measured (${data.wasmEntryBytes} B wasm entry + 8 B host)`,
     },

@@ -1,4 +1,4 @@
-// What issue 7 asks of both ways of embedding the loop, written once and run
+// What both ways of embedding the loop must do beside Node, written once and run
 // by tests/embed-run.test.ts and tests/embed-start.test.ts with their mode.
 // Not a test file itself (the runner only picks files ending in .test.js).
 import { once } from 'node:events';

@@ -1,4 +1,4 @@
-// Starvation-guard experiments (issue 5, point 2): each guard varied alone
+// Starvation-guard experiments: each guard varied alone
 // around the current defaults, on the lab server (bench/lab/server.ts),
 // with every connection active so the guards can bite, at 100 and 1,000
 // connections. The lab server runs a 10 ms interval on the loop and reports
