@@ -1,7 +1,7 @@
 // loop.watch() on real fds: a FIFO (a real pipe, made with mkfifo) and
 // loopback sockets. Readiness, hang-ups, modify(), one-shot, edge versus
 // level, and the refusals that must leave the loop unchanged.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { closeSync, constants as fsConstants, mkdtempSync, openSync, readSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,7 +9,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
 import { EventLoop, WasmloopError, type WatchEvent } from '../src/index.js';
-import { closeAll, isOpen, mockLoop, pair, rangeErr, sockets, throws, typeErr, valueErr } from './helpers.js';
+import { closeAll, isOpen, mockLoop, pair, rangeErr, sockets, throws, typeErr, until, valueErr, withTimeout } from './helpers.js';
 
 const { O_RDWR, O_RDONLY, O_WRONLY, O_NONBLOCK } = fsConstants;
 
@@ -326,5 +326,19 @@ test('bad arguments throw TypeError or RangeError before anything changes', () =
 });
 
 test.after(() => rmSync(dir, { recursive: true, force: true }));
+
+test('stdin: a process watches its own fd 0 (a pipe from its parent), reads what is written, and sees the end', async () => {
+  const child = spawn(process.execPath, [new URL('./fixtures/watch-stdin.js', import.meta.url).pathname], { stdio: ['pipe', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.setEncoding('latin1');
+  child.stdout.on('data', (text: string) => (out += text));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  await until(() => out.includes('watching'), 'the child to watch its stdin');
+  child.stdin.write('hello');
+  await until(() => out.includes('read hello'), 'the child to read from its stdin');
+  child.stdin.end();
+  assert.is(await withTimeout(exited, 'the child to see its stdin end'), 0);
+  assert.match(out, /read hello\n(eof|hangup)\n/);
+});
 
 test.run();
