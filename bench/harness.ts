@@ -9,8 +9,10 @@
 // with the workers they forked (nginx) and no process outlives the suite.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
 import { cpus, loadavg, release } from 'node:os';
+import { accepts, freePort } from './net-probe.js';
+
+export { accepts, freePort };
 
 export const here = (path: string): string => new URL(path, import.meta.url).pathname;
 export const RESULTS_DIR = here('../results');
@@ -155,30 +157,6 @@ export interface RunningServer {
 
 const ANNOUNCEMENT = /listening on 127\.0\.0\.1:(\d+)/;
 const START_TIMEOUT_MS = 10_000;
-
-/** A port that was free a moment ago: for servers that cannot pick their own and say which. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
-}
-
-/** Whether something accepts connections on a loopback port now. */
-export function accepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
 
 export async function startServer(spec: ServerSpec): Promise<RunningServer> {
   const chosen = spec.announces ? 0 : await freePort();

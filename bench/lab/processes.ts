@@ -2,7 +2,7 @@
 // with taskset, waited for, measured through /proc, and always stopped.
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { accepts, freePort } from '../harness.js';
+import { accepts, freePort } from '../net-probe.js';
 
 export { freePort };
 
