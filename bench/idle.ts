@@ -28,7 +28,7 @@ import {
 } from './harness.js';
 import { MANY_FDS, nodePeer, wasmloop } from './servers.js';
 
-const CONNECTIONS = 10_000;
+const CONNECTIONS = Number(process.env.BENCH_IDLE_CONNECTIONS ?? 10_000);
 /** Time for a freshly started server, or one that just accepted a burst, to finish what it started (JIT, lazy allocations). */
 const SETTLE_MS = 300;
 const ACCEPT_TIMEOUT_MS = 30_000;
