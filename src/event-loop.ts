@@ -25,14 +25,14 @@ import {
   check,
   rangeError,
   systemError,
-  typeError,
   WasmloopError,
   type SystemError,
 } from './errors.js';
 import { readMetrics, type LoopMetrics } from './metrics.js';
 import { native, type EmbedHandle } from './native.js';
 import { COMMAND, RemoteInbox, type RemoteHandle } from './remote.js';
-import { HELD, MISSED_TICK_POLICIES, Timer, type IntervalOptions, type TimerOptions } from './timer.js';
+import type { IntervalOptions, Timer, TimerOptions } from './timer.js';
+import { TimerTable } from './timer-table.js';
 import { TraceRing, type TraceEntry } from './trace.js';
 import { Watcher, type WatchEvent, type WatchHandler, type WatchInterest } from './watcher.js';
 
@@ -300,31 +300,7 @@ export class EventLoop extends EventEmitter<EventLoopEvents> {
   readonly #deferred: DeferredQueue;
   readonly #trace: TraceRing | undefined;
   readonly #printedErrors = new Set<string>();
-  readonly #timers: (Timer | undefined)[] = [];
-  /**
-   * Timers the wheel released (their millisecond has begun) whose exact
-   * deadline is still ahead: they fire when it passes. So a timer fires at
-   * its deadline to the wait's precision, not up to a millisecond late.
-   */
-  #heldTimers: Timer[] = [];
-  /**
-   * Timers whose index is HELD, wherever they are listed (a timer pass keeps
-   * its own list). The wheel gave their entries back, so they are counted
-   * against maxTimers here: an interval held now must find room when it fires.
-   */
-  #heldCount = 0;
-  /**
-   * The last timer pass stopped early (a stop or a fatal error) with timers
-   * still in the wheel's due list. timerExpire counts only timers it moves,
-   * so without this the next pass would not look at them until another timer
-   * came due.
-   */
-  #timersCutShort = false;
-  readonly #maxTimerDelay: number;
-  readonly #timerControl = {
-    cancel: (timer: Timer): boolean => this.#cancelTimer(timer),
-    refresh: (timer: Timer): void => this.#refreshTimer(timer),
-  };
+  readonly #timerTable: TimerTable;
   readonly #clock: () => number;
   /** Clock readings are offset by this much, so loop time never goes back and starts near 0. */
   #clockOffset: number;
@@ -342,7 +318,6 @@ export class EventLoop extends EventEmitter<EventLoopEvents> {
     epollHup: number;
     counterIterations: number; counterBusyNs: number; counterErrors: number; counterSlow: number;
     counterCutoffs: number; counterRepolls: number; counterDeferredRun: number;
-    timersFull: number;
   };
 
   #closed = false;
@@ -426,9 +401,16 @@ export class EventLoop extends EventEmitter<EventLoopEvents> {
       counterIterations: v(w.COUNTER_ITERATIONS), counterBusyNs: v(w.COUNTER_BUSY_NS), counterErrors: v(w.COUNTER_ERRORS),
       counterSlow: v(w.COUNTER_SLOW), counterCutoffs: v(w.COUNTER_BUDGET_CUTOFFS), counterRepolls: v(w.COUNTER_REPOLLS),
       counterDeferredRun: v(w.COUNTER_DEFERRED_RUN),
-      timersFull: v(w.ERR_TIMERS_FULL),
     };
-    this.#maxTimerDelay = v(w.MAX_TIMER_DELAY_MS);
+    this.#timerTable = new TimerTable(w, maxTimers, {
+      now: () => this.#now(),
+      lastNow: () => this.#lastNow,
+      assertUsable: (operation) => this.#assertUsable(operation),
+      // A started loop sleeps on libuv's timer: it may now have to wake sooner.
+      scheduled: () => {
+        if (this.#embed !== undefined && !this.#dispatching) this.#armEmbed();
+      },
+    });
     this.#deferred = new DeferredQueue(maxDeferred, PRIORITY_LOWEST + 1);
     this.#trace = trace === false ? undefined : new TraceRing(trace === true ? DEFAULT_TRACE_ENTRIES : trace, CALLBACK_KINDS);
     check(
@@ -583,7 +565,7 @@ export class EventLoop extends EventEmitter<EventLoopEvents> {
    * the same time fire in the order they were set.
    */
   setTimeout(callback: () => void, delayMs: number, options: TimerOptions = {}): Timer {
-    return this.#newTimer(callback, delayMs, false, options, 0);
+    return this.#timerTable.create(callback, delayMs, false, options);
   }
 
   /**
@@ -592,7 +574,7 @@ export class EventLoop extends EventEmitter<EventLoopEvents> {
    * (default `'skip'`).
    */
   setInterval(callback: () => void, periodMs: number, options: IntervalOptions = {}): Timer {
-    return this.#newTimer(callback, periodMs, true, options, 1);
+    return this.#timerTable.create(callback, periodMs, true, options);
   }
 
   /** The loop's time, ms since it was created (its clock, never going back). */
@@ -611,7 +593,7 @@ export class EventLoop extends EventEmitter<EventLoopEvents> {
 
   /** Timers scheduled now. */
   get timerCount(): number {
-    return this.#closed ? 0 : this.#wasm.timerCount() + this.#heldCount;
+    return this.#closed ? 0 : this.#timerTable.count;
   }
 
   /**
@@ -982,9 +964,7 @@ export class EventLoop extends EventEmitter<EventLoopEvents> {
     }
     // A fatal error stops the loop after the callback that threw.
     // A callback may have closed the loop: its timers are gone with it.
-    if (this.#fatal === undefined && !this.#closed && (this.#wasm.timerExpire(this.#now()) > 0 || this.#heldTimers.length > 0 || this.#timersCutShort)) {
-      this.#fireTimers();
-    }
+    if (this.#fatal === undefined && !this.#closed && this.#timerTable.due(this.#now())) this.#fireTimers();
     if (this.#fatal === undefined) this.#runDeferred();
     w.noteCount(this.#k.counterBusyNs, (performance.now() - busyFrom) * 1e6);
     return events;
@@ -997,8 +977,7 @@ export class EventLoop extends EventEmitter<EventLoopEvents> {
    */
   #waitTimeout(requested: number): number {
     if (this.#deferred.depth > 0 || requested === 0) return 0;
-    let next = this.#wasm.timerNextDeadline();
-    for (const timer of this.#heldTimers) if (next < 0 || timer.deadline < next) next = timer.deadline;
+    const next = this.#timerTable.nextDeadline();
     if (next < 0) return requested;
     // A fraction of a millisecond is kept: the wait ends at the deadline to
     // the microsecond (epoll_pwait2, ppoll, pselect).
@@ -1006,50 +985,12 @@ export class EventLoop extends EventEmitter<EventLoopEvents> {
     return requested < 0 ? untilTimer : Math.min(requested, untilTimer);
   }
 
-  /**
-   * Runs the timers due by now: first those held back from earlier passes,
-   * then those timerExpire moved to the due list, in deadline order. One
-   * whose exact deadline is still ahead (its millisecond has only begun) is
-   * held back for the next pass.
-   */
+  /** A timer pass: the table picks the timers due; each callback is run, timed and reported here. */
   #fireTimers(): void {
-    const w = this.#wasm;
-    const now = this.#lastNow;
-    const held = this.#heldTimers;
-    this.#heldTimers = [];
-    let heldAt = 0;
-    this.#timersCutShort = false;
     this.#dispatching = true;
     let start = performance.now();
     try {
-      for (;;) {
-        let timer: Timer;
-        let tick: number;
-        if (heldAt < held.length) {
-          timer = held[heldAt++]!;
-          if (timer.index !== HELD) continue; // cancelled or refreshed meanwhile
-          tick = Math.floor(timer.deadline);
-        } else {
-          const index = w.timerTakeDue();
-          if (index < 0) break;
-          timer = this.#timers[index]!;
-          this.#timers[index] = undefined;
-          tick = w.timerTakenDeadline();
-        }
-        if (now < timer.deadline) {
-          if (timer.index !== HELD) {
-            timer.index = HELD;
-            this.#heldCount++;
-          }
-          this.#heldTimers.push(timer);
-          continue;
-        }
-        if (timer.index === HELD) this.#heldCount--;
-        timer.index = -1;
-        if (!timer.repeat) this.#releaseSignal(timer);
-        w.noteTimer(Math.max(0, now - Math.max(tick, timer.deadline)) * 1e6);
-        // Before the call, so the callback can cancel or refresh its interval.
-        if (timer.repeat) this.#schedule(timer, this.#nextTick(timer, now));
+      this.#timerTable.fire(this.#lastNow, (timer) => {
         try {
           native.invoke(timer, timer.callback);
         } catch (error) {
@@ -1058,142 +999,12 @@ export class EventLoop extends EventEmitter<EventLoopEvents> {
         const finished = performance.now();
         this.#ran(CB.timer, -1, timer.label, start, finished);
         start = finished;
-        // Closed: every timer went with the loop.
-        if (this.#closed) break;
-        // Stopping: the timers still due stay due, and fire next iteration.
-        if (this.#fatal !== undefined || this.#stopRequested) {
-          this.#timersCutShort = true;
-          break;
-        }
-      }
+        if (this.#closed) return 'closed';
+        return this.#fatal !== undefined || this.#stopRequested ? 'stop' : 'go';
+      });
     } finally {
-      if (this.#closed) {
-        // close() could not see this pass's own list of held timers.
-        for (; heldAt < held.length; heldAt++) if (held[heldAt]!.index === HELD) this.#dropClosed(held[heldAt]!);
-      } else if (heldAt < held.length) {
-        // Held timers not looked at (a stop) go back ahead of the new ones.
-        this.#heldTimers = held.slice(heldAt).concat(this.#heldTimers);
-      }
       this.#dispatching = false;
     }
-  }
-
-  /** An interval's next firing (before jitter), by its missed-tick policy. */
-  #nextTick(timer: Timer, now: number): number {
-    const period = timer.delay;
-    if (timer.missed === 'delay') return now + period;
-    const next = timer.base + period;
-    if (timer.missed === 'burst' || next > now) return next;
-    // skip: the first tick of the original phase after now.
-    return timer.base + period * (Math.floor((now - timer.base) / period) + 1);
-  }
-
-  #newTimer(callback: () => void, delay: number, repeat: boolean, options: IntervalOptions, minimum: number): Timer {
-    assertFunction('callback', callback);
-    const name = repeat ? 'periodMs' : 'delayMs';
-    if (typeof delay !== 'number') throw typeError(name, 'a number', delay);
-    if (!Number.isFinite(delay) || delay < minimum) {
-      throw rangeError(`${name} must be a finite number >= ${minimum}, got ${delay}`);
-    }
-    assertObject('options', options);
-    const jitter = options.jitter ?? 0;
-    if (typeof jitter !== 'number') throw typeError('options.jitter', 'a number', jitter);
-    if (!(jitter >= 0 && jitter <= 1)) throw rangeError(`options.jitter must be a fraction from 0 to 1, got ${jitter}`);
-    if (options.label !== undefined) assertString('options.label', options.label);
-    const missed = options.missed ?? 'skip';
-    assertOneOf('options.missed', missed, MISSED_TICK_POLICIES);
-    const signal = options.signal;
-    if (signal !== undefined && !(signal instanceof AbortSignal)) throw typeError('options.signal', 'an AbortSignal', signal);
-    this.#assertUsable(repeat ? 'setInterval' : 'setTimeout');
-    const timer = new Timer(callback, delay, repeat, options, missed, this.#timerControl);
-    if (signal?.aborted) {
-      timer.cancelled = true;
-      return timer;
-    }
-    this.#schedule(timer, this.#now() + delay);
-    if (signal !== undefined) {
-      timer.abort = { signal, listener: () => timer.cancel() };
-      signal.addEventListener('abort', timer.abort.listener, { once: true });
-    }
-    return timer;
-  }
-
-  /**
-   * Puts `timer` in the wheel for `base` (plus its jitter). The wheel counts
-   * whole milliseconds: the timer goes in the slot of the millisecond its
-   * deadline falls in, and #fireTimers holds it until the exact time.
-   */
-  #schedule(timer: Timer, base: number): void {
-    timer.base = base;
-    const jittered = timer.jitter === 0 ? base : base + Math.random() * timer.jitter * timer.delay;
-    timer.deadline = Math.min(jittered, this.#lastNow + this.#maxTimerDelay);
-    const room = this.#wasm.timerCount() + this.#heldCount < this.maxTimers;
-    const index = room ? this.#wasm.timerInsert(Math.floor(timer.deadline)) : this.#k.timersFull;
-    if (index === this.#k.timersFull) {
-      throw rangeError(`timer table full (capacity ${this.maxTimers}); raise the loop's maxTimers option`);
-    }
-    timer.index = index;
-    timer.generation = this.#wasm.timerGeneration(index);
-    this.#timers[index] = timer;
-    // A started loop sleeps on libuv's timer: it may now have to wake sooner.
-    if (this.#embed !== undefined && !this.#dispatching) this.#armEmbed();
-  }
-
-  #cancelTimer(timer: Timer): boolean {
-    // Fired (a timeout), cancelled, or closed with the loop: nothing to do.
-    if (timer.index === -1) return false;
-    timer.cancelled = true;
-    this.#unschedule(timer);
-    this.#releaseSignal(timer);
-    return true;
-  }
-
-  /**
-   * Takes the timer's listener off its AbortSignal once the timer is done
-   * (a timeout that fired, a cancel): a signal that outlives many timers
-   * would otherwise hold every one of them.
-   */
-  #releaseSignal(timer: Timer): void {
-    if (timer.abort !== undefined) timer.abort.signal.removeEventListener('abort', timer.abort.listener);
-  }
-
-  /** A timer the loop's close() cancels. */
-  #dropClosed(timer: Timer): void {
-    timer.cancelled = true;
-    timer.index = -1;
-    this.#releaseSignal(timer);
-  }
-
-  /** Takes a scheduled timer out of the wheel (or the held list). */
-  #unschedule(timer: Timer): void {
-    if (timer.index === HELD) {
-      const at = this.#heldTimers.indexOf(timer);
-      if (at >= 0) this.#heldTimers.splice(at, 1);
-      this.#heldCount--;
-    } else {
-      this.#wasm.timerCancel(timer.index, timer.generation);
-      this.#timers[timer.index] = undefined;
-    }
-    timer.index = -1;
-  }
-
-  #refreshTimer(timer: Timer): void {
-    if (timer.cancelled) return;
-    this.#assertUsable('refresh');
-    if (timer.index !== -1) {
-      this.#unschedule(timer);
-      this.#schedule(timer, this.#now() + timer.delay);
-      return;
-    }
-    // A timeout that fired let go of its signal: an abort since then counts
-    // as a cancel, and re-arming takes the signal back.
-    const abort = timer.abort;
-    if (abort?.signal.aborted) {
-      timer.cancelled = true;
-      return;
-    }
-    this.#schedule(timer, this.#now() + timer.delay);
-    abort?.signal.addEventListener('abort', abort.listener, { once: true });
   }
 
   /** The loop's time: the clock, offset so it starts near 0 and never goes back. */
@@ -1613,10 +1424,7 @@ export class EventLoop extends EventEmitter<EventLoopEvents> {
     }
     this.#watchers.forEach((watcher, fd) => watcher && release(fd, inbox !== undefined && fd === inbox.handle.eventFd));
     for (const queue of this.#deferred.takeAll() ?? []) for (const entry of queue) entry.cancel();
-    for (const timer of [...this.#timers, ...this.#heldTimers]) if (timer !== undefined) this.#dropClosed(timer);
-    this.#timers.length = 0;
-    this.#heldTimers = [];
-    this.#heldCount = 0;
+    this.#timerTable.closeAll();
     const freed = this.#kernel.free();
     if (freed < 0) firstError ??= systemError(freed, 'close');
     if (firstError !== undefined) throw firstError;
