@@ -6,8 +6,9 @@ import type { Socket } from 'node:net';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import { EventLoop, type SystemError } from '../src/index.js';
+import type { SystemError } from '../src/index.js';
 import { acceptOne, closeAll, connected, HOST, pair, sockets, turnUntil, withTimeout } from './helpers.js';
+import { TestLoop } from './test-loop.js';
 
 /** Reads everything available now; returns the bytes and whether EOF was seen. */
 function drain(fd: number): { text: string; eof: boolean } {
@@ -30,7 +31,7 @@ function closedPort(): number {
 }
 
 test('read-ready data reaches the read handler with the ready fd', () => {
-  const loop = new EventLoop();
+  const loop = new TestLoop();
   const listenFd = sockets.listen(HOST, 0);
   const { peer, local } = pair(listenFd);
   try {
@@ -54,7 +55,7 @@ test('read-ready data reaches the read handler with the ready fd', () => {
 });
 
 test('write-ready reaches the write handler only while write interest is on', () => {
-  const loop = new EventLoop();
+  const loop = new TestLoop();
   const listenFd = sockets.listen(HOST, 0);
   const { peer, local } = pair(listenFd);
   try {
@@ -79,7 +80,7 @@ test('write-ready reaches the write handler only while write interest is on', ()
 });
 
 test('nonblocking connect to a closed port: error handler gets ECONNREFUSED, no write call, fd closed', () => {
-  const loop = new EventLoop();
+  const loop = new TestLoop();
   const fd = sockets.connect(HOST, closedPort());
   try {
     const errors: { fd: number; error: SystemError }[] = [];
@@ -105,7 +106,7 @@ test('nonblocking connect to a closed port: error handler gets ECONNREFUSED, no 
 });
 
 test('peer reset (RST) reaches the error handler with ECONNRESET, then the loop closes the fd', async () => {
-  const loop = new EventLoop();
+  const loop = new TestLoop();
   const listenFd = sockets.listen(HOST, 0);
   let client: Socket | undefined;
   let local = -1;
@@ -143,7 +144,7 @@ test('peer reset (RST) reaches the error handler with ECONNRESET, then the loop 
 });
 
 test('peer reset with a read handler: read() throws ECONNRESET, then hangup(fd, true) instead of a second report', async () => {
-  const loop = new EventLoop();
+  const loop = new TestLoop();
   const listenFd = sockets.listen(HOST, 0);
   let client: Socket | undefined;
   let local = -1;
@@ -179,7 +180,7 @@ test('peer reset with a read handler: read() throws ECONNRESET, then hangup(fd, 
 });
 
 test('half-close: read sees the bytes and EOF before hangup(fd, false); then no more reads, still writable', () => {
-  const loop = new EventLoop();
+  const loop = new TestLoop();
   const listenFd = sockets.listen(HOST, 0);
   const { peer, local } = pair(listenFd);
   try {
@@ -222,7 +223,7 @@ test('half-close: read sees the bytes and EOF before hangup(fd, false); then no 
 });
 
 test("edge-triggered: a handler reading 1 byte per call is called once per edge; level keeps calling until drained", () => {
-  const loop = new EventLoop();
+  const loop = new TestLoop();
   const listenFd = sockets.listen(HOST, 0);
   const edge = pair(listenFd);
   const level = pair(listenFd);
@@ -265,7 +266,7 @@ test("edge-triggered: a handler reading 1 byte per call is called once per edge;
 });
 
 test('with fatalErrors a throwing handler stops the iteration: runOnce throws, and the next runOnce serves the rest of the batch', () => {
-  const loop = new EventLoop({ fatalErrors: true });
+  const loop = new TestLoop({ fatalErrors: true });
   const listenFd = sockets.listen(HOST, 0);
   const a = pair(listenFd);
   const b = pair(listenFd);

@@ -5,8 +5,9 @@ import { connect as netConnect, createServer, type AddressInfo } from 'node:net'
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import { echoProtocol, EventLoop, Server, WasmloopError } from '../src/index.js';
+import { echoProtocol, Server, WasmloopError } from '../src/index.js';
 import { HOST, pair, sockets, withTimeout } from './helpers.js';
+import { TestLoop } from './test-loop.js';
 
 /** The WasmloopError code `fn` throws (fails if it does not throw one). */
 function codeOf(fn: () => unknown): string {
@@ -21,7 +22,7 @@ function codeOf(fn: () => unknown): string {
 }
 
 test('a Node setTimeout fires while run() is active; its stop() resolves the promise', async () => {
-  const loop = new EventLoop();
+  const loop = new TestLoop();
   try {
     let fired = false;
     const running = loop.run();
@@ -41,7 +42,7 @@ test('a Node setTimeout fires while run() is active; its stop() resolves the pro
 });
 
 test('a node:net server and client in the same process exchange data while run() is active', async () => {
-  const loop = new EventLoop();
+  const loop = new TestLoop();
   const server = createServer((socket) => socket.pipe(socket));
   const { peer, local } = pair();
   try {
@@ -89,7 +90,7 @@ test('a node:net server and client in the same process exchange data while run()
 });
 
 test('run() rejects with the error a handler threw (fatalErrors), and the loop is usable afterwards', async () => {
-  const loop = new EventLoop({ fatalErrors: true });
+  const loop = new TestLoop({ fatalErrors: true });
   const { peer, local } = pair();
   try {
     const boom = new Error('handler failed');
@@ -121,7 +122,7 @@ test('run() rejects with the error a handler threw (fatalErrors), and the loop i
 });
 
 test('run() while run() is active throws ERR_LOOP_RUNNING; the first run goes on', async () => {
-  const loop = new EventLoop();
+  const loop = new TestLoop();
   try {
     const running = loop.run();
     assert.is(codeOf(() => loop.run()), 'ERR_LOOP_RUNNING');
@@ -140,7 +141,7 @@ test('run() while run() is active throws ERR_LOOP_RUNNING; the first run goes on
 });
 
 test('runOnce() during run() (from a Node timer) throws ERR_LOOP_RUNNING', async () => {
-  const loop = new EventLoop();
+  const loop = new TestLoop();
   try {
     const running = loop.run();
     let code = '';
@@ -157,8 +158,8 @@ test('runOnce() during run() (from a Node timer) throws ERR_LOOP_RUNNING', async
 });
 
 test("a second loop's run() while the first runs throws ERR_RUN_ACTIVE and leaves it unchanged", async () => {
-  const first = new EventLoop();
-  const second = new EventLoop();
+  const first = new TestLoop();
+  const second = new TestLoop();
   try {
     const running = first.run();
     assert.is(codeOf(() => second.run()), 'ERR_RUN_ACTIVE');
@@ -181,7 +182,7 @@ test("a second loop's run() while the first runs throws ERR_RUN_ACTIVE and leave
 });
 
 test('close() from a handler during run() stops the loop and closes it', async () => {
-  const loop = new EventLoop();
+  const loop = new TestLoop();
   const { peer, local } = pair();
   try {
     let calls = 0;
@@ -215,7 +216,7 @@ test('close() from a handler during run() stops the loop and closes it', async (
 });
 
 test('an idle run() uses little CPU (no busy spin)', async () => {
-  const loop = new EventLoop();
+  const loop = new TestLoop();
   try {
     const started = performance.now();
     const cpu = process.cpuUsage();
@@ -234,7 +235,7 @@ test('an idle run() uses little CPU (no busy spin)', async () => {
 });
 
 test('stop() when not running does nothing, and does not end a later run() early', async () => {
-  const loop = new EventLoop();
+  const loop = new TestLoop();
   try {
     loop.stop();
     assert.is(loop.isRunning, false);
@@ -254,7 +255,7 @@ test('stop() when not running does nothing, and does not end a later run() early
 });
 
 test('microtasks and nextTicks a handler queues run after its turn, before any further event', async () => {
-  const loop = new EventLoop();
+  const loop = new TestLoop();
   const { peer, local } = pair();
   const order: string[] = [];
   try {
@@ -287,7 +288,7 @@ test('microtasks and nextTicks a handler queues run after its turn, before any f
 });
 
 test('an immediate a handler queues runs promptly while run() is active', async () => {
-  const loop = new EventLoop();
+  const loop = new TestLoop();
   const { peer, local } = pair();
   try {
     let ranAt = 0;
@@ -318,7 +319,7 @@ test("back-to-back run()s serve at once: Node's own poll never sleeps on the loo
   // is active, the loop's ready sockets would wait for Node's next timer
   // (here, withTimeout's 5 s one).
   for (let round = 0; round < 3; round++) {
-    const loop = new EventLoop();
+    const loop = new TestLoop();
     const server = new Server(loop, echoProtocol, { port: 0 });
     const port = server.listen();
     const running = loop.run();

@@ -10,6 +10,7 @@ import * as assert from 'uvu/assert';
 
 import { EventLoop, WasmloopError, type WatchEvent } from '../src/index.js';
 import { closeAll, isOpen, mockLoop, pair, rangeErr, sockets, throws, typeErr, until, valueErr, withTimeout } from './helpers.js';
+import { TestLoop } from './test-loop.js';
 
 const { O_RDWR, O_RDONLY, O_WRONLY, O_NONBLOCK } = fsConstants;
 
@@ -62,7 +63,7 @@ function turn(loop: EventLoop, times: number, seen: WatchEvent[] = []): WatchEve
 }
 
 test('a pipe with data is readable; drained, it is quiet', () => {
-  const loop = new EventLoop();
+  const loop = new TestLoop();
   const fd = pipeFd();
   try {
     const seen: WatchEvent[] = [];
@@ -84,7 +85,7 @@ test('a pipe with data is readable; drained, it is quiet', () => {
 });
 
 test('an empty pipe is writable', () => {
-  const loop = new EventLoop();
+  const loop = new TestLoop();
   const fd = pipeFd();
   try {
     const seen: WatchEvent[] = [];
@@ -99,7 +100,7 @@ test('an empty pipe is writable', () => {
 
 test("a socket's half-close (RDHUP) is a 'hangup' only with hangup: true, and the watcher stays active", () => {
   for (const hangup of [false, true]) {
-    const loop = new EventLoop();
+    const loop = new TestLoop();
     const { peer, local } = pair();
     try {
       const seen: WatchEvent[] = [];
@@ -118,7 +119,7 @@ test("a socket's half-close (RDHUP) is a 'hangup' only with hangup: true, and th
 });
 
 test('a full hang-up stops the watcher without closing the fd', () => {
-  const loop = new EventLoop();
+  const loop = new TestLoop();
   const { reader, writer } = pipeEnds();
   try {
     const seen: WatchEvent[] = [];
@@ -141,7 +142,7 @@ test('a full hang-up stops the watcher without closing the fd', () => {
 });
 
 test('modify() changes the interest; what it leaves out stays', () => {
-  const loop = new EventLoop();
+  const loop = new TestLoop();
   const fd = pipeFd();
   try {
     const seen: WatchEvent[] = [];
@@ -161,7 +162,7 @@ test('modify() changes the interest; what it leaves out stays', () => {
 });
 
 test('one-shot fires once until modify() re-arms it with the same interest', () => {
-  const loop = new EventLoop();
+  const loop = new TestLoop();
   const fd = pipeFd();
   try {
     let calls = 0;
@@ -183,7 +184,7 @@ test('one-shot fires once until modify() re-arms it with the same interest', () 
 
 test('edge-triggered fires once per edge; level-triggered repeats until drained', () => {
   for (const trigger of ['edge', 'level'] as const) {
-    const loop = new EventLoop();
+    const loop = new TestLoop();
     const fd = pipeFd();
     try {
       let calls = 0;
@@ -205,7 +206,7 @@ test('edge-triggered fires once per edge; level-triggered repeats until drained'
 });
 
 test('watching an fd twice is EEXIST, and the first watcher goes on', () => {
-  const loop = new EventLoop();
+  const loop = new TestLoop();
   const fd = pipeFd();
   try {
     let calls = 0;
@@ -222,7 +223,7 @@ test('watching an fd twice is EEXIST, and the first watcher goes on', () => {
 });
 
 test('watching a closed fd is EBADF and a regular file EPERM; nothing is registered', () => {
-  const loop = new EventLoop();
+  const loop = new TestLoop();
   const file = join(dir, 'regular');
   writeFileSync(file, 'data');
   const fileFd = openSync(file, O_RDONLY);
@@ -244,7 +245,7 @@ test('watching a closed fd is EBADF and a regular file EPERM; nothing is registe
 });
 
 test('watcher.close() twice is fine; the fd stays open and can be watched again', () => {
-  const loop = new EventLoop();
+  const loop = new TestLoop();
   const fd = pipeFd();
   try {
     const watcher = loop.watch(fd, { writable: true }, () => {});
@@ -265,7 +266,7 @@ test('watcher.close() twice is fine; the fd stays open and can be watched again'
 });
 
 test('loop.close() leaves a watched fd open and its watcher inactive', () => {
-  const loop = new EventLoop();
+  const loop = new TestLoop();
   const fd = pipeFd();
   try {
     const watcher = loop.watch(fd, { readable: true }, () => {});
