@@ -12,7 +12,8 @@
 //
 // A test of error reporting itself opts out with `fatalErrors: false` and
 // listens for 'error' (recording, asserting after the loop returns), or
-// captures stderr.
+// captures stderr. tests/test-loops.test.ts fails when a test or fixture
+// constructs the product's EventLoop directly.
 import { EventLoop, type EventLoopOptions } from '../src/index.js';
 
 export class TestLoop extends EventLoop {
