@@ -10,8 +10,9 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
 import { EPOLL, type EventLoop, type ProtocolFactory } from '../src/index.js';
+import { stderrLogger } from '../src/log.js';
 import { closeAll, connected, HOST, mockLoop, pair, sockets, virtualClockLoop, withServer, withTimeout } from './helpers.js';
-import { TestLoop } from './test-loop.js';
+import { TestLoop, UNCAUGHT_LOOP_ERROR } from './test-loop.js';
 
 const ROOT = new URL('../../', import.meta.url);
 
@@ -160,5 +161,43 @@ for (const mode of ['start', 'run'] as const) {
     }
   });
 }
+
+/** Runs `fn` with process.stderr.write captured; returns what was written. */
+function captureStderr(fn: () => void): string {
+  let written = '';
+  const original = process.stderr.write;
+  process.stderr.write = ((chunk: string | Uint8Array): boolean => {
+    written += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString();
+    return true;
+  }) as typeof process.stderr.write;
+  try {
+    fn();
+  } finally {
+    process.stderr.write = original;
+  }
+  return written;
+}
+
+test("UNCAUGHT_LOOP_ERROR is what a loop prints for an error nobody hears, directly or through the CLI's logger, and what npm test looks for", () => {
+  const printed = captureStderr(() => {
+    const { loop, mock } = mockLoop({ fatalErrors: false });
+    loop.watch(7, { readable: true, label: 'seven' }, () => { throw new Error('unheard'); });
+    mock.ready(7, EPOLL.IN);
+    loop.runOnce(0);
+    loop.close();
+    for (const prefix of ['wasmloop', 'wasmloop[2]']) {
+      const logged = mockLoop({ fatalErrors: false, logger: stderrLogger('warn', prefix) });
+      logged.loop.defer(() => { throw new Error('unheard'); });
+      logged.loop.runOnce(0);
+      logged.loop.close();
+    }
+  });
+  // One print per loop: the direct one, then each logger's.
+  assert.is(printed.match(new RegExp(UNCAUGHT_LOOP_ERROR.source, 'g'))?.length, 3, printed);
+  assert.match(printed, 'wasmloop[2]: error: uncaught error in a callback');
+  assert.not.match('wasmloop: warn: slow callback {"kind":"read"}', UNCAUGHT_LOOP_ERROR);
+  const runner = readFileSync(new URL('scripts/test.mjs', ROOT), 'utf8');
+  assert.ok(runner.includes(`/${UNCAUGHT_LOOP_ERROR.source}/`), "scripts/test.mjs looks for other text than UNCAUGHT_LOOP_ERROR");
+});
 
 test.run();
