@@ -126,12 +126,13 @@ export async function sigintHandlerRuns(mode: EmbedMode): Promise<void> {
   const loop = new TestLoop();
   const stop = drive(loop, mode);
   try {
-    const handled = new Promise<string>((resolve) => process.once('SIGINT', (signal) => {
-      assert.ok(mode === 'run' ? loop.isRunning : loop.isStarted, `${mode}() was not active in the handler`);
-      resolve(signal);
+    const handled = new Promise<{ signal: string; active: boolean }>((resolve) => process.once('SIGINT', (signal) => {
+      resolve({ signal, active: mode === 'run' ? loop.isRunning : loop.isStarted });
     }));
     process.kill(process.pid, 'SIGINT');
-    assert.is(await withTimeout(handled, 'the SIGINT handler', 5000), 'SIGINT');
+    const { signal, active } = await withTimeout(handled, 'the SIGINT handler', 5000);
+    assert.is(signal, 'SIGINT');
+    assert.ok(active, `${mode}() was not active in the handler`);
   } finally {
     await stop();
     loop.close();

@@ -114,15 +114,17 @@ test('a timer cancelled by an earlier callback of the same turn does not fire', 
   try {
     const order: string[] = [];
     let second: Timer | undefined;
+    let cancelled: boolean | undefined;
     loop.setTimeout(() => {
       order.push('first');
-      assert.is(second!.cancel(), true);
+      cancelled = second!.cancel();
     }, 5);
     second = loop.setTimeout(() => order.push('second'), 5);
     clock.ms = 5;
     loop.runOnce(0);
     loop.runOnce(0);
     assert.equal(order, ['first']);
+    assert.is(cancelled, true, 'cancel() of a timer due in the same turn');
   } finally {
     loop.close();
   }
@@ -132,14 +134,16 @@ test('an interval cancelled from its own callback fires no more', () => {
   const { loop, clock } = virtualClockLoop();
   try {
     let ran = 0;
+    let cancelled: boolean | undefined;
     const interval = loop.setInterval(() => {
-      if (++ran === 3) assert.is(interval.cancel(), true);
+      if (++ran === 3) cancelled = interval.cancel();
     }, 10);
     for (let t = 10; t <= 100; t += 10) {
       clock.ms = t;
       loop.runOnce(0);
     }
     assert.is(ran, 3);
+    assert.is(cancelled, true, 'cancel() from its own callback');
     assert.is(interval.active, false);
     assert.is(loop.timerCount, 0);
   } finally {

@@ -25,15 +25,17 @@ test('a Node setTimeout fires while run() is active; its stop() resolves the pro
   const loop = new TestLoop();
   try {
     let fired = false;
+    let runningWhenFired = false;
     const running = loop.run();
     assert.ok(loop.isRunning);
     setTimeout(() => {
       fired = true;
-      assert.ok(loop.isRunning, 'run() was not active when the timer fired');
+      runningWhenFired = loop.isRunning;
       loop.stop();
     }, 20);
     assert.is(await withTimeout(running, 'run() to resolve after stop()'), undefined);
     assert.ok(fired);
+    assert.ok(runningWhenFired, 'run() was not active when the timer fired');
     assert.is(loop.isRunning, false);
   } finally {
     loop.stop();
@@ -144,13 +146,17 @@ test('runOnce() during run() (from a Node timer) throws ERR_LOOP_RUNNING', async
   const loop = new TestLoop();
   try {
     const running = loop.run();
-    let code = '';
+    let thrown: unknown;
     setTimeout(() => {
-      code = codeOf(() => loop.runOnce(0));
+      try {
+        loop.runOnce(0);
+      } catch (error) {
+        thrown = error;
+      }
       loop.stop();
     }, 10);
     await withTimeout(running, 'run() to resolve');
-    assert.is(code, 'ERR_LOOP_RUNNING');
+    assert.is(codeOf(() => { throw thrown; }), 'ERR_LOOP_RUNNING');
   } finally {
     loop.stop();
     loop.close();
@@ -186,17 +192,19 @@ test('close() from a handler during run() stops the loop and closes it', async (
   const { peer, local } = pair();
   try {
     let calls = 0;
+    let closedInHandler: boolean | undefined;
     loop.addClientSocket(local, {
       read(fd) {
         calls++;
         sockets.read(fd, Buffer.alloc(8)); // unread data would turn the close into a reset
         loop.close();
-        assert.is(loop.isClosed, false, 'closed before run() unwound');
+        closedInHandler = loop.isClosed;
       },
     });
     assert.is(sockets.write(peer, Buffer.from('x')), 1);
     await withTimeout(loop.run(), 'run() to resolve after close()');
     assert.is(calls, 1);
+    assert.is(closedInHandler, false, 'closed before run() unwound');
     assert.is(loop.isRunning, false);
     assert.is(loop.isClosed, true);
     assert.is(codeOf(() => loop.runOnce(0)), 'ERR_LOOP_CLOSED');

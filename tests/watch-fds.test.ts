@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import { EventLoop, WasmloopError, type WatchEvent } from '../src/index.js';
+import { EventLoop, WasmloopError, type WatchEvent, type Watcher } from '../src/index.js';
 import { closeAll, isOpen, mockLoop, pair, rangeErr, sockets, throws, typeErr, until, valueErr, withTimeout } from './helpers.js';
 import { TestLoop } from './test-loop.js';
 
@@ -67,14 +67,16 @@ test('a pipe with data is readable; drained, it is quiet', () => {
   const fd = pipeFd();
   try {
     const seen: WatchEvent[] = [];
+    const handed: Watcher[] = [];
     const watcher = loop.watch(fd, { readable: true, label: 'pipe' }, (event, w) => {
-      assert.is(w, watcher);
+      handed.push(w);
       seen.push(event);
     });
     assert.is(loop.runOnce(0), 0);
     writeSync(fd, 'hello');
     assert.is(loop.runOnce(1000), 1);
     assert.equal(seen, ['readable']);
+    assert.is(handed[0], watcher, 'the handler was not handed its watcher');
     assert.is(drainPipe(fd), 5);
     assert.is(loop.runOnce(0), 0);
     assert.equal(seen, ['readable']);
