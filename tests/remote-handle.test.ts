@@ -1,7 +1,7 @@
 // loop.remote(): another thread wakes a loop, stops it, or hands it an fd,
 // through a lock-free queue in shared memory and an eventfd in the loop's set.
 import { existsSync } from 'node:fs';
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { Worker } from 'node:worker_threads';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -80,19 +80,25 @@ test('one acceptor thread hands connections to two worker loops, which echo them
   const handles = await Promise.all(loops.map((w) => message<{ remote: RemoteHandleData }>(w)));
   const reports = loops.map((w) => new Promise<{ accepted: number }>((resolve) => w.on('message', resolve)));
   const acceptor = new Worker(fixture('acceptor-worker'), { workerData: { remotes: handles.map((h) => h.remote) } });
+  // A worker whose loop callback threw ends with an 'error' event: fail with it at once.
+  const workerFailed = new Promise<never>((_, reject) => {
+    for (const worker of [acceptor, ...loops]) worker.once('error', reject);
+  });
+  const clients: Socket[] = [];
   try {
     const { port } = await message<{ port: number }>(acceptor);
     const CLIENTS = 40;
     const echoes = Array.from({ length: CLIENTS }, (_, i) => new Promise<string>((resolve, reject) => {
       const payload = `client ${i} `.repeat(100);
       const client = connect(port, HOST, () => client.end(payload));
+      clients.push(client);
       let echoed = '';
       client.setEncoding('latin1');
       client.on('data', (chunk: string) => (echoed += chunk));
       client.on('close', () => (echoed === payload ? resolve(echoed) : reject(new Error(`client ${i} got ${echoed.length} bytes`))));
       client.on('error', reject);
     }));
-    await withTimeout(Promise.all(echoes), 'every client to get its echo');
+    await withTimeout(Promise.race([Promise.all(echoes), workerFailed]), 'every client to get its echo');
 
     const handed = message<{ handed: number }>(acceptor);
     acceptor.postMessage('stop');
@@ -102,6 +108,8 @@ test('one acceptor thread hands connections to two worker loops, which echo them
     assert.is(accepted[0]! + accepted[1]!, CLIENTS);
     assert.ok(accepted[0]! > 0 && accepted[1]! > 0, `one loop served nothing: ${accepted}`);
   } finally {
+    // A client left waiting on a dead worker's connection would keep the test process alive.
+    for (const client of clients) client.destroy();
     await Promise.all([acceptor, ...loops].map((w) => w.terminate()));
   }
   assert.is(openFds(), before, 'fds leaked');
