@@ -3,9 +3,9 @@
 // its output passed through unchanged, and one more way to fail: a loop that
 // printed an uncaught callback error. Test loops are fatal (tests/test-loop.ts),
 // so that text on stderr means a callback failed and no test noticed: a loop
-// made without fatalErrors and nobody listening for 'error', or a child process
-// (CLI, fixture) whose inherited stderr got it. Tests of that printing capture
-// process.stderr.write, so it never reaches here.
+// that opted out (fatalErrors: false) with nobody listening for 'error', or a
+// child process (CLI, fixture) whose inherited stderr got it. Tests of that
+// printing capture process.stderr.write, so it never reaches here.
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 
