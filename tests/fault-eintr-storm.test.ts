@@ -6,8 +6,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import { EventLoop } from '../src/index.js';
 import { echoRoundTrip, forkServer, patterned, tick, withTimeout } from './helpers.js';
+import { TestLoop } from './test-loop.js';
 
 const CLIENTS = 200;
 const PAYLOAD_BYTES = 64 * 1024;
@@ -54,7 +54,7 @@ test('runOnce(200) with no events lasts at least 200 ms under a signal storm', a
     caught++;
   };
   process.on('SIGUSR2', onSignal);
-  const loop = new EventLoop();
+  const loop = new TestLoop();
   const storm = signalStorm(process.pid);
   try {
     await tick(100);

@@ -2,8 +2,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import { EventLoop } from '../src/index.js';
 import { bucketPercentile, formatStatus, mergeSamples, type StatusSample } from '../src/serve.js';
+import { TestLoop } from './test-loop.js';
 
 const sample = (over: Partial<StatusSample>): StatusSample => ({
   connections: 0,
@@ -27,7 +27,7 @@ test('formatStatus: a protocol that counts no requests, and an interval with no 
 });
 
 test('bucketPercentile agrees with the core on a live loop histogram', () => {
-  const loop = new EventLoop();
+  const loop = new TestLoop();
   try {
     for (let i = 0; i < 5; i++) loop.runOnce(0);
     const { eventsPerWait } = loop.metrics();
