@@ -29,9 +29,12 @@ const cc = process.env.CC || 'gcc';
 const nodedir = path.resolve(process.execPath, '../..');
 const programOnly = process.argv.includes('--program-only');
 
-// Today (C program 86.8%, program and suite 96.3%), less about one point for
-// the lines that only timing reaches (EINTR, EAGAIN, a full batch).
-const PROGRAM_LINES_MIN = 85;
+// Just under today's figures, which depend on the machine: under valgrind
+// epoll_pwait2 is unknown, so the C program reaches epoll_wait's fallback
+// instead of the epoll_pwait2 path (86.8% of its lines; 85.3% without
+// valgrind); program and suite reach 96.3% of native/*.c. The slack is for
+// those paths and for the lines only timing reaches (EINTR, EAGAIN).
+const PROGRAM_LINES_MIN = 84;
 const ALL_LINES_MIN = 95;
 
 /** The files the C program links: the layer that talks to the kernel, without Node. */
