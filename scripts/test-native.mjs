@@ -74,7 +74,7 @@ const run = hasValgrind
   : spawnSync(program, [], { stdio: ['ignore', 'pipe', 'inherit'] });
 const programOut = run.stdout?.toString() ?? '';
 process.stdout.write(programOut);
-const counts = /^(\d+) passed, (\d+) failed$/m.exec(programOut);
+const counts = /^native-layer: (\d+) passed, (\d+) failed$/m.exec(programOut);
 const checksPassed = counts ? Number(counts[1]) : 0;
 const checksFailed = counts ? Number(counts[2]) : 0;
 verdict(counts !== null && checksFailed === 0 && (run.status === 0 || run.status === VALGRIND_ERRORS),
