@@ -10,6 +10,8 @@
 //    linked from the same objects: libgcov adds every process's counts into
 //    the same .gcda files, so the figure covers the C program and the addon
 //    as Node uses it (the Node-API glue and node_loop.c only run that way).
+//    Here the suite drives coverage: it must run to its summary, and its
+//    failures are shown, but judging them is npm test's job.
 //
 // `--program-only` runs step 1 alone (a few seconds).
 //
@@ -153,8 +155,13 @@ if (!programOnly) {
   const plain = output.replace(/\x1b\[[0-9;]*m/g, '');
   const field = (key) => Number(new RegExp(`^\\s*${key}:\\s+(\\d+)`, 'm').exec(plain)?.[1] ?? NaN);
   const [total, passed, skipped] = [field('Total'), field('Passed'), field('Skipped')];
-  verdict(status === 0 && Number.isFinite(total) && total > 0,
-    Number.isFinite(total) ? `suite on the gcov addon: ${passed} passed, ${total - passed} failed, ${skipped} skipped` : `suite on the gcov addon: ended (${status}) before its summary`);
+  // The suite drives coverage here; whether its tests pass is npm test's to
+  // judge (and test:asan's for another build), so a failure is shown but
+  // not counted twice. A run cut short would leave the figure short.
+  verdict(Number.isFinite(total) && total > 0,
+    Number.isFinite(total)
+      ? `suite on the gcov addon: ran to its summary (${passed} passed, ${total - passed} failed, ${skipped} skipped${status === 0 ? '' : '; failures are npm test\'s to judge'})`
+      : `suite on the gcov addon: ended (${status}) before its summary`);
 
   const all = report(lineCoverage(), 'gcov, the C program and the suite (native/*.c):');
   verdict(all.pct >= ALL_LINES_MIN, `native/*.c: ${all.pct.toFixed(2)}% of ${all.lines} lines (at least ${ALL_LINES_MIN}%)`);
