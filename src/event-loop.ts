@@ -29,7 +29,7 @@ import {
   type SystemError,
 } from './errors.js';
 import { readMetrics, type LoopMetrics } from './metrics.js';
-import { native, type EmbedHandle } from './native.js';
+import { native, type StartHandle } from './native.js';
 import { COMMAND, RemoteInbox, type RemoteHandle } from './remote.js';
 import type { IntervalOptions, Timer, TimerOptions } from './timer.js';
 import { TimerTable } from './timer-table.js';
@@ -332,7 +332,7 @@ export class EventLoop extends EventEmitter<EventLoopEvents> {
   #settleRun: (failure: { error: unknown } | undefined) => void = () => {};
   #inbox: RemoteInbox | undefined;
   /** Set while start() has the loop inside Node's own loop. */
-  #embed: EmbedHandle | undefined;
+  #embed: StartHandle | undefined;
   #referenced = true;
   #resolveClosed: () => void = () => {};
   /** Settles once the loop is closed: `await loop.closed`. */
@@ -665,12 +665,12 @@ export class EventLoop extends EventEmitter<EventLoopEvents> {
     if (!(this.#kernel instanceof NativeBackend)) {
       throw new WasmloopError('ERR_RUN_NEEDS_KERNEL', `run() needs a native backend; drive a ${this.backend} backend with runOnce()`);
     }
-    const nodeFd = native.nodeBackendFd();
+    const nodeFd = native.runNodeFd();
     if (nodeFd >= this.maxFds) {
       throw rangeError(`Node's event loop fd (${nodeFd}) is beyond maxFds (${this.maxFds}); raise maxFds`);
     }
     this.#register(nodeFd, this.#k.nodeRole, 0);
-    const hooked = native.nodeHookStart(this.#onNodeTurn);
+    const hooked = native.runAttach(this.#onNodeTurn);
     if (hooked < 0) {
       this.#wasm.unregister(nodeFd);
       this.#kernel.remove(nodeFd);
@@ -680,7 +680,7 @@ export class EventLoop extends EventEmitter<EventLoopEvents> {
     this.#nodeFd = nodeFd;
     this.#running = true;
     this.#stopRequested = false;
-    if (!this.#referenced) native.nodeHookRef(false);
+    if (!this.#referenced) native.runRef(false);
     const onAbort = (): void => this.stop();
     if (signal?.aborted) this.#stopRequested = true;
     else signal?.addEventListener('abort', onAbort, { once: true });
@@ -712,11 +712,11 @@ export class EventLoop extends EventEmitter<EventLoopEvents> {
     }
     const fd = this.#kernel.fd();
     if (fd < 0) throw new WasmloopError('ERR_START_NEEDS_EPOLL', `start() needs a backend with an fd Node can watch (epoll); this loop uses ${this.backend}`);
-    const handle = native.embedStart(fd, this.#onEmbedWake);
+    const handle = native.startAttach(fd, this.#onEmbedWake);
     if (typeof handle === 'number') throw systemError(handle, 'uv_poll_start', { fd });
     this.#embed = handle;
     this.#stopRequested = false;
-    if (!this.#referenced) native.embedRef(handle, false);
+    if (!this.#referenced) native.startRef(handle, false);
     this.#armEmbed();
   }
 
@@ -753,30 +753,30 @@ export class EventLoop extends EventEmitter<EventLoopEvents> {
   #armEmbed(): void {
     const pending = this.#wasm.pendingRecords() > 0;
     const timeout = pending ? 0 : this.#waitTimeout(-1);
-    native.embedArm(this.#embed!, timeout);
+    native.startArm(this.#embed!, timeout);
   }
 
   #stopEmbed(): void {
     const handle = this.#embed;
     if (handle === undefined) return;
     this.#embed = undefined;
-    native.embedStop(handle);
+    native.startDetach(handle);
     if (this.#closeRequested) this.#closeNow();
   }
 
   /** Lets the process exit while the loop is running or started, as `handle.unref()` does for a Node handle. */
   unref(): this {
     this.#referenced = false;
-    if (this.#running) native.nodeHookRef(false);
-    if (this.#embed !== undefined) native.embedRef(this.#embed, false);
+    if (this.#running) native.runRef(false);
+    if (this.#embed !== undefined) native.startRef(this.#embed, false);
     return this;
   }
 
   /** Undoes `unref()`: the running or started loop keeps the process alive again (the default). */
   ref(): this {
     this.#referenced = true;
-    if (this.#running) native.nodeHookRef(true);
-    if (this.#embed !== undefined) native.embedRef(this.#embed, true);
+    if (this.#running) native.runRef(true);
+    if (this.#embed !== undefined) native.startRef(this.#embed, true);
     return this;
   }
 
@@ -790,9 +790,9 @@ export class EventLoop extends EventEmitter<EventLoopEvents> {
     try {
       if (this.#stopRequested) return this.#finishRun(undefined);
       if (first) {
-        const timeout = native.nodeBackendTimeout();
+        const timeout = native.runNodeTimeout();
         this.#nodeDeadline = timeout < 0 ? Infinity : performance.now() + timeout;
-      } else if (native.nodeBackendTimeout() === 0) {
+      } else if (native.runNodeTimeout() === 0) {
         // A handler, or a microtask after it, queued Node work (an
         // immediate, a closing handle): let Node run its iteration.
         return false;
@@ -818,7 +818,7 @@ export class EventLoop extends EventEmitter<EventLoopEvents> {
 
   /** Ends run(): detaches from Node, settles the promise. Returns false (for #onNodeTurn). */
   #finishRun(failure: { error: unknown } | undefined): false {
-    native.nodeHookStop();
+    native.runDetach();
     this.#wasm.unregister(this.#nodeFd);
     this.#kernel.remove(this.#nodeFd);
     this.#running = false;
@@ -860,7 +860,7 @@ export class EventLoop extends EventEmitter<EventLoopEvents> {
       return;
     }
     if (this.#embed !== undefined) {
-      native.embedStop(this.#embed);
+      native.startDetach(this.#embed);
       this.#embed = undefined;
     }
     this.#closeNow();
