@@ -16,6 +16,7 @@ import { Watcher, type WatcherControl, type WatchHandler, type WatchInterest } f
 import type { CoreConstants } from './core-constants.js';
 import { Driver } from './driver.js';
 import { FdEntry, type FdTable } from './fd-table.js';
+import { setInterestUnchecked } from './internal.js';
 import { DEFAULT_PRIORITY, PRIORITY_LOWEST, resolveOptions, type EventLoopOptions, type Logger } from './options.js';
 import { makeParts, type EventLoopEvents, type LoopParts } from './parts.js';
 import {
@@ -166,6 +167,11 @@ export class EventLoop extends EventEmitter<EventLoopEvents> {
     this.#state.assertUsable('setInterest');
     const handlers = clientOf(this.#fds.entries[fd], this.#parts.kernel, fd, 'setInterest');
     const { readable, writable } = interestChange(this.#k, handlers, interest, this.#parts.core.exports.flagsOf(fd));
+    this.#fds.setInterest(fd, readable, writable);
+  }
+
+  /** @internal The library's own setInterest, unchecked (see internal.ts). */
+  [setInterestUnchecked](fd: number, readable: boolean, writable: boolean): void {
     this.#fds.setInterest(fd, readable, writable);
   }
 
