@@ -11,13 +11,14 @@
 // back, its registration went with the file, and its number may already
 // name another file. The loop then never closes it, and tells whoever owns
 // the fd:
-// - removeSocket() throws the error to its caller, who asked for this fd and
-//   may still hold the number; a hang-up the loop settles throws it as that
-//   callback's error;
-// - a watcher's close() says nothing: the fd is the caller's, and closing it
-//   before its watcher leaves nothing behind in the kernel;
-// - close() logs a warning and releases the rest, since one stale fd must not
-//   keep the others open.
+// - a socket (the loop closes sockets, so it owns them): removeSocket()
+//   throws the error to its caller, who asked for this fd and may still hold
+//   the number; a hang-up the loop settles throws it as that callback's
+//   error; close() logs a warning and releases the rest, since one stale fd
+//   must not keep the others open.
+// - a watched fd (the caller's: the loop never closes it): nothing to say.
+//   Closing the fd before its watcher is the caller's right, and leaves
+//   nothing behind in the kernel.
 // Any other error is thrown (by close(): the first one, once all is released).
 import { constants as osConstants } from 'node:os';
 
@@ -132,7 +133,7 @@ export class FdTable {
       if (removed === 0) {
         if (entry.owned) native.close(fd);
       } else if (gone(removed)) {
-        this.#logger?.warn?.({ fd }, 'wasmloop: an fd was closed behind the loop\'s back; left alone at close');
+        if (entry.owned) this.#logger?.warn?.({ fd }, 'wasmloop: an fd was closed behind the loop\'s back; left alone at close');
       } else {
         first ??= systemError(removed, this.#kernel.syscalls.control, { fd });
       }
