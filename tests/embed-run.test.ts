@@ -6,7 +6,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
 import { EventLoop } from '../src/index.js';
-import { nodeTimersUnderLoad, servesBesideNodeHttp, sigintHandlerRuns, ticksBetweenHandlers } from './embed-scenarios.js';
+import { nodeTimerFromLoopCallback, nodeTimersUnderLoad, servesBesideNodeHttp, sigintHandlerRuns, ticksBetweenHandlers } from './embed-scenarios.js';
 import { pair, sockets, tick, withTimeout } from './helpers.js';
 
 test('a node:http server and a wasmloop Server serve 20 clients each at once while run() is active', async () => {
@@ -138,6 +138,11 @@ test('worker messages go back and forth while run() is active', async () => {
     await running;
     loop.close();
   }
+});
+
+test('a Node setTimeout(50) set in a loop timer callback fires after about 50 ms while run() is active on an idle loop', async () => {
+  const delay = await nodeTimerFromLoopCallback('run');
+  assert.ok(delay >= 40 && delay <= 500, `the Node timer fired after ${delay.toFixed(1)} ms (median of 3)`);
 });
 
 test.run();

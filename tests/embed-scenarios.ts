@@ -177,3 +177,29 @@ export async function ticksBetweenHandlers(mode: EmbedMode): Promise<string[]> {
     sockets.close(second.peer);
   }
 }
+
+/**
+ * On an otherwise idle loop, a loop timer's callback sets a Node
+ * setTimeout(50): returns how long, in ms, that Node timer took to fire
+ * (the median of three).
+ */
+export async function nodeTimerFromLoopCallback(mode: EmbedMode): Promise<number> {
+  const loop = new EventLoop();
+  const stop = drive(loop, mode);
+  try {
+    const delays: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const fired = new Promise<number>((resolve) => {
+        loop.setTimeout(() => {
+          const armed = performance.now();
+          setTimeout(() => resolve(performance.now() - armed), 50);
+        }, 5);
+      });
+      delays.push(await withTimeout(fired, 'the Node timer a loop callback set', 3000));
+    }
+    return delays.sort((a, b) => a - b)[1]!;
+  } finally {
+    await stop();
+    loop.close();
+  }
+}

@@ -5,7 +5,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
 import { EventLoop, WasmloopError } from '../src/index.js';
-import { nodeTimersUnderLoad, servesBesideNodeHttp, sigintHandlerRuns, ticksBetweenHandlers } from './embed-scenarios.js';
+import { nodeTimerFromLoopCallback, nodeTimersUnderLoad, servesBesideNodeHttp, sigintHandlerRuns, ticksBetweenHandlers } from './embed-scenarios.js';
 import { pair, sockets, throws, tick, until, withTimeout, type Expected } from './helpers.js';
 
 const started: Expected = { type: WasmloopError, code: 'ERR_LOOP_STARTED' };
@@ -240,6 +240,11 @@ test('close() outside any callback while started detaches and resolves loop.clos
   assert.ok(loop.isClosed);
   assert.is(loop.isStarted, false);
   await withTimeout(loop.closed, 'loop.closed');
+});
+
+test('a Node setTimeout(50) set in a loop timer callback fires after about 50 ms while start() is active on an idle loop', async () => {
+  const delay = await nodeTimerFromLoopCallback('start');
+  assert.ok(delay >= 40 && delay <= 500, `the Node timer fired after ${delay.toFixed(1)} ms (median of 3)`);
 });
 
 test.run();

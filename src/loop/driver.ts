@@ -47,8 +47,6 @@ export class Driver implements RemoteTarget {
   readonly #callbacks: CallbackRunner;
   /** Node's backend fd, registered in the loop's own set while run() is active. */
   #nodeFd = -1;
-  /** When Node's loop needs the thread back (performance.now()), read on entering its iteration. */
-  #nodeDeadline = Infinity;
   #settleRun: (failure: Failure | undefined) => void = settled;
   #startHandle: StartHandle | undefined;
   #referenced = true;
@@ -192,17 +190,14 @@ export class Driver implements RemoteTarget {
       this.#end(undefined);
       return false;
     }
-    // In the prepare hook libuv's state is settled, so the reading is Node's own.
-    if (first) {
-      const timeout = native.runNodeTimeout();
-      this.#nodeDeadline = timeout < 0 ? Infinity : performance.now() + timeout;
-    } else if (native.runNodeTimeout() === 0) {
-      // A handler, or a microtask after it, queued Node work (an
-      // immediate, a closing handle): let Node run its iteration.
-      return false;
-    }
-    const deadline = this.#nodeDeadline;
-    this.#drive('run', deadline === Infinity ? -1 : Math.max(0, Math.ceil(deadline - performance.now())));
+    // Read afresh before every wait, never kept from an earlier turn: a
+    // callback, or a tick or microtask after it, may have given Node a timer,
+    // an immediate or a closing handle since (0: Node has work now). In the
+    // prepare hook libuv's state is settled, so the reading is Node's own.
+    const timeout = native.runNodeTimeout();
+    if (timeout === 0 && !first) return false;
+    const deadline = timeout < 0 ? Infinity : performance.now() + timeout;
+    this.#drive('run', timeout);
     if (state.mode !== 'running') return false;
     // Node has I/O ready, or a timer due.
     return !(this.turn.nodeWoke || performance.now() >= deadline);
