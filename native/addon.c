@@ -179,8 +179,9 @@ static napi_value backend_wait(napi_env env, napi_callback_info info) {
   if (slot == NULL) return int_result(env, -EINVAL);
   /* Past ~292 years a wait is as good as forever. */
   int64_t timeout_ns = timeout_ms < 0 || timeout_ms > 9.2e12 ? -1 : (int64_t)(timeout_ms * 1e6 + 0.999);
-  return int_result(env,
-                    slot->backend->ops->wait(slot->backend, slot->events, slot->max_events, timeout_ns));
+  int count = slot->backend->ops->wait(slot->backend, slot->events, slot->max_events, timeout_ns);
+  run_after_wait(state_of(env));
+  return int_result(env, count);
 }
 
 static int release_slot(napi_env env, loop_slot *slot) {

@@ -39,6 +39,8 @@ napi_value run_detach(napi_env env, napi_callback_info info);
 napi_value run_ref(napi_env env, napi_callback_info info);
 napi_value run_node_fd(napi_env env, napi_callback_info info);
 napi_value run_node_timeout(napi_env env, napi_callback_info info);
+/* After every wait: while run() is attached, brings libuv's cached clock up to date. */
+void run_after_wait(addon_state *st);
 napi_value node_invoke(napi_env env, napi_callback_info info);
 napi_value start_attach(napi_env env, napi_callback_info info);
 napi_value start_arm(napi_env env, napi_callback_info info);

@@ -166,6 +166,13 @@ static void run_on_prepare(uv_prepare_t *handle) {
   uv_update_time(handle->loop);
 }
 
+void run_after_wait(addon_state *st) {
+  /* Code the host runs after this wait (its callbacks) may start libuv
+   * timers, which count from libuv's cached time: it must not be the time
+   * before the wait blocked, or such a timer would fire early by that much. */
+  if (st->run != NULL) uv_update_time(st->run->a.prepare.loop);
+}
+
 /* runAttach(turn) -> 0 | -errno. One run() per thread: -EBUSY if attached. */
 napi_value run_attach(napi_env env, napi_callback_info info) {
   GET_ARGS(1);

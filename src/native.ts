@@ -10,6 +10,7 @@ export interface NativeAddon {
   backendAdd(id: number, fd: number, events: number, generation: number): number;
   backendModify(id: number, fd: number, events: number, generation: number): number;
   backendRemove(id: number, fd: number): number;
+  /** Waits; while run() is active, also brings libuv's cached clock up to date once the wait returns. */
   backendWait(id: number, timeoutMs: number): number;
   backendFree(id: number): number;
   /** The backend's own pollable fd (epoll's); -ENOTSUP for poll and select. */
