@@ -6,7 +6,14 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
 import { EventLoop } from '../src/index.js';
-import { nodeTimerFromLoopCallback, nodeTimersUnderLoad, servesBesideNodeHttp, sigintHandlerRuns, ticksBetweenHandlers } from './embed-scenarios.js';
+import {
+  nodeTimerFromLoopCallback,
+  nodeTimersUnderLoad,
+  servesBesideNodeHttp,
+  sigintHandlerRuns,
+  ticksBetweenHandlers,
+  utilizationWith,
+} from './embed-scenarios.js';
 import { drive, pair, sockets, tick, withTimeout } from './helpers.js';
 
 test('a node:http server and a wasmloop Server serve 20 clients each at once while run() is active', async () => {
@@ -143,6 +150,13 @@ test('worker messages go back and forth while run() is active', async () => {
 test('a Node setTimeout(50) set in a loop timer callback fires after about 50 ms while run() is active on an idle loop', async () => {
   const delay = await nodeTimerFromLoopCallback('run');
   assert.ok(delay >= 40 && delay <= 500, `the Node timer fired after ${delay.toFixed(1)} ms (median of 3)`);
+});
+
+test('utilization under run(): near 0 for a 1 ms interval doing nothing, over 0.5 for one spinning 4 of every 5 ms', async () => {
+  const idle = await utilizationWith('run', 1, 0);
+  const busy = await utilizationWith('run', 5, 4);
+  assert.ok(idle < 0.2, `a near-idle loop read utilization ${idle.toFixed(3)}`);
+  assert.ok(busy > 0.5, `a busy loop read utilization ${busy.toFixed(3)}`);
 });
 
 /**

@@ -8,6 +8,7 @@ import * as assert from 'uvu/assert';
 
 import { echoProtocol, EventLoop, Server } from '../src/index.js';
 import {
+  busyWait,
   connected,
   drive,
   HOST,
@@ -16,6 +17,7 @@ import {
   percentile,
   sockets,
   spawnFixture,
+  tick,
   withTimeout,
   type EmbedMode,
 } from './helpers.js';
@@ -198,6 +200,23 @@ export async function nodeTimerFromLoopCallback(mode: EmbedMode): Promise<number
       delays.push(await withTimeout(fired, 'the Node timer a loop callback set', 3000));
     }
     return delays.sort((a, b) => a - b)[1]!;
+  } finally {
+    await stop();
+    loop.close();
+  }
+}
+
+/**
+ * `loop.metrics().utilization` after about a second of a 1 ms interval
+ * whose callback spins for `spinMs` each time (0: does nothing).
+ */
+export async function utilizationWith(mode: EmbedMode, periodMs: number, spinMs: number): Promise<number> {
+  const loop = new EventLoop();
+  const stop = drive(loop, mode);
+  try {
+    loop.setInterval(() => busyWait(spinMs), periodMs);
+    await tick(1000);
+    return loop.metrics().utilization;
   } finally {
     await stop();
     loop.close();

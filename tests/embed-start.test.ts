@@ -5,7 +5,14 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
 import { EventLoop, WasmloopError } from '../src/index.js';
-import { nodeTimerFromLoopCallback, nodeTimersUnderLoad, servesBesideNodeHttp, sigintHandlerRuns, ticksBetweenHandlers } from './embed-scenarios.js';
+import {
+  nodeTimerFromLoopCallback,
+  nodeTimersUnderLoad,
+  servesBesideNodeHttp,
+  sigintHandlerRuns,
+  ticksBetweenHandlers,
+  utilizationWith,
+} from './embed-scenarios.js';
 import { pair, sockets, throws, tick, until, withTimeout, type Expected } from './helpers.js';
 
 const started: Expected = { type: WasmloopError, code: 'ERR_LOOP_STARTED' };
@@ -245,6 +252,13 @@ test('close() outside any callback while started detaches and resolves loop.clos
 test('a Node setTimeout(50) set in a loop timer callback fires after about 50 ms while start() is active on an idle loop', async () => {
   const delay = await nodeTimerFromLoopCallback('start');
   assert.ok(delay >= 40 && delay <= 500, `the Node timer fired after ${delay.toFixed(1)} ms (median of 3)`);
+});
+
+test('utilization under start(): near 0 for a 1 ms interval doing nothing, over 0.5 for one spinning 4 of every 5 ms', async () => {
+  const idle = await utilizationWith('start', 1, 0);
+  const busy = await utilizationWith('start', 5, 4);
+  assert.ok(idle < 0.2, `a near-idle loop read utilization ${idle.toFixed(3)}`);
+  assert.ok(busy > 0.5, `a busy loop read utilization ${busy.toFixed(3)}`);
 });
 
 test.run();

@@ -221,6 +221,7 @@ export class Driver implements RemoteTarget {
     this.#startHandle = handle;
     state.mode = 'started';
     state.request = 'none';
+    this.turn.idleSince(performance.now());
     if (!this.#referenced) native.startRef(handle, false);
     this.#armStart();
   }

@@ -358,6 +358,7 @@ export class EventLoop extends EventEmitter<EventLoopEvents> {
       deferredDepth: deferred.depth,
       deferredCapacity: deferred.capacity,
       pendingRecords: this.isClosed ? 0 : core.exports.pendingRecords(),
+      idleMs: this.#driver.turn.idleMs,
     });
   }
 

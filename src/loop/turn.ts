@@ -52,6 +52,10 @@ export class Turn {
   readonly #deferred: DeferredQueue;
   readonly #callbacks: CallbackRunner;
   readonly #config: LoopParts['config'];
+  /** Time the loop spent idle, ns: see idleFrom in run(). */
+  #idleNs = 0;
+  /** When the last turn ended (performance.now()). */
+  #lastEnd = 0;
 
   constructor(parts: LoopParts) {
     this.#core = parts.core;
@@ -67,12 +71,27 @@ export class Turn {
     this.#config = parts.config;
   }
 
+  /** Idle time so far, ms: the loop's time waiting for work (see run()). */
+  get idleMs(): number {
+    return this.#idleNs / 1e6;
+  }
+
+  /** A started loop is idle from now until its first wakeup. */
+  idleSince(time: number): void {
+    this.#lastEnd = time;
+  }
+
   /** One turn; returns the number of events the kernel reported. */
   run(timeoutMs: number): number {
     const w = this.#wasm;
     const state = this.#state;
     const config = this.#config;
     w.noteCount(this.#k.counterIterations, 1);
+    // Idle is the time before a turn's work begins, waiting for it: its wait
+    // under runOnce() and run() (between turns, Node or the caller has the
+    // thread), and all the time since the last turn ended under start(),
+    // whose waits are zero-timeout polls and whose waiting happens in libuv.
+    const idleFrom = state.mode === 'started' ? this.#lastEnd : performance.now();
     this.nodeWoke = false;
     state.inTurn = true;
     let events = 0;
@@ -105,7 +124,10 @@ export class Turn {
     } finally {
       state.inTurn = false;
     }
-    w.noteCount(this.#k.counterBusyNs, (performance.now() - busyFrom) * 1e6);
+    const end = performance.now();
+    w.noteCount(this.#k.counterBusyNs, (end - busyFrom) * 1e6);
+    this.#idleNs += (busyFrom - idleFrom) * 1e6;
+    this.#lastEnd = end;
     return events;
   }
 
