@@ -9,6 +9,7 @@ import { EventLoop } from '../src/index.js';
 import {
   nodeTimerFromLoopCallback,
   nodeTimersUnderLoad,
+  servesAfterStop,
   servesBesideNodeHttp,
   sigintHandlerRuns,
   ticksBetweenHandlers,
@@ -157,6 +158,10 @@ test('utilization under run(): near 0 for a 1 ms interval doing nothing, over 0.
   const busy = await utilizationWith('run', 5, 4);
   assert.ok(idle < 0.2, `a near-idle loop read utilization ${idle.toFixed(3)}`);
   assert.ok(busy > 0.5, `a busy loop read utilization ${busy.toFixed(3)}`);
+});
+
+test('once run() was stopped, runOnce() serves I/O, timers and deferred callbacks again', async () => {
+  assert.equal(await servesAfterStop('run'), { reads: 1, timers: 2, deferred: 1 });
 });
 
 /**

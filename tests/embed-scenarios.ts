@@ -18,6 +18,7 @@ import {
   sockets,
   spawnFixture,
   tick,
+  until,
   withTimeout,
   type EmbedMode,
 } from './helpers.js';
@@ -220,5 +221,41 @@ export async function utilizationWith(mode: EmbedMode, periodMs: number, spinMs:
   } finally {
     await stop();
     loop.close();
+  }
+}
+
+/** After the mode was stopped (run(): from outside; start(): from a callback), runOnce() serves I/O, timers and deferred callbacks again. */
+export async function servesAfterStop(mode: EmbedMode): Promise<{ reads: number; timers: number; deferred: number }> {
+  const loop = new EventLoop();
+  const { peer, local } = pair();
+  try {
+    if (mode === 'run') {
+      const running = loop.run();
+      setTimeout(() => loop.stop(), 10);
+      await withTimeout(running, 'run() to stop');
+    } else {
+      loop.start();
+      await withTimeout(new Promise<void>((resolve) => loop.setTimeout(() => {
+        loop.stop();
+        resolve();
+      }, 5)), 'the stopping timer');
+      // Microtasks run after each callback: the stop takes effect when the turn ends.
+      await until(() => !loop.isStarted, 'the started loop to detach');
+    }
+    const seen = { reads: 0, timers: 0, deferred: 0 };
+    loop.addClientSocket(local, {
+      read(fd) {
+        if (sockets.read(fd, Buffer.alloc(16))) seen.reads++;
+      },
+    });
+    loop.setTimeout(() => seen.timers++, 0);
+    loop.setTimeout(() => seen.timers++, 0);
+    loop.defer(() => seen.deferred++);
+    sockets.write(peer, Buffer.from('x'));
+    for (let i = 0; i < 5 && seen.reads === 0; i++) loop.runOnce(100);
+    return seen;
+  } finally {
+    loop.close();
+    sockets.close(peer);
   }
 }

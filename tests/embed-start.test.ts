@@ -8,6 +8,7 @@ import { EventLoop, WasmloopError } from '../src/index.js';
 import {
   nodeTimerFromLoopCallback,
   nodeTimersUnderLoad,
+  servesAfterStop,
   servesBesideNodeHttp,
   sigintHandlerRuns,
   ticksBetweenHandlers,
@@ -259,6 +260,10 @@ test('utilization under start(): near 0 for a 1 ms interval doing nothing, over 
   const busy = await utilizationWith('start', 5, 4);
   assert.ok(idle < 0.2, `a near-idle loop read utilization ${idle.toFixed(3)}`);
   assert.ok(busy > 0.5, `a busy loop read utilization ${busy.toFixed(3)}`);
+});
+
+test('once start() was stopped, runOnce() serves I/O, timers and deferred callbacks again', async () => {
+  assert.equal(await servesAfterStop('start'), { reads: 1, timers: 2, deferred: 1 });
 });
 
 test.run();

@@ -126,6 +126,7 @@ export class Driver implements RemoteTarget {
     }
     state.mode = 'idle';
     const close = state.request === 'close';
+    state.request = 'none';
     if (close) {
       try {
         this.#closeNow();
