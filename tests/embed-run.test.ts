@@ -7,13 +7,13 @@ import * as assert from 'uvu/assert';
 
 import { EventLoop } from '../src/index.js';
 import {
-  nodeTimerFromLoopCallback,
+  nodeTimerFiresFromLoopCallback,
   nodeTimersUnderLoad,
   servesAfterStop,
   servesBesideNodeHttp,
   sigintHandlerRuns,
   ticksBetweenHandlers,
-  utilizationWith,
+  utilizationReadsLoad,
 } from './embed-scenarios.js';
 import { drive, pair, sockets, tick, withTimeout } from './helpers.js';
 
@@ -149,19 +149,15 @@ test('worker messages go back and forth while run() is active', async () => {
 });
 
 test('a Node setTimeout(50) set in a loop timer callback fires after about 50 ms while run() is active on an idle loop', async () => {
-  const delay = await nodeTimerFromLoopCallback('run');
-  assert.ok(delay >= 40 && delay <= 500, `the Node timer fired after ${delay.toFixed(1)} ms (median of 3)`);
+  await nodeTimerFiresFromLoopCallback('run');
 });
 
 test('utilization under run(): near 0 for a 1 ms interval doing nothing, over 0.5 for one spinning 4 of every 5 ms', async () => {
-  const idle = await utilizationWith('run', 1, 0);
-  const busy = await utilizationWith('run', 5, 4);
-  assert.ok(idle < 0.2, `a near-idle loop read utilization ${idle.toFixed(3)}`);
-  assert.ok(busy > 0.5, `a busy loop read utilization ${busy.toFixed(3)}`);
+  await utilizationReadsLoad('run');
 });
 
 test('once run() was stopped, runOnce() serves I/O, timers and deferred callbacks again', async () => {
-  assert.equal(await servesAfterStop('run'), { reads: 1, timers: 2, deferred: 1 });
+  await servesAfterStop('run');
 });
 
 /**

@@ -6,13 +6,13 @@ import * as assert from 'uvu/assert';
 
 import { EventLoop, WasmloopError } from '../src/index.js';
 import {
-  nodeTimerFromLoopCallback,
+  nodeTimerFiresFromLoopCallback,
   nodeTimersUnderLoad,
   servesAfterStop,
   servesBesideNodeHttp,
   sigintHandlerRuns,
   ticksBetweenHandlers,
-  utilizationWith,
+  utilizationReadsLoad,
 } from './embed-scenarios.js';
 import { pair, sockets, throws, tick, until, withTimeout, type Expected } from './helpers.js';
 
@@ -251,19 +251,15 @@ test('close() outside any callback while started detaches and resolves loop.clos
 });
 
 test('a Node setTimeout(50) set in a loop timer callback fires after about 50 ms while start() is active on an idle loop', async () => {
-  const delay = await nodeTimerFromLoopCallback('start');
-  assert.ok(delay >= 40 && delay <= 500, `the Node timer fired after ${delay.toFixed(1)} ms (median of 3)`);
+  await nodeTimerFiresFromLoopCallback('start');
 });
 
 test('utilization under start(): near 0 for a 1 ms interval doing nothing, over 0.5 for one spinning 4 of every 5 ms', async () => {
-  const idle = await utilizationWith('start', 1, 0);
-  const busy = await utilizationWith('start', 5, 4);
-  assert.ok(idle < 0.2, `a near-idle loop read utilization ${idle.toFixed(3)}`);
-  assert.ok(busy > 0.5, `a busy loop read utilization ${busy.toFixed(3)}`);
+  await utilizationReadsLoad('start');
 });
 
 test('once start() was stopped, runOnce() serves I/O, timers and deferred callbacks again', async () => {
-  assert.equal(await servesAfterStop('start'), { reads: 1, timers: 2, deferred: 1 });
+  await servesAfterStop('start');
 });
 
 test.run();
