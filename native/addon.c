@@ -179,8 +179,9 @@ static napi_value backend_wait(napi_env env, napi_callback_info info) {
   if (slot == NULL) return int_result(env, -EINVAL);
   /* Past ~292 years a wait is as good as forever. */
   int64_t timeout_ns = timeout_ms < 0 || timeout_ms > 9.2e12 ? -1 : (int64_t)(timeout_ms * 1e6 + 0.999);
-  return int_result(env,
-                    slot->backend->ops->wait(slot->backend, slot->events, slot->max_events, timeout_ns));
+  int count = slot->backend->ops->wait(slot->backend, slot->events, slot->max_events, timeout_ns);
+  run_after_wait(state_of(env));
+  return int_result(env, count);
 }
 
 static int release_slot(napi_env env, loop_slot *slot) {
@@ -381,8 +382,9 @@ static void free_state(napi_env env, void *data, void *hint) {
    * loop the host did not close, so no epoll fd outlives its thread. */
   for (int i = 0; i < st->capacity; i++)
     if (st->slots[i].backend != NULL) release_slot(NULL, &st->slots[i]);
-  /* A run() hook still on is released by its own async cleanup hook, which
-   * Node runs before this, while the loop can still close handles. */
+  /* run() handles still attached are released by their own async cleanup
+   * hook, which Node runs before this, while the loop can still close
+   * handles. */
   free(st->slots);
   free(st);
 }
@@ -405,11 +407,12 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
       {"backendModify", backend_modify},   {"backendRemove", backend_remove},
       {"backendWait", backend_wait},       {"backendFree", backend_free},
       {"backendFd", backend_fd},
-      {"nodeBackendFd", node_backend_fd},  {"nodeBackendTimeout", node_backend_timeout},
-      {"nodeHookStart", node_hook_start},  {"nodeHookStop", node_hook_stop},
-      {"nodeHookRef", node_hook_ref},      {"invoke", node_invoke},
-      {"embedStart", embed_start},         {"embedArm", embed_arm},
-      {"embedRef", embed_ref},             {"embedStop", embed_stop},
+      {"invoke", node_invoke},
+      {"runAttach", run_attach},           {"runDetach", run_detach},
+      {"runRef", run_ref},                 {"runNodeFd", run_node_fd},
+      {"runNodeTimeout", run_node_timeout},
+      {"startAttach", start_attach},       {"startArm", start_arm},
+      {"startRef", start_ref},             {"startDetach", start_detach},
       {"listen", sock_listen},             {"connect", sock_connect},
       {"accept", sock_accept},             {"read", sock_read},
       {"write", sock_write},               {"writev", sock_writev},

@@ -6,7 +6,8 @@ import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 
-import { BACKENDS, DEFAULT_MAX_EVENTS, DEFAULT_MAX_FDS } from './event-loop.js';
+import { BACKEND_NAMES as BACKENDS } from './backend.js';
+import { DEFAULT_MAX_EVENTS, DEFAULT_MAX_FDS } from './loop/options.js';
 import { protocols, type ProtocolName } from './protocols/index.js';
 import { serve as runServe, type ServeConfig } from './serve.js';
 import { DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_SHUTDOWN_MS } from './server.js';

@@ -19,7 +19,8 @@
 // still sending shuts down its sending side (the peer sees EOF after the
 // last byte) and lingers: the server reads and discards until the peer's
 // EOF, or closes it after a short bound (nginx's lingering close).
-import type { EventLoop } from './event-loop.js';
+import type { EventLoop } from './loop/event-loop.js';
+import { setInterestUnchecked } from './loop/internal.js';
 import type { SocketManager } from './socket-manager.js';
 import { WRITEV_MAX } from './socket-manager.js';
 import type { SystemError } from './errors.js';
@@ -242,7 +243,7 @@ export class Connection {
     if (reading === this.#reading && writing === this.#writing) return;
     this.#reading = reading;
     this.#writing = writing;
-    this.loop.setInterest(this.fd, { readable: reading, writable: writing });
+    this.loop[setInterestUnchecked](this.fd, reading, writing);
   }
 
   /** Sends EOF and keeps reading (the server discards it) until the peer's EOF. */
@@ -257,7 +258,7 @@ export class Connection {
     }
     this.#reading = true;
     this.#writing = false;
-    this.loop.setInterest(this.fd, { readable: true, writable: false });
+    this.loop[setInterestUnchecked](this.fd, true, false);
     this.events.lingering(this);
   }
 

@@ -1,6 +1,6 @@
+export { EventLoop } from './loop/event-loop.js';
+export { BACKEND_NAMES as BACKENDS, type BackendName } from './backend.js';
 export {
-  EventLoop,
-  BACKENDS,
   DEFAULT_MAX_EVENTS,
   DEFAULT_MAX_FDS,
   DEFAULT_ACCEPTS_PER_EVENT,
@@ -14,23 +14,22 @@ export {
   DEFAULT_TRACE_ENTRIES,
   DEFAULT_PRIORITY,
   PRIORITY_LOWEST,
-  type BackendName,
-  type Trigger,
-  type CallbackContext,
   type Logger,
-  type CallbackKind,
-  type SlowCallback,
-  type RegistrationOptions,
-  type WatchOptions,
-  type DeferOptions,
   type EventLoopOptions,
-  type ClientHandlers,
-  type ClientOptions,
-  type Interest,
-  type AcceptHandler,
-  type ServerSocketOptions,
-  type RemoveOptions,
-} from './event-loop.js';
+} from './loop/options.js';
+export type { CallbackContext, CallbackKind, SlowCallback } from './loop/callbacks.js';
+export type {
+  Trigger,
+  RegistrationOptions,
+  WatchOptions,
+  DeferOptions,
+  ClientHandlers,
+  ClientOptions,
+  Interest,
+  AcceptHandler,
+  ServerSocketOptions,
+  RemoveOptions,
+} from './loop/registration.js';
 export { Watcher, type WatchEvent, type WatchHandler, type WatchInterest } from './watcher.js';
 export { Deferred } from './deferred.js';
 export { Timer, MISSED_TICK_POLICIES, type MissedTickPolicy, type TimerOptions, type IntervalOptions } from './timer.js';

@@ -29,7 +29,13 @@ export interface LoopMetrics {
   waitMs: number;
   /** Time spent serving events and callbacks, ms. */
   busyMs: number;
-  /** busy / (busy + wait), 0 to 1: libuv's loop utilization. */
+  /**
+   * Time the loop waited for work, ms: its waits under `runOnce()` and
+   * `run()`; under `start()`, whose waits are zero-timeout polls, all the
+   * time from the end of one wakeup's work to the next wakeup.
+   */
+  idleMs: number;
+  /** busy / (busy + idle), 0 to 1: libuv's loop utilization. */
   utilization: number;
   callbackDurationUs: Percentiles;
   waitDurationUs: Percentiles;
@@ -54,6 +60,8 @@ export interface HostGauges {
   deferredDepth: number;
   deferredCapacity: number;
   pendingRecords: number;
+  /** The host counts idle time: under start() it is not time spent in the core's wait. */
+  idleMs: number;
 }
 
 export function readMetrics(core: Core, gauges: HostGauges): LoopMetrics {
@@ -78,6 +86,7 @@ export function readMetrics(core: Core, gauges: HostGauges): LoopMetrics {
   };
   const waitMs = counter(w.COUNTER_WAIT_NS) / 1e6;
   const busyMs = counter(w.COUNTER_BUSY_NS) / 1e6;
+  const idleMs = gauges.idleMs;
   return {
     iterations: counter(w.COUNTER_ITERATIONS),
     waits: counter(w.COUNTER_WAITS),
@@ -87,7 +96,8 @@ export function readMetrics(core: Core, gauges: HostGauges): LoopMetrics {
     eventsPerWait: histogram(w.HISTOGRAM_BATCH),
     waitMs,
     busyMs,
-    utilization: busyMs + waitMs === 0 ? 0 : busyMs / (busyMs + waitMs),
+    idleMs,
+    utilization: busyMs + idleMs === 0 ? 0 : busyMs / (busyMs + idleMs),
     callbackDurationUs: histogram(w.HISTOGRAM_CALLBACK_US),
     waitDurationUs: histogram(w.HISTOGRAM_WAIT_US),
     timers: { fired: counter(w.COUNTER_TIMERS_FIRED), latenessUs: histogram(w.HISTOGRAM_TIMER_LATENESS_US) },

@@ -2,30 +2,35 @@
 // -errno; turning that into an error is the caller's job (see errors.ts).
 import { createRequire } from 'node:module';
 
-/** An opaque handle from embedStart. */
-export type EmbedHandle = { readonly __embed: unique symbol };
+/** An opaque handle from startAttach: start()'s libuv handles. */
+export type StartHandle = { readonly __start: unique symbol };
 
 export interface NativeAddon {
   backendCreate(name: string, memory: ArrayBuffer, eventsOffset: number, maxEvents: number): number;
   backendAdd(id: number, fd: number, events: number, generation: number): number;
   backendModify(id: number, fd: number, events: number, generation: number): number;
   backendRemove(id: number, fd: number): number;
+  /** Waits; while run() is active, also brings libuv's cached clock up to date once the wait returns. */
   backendWait(id: number, timeoutMs: number): number;
   backendFree(id: number): number;
   /** The backend's own pollable fd (epoll's); -ENOTSUP for poll and select. */
   backendFd(id: number): number;
-  nodeBackendFd(): number;
-  nodeBackendTimeout(): number;
-  nodeHookStart(turn: (first: boolean) => boolean): number;
-  nodeHookStop(): number;
-  nodeHookRef(ref: boolean): number;
   /** Calls fn.call(recv, ...args) in its own callback scope: ticks and microtasks run after it when it is the outermost. */
   invoke(recv: unknown, fn: (...args: never[]) => unknown, a?: unknown, b?: unknown): unknown;
-  /** Watches `fd` (readable) and a timer from Node's loop; callback(status) on each wake: 0 readable, 1 timer, < 0 a poll error. */
-  embedStart(fd: number, callback: (status: number) => void): EmbedHandle | number;
-  embedArm(handle: EmbedHandle, timeoutMs: number): number;
-  embedRef(handle: EmbedHandle, ref: boolean): number;
-  embedStop(handle: EmbedHandle): number;
+  // run(): a libuv prepare handle on Node's loop calls `turn` where Node would block; one per thread (-EBUSY).
+  runAttach(turn: (first: boolean) => boolean): number;
+  runDetach(): number;
+  runRef(ref: boolean): number;
+  /** Node's libuv backend fd (its epoll fd), for the loop's own set. */
+  runNodeFd(): number;
+  /** Milliseconds until Node's loop needs the thread (uv_backend_timeout, clock updated first): -1 never, 0 now. */
+  runNodeTimeout(): number;
+  // start(): libuv watches `fd` (readable) and a timer; wake(status) on each wakeup: 0 readable, 1 timer, < 0 a poll error.
+  startAttach(fd: number, wake: (status: number) => void): StartHandle | number;
+  /** Wakes the started loop after `timeoutMs` (rounded up to libuv's whole ms; -1: no timer). */
+  startArm(handle: StartHandle, timeoutMs: number): number;
+  startRef(handle: StartHandle, ref: boolean): number;
+  startDetach(handle: StartHandle): number;
   listen(host: string, port: number, backlog: number, flags: number): number;
   connect(host: string, port: number): number;
   accept(fd: number, flags: number): number;

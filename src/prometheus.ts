@@ -54,7 +54,7 @@ export function renderPrometheus(metrics: LoopMetrics, stats: ServerStats, optio
   summary('loop_events_per_wait', 'Events per wait (the batch size); quantiles are log2 bucket upper bounds.', metrics.eventsPerWait, 1, metrics.events);
   metric('loop_wait_seconds_total', 'counter', 'Time blocked in the wait.', metrics.waitMs / 1000);
   metric('loop_busy_seconds_total', 'counter', 'Time spent serving events and callbacks.', metrics.busyMs / 1000);
-  metric('loop_utilization', 'gauge', 'Busy time over busy plus wait time since the loop started, 0 to 1.', metrics.utilization);
+  metric('loop_utilization', 'gauge', 'Busy time over busy plus idle time since the loop started, 0 to 1.', metrics.utilization);
   summary('loop_callback_duration_seconds', 'Callback durations; quantiles are log2 bucket upper bounds.', metrics.callbackDurationUs, 1e-6);
   summary('loop_wait_duration_seconds', 'Wait durations; quantiles are log2 bucket upper bounds.', metrics.waitDurationUs, 1e-6, metrics.waitMs / 1000);
   metric('loop_timers_fired_total', 'counter', 'Timer callbacks run.', metrics.timers.fired);

@@ -37,8 +37,8 @@ const SLOT_WORDS = 3;
 const OPEN = 0;
 const CLOSED = 1;
 
-/** @internal Commands in the queue. */
-export const COMMAND = { wake: 1, stop: 2, fd: 3 } as const;
+/** Commands in the queue. */
+const COMMAND = { wake: 1, stop: 2, fd: 3 } as const;
 
 /** The longest close() waits for sends in progress on other threads. */
 const SHUT_WAIT_MS = 1000;
@@ -139,6 +139,13 @@ export class RemoteHandle implements RemoteHandleData {
   }
 }
 
+/** @internal What the loop does with the commands it receives. */
+export interface RemoteTarget {
+  stop(): void;
+  /** Takes ownership of a handed-over fd. */
+  adopt(fd: number): void;
+}
+
 /** @internal The loop's end of the queue. */
 export class RemoteInbox {
   readonly handle: RemoteHandle;
@@ -154,8 +161,33 @@ export class RemoteInbox {
     this.handle = new RemoteHandle(buffer, eventFd);
   }
 
+  /** The eventfd turned readable: carries out every command published, in order. */
+  serve(target: RemoteTarget): void {
+    // Read the counter first: a command published after this read writes
+    // the eventfd again, so it is never missed.
+    native.eventfdRead(this.handle.eventFd);
+    this.#drain((command, arg) => {
+      if (command === COMMAND.stop) target.stop();
+      else if (command === COMMAND.fd) target.adopt(arg);
+    });
+  }
+
+  /**
+   * The loop is closing: refuses new commands, waits for producers caught in
+   * the middle of a send (so none can write to the eventfd once it is
+   * closed), and closes the fds handed over but never adopted, which nobody
+   * else will close.
+   */
+  close(): void {
+    const words = this.#words;
+    Atomics.store(words, STATE, CLOSED);
+    const deadline = performance.now() + SHUT_WAIT_MS;
+    while (Atomics.load(words, IN_FLIGHT) !== 0 && performance.now() < deadline) Atomics.wait(words, STATE, CLOSED, 1);
+    this.#drain((command, arg) => command === COMMAND.fd && native.close(arg));
+  }
+
   /** Calls `each(command, arg)` for every published command, in order. */
-  drain(each: (command: number, arg: number) => void): void {
+  #drain(each: (command: number, arg: number) => void): void {
     const words = this.#words;
     const mask = this.#capacity - 1;
     for (;;) {
@@ -168,16 +200,5 @@ export class RemoteInbox {
       Atomics.store(words, slot, (position + this.#capacity) | 0);
       each(command, arg);
     }
-  }
-
-  /**
-   * Refuses new commands, then waits for producers caught in the middle of
-   * a send, so none can write to the eventfd after it is closed.
-   */
-  shut(): void {
-    const words = this.#words;
-    Atomics.store(words, STATE, CLOSED);
-    const deadline = performance.now() + SHUT_WAIT_MS;
-    while (Atomics.load(words, IN_FLIGHT) !== 0 && performance.now() < deadline) Atomics.wait(words, STATE, CLOSED, 1);
   }
 }

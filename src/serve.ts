@@ -12,7 +12,8 @@ import { isIP } from 'node:net';
 import { Worker } from 'node:worker_threads';
 
 import type { BackendName } from './backend.js';
-import { EventLoop, type Trigger } from './event-loop.js';
+import { EventLoop } from './loop/event-loop.js';
+import type { Trigger } from './loop/registration.js';
 import { renderPrometheus } from './prometheus.js';
 import { httpProtocol, protocols, type ProtocolName } from './protocols/index.js';
 import { Server, type ProtocolFactory, type ServerStats } from './server.js';

@@ -16,7 +16,9 @@ import { closeSync, openSync } from 'node:fs';
 
 import { Connection, type CloseReason, type Protocol } from './connection.js';
 import { assertInteger, assertObject, assertOneOf, assertFunction, assertBoolean, WasmloopError, type SystemError } from './errors.js';
-import { DEFAULT_ACCEPTS_PER_EVENT, type ClientHandlers, type EventLoop, type Trigger } from './event-loop.js';
+import type { EventLoop } from './loop/event-loop.js';
+import { DEFAULT_ACCEPTS_PER_EVENT } from './loop/options.js';
+import type { ClientHandlers, Trigger } from './loop/registration.js';
 import type { Timer } from './timer.js';
 import { SocketManager, DEFAULT_BACKLOG } from './socket-manager.js';
 

@@ -167,4 +167,16 @@ for (const backend of BACKENDS) {
   });
 }
 
+test("close() says nothing of a watched fd closed before it: a watched fd is the caller's", () => {
+  const warnings: unknown[] = [];
+  const loop = new TestLoop({ logger: { warn: (object) => warnings.push(object) } });
+  const [readFd, writeFd] = native.pipe() as [number, number];
+  const watcher = loop.watch(readFd, { readable: true }, () => {});
+  native.close(readFd);
+  loop.close();
+  assert.equal(warnings, []);
+  assert.is(watcher.active, false);
+  closeAll(writeFd);
+});
+
 test.run();

@@ -12,7 +12,7 @@
 // loop's log2 histogram) and the loop's own metrics.
 import { parseArgs } from 'node:util';
 
-import { EventLoop, type BackendName } from '../../src/event-loop.js';
+import { EventLoop, type BackendName } from '../../src/index.js';
 import { protocols, type ProtocolName } from '../../src/protocols/index.js';
 import { Server } from '../../src/server.js';
 import { SocketManager } from '../../src/socket-manager.js';

@@ -1,32 +1,26 @@
-// The host's side of the timer wheel: the Timer objects by wheel entry, the
-// timers held back for the last fraction of their millisecond, scheduling,
+// The host's side of the timer wheel, and its policy: the Timer objects by
+// wheel entry, the timers held back for the last fraction of their
+// millisecond, the capacity (held timers count against it), scheduling,
 // cancelling and refreshing, and the order of a timer pass. The wheel itself
-// is in the wasm core (assembly/timers.ts); running a timer's callback is the
-// loop's (it counts, times and reports it), through the `run` it passes to
-// fire().
-import type { CoreExports } from './core.js';
-import { assertFunction, assertObject, assertOneOf, assertString, rangeError, typeError } from './errors.js';
-import { HELD, MISSED_TICK_POLICIES, Timer, type IntervalOptions, type TimerControl } from './timer.js';
+// is in the wasm core (assembly/timers.ts).
+//
+// A pass is pulled by the loop, one timer at a time: advance(now) moves the
+// wheel to `now` and begins a pass, then next() hands out each due timer
+// until it returns undefined. The loop runs each callback and decides itself
+// whether to go on; a pass it leaves early (a stop, a fatal error) is picked
+// up by the next advance(): the timers still due fire first.
+import type { CoreExports } from '../core.js';
+import { assertFunction, assertObject, assertOneOf, assertString, rangeError, typeError } from '../errors.js';
+import { HELD, MISSED_TICK_POLICIES, Timer, type IntervalOptions, type TimerControl } from '../timer.js';
+import type { LoopClock } from './clock.js';
+import { closedError } from './state.js';
 
-/** What the table needs of its loop. */
-export interface TimerHost {
-  /** The loop's time now (a clock reading). */
-  now(): number;
-  /** The loop's time as of its last clock reading. */
-  lastNow(): number;
-  /** Throws when the loop cannot take the call (closed). */
-  assertUsable(operation: string): void;
-  /** A timer was scheduled: a loop sleeping on a libuv timer may have to wake sooner. */
-  scheduled(): void;
-}
-
-/** After a timer's callback: go on with the pass, stop it (the rest stay due), or the loop closed. */
-export type TimerPassStep = 'go' | 'stop' | 'closed';
-
-export class TimerTable implements TimerControl {
+export class TimerTable {
   readonly capacity: number;
   readonly #wasm: CoreExports;
-  readonly #host: TimerHost;
+  readonly #clock: LoopClock;
+  /** What every Timer calls for cancel() and refresh(): the loop's, which comes back here. */
+  readonly #control: TimerControl;
   readonly #maxDelay: number;
   readonly #full: number;
   /** The Timer of each wheel entry, by entry index. */
@@ -44,39 +38,41 @@ export class TimerTable implements TimerControl {
    * fires.
    */
   #heldCount = 0;
+  /** The pass under way: the held timers it took over, how far it got through them, and its time. */
+  #pass: Timer[] = [];
+  #passAt = 0;
+  #passNow = 0;
   /**
-   * The last pass stopped early (a stop or a fatal error) with timers still
-   * in the wheel's due list. timerExpire counts only timers it moves, so
-   * without this the next pass would not look at them until another timer
-   * came due.
+   * A pass began and next() has not run out yet. If the loop left it early,
+   * timers may still sit in the wheel's due list: timerExpire counts only the
+   * timers it moves, so without this the next pass would not look at them
+   * until another timer came due.
    */
-  #cutShort = false;
+  #open = false;
+  #closed = false;
 
-  constructor(wasm: CoreExports, capacity: number, host: TimerHost) {
+  constructor(wasm: CoreExports, capacity: number, clock: LoopClock, control: TimerControl) {
     this.capacity = capacity;
     this.#wasm = wasm;
-    this.#host = host;
+    this.#clock = clock;
+    this.#control = control;
     this.#maxDelay = wasm.MAX_TIMER_DELAY_MS.value as number;
     this.#full = wasm.ERR_TIMERS_FULL.value as number;
   }
 
   /** Timers scheduled now. */
   get count(): number {
-    return this.#wasm.timerCount() + this.#heldCount;
-  }
-
-  /**
-   * Advances the wheel to `now`; whether a pass has anything to look at
-   * (timers due, held, or left by a pass cut short).
-   */
-  due(now: number): boolean {
-    return this.#wasm.timerExpire(now) > 0 || this.#held.length > 0 || this.#cutShort;
+    return this.#closed ? 0 : this.#wasm.timerCount() + this.#heldCount;
   }
 
   /** The earliest deadline to wake for (ms on the loop's clock), or -1 when no timer is scheduled. */
   nextDeadline(): number {
     let next = this.#wasm.timerNextDeadline();
     for (const timer of this.#held) if (next < 0 || timer.deadline < next) next = timer.deadline;
+    for (let i = this.#passAt; i < this.#pass.length; i++) {
+      const timer = this.#pass[i]!;
+      if (timer.index === HELD && (next < 0 || timer.deadline < next)) next = timer.deadline;
+    }
     return next;
   }
 
@@ -98,13 +94,13 @@ export class TimerTable implements TimerControl {
     assertOneOf('options.missed', missed, MISSED_TICK_POLICIES);
     const signal = options.signal;
     if (signal !== undefined && !(signal instanceof AbortSignal)) throw typeError('options.signal', 'an AbortSignal', signal);
-    this.#host.assertUsable(repeat ? 'setInterval' : 'setTimeout');
-    const timer = new Timer(callback, delay, repeat, options, missed, this);
+    if (this.#closed) throw closedError(repeat ? 'setInterval' : 'setTimeout');
+    const timer = new Timer(callback, delay, repeat, options, missed, this.#control);
     if (signal?.aborted) {
       timer.cancelled = true;
       return timer;
     }
-    this.#schedule(timer, this.#host.now() + delay);
+    this.#schedule(timer, this.#clock.now() + delay);
     if (signal !== undefined) {
       timer.abort = { signal, listener: () => timer.cancel() };
       signal.addEventListener('abort', timer.abort.listener, { once: true });
@@ -113,67 +109,72 @@ export class TimerTable implements TimerControl {
   }
 
   /**
-   * One pass over the timers due by `now`: first those held back from earlier
-   * passes, then those timerExpire moved to the due list, in deadline order.
-   * One whose exact deadline is still ahead (its millisecond has only begun)
-   * is held back for the next pass. `run` calls each due timer's callback.
+   * Advances the wheel to `now` (timers due by `floor(now)` go to its due
+   * list) and begins a pass at `now`. Returns whether the pass has anything
+   * to look at: timers due, held, or left by a pass cut short.
    */
-  fire(now: number, run: (timer: Timer) => TimerPassStep): void {
-    const w = this.#wasm;
-    const held = this.#held;
+  advance(now: number): boolean {
+    const moved = this.#wasm.timerExpire(now) > 0;
+    const cutShort = this.#open;
+    // Held timers a pass cut short did not look at go ahead of those it held.
+    const held = cutShort && this.#passAt < this.#pass.length ? this.#pass.slice(this.#passAt).concat(this.#held) : this.#held;
     this.#held = [];
-    let heldAt = 0;
-    this.#cutShort = false;
-    let step: TimerPassStep = 'go';
-    try {
-      for (;;) {
-        let timer: Timer;
-        let tick: number;
-        if (heldAt < held.length) {
-          timer = held[heldAt++]!;
-          if (timer.index !== HELD) continue; // cancelled or refreshed meanwhile
-          tick = Math.floor(timer.deadline);
-        } else {
-          const index = w.timerTakeDue();
-          if (index < 0) break;
-          timer = this.#timers[index]!;
-          this.#timers[index] = undefined;
-          tick = w.timerTakenDeadline();
+    this.#pass = held;
+    this.#passAt = 0;
+    this.#passNow = now;
+    this.#open = moved || held.length > 0 || cutShort;
+    return this.#open;
+  }
+
+  /**
+   * The pass's next due timer, its interval already scheduled again (so the
+   * callback can cancel or refresh it); undefined when the pass is over.
+   * First the timers held back by earlier passes, then the wheel's due list,
+   * in deadline order, equal deadlines in insertion order. A timer whose exact
+   * deadline is still ahead (its millisecond has only begun) is held back for
+   * a later pass. The due list is never refilled during a pass: a timer set
+   * by a callback, even overdue, waits for the next advance().
+   */
+  next(): Timer | undefined {
+    const w = this.#wasm;
+    const now = this.#passNow;
+    for (;;) {
+      let timer: Timer;
+      let tick: number;
+      if (this.#passAt < this.#pass.length) {
+        timer = this.#pass[this.#passAt++]!;
+        if (timer.index !== HELD) continue; // cancelled or refreshed meanwhile
+        tick = Math.floor(timer.deadline);
+      } else {
+        const index = w.timerTakeDue();
+        if (index < 0) {
+          this.#open = false;
+          this.#pass = [];
+          this.#passAt = 0;
+          return undefined;
         }
-        if (now < timer.deadline) {
-          if (timer.index !== HELD) {
-            timer.index = HELD;
-            this.#heldCount++;
-          }
-          this.#held.push(timer);
-          continue;
-        }
-        if (timer.index === HELD) this.#heldCount--;
-        timer.index = -1;
-        if (!timer.repeat) releaseSignal(timer);
-        w.noteTimer(Math.max(0, now - Math.max(tick, timer.deadline)) * 1e6);
-        // Before the call, so the callback can cancel or refresh its interval.
-        if (timer.repeat) this.#schedule(timer, nextTick(timer, now));
-        step = run(timer);
-        if (step === 'closed') break; // every timer went with the loop
-        if (step === 'stop') {
-          // The timers still due stay due, and fire next iteration.
-          this.#cutShort = true;
-          break;
-        }
+        timer = this.#timers[index]!;
+        this.#timers[index] = undefined;
+        tick = w.timerTakenDeadline();
       }
-    } finally {
-      if (step === 'closed') {
-        // closeAll() could not see this pass's own list of held timers.
-        for (; heldAt < held.length; heldAt++) if (held[heldAt]!.index === HELD) dropClosed(held[heldAt]!);
-      } else if (heldAt < held.length) {
-        // Held timers not looked at (a stop) go back ahead of the new ones.
-        this.#held = held.slice(heldAt).concat(this.#held);
+      if (now < timer.deadline) {
+        if (timer.index !== HELD) {
+          timer.index = HELD;
+          this.#heldCount++;
+        }
+        this.#held.push(timer);
+        continue;
       }
+      if (timer.index === HELD) this.#heldCount--;
+      timer.index = -1;
+      if (!timer.repeat) releaseSignal(timer);
+      w.noteTimer(Math.max(0, now - Math.max(tick, timer.deadline)) * 1e6);
+      if (timer.repeat) this.#schedule(timer, nextTick(timer, now));
+      return timer;
     }
   }
 
-  /** TimerControl: keeps the timer from firing. False when there was nothing to cancel. */
+  /** Keeps the timer from firing. False when there was nothing to cancel. */
   cancel(timer: Timer): boolean {
     // Fired (a timeout), cancelled, or closed with the loop: nothing to do.
     if (timer.index === -1) return false;
@@ -183,13 +184,13 @@ export class TimerTable implements TimerControl {
     return true;
   }
 
-  /** TimerControl: restarts the countdown from now. */
+  /** Restarts the countdown from now. */
   refresh(timer: Timer): void {
     if (timer.cancelled) return;
-    this.#host.assertUsable('refresh');
+    if (this.#closed) throw closedError('refresh');
     if (timer.index !== -1) {
       this.#unschedule(timer);
-      this.#schedule(timer, this.#host.now() + timer.delay);
+      this.#schedule(timer, this.#clock.now() + timer.delay);
       return;
     }
     // A timeout that fired let go of its signal: an abort since then counts
@@ -199,27 +200,32 @@ export class TimerTable implements TimerControl {
       timer.cancelled = true;
       return;
     }
-    this.#schedule(timer, this.#host.now() + timer.delay);
+    this.#schedule(timer, this.#clock.now() + timer.delay);
     abort?.signal.addEventListener('abort', abort.listener, { once: true });
   }
 
-  /** The loop closed: every timer is cancelled (the wheel goes with the core). */
+  /** The loop closed: every timer is cancelled (the wheel goes with the core), and no timer can be set again. */
   closeAll(): void {
-    for (const timer of [...this.#timers, ...this.#held]) if (timer !== undefined) dropClosed(timer);
+    const pass = this.#pass.slice(this.#passAt).filter((timer) => timer.index === HELD);
+    for (const timer of [...this.#timers, ...this.#held, ...pass]) if (timer !== undefined) dropClosed(timer);
     this.#timers.length = 0;
     this.#held = [];
     this.#heldCount = 0;
+    this.#pass = [];
+    this.#passAt = 0;
+    this.#open = false;
+    this.#closed = true;
   }
 
   /**
    * Puts `timer` in the wheel for `base` (plus its jitter). The wheel counts
    * whole milliseconds: the timer goes in the slot of the millisecond its
-   * deadline falls in, and fire() holds it until the exact time.
+   * deadline falls in, and next() holds it until the exact time.
    */
   #schedule(timer: Timer, base: number): void {
     timer.base = base;
     const jittered = timer.jitter === 0 ? base : base + Math.random() * timer.jitter * timer.delay;
-    timer.deadline = Math.min(jittered, this.#host.lastNow() + this.#maxDelay);
+    timer.deadline = Math.min(jittered, this.#clock.last + this.#maxDelay);
     const room = this.#wasm.timerCount() + this.#heldCount < this.capacity;
     const index = room ? this.#wasm.timerInsert(Math.floor(timer.deadline)) : this.#full;
     if (index === this.#full) {
@@ -228,7 +234,6 @@ export class TimerTable implements TimerControl {
     timer.index = index;
     timer.generation = this.#wasm.timerGeneration(index);
     this.#timers[index] = timer;
-    this.#host.scheduled();
   }
 
   /** Takes a scheduled timer out of the wheel (or the held list). */
