@@ -4,7 +4,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import { EPOLL, EventLoop, type CallbackContext } from '../src/index.js';
+import { EventLoop, type CallbackContext } from '../src/index.js';
+import { EPOLL } from '../src/testing/index.js';
 import { closeAll, mockLoop, pair, sockets, withTimeout } from './helpers.js';
 
 /** Runs `fn` with process.stderr.write captured; returns what was written. */

@@ -5,7 +5,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import { EPOLL, EventLoop, type Trigger } from '../src/index.js';
+import { EventLoop, type Trigger } from '../src/index.js';
+import { EPOLL } from '../src/testing/index.js';
 import { busyWait, closeAll, HOST, mockLoop, pair, sockets } from './helpers.js';
 
 const FDS = Array.from({ length: 10 }, (_, i) => 10 + i);

@@ -5,7 +5,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
 import { createCore } from '../src/core.js';
-import { EventLoop, MockKernel } from '../src/index.js';
+import { EventLoop } from '../src/index.js';
+import { MockKernel } from '../src/testing/index.js';
 import { throws, typeErr, virtualClockLoop } from './helpers.js';
 
 /** The wheel's range, from the core itself (2^36 - 1 ms, about 2.18 years). */

@@ -3,7 +3,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import { EPOLL, EventLoop, type Logger } from '../src/index.js';
+import { EventLoop, type Logger } from '../src/index.js';
+import { EPOLL } from '../src/testing/index.js';
 import { busyWait, mockLoop, throws } from './helpers.js';
 
 type Entry = [level: string, object: Record<string, unknown>, message: string];
