@@ -1,12 +1,15 @@
 // The ABI between the wasm core and the host: the generated constants
-// (src/generated/core-abi.ts) are the core's own, in both builds, and the
-// product module carries no test-only export.
+// (src/generated/core-abi.ts) are the core's own, in both builds; the product
+// module carries no test-only export; and the core's EPOLL* bits, which every
+// backend reports in, are the kernel's.
 import { readFileSync } from 'node:fs';
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
 import * as ABI from '../src/generated/core-abi.js';
+import { native } from '../src/native.js';
+import { EPOLL } from '../src/testing/index.js';
 
 const BUILDS = ['core.wasm', 'core.testing.wasm'];
 /** Exports that only tests call: the testing build has them, the product must not. */
@@ -53,6 +56,14 @@ test('the product module exports no test-only function; the testing build is the
   }
   for (const [name, kind] of product) assert.is(testing.get(name), kind, `core.testing.wasm exports ${kind} ${name}`);
   assert.is(testing.size, product.size + TEST_ONLY.length);
+});
+
+test("the core's EPOLL* bits are the kernel's (<sys/epoll.h>, through the addon), and the MockKernel's", () => {
+  const bits = ['EPOLLIN', 'EPOLLOUT', 'EPOLLERR', 'EPOLLHUP', 'EPOLLRDHUP', 'EPOLLONESHOT', 'EPOLLET'] as const;
+  for (const name of bits) {
+    assert.is(ABI[name], native[name], name);
+    assert.is(EPOLL[name.slice('EPOLL'.length) as keyof typeof EPOLL], native[name], `EPOLL.${name.slice(5)}`);
+  }
 });
 
 test.run();
