@@ -51,11 +51,7 @@ export class CoreModule<E extends CoreExports = CoreExports> {
       }
       this.#compiled = new WebAssembly.Module(bytes);
     }
-    // Only a build with asserts on (the testing one) imports abort.
-    const abort = (_message: number, _file: number, line: number, column: number): never => {
-      throw new Error(`wasmloop: the wasm core failed an assertion (line ${line}, column ${column})`);
-    };
-    return new WebAssembly.Instance(this.#compiled, { env: { memory, abort } }).exports as unknown as E;
+    return new WebAssembly.Instance(this.#compiled, { env: { memory } }).exports as unknown as E;
   }
 
   /** Creates a core for a loop with these capacities. */
