@@ -1,4 +1,7 @@
-// The wasm core's front door: the only exports the host sees.
+// The wasm core's front door: the only exports the host sees. Every export
+// here is used by the host (src/), or is a constant of the ABI that
+// scripts/build-wasm.mjs turns into src/generated/core-abi.ts. Functions only
+// tests call are exported by assembly/testing.ts, the testing build's entry.
 export {
   RECORD_WORDS,
   RECORD_BYTES,
@@ -23,6 +26,7 @@ export {
   recordsInBatch,
 } from './records';
 export {
+  ROLE_NONE,
   ROLE_SERVER,
   ROLE_CLIENT,
   ROLE_NODE,
@@ -38,6 +42,7 @@ export {
   ERR_EXISTS,
   ERR_NOT_REGISTERED,
   ERR_BAD_ROLE,
+  GENERATION_LIMIT,
   register,
   unregister,
   setFlags,
@@ -67,29 +72,23 @@ export {
   HISTOGRAM_CALLBACK_US,
   HISTOGRAM_TIMER_LATENESS_US,
   HISTOGRAM_WAIT_US,
-  bucketOf,
   percentile,
   noteWait,
   noteCallback,
   noteTimer,
   noteCount,
-  resetMetrics,
 } from './metrics';
 export {
   MAX_TIMER_DELAY_MS,
   ERR_TIMERS_FULL,
-  levelFor,
-  slotFor,
   timerInsert,
   timerGeneration,
   timerCancel,
-  timerReschedule,
   timerExpire,
   timerTakeDue,
   timerTakenDeadline,
   timerNextDeadline,
   timerCount,
-  timerCapacity,
 } from './timers';
 
 import { maskAt, generationAt, roleAt, flagsAt, slotOf } from './registry';

@@ -395,6 +395,12 @@ static void set_int(napi_env env, napi_value exports, const char *name, int32_t 
   napi_set_named_property(env, exports, name, v);
 }
 
+static void set_uint(napi_env env, napi_value exports, const char *name, uint32_t value) {
+  napi_value v;
+  napi_create_uint32(env, value, &v);
+  napi_set_named_property(env, exports, name, v);
+}
+
 NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
   addon_state *st = calloc(1, sizeof *st);
   if (st == NULL || napi_set_instance_data(env, st, free_state, NULL) != napi_ok) return NULL;
@@ -436,5 +442,15 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
   set_int(env, exports, "ACCEPT_NODELAY", WL_ACCEPT_NODELAY);
   set_int(env, exports, "WRITEV_MAX", WRITEV_MAX);
   set_int(env, exports, "FD_SETSIZE", FD_SETSIZE);
+  /* The kernel's event bits, from <sys/epoll.h>. The core defines its own
+   * copy (assembly/events.ts) for every backend to report in; a test holds
+   * the two equal. EPOLLET is bit 31, hence unsigned. */
+  set_uint(env, exports, "EPOLLIN", EPOLLIN);
+  set_uint(env, exports, "EPOLLOUT", EPOLLOUT);
+  set_uint(env, exports, "EPOLLERR", EPOLLERR);
+  set_uint(env, exports, "EPOLLHUP", EPOLLHUP);
+  set_uint(env, exports, "EPOLLRDHUP", EPOLLRDHUP);
+  set_uint(env, exports, "EPOLLONESHOT", EPOLLONESHOT);
+  set_uint(env, exports, "EPOLLET", EPOLLET);
   return exports;
 }

@@ -1,6 +1,6 @@
 // The kernel as the loop sees it: a backend it registers fds with and waits
 // on. The native backends (epoll, poll, select) are one C file each behind
-// this interface; MockKernel (mock-kernel.ts) is a scriptable fake of it for
+// this interface; MockKernel (wasmloop/testing) is a scriptable fake of it for
 // tests. Every method returns a result >= 0 or -errno, as the C layer does.
 import { native } from './native.js';
 

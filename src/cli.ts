@@ -1,9 +1,13 @@
 #!/usr/bin/env node
 // The wasmloop command. `wasmloop serve` runs a server on the loop (see
 // serve.ts) until SIGINT or SIGTERM, stops gracefully and exits 0.
+// `wasmloop bench` runs the benchmark laboratory when it is there.
+import { spawn } from 'node:child_process';
 import { lookup } from 'node:dns/promises';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
+import { constants } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
 import { BACKEND_NAMES as BACKENDS } from './backend.js';
@@ -105,6 +109,35 @@ async function serve(args: string[]): Promise<number> {
   return runServe(config);
 }
 
+/**
+ * The laboratory lives with the benchmarks, which depend on the library and
+ * not the other way round: a checkout has it, an installed package need not.
+ */
+const LAB = fileURLToPath(new URL('../bench/lab/cli.js', import.meta.url));
+
+function bench(args: string[]): Promise<number> {
+  if (!existsSync(LAB)) {
+    console.error(`wasmloop bench: the benchmark laboratory is not part of this installation (no ${LAB});`);
+    console.error('from a checkout of wasmloop, after npm install: npm run lab -- --help');
+    return Promise.resolve(1);
+  }
+  const lab = spawn(process.execPath, [LAB, ...args], { stdio: 'inherit' });
+  // Ctrl-C reaches the lab from the terminal itself (one process group), so
+  // this process only waits; a SIGTERM sent to it alone is passed on.
+  const wait = (): void => {};
+  const pass = (): void => void lab.kill('SIGTERM');
+  process.on('SIGINT', wait);
+  process.on('SIGTERM', pass);
+  return new Promise((resolve, reject) => {
+    lab.once('error', reject);
+    lab.once('exit', (code, signal) => {
+      process.off('SIGINT', wait);
+      process.off('SIGTERM', pass);
+      resolve(code ?? 128 + (signal === null ? 0 : constants.signals[signal]));
+    });
+  });
+}
+
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
   return pkg.version;
@@ -120,11 +153,7 @@ async function main(argv: string[]): Promise<number> {
     console.log(version());
     return 0;
   }
-  if (command === 'bench') {
-    // The laboratory lives with the benchmarks, loaded only when asked for.
-    const lab = (await import('../bench/lab/cli.js')) as { main(argv: string[]): Promise<number> };
-    return lab.main(rest);
-  }
+  if (command === 'bench') return bench(rest);
   if (command !== 'serve') throw new UsageError(`unknown command '${command}'`);
   if (rest.includes('-h') || rest.includes('--help')) {
     process.stdout.write(USAGE);

@@ -38,7 +38,6 @@ export { RemoteHandle, DEFAULT_REMOTE_QUEUE, type RemoteHandleData } from './rem
 export type { LoopMetrics, Percentiles } from './metrics.js';
 export type { TraceEntry } from './trace.js';
 export type { KernelBackend, EventsRegion } from './backend.js';
-export { MockKernel, EPOLL, type MockRegistration } from './mock-kernel.js';
 export { SocketManager, DEFAULT_BACKLOG, WRITEV_MAX, type ListenOptions, type AcceptOptions, type ShutdownHow } from './socket-manager.js';
 export { WasmloopError, type SystemError } from './errors.js';
 export {

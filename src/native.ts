@@ -61,6 +61,14 @@ export interface NativeAddon {
   readonly WRITEV_MAX: number;
   /** select's limit: the select backend refuses fds >= this (-ERANGE). */
   readonly FD_SETSIZE: number;
+  /** The kernel's EPOLL* bits (<sys/epoll.h>), unsigned; the core's own must equal them. */
+  readonly EPOLLIN: number;
+  readonly EPOLLOUT: number;
+  readonly EPOLLERR: number;
+  readonly EPOLLHUP: number;
+  readonly EPOLLRDHUP: number;
+  readonly EPOLLONESHOT: number;
+  readonly EPOLLET: number;
 }
 
 const require = createRequire(import.meta.url);

@@ -8,17 +8,11 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
+import { EPOLLERR, EPOLLET, EPOLLHUP, EPOLLIN, EPOLLONESHOT, EPOLLOUT, EPOLLRDHUP } from '../src/generated/core-abi.js';
 import { native } from '../src/native.js';
 import { closeAll, HOST, pair, sockets } from './helpers.js';
 
 const { EAGAIN, EBADF, EEXIST, EINVAL, ENOENT, ENOTSUP, EPERM, ERANGE, ECONNREFUSED } = osConstants.errno;
-const EPOLLIN = 0x001;
-const EPOLLOUT = 0x004;
-const EPOLLERR = 0x008;
-const EPOLLHUP = 0x010;
-const EPOLLRDHUP = 0x2000;
-const EPOLLET = 0x80000000;
-const EPOLLONESHOT = 0x40000000;
 
 const BACKENDS = ['epoll', 'poll', 'select'] as const;
 type BackendName = (typeof BACKENDS)[number];

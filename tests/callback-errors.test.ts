@@ -4,7 +4,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import { EPOLL, type CallbackContext } from '../src/index.js';
+import { type CallbackContext } from '../src/index.js';
+import { EPOLL } from '../src/testing/index.js';
 import { closeAll, mockLoop, pair, sockets, withTimeout } from './helpers.js';
 import { TestLoop } from './test-loop.js';
 

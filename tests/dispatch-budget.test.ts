@@ -5,7 +5,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import { EPOLL, type Trigger } from '../src/index.js';
+import { type Trigger } from '../src/index.js';
+import { EPOLL } from '../src/testing/index.js';
 import { busyWait, closeAll, HOST, mockLoop, pair, sockets } from './helpers.js';
 import { TestLoop } from './test-loop.js';
 

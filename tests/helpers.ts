@@ -5,7 +5,8 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import * as assert from 'uvu/assert';
 
-import { EventLoop, MockKernel, SocketManager, type EventLoopOptions } from '../src/index.js';
+import { EventLoop, SocketManager, type EventLoopOptions } from '../src/index.js';
+import { MockKernel } from '../src/testing/index.js';
 import type { Connection } from '../src/connection.js';
 import { Server, type ProtocolFactory, type ServerOptions } from '../src/server.js';
 import type { FaultServerReport } from './fixtures/fault-server.js';

@@ -5,7 +5,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
 import { createCore } from '../src/core.js';
-import { MockKernel } from '../src/index.js';
+import { MockKernel } from '../src/testing/index.js';
 import { throws, typeErr, virtualClockLoop } from './helpers.js';
 import { TestLoop } from './test-loop.js';
 

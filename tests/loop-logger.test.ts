@@ -3,7 +3,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import { EPOLL, type Logger } from '../src/index.js';
+import { type Logger } from '../src/index.js';
+import { EPOLL } from '../src/testing/index.js';
 import { busyWait, mockLoop, throws } from './helpers.js';
 import { TestLoop } from './test-loop.js';
 

@@ -4,7 +4,7 @@ import { constants as osConstants } from 'node:os';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import { EPOLL } from '../src/index.js';
+import { EPOLL } from '../src/testing/index.js';
 import { busyWait, mockLoop } from './helpers.js';
 
 const { EBADF } = osConstants.errno;

@@ -8,7 +8,8 @@ import { getEventListeners } from 'node:events';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import { BACKENDS, EPOLL, Timer, type CallbackContext, type MissedTickPolicy } from '../src/index.js';
+import { BACKENDS, Timer, type CallbackContext, type MissedTickPolicy } from '../src/index.js';
+import { EPOLL } from '../src/testing/index.js';
 import { rangeErr, throws, typeErr, valueErr, virtualClockLoop, withTimeout } from './helpers.js';
 import { TestLoop } from './test-loop.js';
 

@@ -5,7 +5,8 @@ import { constants as osConstants } from 'node:os';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import { EPOLL, type WatchEvent } from '../src/index.js';
+import type { WatchEvent } from '../src/index.js';
+import { EPOLL } from '../src/testing/index.js';
 import { mockLoop, throws } from './helpers.js';
 
 const { EBADF, EIO } = osConstants.errno;

@@ -3,7 +3,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import { EPOLL, type SlowCallback } from '../src/index.js';
+import type { SlowCallback } from '../src/index.js';
+import { EPOLL } from '../src/testing/index.js';
 import { busyWait, mockLoop } from './helpers.js';
 
 test("a handler over slowCallbackMs is reported as 'slow' with kind, fd, label and duration", () => {

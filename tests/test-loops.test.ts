@@ -9,7 +9,8 @@ import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import { EPOLL, type EventLoop, type ProtocolFactory } from '../src/index.js';
+import { type EventLoop, type ProtocolFactory } from '../src/index.js';
+import { EPOLL } from '../src/testing/index.js';
 import { stderrLogger } from '../src/log.js';
 import { closeAll, connected, HOST, mockLoop, pair, sockets, virtualClockLoop, withServer, withTimeout } from './helpers.js';
 import { TestLoop, UNCAUGHT_LOOP_ERROR } from './test-loop.js';

@@ -3,7 +3,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import { DEFAULT_TRACE_ENTRIES, EPOLL, EventLoop, MockKernel, type CallbackContext, type SlowCallback } from '../src/index.js';
+import { DEFAULT_TRACE_ENTRIES, EventLoop, type CallbackContext, type SlowCallback } from '../src/index.js';
+import { EPOLL, MockKernel } from '../src/testing/index.js';
 import { busyWait, mockLoop } from './helpers.js';
 import { TestLoop } from './test-loop.js';
 

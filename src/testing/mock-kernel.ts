@@ -7,19 +7,20 @@
 // the native backends do. No system call is made: fds are plain numbers.
 import { constants as osConstants } from 'node:os';
 
-import type { EventsRegion, KernelBackend } from './backend.js';
+import type { EventsRegion, KernelBackend } from '../backend.js';
+import { EPOLLERR, EPOLLET, EPOLLHUP, EPOLLIN, EPOLLONESHOT, EPOLLOUT, EPOLLRDHUP } from '../generated/core-abi.js';
 
 const { EEXIST, ENOENT, EBADF, EINTR, ENOTSUP } = osConstants.errno;
 
-/** EPOLL* bits, for scripting readiness. */
+/** EPOLL* bits, for scripting readiness: the core's (assembly/events.ts). */
 export const EPOLL = {
-  IN: 0x001,
-  OUT: 0x004,
-  ERR: 0x008,
-  HUP: 0x010,
-  RDHUP: 0x2000,
-  ONESHOT: 0x40000000,
-  ET: 0x80000000,
+  IN: EPOLLIN,
+  OUT: EPOLLOUT,
+  ERR: EPOLLERR,
+  HUP: EPOLLHUP,
+  RDHUP: EPOLLRDHUP,
+  ONESHOT: EPOLLONESHOT,
+  ET: EPOLLET,
 } as const;
 
 interface Registration {
