@@ -218,9 +218,15 @@ export async function withServer(
 export interface FakeConnection {
   /** Pass this to the protocol's data(); it records instead of writing. */
   connection: Connection;
-  /** Each write, copied (the protocol may reuse its buffer). */
+  /** Each write, copied (the protocol may reuse its buffer), those after end() or close() included. */
   writes: Buffer[];
-  /** Whether end() was called. */
+  /**
+   * The writes made after end() or close(), also in `writes`. A real
+   * connection would drop them, so a protocol that forgot it had ended would
+   * go unseen if the fake dropped them too.
+   */
+  lateWrites: Buffer[];
+  /** Whether end() or close() was called. */
   ended: boolean;
   /** Everything written, as latin1 text. */
   output(): string;
@@ -231,12 +237,16 @@ export function fakeConnection(): FakeConnection {
   const fake: FakeConnection = {
     connection: undefined as unknown as Connection,
     writes: [],
+    lateWrites: [],
     ended: false,
     output: () => Buffer.concat(fake.writes).toString('latin1'),
   };
   fake.connection = {
     write(bytes: Uint8Array) {
-      if (!fake.ended && bytes.length > 0) fake.writes.push(Buffer.from(bytes));
+      if (bytes.length === 0) return;
+      const copy = Buffer.from(bytes);
+      fake.writes.push(copy);
+      if (fake.ended) fake.lateWrites.push(copy);
     },
     end() {
       fake.ended = true;
@@ -253,7 +263,7 @@ export function fakeConnection(): FakeConnection {
  * two reads split at every byte boundary. Returns the output of the one read
  * (with `<end>` appended if the connection was ended) and the split points
  * whose output differs from it. Fails the test when a read makes more than
- * one write.
+ * one write, or when anything is written after the connection ended.
  */
 export function splitMismatches(makeFactory: () => ProtocolFactory, input: Buffer): { whole: string; mismatches: number[] } {
   const feed = (pieces: Buffer[]): string => {
@@ -266,6 +276,7 @@ export function splitMismatches(makeFactory: () => ProtocolFactory, input: Buffe
       // The server reuses its read buffer: a protocol that kept a view of it instead of a copy reads garbage.
       piece.fill(0xee);
     }
+    assert.is(fake.lateWrites.length, 0, `written after the end: ${Buffer.concat(fake.lateWrites).toString('latin1')}`);
     return fake.output() + (fake.ended ? '<end>' : '');
   };
   const whole = feed([Buffer.from(input)]);
