@@ -581,6 +581,16 @@ export async function forkServer(protocol: 'echo' | 'resp' | 'http', options: { 
 /** Entries in /proc/<pid>/fd: how many fds another process holds. */
 export const fdsOf = (pid: number): number => readdirSync(`/proc/${pid}/fd`).length;
 
+/**
+ * Bytes process `pid` has read and written through read/write system calls,
+ * sockets included (rchar and wchar of /proc/<pid>/io): an echo server
+ * holds `read - written` of output it has not handed to the kernel yet.
+ */
+export function ioOf(pid: number): { read: number; written: number } {
+  const io = readFileSync(`/proc/${pid}/io`, 'latin1');
+  return { read: Number(/rchar:\s+(\d+)/.exec(io)?.[1] ?? NaN), written: Number(/wchar:\s+(\d+)/.exec(io)?.[1] ?? NaN) };
+}
+
 /** Resident set size of process `pid`, in bytes. */
 export function rssOf(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'latin1');
