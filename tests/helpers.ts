@@ -591,6 +591,19 @@ export function ioOf(pid: number): { read: number; written: number } {
   return { read: Number(/rchar:\s+(\d+)/.exec(io)?.[1] ?? NaN), written: Number(/wchar:\s+(\d+)/.exec(io)?.[1] ?? NaN) };
 }
 
+/**
+ * How long the main thread of process `pid` (this thread for 'self') has
+ * wanted the CPU, in ms: time on it plus time waiting in the run queue for
+ * it (/proc/.../schedstat). A thread that spins wants the CPU all along, so
+ * this grows as fast as the wall clock however little of the CPU a loaded
+ * machine gives it; a thread that sleeps adds only its wake-ups. CPU time
+ * alone would let a spin starved of CPU pass for idle.
+ */
+export function runnableMs(pid: number | 'self'): number {
+  const [onCpu, queued] = readFileSync(pid === 'self' ? '/proc/thread-self/schedstat' : `/proc/${pid}/schedstat`, 'latin1').split(' ').map(Number);
+  return (onCpu! + queued!) / 1e6;
+}
+
 /** Resident set size of process `pid`, in bytes. */
 export function rssOf(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'latin1');
