@@ -1,7 +1,7 @@
 // Helpers shared by the test files. Not a test file itself: the runner only
 // picks files ending in .test.js, so this module is imported, never run.
 import { fork, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import * as assert from 'uvu/assert';
 
@@ -408,39 +408,66 @@ export function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
 }
 
+/** How late Node's timers fired, in ms, each list ascending. */
+export interface TimerLateness {
+  /** As the clock shows it. */
+  late: number[];
+  /**
+   * Less the time this thread waited in the run queue meanwhile: the part
+   * that is not the machine's load. On an idle machine the two agree; on a
+   * loaded one this is what the thread's own work (the loop's among it) cost.
+   */
+  unqueued: number[];
+}
+
 /**
- * How late Node's own timers fire, in ms, ascending: 100 ticks of a 10 ms
- * setInterval, each measured from the tick before (Node schedules an
- * interval's next tick from when the last one ran), then a chain of 50
- * 7 ms setTimeouts. About 1.4 s in all.
+ * How late Node's own timers fire: 100 ticks of a 10 ms setInterval, each
+ * measured from the tick before (Node schedules an interval's next tick from
+ * when the last one ran), then a chain of 50 7 ms setTimeouts. About 1.4 s
+ * in all.
  */
-export async function nodeTimerLateness(): Promise<number[]> {
+export async function nodeTimerLateness(): Promise<TimerLateness> {
   const late: number[] = [];
-  await new Promise<void>((resolve) => {
-    let previous = performance.now();
-    const interval = setInterval(() => {
-      const now = performance.now();
-      late.push(now - previous - 10);
-      previous = now;
-      if (late.length === 100) {
-        clearInterval(interval);
-        resolve();
-      }
-    }, 10);
-  });
-  await new Promise<void>((resolve) => {
-    let left = 50;
-    const next = (): void => {
-      const armed = performance.now();
-      setTimeout(() => {
-        late.push(performance.now() - armed - 7);
-        if (--left > 0) next();
-        else resolve();
-      }, 7);
-    };
-    next();
-  });
-  return late.sort((a, b) => a - b);
+  const unqueued: number[] = [];
+  const queue = runQueueClock();
+  const sample = (lateMs: number, queuedBefore: number): number => {
+    const queued = queue.read();
+    late.push(lateMs);
+    unqueued.push(lateMs - (queued - queuedBefore));
+    return queued;
+  };
+  try {
+    await new Promise<void>((resolve) => {
+      let previous = performance.now();
+      let queued = queue.read();
+      const interval = setInterval(() => {
+        const now = performance.now();
+        queued = sample(now - previous - 10, queued);
+        previous = now;
+        if (late.length === 100) {
+          clearInterval(interval);
+          resolve();
+        }
+      }, 10);
+    });
+    await new Promise<void>((resolve) => {
+      let left = 50;
+      const next = (): void => {
+        const armed = performance.now();
+        const queued = queue.read();
+        setTimeout(() => {
+          sample(performance.now() - armed - 7, queued);
+          if (--left > 0) next();
+          else resolve();
+        }, 7);
+      };
+      next();
+    });
+  } finally {
+    queue.close();
+  }
+  const ascending = (values: number[]): number[] => values.sort((a, b) => a - b);
+  return { late: ascending(late), unqueued: ascending(unqueued) };
 }
 
 // ---- Prometheus text format ---------------------------------------------------------
@@ -602,6 +629,21 @@ export function ioOf(pid: number): { read: number; written: number } {
 export function runnableMs(pid: number | 'self'): number {
   const [onCpu, queued] = readFileSync(pid === 'self' ? '/proc/thread-self/schedstat' : `/proc/${pid}/schedstat`, 'latin1').split(' ').map(Number);
   return (onCpu! + queued!) / 1e6;
+}
+
+/**
+ * Reads how long this thread (the one that opens it) has waited in the run
+ * queue for a CPU, in ms: the part of a delay that is the machine's load,
+ * not the thread's own work. One pread per reading (a few µs), so it can be
+ * read inside the callbacks being timed; close() releases its fd.
+ */
+export function runQueueClock(): { read(): number; close(): void } {
+  const fd = openSync('/proc/thread-self/schedstat', 'r');
+  const buffer = Buffer.alloc(128);
+  return {
+    read: () => Number(buffer.toString('latin1', 0, readSync(fd, buffer, 0, buffer.length, 0)).split(' ')[1]) / 1e6,
+    close: () => closeSync(fd),
+  };
 }
 
 /** Resident set size of process `pid`, in bytes. */
