@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import { connected, ioOf, parsePrometheus, prometheusValue, tick, until } from './helpers.js';
+import { connected, ioOf, parsePrometheus, prometheusValue, tcpSocket, tick, until } from './helpers.js';
 
 const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
 const PACKAGE_JSON = new URL('../../package.json', import.meta.url);
@@ -86,18 +86,29 @@ async function serve(args: string[]): Promise<Serving> {
 }
 
 /**
- * Resolves once the echo server `child` has read at least `MiB` MiB more than
- * at `since` and holds at least half a MiB of it unsent: a client that
- * stopped reading has filled the kernel's buffers and the server's queue.
+ * Resolves once the echo server `child` holds output it cannot send to
+ * `client`, which has stopped reading: the kernel has filled the client's
+ * receive buffer and the server's send buffer (a send queue far past a few
+ * packets on loopback: the client's window is closed), and the server has
+ * read at least `MiB` MiB more than at `since` and written a quarter MiB
+ * less of it (/proc/<pid>/io) to the kernel. Only the client reading again
+ * can empty that.
  */
-async function holdsOutput(child: Serving, since: { read: number; written: number }, MiB: number): Promise<void> {
+async function holdsOutput(child: Serving, client: Socket, since: { read: number; written: number }, MiB: number): Promise<void> {
   let now = since;
+  let kernel = tcpSocket(child.port, client.localPort!);
+  const read = (): number => now.read - since.read;
+  const unsent = (): number => read() - (now.written - since.written);
   await until(
-    () => now.read - since.read >= MiB * 2 ** 20 && (now.read - since.read) - (now.written - since.written) >= 2 ** 19,
-    () => `the server to queue output (read ${now.read - since.read}, written ${now.written - since.written} bytes)`,
+    () => (kernel?.sendQueue ?? 0) >= 2 ** 18 && read() >= MiB * 2 ** 20 && unsent() >= 2 ** 18,
+    () => `the server to hold output (read ${read()}, unsent ${unsent()}, in its send queue ${kernel?.sendQueue} bytes)`,
     async () => {
       await tick(5);
+      if (child.process.exitCode !== null || child.process.signalCode !== null) {
+        throw new Error(`the server exited (${child.process.exitCode ?? child.process.signalCode}) while its queue filled; stderr: ${child.stderr()}`);
+      }
       now = ioOf(child.process.pid!);
+      kernel = tcpSocket(child.port, client.localPort!);
     },
   );
 }
@@ -333,7 +344,7 @@ test('SIGTERM lets queued output drain to a slow reader before exiting 0', async
       socket.on('close', () => resolve(error));
     });
     socket.write(payload);
-    await holdsOutput(child, io, 2);
+    await holdsOutput(child, socket, io, 2);
     child.process.kill('SIGTERM');
     await until(() => /SIGTERM: closing 1 connections/.test(child.stdout()), 'the shutdown to start');
     await tick(100);
@@ -360,7 +371,7 @@ test('--shutdown-ms 200: a client that never reads is closed at the deadline, an
     socket.pause();
     socket.on('error', () => {});
     socket.write(randomBytes(8 * 1024 * 1024));
-    await holdsOutput(child, io, 2);
+    await holdsOutput(child, socket, io, 2);
     const started = performance.now();
     child.process.kill('SIGTERM');
     const exit = await child.exited;

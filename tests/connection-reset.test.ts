@@ -2,7 +2,6 @@
 // closes its connection quietly: counted in stats.resets, no 'error' event,
 // nothing printed, and the loop's error counter stays 0.
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -10,22 +9,16 @@ import * as assert from 'uvu/assert';
 import { echoProtocol, EventLoop } from '../src/index.js';
 import type { Connection } from '../src/connection.js';
 import { Server, type ProtocolFactory } from '../src/server.js';
-import { connected, HOST, patterned, turnUntil, until, withServer } from './helpers.js';
+import { connected, HOST, patterned, tcpSocket, turnUntil, until, withServer } from './helpers.js';
 
 const MiB = 1024 * 1024;
 
 /**
  * Whether the kernel still has the loopback TCP connection from
- * `remotePort` to `localPort` established (/proc/net/tcp): once a reset
- * arrives, it has not, whether or not anyone has looked at the socket.
+ * `remotePort` to `localPort` established: once a reset arrives, it has
+ * not, whether or not anyone has looked at the socket.
  */
-function established(localPort: number, remotePort: number): boolean {
-  const address = (port: number): string => `0100007F:${port.toString(16).toUpperCase().padStart(4, '0')}`;
-  return readFileSync('/proc/net/tcp', 'latin1').split('\n').some((line) => {
-    const [, local, remote, state] = line.trim().split(/\s+/);
-    return local === address(localPort) && remote === address(remotePort) && state === '01';
-  });
-}
+const established = (localPort: number, remotePort: number): boolean => tcpSocket(localPort, remotePort)?.state === '01';
 
 /** Collects what `socket` receives; `atLeast(n)` resolves once n bytes are in. */
 function receive(socket: Socket): { bytes(): Buffer; atLeast(count: number, what: string): Promise<void> } {

@@ -646,6 +646,25 @@ export function runQueueClock(): { read(): number; close(): void } {
   };
 }
 
+/**
+ * The kernel's view of the loopback TCP socket bound to `localPort` and
+ * connected to `remotePort` (/proc/net/tcp), whoever holds it; undefined
+ * once it is gone (closed, or reset). `state` is the kernel's code ('01'
+ * established); `sendQueue` holds what was written and not yet acknowledged,
+ * which grows past a few packets only when the peer's window is closed.
+ */
+export function tcpSocket(localPort: number, remotePort: number): { state: string; sendQueue: number; receiveQueue: number } | undefined {
+  const address = (port: number): string => `0100007F:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  for (const line of readFileSync('/proc/net/tcp', 'latin1').split('\n')) {
+    const [, local, remote, state, queues] = line.trim().split(/\s+/);
+    if (local === address(localPort) && remote === address(remotePort)) {
+      const [send, receive] = queues!.split(':').map((hex) => parseInt(hex, 16));
+      return { state: state!, sendQueue: send!, receiveQueue: receive! };
+    }
+  }
+  return undefined;
+}
+
 /** Resident set size of process `pid`, in bytes. */
 export function rssOf(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'latin1');
