@@ -13,6 +13,7 @@ import { assertInteger } from './errors.js';
 /** The core's exports, as the host uses them. */
 export interface CoreExports {
   readonly RECORD_WORDS: WebAssembly.Global;
+  readonly RECORD_BYTES: WebAssembly.Global;
   readonly RECORDS_PER_EVENT: WebAssembly.Global;
   readonly eventsBase: WebAssembly.Global;
   readonly recordsBase: WebAssembly.Global;

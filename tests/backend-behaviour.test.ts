@@ -10,6 +10,7 @@ import * as assert from 'uvu/assert';
 import { BACKENDS, EventLoop, Server, echoProtocol, WasmloopError, type WatchEvent } from '../src/index.js';
 import { native } from '../src/native.js';
 import { HOST, closeAll, isOpen, openFds, throws, withTimeout } from './helpers.js';
+import { TestLoop } from './test-loop.js';
 
 function newPipe(): [number, number] {
   const fds = native.pipe();
@@ -35,7 +36,7 @@ async function warmNet(): Promise<void> {
 
 for (const backend of BACKENDS) {
   test(`${backend}: a pipe is readable once written, and level readiness repeats until drained`, () => {
-    const loop = new EventLoop({ backend });
+    const loop = new TestLoop({ backend });
     const [reader, writer] = newPipe();
     const seen: string[] = [];
     try {
@@ -52,7 +53,7 @@ for (const backend of BACKENDS) {
   });
 
   test(`${backend}: an eventfd turns readable when signalled and idle once read`, () => {
-    const loop = new EventLoop({ backend });
+    const loop = new TestLoop({ backend });
     const efd = native.eventfd(0);
     let fired = 0;
     try {
@@ -74,7 +75,7 @@ for (const backend of BACKENDS) {
   });
 
   test(`${backend}: closing a pipe's writer hangs the reader up, and the watcher stops`, () => {
-    const loop = new EventLoop({ backend });
+    const loop = new TestLoop({ backend });
     const [reader, writer] = newPipe();
     // Each event, with what a read then returned.
     const seen: string[] = [];
@@ -104,7 +105,7 @@ for (const backend of BACKENDS) {
   });
 
   test(`${backend}: a socket watched for writing reports writable at once`, () => {
-    const loop = new EventLoop({ backend });
+    const loop = new TestLoop({ backend });
     const listener = native.listen(HOST, 0, 16, 0);
     const client = native.connect(HOST, native.localPort(listener));
     const seen: WatchEvent[] = [];
@@ -119,7 +120,7 @@ for (const backend of BACKENDS) {
   });
 
   test(`${backend}: an fd removed by an earlier callback in the batch gets no stale event`, () => {
-    const loop = new EventLoop({ backend });
+    const loop = new TestLoop({ backend });
     const [r1, w1] = newPipe();
     const [r2, w2] = newPipe();
     const seen: number[] = [];
@@ -145,7 +146,7 @@ for (const backend of BACKENDS) {
   });
 
   test(`${backend}: timers fire through the backend's wait, never early`, () => {
-    const loop = new EventLoop({ backend });
+    const loop = new TestLoop({ backend });
     try {
       const started = performance.now();
       let firedAt = 0;
@@ -159,7 +160,7 @@ for (const backend of BACKENDS) {
   });
 
   test(`${backend}: edge-triggered watching is epoll's alone`, () => {
-    const loop = new EventLoop({ backend });
+    const loop = new TestLoop({ backend });
     const [reader, writer] = newPipe();
     try {
       if (backend === 'epoll') {
@@ -184,7 +185,7 @@ for (const backend of BACKENDS) {
     // (seen with stdout on a pipe): count from after one.
     await warmNet();
     const before = openFds();
-    const loop = new EventLoop({ backend });
+    const loop = new TestLoop({ backend });
     const server = new Server(loop, echoProtocol);
     const port = server.listen();
     const running = loop.run();

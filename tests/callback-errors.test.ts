@@ -4,8 +4,9 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import { EPOLL, EventLoop, type CallbackContext } from '../src/index.js';
+import { EPOLL, type CallbackContext } from '../src/index.js';
 import { closeAll, mockLoop, pair, sockets, withTimeout } from './helpers.js';
+import { TestLoop } from './test-loop.js';
 
 /** Runs `fn` with process.stderr.write captured; returns what was written. */
 function captureStderr(fn: () => void): string[] {
@@ -24,7 +25,7 @@ function captureStderr(fn: () => void): string[] {
 }
 
 test("an 'error' listener gets each thrown error with its context, and the loop goes on", () => {
-  const { loop, mock } = mockLoop();
+  const { loop, mock } = mockLoop({ fatalErrors: false });
   try {
     const reported: [unknown, CallbackContext][] = [];
     loop.on('error', (error, context) => reported.push([error, context]));
@@ -55,7 +56,7 @@ test("an 'error' listener gets each thrown error with its context, and the loop 
 });
 
 test('without a listener each distinct error is printed to stderr once, and the loop goes on', () => {
-  const { loop, mock } = mockLoop();
+  const { loop, mock } = mockLoop({ fatalErrors: false });
   try {
     const same = new Error('always the same');
     let calls = 0;
@@ -85,7 +86,7 @@ test('without a listener each distinct error is printed to stderr once, and the 
 });
 
 test("an 'error' listener that throws: its own error is printed", () => {
-  const { loop } = mockLoop();
+  const { loop } = mockLoop({ fatalErrors: false });
   try {
     loop.on('error', () => {
       throw new Error('the listener failed');
@@ -137,7 +138,7 @@ test('fatalErrors: runOnce throws the error; the rest of the batch is served nex
 });
 
 test('fatalErrors: run() rejects with the error a deferred callback threw', async () => {
-  const loop = new EventLoop({ fatalErrors: true });
+  const loop = new TestLoop({ fatalErrors: true });
   const { peer, local } = pair();
   try {
     const boom = new Error('deferred and fatal');

@@ -8,6 +8,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
 import { connected, ioOf, parsePrometheus, prometheusValue, tcpSocket, tick, until } from './helpers.js';
+import { UNCAUGHT_LOOP_ERROR } from './test-loop.js';
 
 const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
 const PACKAGE_JSON = new URL('../../package.json', import.meta.url);
@@ -47,6 +48,7 @@ function spawnCli(args: string[]): Child {
     child.on('close', (code, signal) => {
       clearTimeout(timer);
       if (killed) reject(new Error(`wasmloop ${args.join(' ')} hung; killed after ${CHILD_TIMEOUT_MS} ms\nstdout: ${stdout}\nstderr: ${stderr}`));
+      else if (UNCAUGHT_LOOP_ERROR.test(stderr)) reject(new Error(`wasmloop ${args.join(' ')}: a loop callback threw\nstderr: ${stderr}`));
       else resolve({ code, signal, stdout, stderr });
     });
   });
@@ -113,10 +115,11 @@ async function holdsOutput(child: Serving, client: Socket, since: { read: number
   );
 }
 
-/** Makes sure a serving child is gone when a test ends, whatever happened. */
+/** Makes sure a serving child is gone when a test ends, whatever happened; fails the test if a loop callback threw in it. */
 async function stopped(child: Child): Promise<void> {
   if (child.process.exitCode === null && child.process.signalCode === null) child.process.kill('SIGKILL');
   await child.exited.catch(() => {});
+  assert.not.match(child.stderr(), UNCAUGHT_LOOP_ERROR, `a loop callback threw in the server:\n${child.stderr()}`);
 }
 
 /** Sends `payload`, half-closes, and returns everything received until close. */

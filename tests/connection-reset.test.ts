@@ -6,10 +6,11 @@ import type { Socket } from 'node:net';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import { echoProtocol, EventLoop } from '../src/index.js';
+import { echoProtocol } from '../src/index.js';
 import type { Connection } from '../src/connection.js';
 import { Server, type ProtocolFactory } from '../src/server.js';
 import { connected, HOST, patterned, tcpSocket, turnUntil, until, withServer } from './helpers.js';
+import { TestLoop } from './test-loop.js';
 
 const MiB = 1024 * 1024;
 
@@ -72,7 +73,7 @@ test('a peer that resets while the server has 32 MiB queued for it: closed as a 
 });
 
 test('a write after the peer reset (ECONNRESET, then EPIPE) closes the connection as a reset without throwing', async () => {
-  const loop = new EventLoop();
+  const loop = new TestLoop();
   let connection: Connection | undefined;
   const server = new Server(loop, (c) => {
     connection = c;

@@ -61,14 +61,16 @@ test('a deferred callback can cancel one queued after it in the same phase', () 
   const { loop } = mockLoop();
   try {
     const order: string[] = [];
+    let cancelled: boolean | undefined;
     loop.defer(() => {
       order.push('first');
-      assert.is(later.cancel(), true);
+      cancelled = later.cancel();
     });
     const later = loop.defer(() => order.push('later'));
     loop.runOnce(0);
     loop.runOnce(0);
     assert.equal(order, ['first']);
+    assert.is(cancelled, true, 'cancel() of a queued callback');
     assert.is(loop.metrics().deferred.depth, 0);
   } finally {
     loop.close();

@@ -5,8 +5,9 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import { EPOLL, EventLoop, type Trigger } from '../src/index.js';
+import { EPOLL, type Trigger } from '../src/index.js';
 import { busyWait, closeAll, HOST, mockLoop, pair, sockets } from './helpers.js';
+import { TestLoop } from './test-loop.js';
 
 const FDS = Array.from({ length: 10 }, (_, i) => 10 + i);
 
@@ -174,7 +175,7 @@ function fill(fd: number): number {
 for (const trigger of ['level', 'edge'] as const satisfies readonly Trigger[]) {
   test(`${trigger}: one runOnce serves 10 ready quiet sockets of 100 beside an endless flood`, () => {
     // Small batches, so the flood fd competes in every one of them.
-    const loop = new EventLoop({ maxEvents: 4 });
+    const loop = new TestLoop({ maxEvents: 4 });
     const listenFd = sockets.listen(HOST, 0);
     const flood = pair(listenFd);
     const quiet: { peer: number; local: number }[] = [];

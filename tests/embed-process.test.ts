@@ -140,6 +140,7 @@ test('the run() example serves RESP until SIGINT, then exits 0', async () => {
     fixture.child.kill('SIGINT');
     const { code, signal } = await withTimeout(fixture.exited, 'the run() example to exit', EXIT_WITHIN_MS);
     assert.is(signal, null, 'SIGINT killed it: its handler did not run');
+    assert.is(fixture.stderr(), '');
     assert.is(code, 0);
     assert.equal(fixture.lines.slice(1), ['served 1 connections']);
   } finally {

@@ -5,9 +5,9 @@ import { Worker } from 'node:worker_threads';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import { EventLoop } from '../src/index.js';
 import { nodeTimersUnderLoad, servesBesideNodeHttp, sigintHandlerRuns, ticksBetweenHandlers } from './embed-scenarios.js';
 import { pair, sockets, tick, withTimeout } from './helpers.js';
+import { TestLoop } from './test-loop.js';
 
 test('a node:http server and a wasmloop Server serve 20 clients each at once while run() is active', async () => {
   await servesBesideNodeHttp('run');
@@ -28,7 +28,7 @@ test("two reads in one batch: the first handler's nextTick and microtask run bef
 });
 
 test('runOnce() from user code: what handlers queue runs only when the calling code yields, after the whole batch', async () => {
-  const loop = new EventLoop();
+  const loop = new TestLoop();
   const first = pair();
   const second = pair();
   const order: string[] = [];
@@ -60,7 +60,7 @@ test('runOnce() from user code: what handlers queue runs only when the calling c
 });
 
 test('run({ signal }) resolves when the signal aborts; an aborted signal ends it at once; a later abort does nothing', async () => {
-  const loop = new EventLoop();
+  const loop = new TestLoop();
   try {
     const from = performance.now();
     await withTimeout(loop.run({ signal: AbortSignal.timeout(50) }), 'run() to resolve on abort', 5000);
@@ -89,7 +89,7 @@ test('run({ signal }) resolves when the signal aborts; an aborted signal ends it
 });
 
 test('run({ signal }) refuses a signal that is not an AbortSignal', () => {
-  const loop = new EventLoop();
+  const loop = new TestLoop();
   try {
     assert.throws(() => loop.run({ signal: {} as AbortSignal }), (error: Error) => error instanceof TypeError);
     assert.is(loop.isRunning, false);
@@ -99,7 +99,7 @@ test('run({ signal }) refuses a signal that is not an AbortSignal', () => {
 });
 
 test('`await loop.closed` resolves once close() from a handler has stopped run()', async () => {
-  const loop = new EventLoop();
+  const loop = new TestLoop();
   const { peer, local } = pair();
   try {
     loop.addClientSocket(local, {
@@ -120,7 +120,7 @@ test('`await loop.closed` resolves once close() from a handler has stopped run()
 });
 
 test('worker messages go back and forth while run() is active', async () => {
-  const loop = new EventLoop();
+  const loop = new TestLoop();
   const worker = new Worker("require('node:worker_threads').parentPort.on('message', (n) => require('node:worker_threads').parentPort.postMessage(n + 1))", { eval: true });
   const running = loop.run();
   try {

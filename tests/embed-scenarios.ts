@@ -6,7 +6,7 @@ import { createServer as createHttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as assert from 'uvu/assert';
 
-import { echoProtocol, EventLoop, Server } from '../src/index.js';
+import { echoProtocol, Server } from '../src/index.js';
 import {
   connected,
   drive,
@@ -19,6 +19,7 @@ import {
   withTimeout,
   type EmbedMode,
 } from './helpers.js';
+import { TestLoop } from './test-loop.js';
 
 /**
  * 20 fetches to a node:http server and 20 node:net clients echoing through a
@@ -26,7 +27,7 @@ import {
  * loops' work interleaves on the one thread.
  */
 export async function servesBesideNodeHttp(mode: EmbedMode): Promise<void> {
-  const loop = new EventLoop();
+  const loop = new TestLoop();
   const server = new Server(loop, echoProtocol, { port: 0 });
   let httpServed = 0;
   const http = createHttpServer((request, response) => {
@@ -94,7 +95,7 @@ export async function servesBesideNodeHttp(mode: EmbedMode): Promise<void> {
  * while the thread has the CPU. Returns the sorted lateness in ms.
  */
 export async function nodeTimersUnderLoad(mode: EmbedMode): Promise<number[]> {
-  const loop = new EventLoop();
+  const loop = new TestLoop();
   const server = new Server(loop, echoProtocol, { port: 0 });
   const stop = drive(loop, mode);
   const port = server.listen();
@@ -133,15 +134,16 @@ export async function nodeTimersUnderLoad(mode: EmbedMode): Promise<number[]> {
 
 /** A process.once('SIGINT') handler runs while the loop is active, and stops it. */
 export async function sigintHandlerRuns(mode: EmbedMode): Promise<void> {
-  const loop = new EventLoop();
+  const loop = new TestLoop();
   const stop = drive(loop, mode);
   try {
-    const handled = new Promise<string>((resolve) => process.once('SIGINT', (signal) => {
-      assert.ok(mode === 'run' ? loop.isRunning : loop.isStarted, `${mode}() was not active in the handler`);
-      resolve(signal);
+    const handled = new Promise<{ signal: string; active: boolean }>((resolve) => process.once('SIGINT', (signal) => {
+      resolve({ signal, active: mode === 'run' ? loop.isRunning : loop.isStarted });
     }));
     process.kill(process.pid, 'SIGINT');
-    assert.is(await withTimeout(handled, 'the SIGINT handler', 5000), 'SIGINT');
+    const { signal, active } = await withTimeout(handled, 'the SIGINT handler', 5000);
+    assert.is(signal, 'SIGINT');
+    assert.ok(active, `${mode}() was not active in the handler`);
   } finally {
     await stop();
     loop.close();
@@ -153,7 +155,7 @@ export async function sigintHandlerRuns(mode: EmbedMode): Promise<void> {
  * handler queues run before the second handler. Returns the order seen.
  */
 export async function ticksBetweenHandlers(mode: EmbedMode): Promise<string[]> {
-  const loop = new EventLoop();
+  const loop = new TestLoop();
   const first = pair();
   const second = pair();
   const order: string[] = [];

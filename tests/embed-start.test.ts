@@ -4,9 +4,10 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import { EventLoop, WasmloopError } from '../src/index.js';
+import { WasmloopError } from '../src/index.js';
 import { nodeTimersUnderLoad, servesBesideNodeHttp, sigintHandlerRuns, ticksBetweenHandlers } from './embed-scenarios.js';
 import { pair, percentile, sockets, throws, tick, until, withTimeout, type Expected } from './helpers.js';
+import { TestLoop } from './test-loop.js';
 
 const started: Expected = { type: WasmloopError, code: 'ERR_LOOP_STARTED' };
 
@@ -30,7 +31,7 @@ test("two reads in one batch: the first handler's nextTick and microtask run bef
 
 test('start() needs epoll: poll and select throw ERR_START_NEEDS_EPOLL and stay usable', () => {
   for (const backend of ['poll', 'select'] as const) {
-    const loop = new EventLoop({ backend });
+    const loop = new TestLoop({ backend });
     try {
       throws(() => loop.start(), { type: WasmloopError, code: 'ERR_START_NEEDS_EPOLL' });
       assert.is(loop.isStarted, false);
@@ -42,7 +43,7 @@ test('start() needs epoll: poll and select throw ERR_START_NEEDS_EPOLL and stay 
 });
 
 test('run() while started throws ERR_LOOP_STARTED; start() while running throws ERR_LOOP_RUNNING; start() twice is one start', async () => {
-  const loop = new EventLoop();
+  const loop = new TestLoop();
   try {
     loop.start();
     loop.start();
@@ -62,7 +63,7 @@ test('run() while started throws ERR_LOOP_STARTED; start() while running throws 
 });
 
 test('stop() in a handler detaches after that callback; the rest of the batch is served after the next start()', async () => {
-  const loop = new EventLoop();
+  const loop = new TestLoop();
   const first = pair();
   const second = pair();
   const reads: number[] = [];
@@ -92,7 +93,7 @@ test('stop() in a handler detaches after that callback; the rest of the batch is
 });
 
 test('stop() then start() in a handler leaves the loop started', async () => {
-  const loop = new EventLoop();
+  const loop = new TestLoop();
   const { peer, local } = pair();
   let reads = 0;
   try {
@@ -117,7 +118,7 @@ test('stop() then start() in a handler leaves the loop started', async () => {
 });
 
 test('close() in a handler closes the loop after that callback, and `await loop.closed` resolves', async () => {
-  const loop = new EventLoop();
+  const loop = new TestLoop();
   const { peer, local } = pair();
   let closedInHandler: boolean | undefined;
   try {
@@ -141,7 +142,7 @@ test('close() in a handler closes the loop after that callback, and `await loop.
 });
 
 test('close() from a loop timer while started closes the loop', async () => {
-  const loop = new EventLoop();
+  const loop = new TestLoop();
   loop.start();
   loop.setTimeout(() => loop.close(), 5);
   await withTimeout(loop.closed, 'loop.closed after a timer closed the loop');
@@ -153,7 +154,7 @@ test('close() from a loop timer while started closes the loop', async () => {
 const nodeTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 test('a loop timer set outside any callback wakes the started loop on time, ahead of a later one already armed', async () => {
-  const loop = new EventLoop();
+  const loop = new TestLoop();
   try {
     let lateFired = false;
     loop.setTimeout(() => { lateFired = true; }, 10_000);
@@ -182,7 +183,7 @@ test('a loop timer set outside any callback wakes the started loop on time, ahea
 });
 
 test('an interval stopped from its own callback stays stopped until start(), then goes on', async () => {
-  const loop = new EventLoop();
+  const loop = new TestLoop();
   try {
     let ticks = 0;
     loop.setInterval(() => {
@@ -200,7 +201,7 @@ test('an interval stopped from its own callback stays stopped until start(), the
 });
 
 test('defer() from a Node callback runs on the started loop without any event', async () => {
-  const loop = new EventLoop();
+  const loop = new TestLoop();
   try {
     loop.start();
     // Soon after, by the median of 15: a deferred callback that waited for
@@ -223,7 +224,7 @@ test('defer() from a Node callback runs on the started loop without any event', 
 });
 
 test('runOnce() beside start() leaves nothing behind: an edge-triggered record its budget cut is served by the next wakeup', async () => {
-  const loop = new EventLoop({ callbacksPerIteration: 1 });
+  const loop = new TestLoop({ callbacksPerIteration: 1 });
   const first = pair();
   const second = pair();
   const reads: number[] = [];
@@ -251,7 +252,7 @@ test('runOnce() beside start() leaves nothing behind: an edge-triggered record i
 });
 
 test('close() outside any callback while started detaches and resolves loop.closed', async () => {
-  const loop = new EventLoop();
+  const loop = new TestLoop();
   loop.start();
   loop.close();
   assert.ok(loop.isClosed);

@@ -9,6 +9,7 @@ import * as assert from 'uvu/assert';
 
 import { EventLoop, WasmloopError } from '../src/index.js';
 import { closeQuietly, openFds, rangeErr, sockets, throws, typeErr, valueErr, type Expected } from './helpers.js';
+import { TestLoop } from './test-loop.js';
 
 // Counted when this file's tests start (uvu may import other files first).
 let fdsAtStart = -1;
@@ -20,7 +21,7 @@ test.before(() => {
 function acceptWithin(listener: number, ms = 10_000): number {
   const immediate = sockets.accept(listener);
   if (immediate !== null) return immediate;
-  const waiter = new EventLoop({ maxEvents: 4 });
+  const waiter = new TestLoop({ maxEvents: 4 });
   let accepted: number | undefined;
   try {
     waiter.addServerSocket(listener, (fd) => (accepted ??= fd), { acceptsPerEvent: 1 });
@@ -73,41 +74,41 @@ function connectedPair(): Pair {
 test('constructor rejects a non-object options with ERR_INVALID_ARG_TYPE', () => {
   const before = openFds();
   for (const options of [null, 'epoll', 42, true]) {
-    throws(() => new EventLoop(options as never), typeErr);
+    throws(() => new TestLoop(options as never), typeErr);
   }
   assert.is(openFds(), before, 'a refused constructor must not open an epoll fd');
 });
 
 test("constructor rejects backend 'kqueue' with ERR_INVALID_ARG_VALUE", () => {
   const before = openFds();
-  throws(() => new EventLoop({ backend: 'kqueue' as never }), valueErr);
-  throws(() => new EventLoop({ backend: 42 as never }), valueErr);
+  throws(() => new TestLoop({ backend: 'kqueue' as never }), valueErr);
+  throws(() => new TestLoop({ backend: 42 as never }), valueErr);
   assert.is(openFds(), before);
 });
 
 test('constructor rejects maxEvents 0, 1.5, 65537 (RangeError) and "64" (TypeError)', () => {
   const before = openFds();
-  throws(() => new EventLoop({ maxEvents: 0 }), rangeErr);
-  throws(() => new EventLoop({ maxEvents: 1.5 }), rangeErr);
-  throws(() => new EventLoop({ maxEvents: 65537 }), rangeErr);
-  throws(() => new EventLoop({ maxEvents: -1 }), rangeErr);
-  throws(() => new EventLoop({ maxEvents: Number.NaN }), rangeErr);
-  throws(() => new EventLoop({ maxEvents: '64' as never }), typeErr);
+  throws(() => new TestLoop({ maxEvents: 0 }), rangeErr);
+  throws(() => new TestLoop({ maxEvents: 1.5 }), rangeErr);
+  throws(() => new TestLoop({ maxEvents: 65537 }), rangeErr);
+  throws(() => new TestLoop({ maxEvents: -1 }), rangeErr);
+  throws(() => new TestLoop({ maxEvents: Number.NaN }), rangeErr);
+  throws(() => new TestLoop({ maxEvents: '64' as never }), typeErr);
   assert.is(openFds(), before);
 });
 
 test('constructor rejects maxFds 0, -1 and 2**21 with RangeError', () => {
   const before = openFds();
-  throws(() => new EventLoop({ maxFds: 0 }), rangeErr);
-  throws(() => new EventLoop({ maxFds: -1 }), rangeErr);
-  throws(() => new EventLoop({ maxFds: 2 ** 21 }), rangeErr);
-  throws(() => new EventLoop({ maxFds: 2 ** 20 + 1 }), rangeErr);
-  throws(() => new EventLoop({ maxFds: '1024' as never }), typeErr);
+  throws(() => new TestLoop({ maxFds: 0 }), rangeErr);
+  throws(() => new TestLoop({ maxFds: -1 }), rangeErr);
+  throws(() => new TestLoop({ maxFds: 2 ** 21 }), rangeErr);
+  throws(() => new TestLoop({ maxFds: 2 ** 20 + 1 }), rangeErr);
+  throws(() => new TestLoop({ maxFds: '1024' as never }), typeErr);
   assert.is(openFds(), before);
 });
 
 test('constructor defaults: maxEvents 1024, maxFds 65536, backend epoll', () => {
-  const loop = new EventLoop();
+  const loop = new TestLoop();
   try {
     assert.is(loop.maxEvents, 1024);
     assert.is(loop.maxFds, 65536);
@@ -122,7 +123,7 @@ test('constructor defaults: maxEvents 1024, maxFds 65536, backend epoll', () => 
 
 test('constructor accepts the limits: maxEvents 1 and 65536, maxFds 1 and 2**20', () => {
   for (const options of [{ maxEvents: 1, maxFds: 1 }, { maxEvents: 65536, maxFds: 2 ** 20 }]) {
-    const loop = new EventLoop(options);
+    const loop = new TestLoop(options);
     try {
       assert.is(loop.maxEvents, options.maxEvents);
       assert.is(loop.maxFds, options.maxFds);
@@ -147,7 +148,7 @@ function fdCalls(loop: EventLoop, fd: number): [string, () => unknown][] {
 }
 
 test('a negative fd is a RangeError for every method', () => {
-  const loop = new EventLoop();
+  const loop = new TestLoop();
   try {
     for (const [name, call] of fdCalls(loop, -1)) {
       const error = throws(call, rangeErr);
@@ -160,7 +161,7 @@ test('a negative fd is a RangeError for every method', () => {
 });
 
 test('a non-integer fd (1.5) is a RangeError for every method', () => {
-  const loop = new EventLoop();
+  const loop = new TestLoop();
   try {
     for (const [, call] of fdCalls(loop, 1.5)) throws(call, rangeErr);
     assert.is(loop.size, 0);
@@ -170,7 +171,7 @@ test('a non-integer fd (1.5) is a RangeError for every method', () => {
 });
 
 test("a string fd ('3') is a TypeError for every method", () => {
-  const loop = new EventLoop();
+  const loop = new TestLoop();
   try {
     for (const [, call] of fdCalls(loop, '3' as never)) throws(call, typeErr);
     assert.is(loop.size, 0);
@@ -180,7 +181,7 @@ test("a string fd ('3') is a TypeError for every method", () => {
 });
 
 test('fd >= maxFds is a RangeError when adding (maxFds 64, fd 64)', () => {
-  const loop = new EventLoop({ maxFds: 64 });
+  const loop = new TestLoop({ maxFds: 64 });
   try {
     throws(() => loop.addServerSocket(64, () => {}), rangeErr);
     throws(() => loop.addClientSocket(64, { read: () => {} }), rangeErr);
@@ -193,7 +194,7 @@ test('fd >= maxFds is a RangeError when adding (maxFds 64, fd 64)', () => {
 
 /** A loop with maxFds 64, for the fd-64-is-out-of-range checks. */
 function withSmallLoop(fn: (loop: EventLoop) => void): void {
-  const loop = new EventLoop({ maxFds: 64 });
+  const loop = new TestLoop({ maxFds: 64 });
   try {
     fn(loop);
     assert.is(loop.size, 0);
@@ -217,7 +218,7 @@ test('fd >= maxFds is a RangeError for isRegistered (maxFds 64, fd 64)', () => {
 // ---- handlers and options ----------------------------------------------------
 
 test('addServerSocket: bad onAccept or options are refused and nothing is registered', () => {
-  const loop = new EventLoop();
+  const loop = new TestLoop();
   const listener = sockets.listen('127.0.0.1', 0);
   try {
     throws(() => loop.addServerSocket(listener, undefined as never), typeErr);
@@ -241,7 +242,7 @@ test('addServerSocket: bad onAccept or options are refused and nothing is regist
 });
 
 test('addClientSocket: handlers not an object, or a handler not a function, is a TypeError', () => {
-  const loop = new EventLoop();
+  const loop = new TestLoop();
   const pair = connectedPair();
   try {
     for (const handlers of [undefined, null, 'read', 7]) {
@@ -260,7 +261,7 @@ test('addClientSocket: handlers not an object, or a handler not a function, is a
 });
 
 test('addClientSocket: readable/writable interest without its handler is a TypeError', () => {
-  const loop = new EventLoop();
+  const loop = new TestLoop();
   const pair = connectedPair();
   try {
     throws(() => loop.addClientSocket(pair.server, { write: () => {} }, { readable: true }), { type: TypeError });
@@ -277,7 +278,7 @@ test('addClientSocket: readable/writable interest without its handler is a TypeE
 });
 
 test("addClientSocket: options not an object or trigger 'both' are refused", () => {
-  const loop = new EventLoop();
+  const loop = new TestLoop();
   const pair = connectedPair();
   try {
     throws(() => loop.addClientSocket(pair.server, { read: () => {} }, null as never), typeErr);
@@ -293,7 +294,7 @@ test("addClientSocket: options not an object or trigger 'both' are refused", () 
 });
 
 test('setInterest: bad interest is refused and the registered interest is unchanged', () => {
-  const loop = new EventLoop();
+  const loop = new TestLoop();
   const pair = connectedPair();
   let reads = 0;
   try {
@@ -317,7 +318,7 @@ test('setInterest: bad interest is refused and the registered interest is unchan
 });
 
 test('removeSocket: bad options are refused and the socket stays registered and open', () => {
-  const loop = new EventLoop();
+  const loop = new TestLoop();
   const pair = connectedPair();
   try {
     loop.addClientSocket(pair.server, { read: () => {} });
@@ -337,7 +338,7 @@ test('removeSocket: bad options are refused and the socket stays registered and 
 });
 
 test("runOnce: -2 and 1.5 are RangeErrors, '10' a TypeError; no handler runs", () => {
-  const loop = new EventLoop();
+  const loop = new TestLoop();
   const pair = connectedPair();
   let reads = 0;
   try {
@@ -361,7 +362,7 @@ test("runOnce: -2 and 1.5 are RangeErrors, '10' a TypeError; no handler runs", (
 // ---- system call failures ----------------------------------------------------
 
 test('adding an fd twice is EEXIST (errno -17, epoll_ctl) and the first registration still works', () => {
-  const loop = new EventLoop();
+  const loop = new TestLoop();
   const pair = connectedPair();
   const seen: string[] = [];
   try {
@@ -388,7 +389,7 @@ test('adding an fd twice is EEXIST (errno -17, epoll_ctl) and the first registra
 });
 
 test('removing or narrowing an fd that is not registered is ENOENT', () => {
-  const loop = new EventLoop();
+  const loop = new TestLoop();
   const listener = sockets.listen('127.0.0.1', 0);
   try {
     throws(() => loop.removeSocket(listener), { type: Error, code: 'ENOENT', errno: -2, syscall: 'epoll_ctl' });
@@ -404,7 +405,7 @@ test('removing or narrowing an fd that is not registered is ENOENT', () => {
 });
 
 test('adding a closed fd is EBADF and leaves it unregistered', () => {
-  const loop = new EventLoop();
+  const loop = new TestLoop();
   try {
     const fd = sockets.listen('127.0.0.1', 0);
     sockets.close(fd);
@@ -419,7 +420,7 @@ test('adding a closed fd is EBADF and leaves it unregistered', () => {
 });
 
 test('adding a regular file is EPERM and leaves it unregistered', () => {
-  const loop = new EventLoop();
+  const loop = new TestLoop();
   const dir = mkdtempSync(join(tmpdir(), 'wasmloop-'));
   const path = join(dir, 'plain.txt');
   writeFileSync(path, 'not a socket');
@@ -438,7 +439,7 @@ test('adding a regular file is EPERM and leaves it unregistered', () => {
 });
 
 test('setInterest on a server socket is ERR_NOT_CLIENT_SOCKET', () => {
-  const loop = new EventLoop();
+  const loop = new TestLoop();
   const listener = sockets.listen('127.0.0.1', 0);
   try {
     loop.addServerSocket(listener, () => {});
@@ -454,7 +455,7 @@ test('setInterest on a server socket is ERR_NOT_CLIENT_SOCKET', () => {
 // ---- closed and re-entered loops -------------------------------------------
 
 test('after close() every method throws ERR_LOOP_CLOSED; close() twice is fine', () => {
-  const loop = new EventLoop();
+  const loop = new TestLoop();
   const listener = sockets.listen('127.0.0.1', 0);
   try {
     loop.close();
@@ -475,14 +476,14 @@ test('after close() every method throws ERR_LOOP_CLOSED; close() twice is fine',
 });
 
 test('isRegistered after close() throws ERR_LOOP_CLOSED', () => {
-  const loop = new EventLoop();
+  const loop = new TestLoop();
   loop.close();
   throws(() => loop.isRegistered(0), { type: WasmloopError, code: 'ERR_LOOP_CLOSED' });
 });
 
 test('close() releases the sockets it holds and the loop fd', () => {
   const before = openFds();
-  const loop = new EventLoop();
+  const loop = new TestLoop();
   const listener = sockets.listen('127.0.0.1', 0);
   loop.addServerSocket(listener, () => {});
   assert.is(openFds(), before + 2);
@@ -492,7 +493,7 @@ test('close() releases the sockets it holds and the loop fd', () => {
 });
 
 test('runOnce from inside a handler is ERR_LOOP_REENTERED, thrown out of the outer runOnce (fatalErrors)', () => {
-  const loop = new EventLoop({ fatalErrors: true });
+  const loop = new TestLoop({ fatalErrors: true });
   const pair = connectedPair();
   let inner: unknown;
   let calls = 0;

@@ -11,6 +11,7 @@ import * as assert from 'uvu/assert';
 import { EventLoop, type BackendName, type SystemError } from '../src/index.js';
 import { native } from '../src/native.js';
 import { HOST, acceptOne, closeAll, isOpen, pair, sockets, turnUntil } from './helpers.js';
+import { TestLoop } from './test-loop.js';
 
 const BACKENDS: BackendName[] = ['epoll', 'poll', 'select'];
 
@@ -58,7 +59,7 @@ function errorOf(fn: () => unknown): SystemError {
 
 for (const backend of BACKENDS) {
   test(`${backend}: an fd closed behind the loop's back is dropped without a spin, and its number is reused safely`, () => {
-    const loop = new EventLoop({ backend });
+    const loop = new TestLoop({ backend });
     const victim = pair();
     const bystander = pair();
     let reused = -1;
@@ -114,7 +115,7 @@ for (const backend of BACKENDS) {
 // libuv's), but they remember the file's identity, so removeSocket() still
 // answers ENOENT and leaves the new fd open.
 for (const backend of BACKENDS) test(`${backend}: removeSocket of a number reused before the loop waited again reports ENOENT and spares the new fd`, () => {
-  const loop = new EventLoop({ backend });
+  const loop = new TestLoop({ backend });
   const victim = pair();
   const listener = sockets.listen(HOST, 0);
   let reused = -1;
@@ -153,7 +154,7 @@ for (const backend of BACKENDS) test(`${backend}: removeSocket of a number reuse
 for (const backend of BACKENDS) {
   test(`${backend}: close() leaves an fd closed behind its back alone, warns, and releases the rest`, () => {
     const warnings: unknown[] = [];
-    const loop = new EventLoop({ backend, logger: { warn: (object) => warnings.push(object) } });
+    const loop = new TestLoop({ backend, logger: { warn: (object) => warnings.push(object) } });
     const gone = pair();
     const kept = pair();
     loop.addClientSocket(gone.local, { read() {} });

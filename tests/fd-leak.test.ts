@@ -4,10 +4,11 @@ import { connect as netConnect, createServer, type Socket } from 'node:net';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import { EventLoop, type SystemError } from '../src/index.js';
+import type { SystemError } from '../src/index.js';
 import { Server } from '../src/server.js';
 import { echoProtocol } from '../src/protocols/echo.js';
 import { HOST, isOpen, openFds as fdCount, sockets, withTimeout } from './helpers.js';
+import { TestLoop } from './test-loop.js';
 
 /** Lets Node finish closing handles (uv_close callbacks run a turn later). */
 async function settle(): Promise<void> {
@@ -40,7 +41,7 @@ async function warmUpLibuvStreams(): Promise<void> {
 test('an echo Server with 20 node:net clients under run() leaks no fds once closed', async () => {
   await warmUpLibuvStreams();
   const baseline = fdCount();
-  const loop = new EventLoop();
+  const loop = new TestLoop();
   const server = new Server(loop, echoProtocol, { host: HOST, port: 0 });
   const clients: Socket[] = [];
   try {
@@ -82,7 +83,7 @@ test('an echo Server with 20 node:net clients under run() leaks no fds once clos
 
 test('loop.close() closes its registered client and server sockets and its epoll fd', () => {
   const baseline = fdCount();
-  const loop = new EventLoop();
+  const loop = new TestLoop();
   const listenFd = sockets.listen(HOST, 0);
   const peer = sockets.connect(HOST, sockets.localPort(listenFd));
   let local = -1;
@@ -106,7 +107,7 @@ test('loop.close() closes its registered client and server sockets and its epoll
 
 test('failed registrations (EEXIST, EBADF) change nothing and leak nothing', () => {
   const baseline = fdCount();
-  const loop = new EventLoop();
+  const loop = new TestLoop();
   const listenFd = sockets.listen(HOST, 0);
   const peer = sockets.connect(HOST, sockets.localPort(listenFd));
   const closed = sockets.connect(HOST, sockets.localPort(listenFd));
@@ -146,7 +147,7 @@ test('failed registrations (EEXIST, EBADF) change nothing and leak nothing', () 
 test('creating and closing 100 loops leaks nothing', () => {
   const baseline = fdCount();
   for (let i = 0; i < 100; i++) {
-    const loop = new EventLoop({ maxEvents: 16, maxFds: 4096 });
+    const loop = new TestLoop({ maxEvents: 16, maxFds: 4096 });
     try {
       assert.is(fdCount(), baseline + 1);
       assert.is(loop.runOnce(0), 0);

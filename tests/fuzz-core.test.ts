@@ -197,11 +197,15 @@ function writeEvents(core: Core, events: { fd: number; gen: number; bits: number
   });
 }
 
+/** The batch, read where the core says its records are: RECORD_BYTES apart from recordsBase. */
 function coreRecords(core: Core): ModelRecord[] {
+  const w = core.exports;
+  const view = new DataView(core.memory.buffer);
   const out: ModelRecord[] = [];
-  for (let i = 0; i < core.exports.recordsInBatch(); i++) {
-    const [kind, fd, gen, bits] = core.records.subarray(i * 4, i * 4 + 4);
-    out.push({ kind: kind!, fd: fd!, gen: gen!, bits: bits! >>> 0 });
+  for (let i = 0; i < w.recordsInBatch(); i++) {
+    const at = v(w.recordsBase) + i * v(w.RECORD_BYTES);
+    const word = (n: number): number => view.getInt32(at + 4 * n, true);
+    out.push({ kind: word(0), fd: word(1), gen: word(2), bits: word(3) >>> 0 });
   }
   return out;
 }
@@ -271,6 +275,7 @@ function check(ops: Op[]): void {
         else {
           const handle = handles.find((h) => h.id === id);
           assert.ok(handle !== undefined && handle.index === index, `${where}: took index ${index}, the model took id ${id}`);
+          assert.is(w.timerTakenDeadline(), timers.takenDeadline, `${where}: the deadline of the timer taken`);
           taken.set(index, id);
         }
         break;

@@ -9,6 +9,7 @@ import { EventLoop, MockKernel, SocketManager, type EventLoopOptions } from '../
 import type { Connection } from '../src/connection.js';
 import { Server, type ProtocolFactory, type ServerOptions } from '../src/server.js';
 import type { FaultServerReport } from './fixtures/fault-server.js';
+import { TestLoop } from './test-loop.js';
 
 /** The loopback address the socket tests listen and connect on. */
 export const HOST = '127.0.0.1';
@@ -89,7 +90,7 @@ export function turnUntil(loop: EventLoop, done: () => boolean, what: string): v
 
 /** Accepts one connection from `listenFd` within ~10 s, using a throwaway loop to wait. */
 export function acceptOne(listenFd: number): number {
-  const acceptor = new EventLoop();
+  const acceptor = new TestLoop();
   let accepted = -1;
   try {
     acceptor.addServerSocket(listenFd, (fd) => { accepted = fd; }, { acceptsPerEvent: 1 });
@@ -182,8 +183,8 @@ function deadline(ms: number, what: string): { promise: Promise<never>; clear():
 /**
  * Runs a server for `protocol` on a fresh loop (made with `loopOptions`) in `await loop.run()` while
  * `body` drives clients; stops and closes everything afterwards. A handler
- * error (run() rejecting), the loop stopping early, or the 20 s deadline
- * fails the test.
+ * error (the TestLoop is fatal, so run() rejects with it), the loop stopping
+ * early, or the 20 s deadline fails the test.
  */
 export async function withServer(
   protocol: ProtocolFactory,
@@ -192,7 +193,7 @@ export async function withServer(
   body: (server: Server, port: number) => Promise<void>,
   loopOptions: EventLoopOptions = {},
 ): Promise<void> {
-  const loop = new EventLoop(loopOptions);
+  const loop = new TestLoop(loopOptions);
   const server = new Server(loop, protocol, { port: 0, ...options });
   let running: Promise<void> | undefined;
   const limit = deadline(SERVER_TEST_TIMEOUT_MS, what);
@@ -295,7 +296,7 @@ export function mockLoop(
   mockOptions: { levelOnly?: boolean } = {},
 ): { loop: EventLoop; mock: MockKernel } {
   const mock = new MockKernel(mockOptions);
-  return { loop: new EventLoop({ ...options, backend: mock }), mock };
+  return { loop: new TestLoop({ ...options, backend: mock }), mock };
 }
 
 /** Spins (no sleep: a sleeping handler would not be busy) for `ms` milliseconds. */
@@ -304,7 +305,7 @@ export function busyWait(ms: number): void {
   while (performance.now() < until);
 }
 
-/** A settable clock for `new EventLoop({ clock })`: the loop reads `ms`, the test moves it. */
+/** A settable clock for `new TestLoop({ clock })`: the loop reads `ms`, the test moves it. */
 export interface VirtualClock {
   ms: number;
   /** Moves the clock forward by `ms` (backward for a negative step). */
@@ -326,7 +327,7 @@ export function virtualClockLoop(
     },
   };
   const mock = new MockKernel();
-  return { loop: new EventLoop({ ...options, backend: mock, clock: () => clock.ms }), mock, clock };
+  return { loop: new TestLoop({ ...options, backend: mock, clock: () => clock.ms }), mock, clock };
 }
 
 // ---- embedding: a loop beside Node's own, child processes ------------------------
@@ -549,7 +550,7 @@ export interface ChildServer {
   child: ChildProcess;
   /** The child's stats, fd count and RSS, now. */
   report(): Promise<FaultServerReport>;
-  /** Stops the loop, waits for the child to exit, returns its last report. */
+  /** Stops the loop, waits for the child to exit, returns its last report; fails if a callback threw in the child. */
   stop(): Promise<FaultServerReport>;
 }
 
@@ -597,6 +598,7 @@ export async function forkServer(protocol: 'echo' | 'resp' | 'http', options: { 
         child.send('stop');
         const last = await stopped;
         await withTimeout(exited, 'the child server to exit');
+        assert.equal(last.loopErrors, [], 'callbacks threw in the server child');
         return last;
       } finally {
         if (child.exitCode === null) child.kill('SIGKILL');

@@ -1,31 +1,18 @@
 // The protocols against the real clients: redis-cli, redis-benchmark, curl,
-// wrk. A client that is not installed is skipped with a note on stdout (CI
-// installs them with apt: redis-tools, curl, wrk).
-import { execFile, spawnSync } from 'node:child_process';
+// wrk. A client that is not installed skips its test with a note on stdout,
+// or fails it in CI (tests/required-tools.ts); CI installs them with apt
+// (redis-tools, curl, wrk).
+import { execFile } from 'node:child_process';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
 import { httpProtocol } from '../src/protocols/http.js';
 import { respProtocol } from '../src/protocols/resp.js';
 import { HOST, withServer } from './helpers.js';
+import { testWithTools } from './required-tools.js';
 
 /** A client still running after this long is killed, which fails its test. */
 const CLIENT_TIMEOUT_MS = 15_000;
-
-function installed(binary: string): boolean {
-  return spawnSync('sh', ['-c', `command -v ${binary}`]).status === 0;
-}
-
-/** Defines the test, or skips it with a visible note when one of the binaries is missing. */
-function clientTest(binaries: string[], name: string, body: () => Promise<void>): void {
-  const missing = binaries.filter((binary) => !installed(binary));
-  if (missing.length === 0) {
-    test(name, body);
-    return;
-  }
-  console.log(`interop-clients: skipping "${name}": ${missing.join(', ')} not installed`);
-  test.skip(name, body);
-}
 
 interface Run {
   code: number | null;
@@ -49,7 +36,7 @@ function run(binary: string, args: string[], input?: Buffer): Promise<Run> {
 
 // ---- RESP ------------------------------------------------------------------------
 
-clientTest(['redis-cli'], 'redis-cli: PING, SET, GET, INCR, DEL, EXISTS, ECHO, a binary value, an unknown command', async () => {
+testWithTools(['redis-cli'], 'redis-cli: PING, SET, GET, INCR, DEL, EXISTS, ECHO, a binary value, an unknown command', async () => {
   await withServer(respProtocol(), {}, 'redis-cli', async (_server, port) => {
     const cli = async (...args: string[]): Promise<string> => {
       const result = await run('redis-cli', ['-h', HOST, '-p', String(port), ...args]);
@@ -88,7 +75,7 @@ function benchmarkRates(output: string): Map<string, number> {
 }
 
 for (const pipeline of [1, 16]) {
-  clientTest(['redis-benchmark'], `redis-benchmark -P ${pipeline}: every test completes, and INCR counted every request`, async () => {
+  testWithTools(['redis-benchmark'], `redis-benchmark -P ${pipeline}: every test completes, and INCR counted every request`, async () => {
     const factory = respProtocol();
     await withServer(factory, {}, `redis-benchmark -P ${pipeline}`, async (_server, port) => {
       const args = ['-h', HOST, '-p', String(port), '-q', '-n', '2000', '-c', '10', '-P', String(pipeline), '-t', 'ping_inline,ping_mbulk,set,get,incr'];
@@ -108,7 +95,7 @@ for (const pipeline of [1, 16]) {
 
 // ---- HTTP --------------------------------------------------------------------------
 
-clientTest(['curl'], 'curl: GET / is hello, /metrics is the metrics text, an unknown path is 404, HEAD has no body', async () => {
+testWithTools(['curl'], 'curl: GET / is hello, /metrics is the metrics text, an unknown path is 404, HEAD has no body', async () => {
   await withServer(httpProtocol({ metrics: () => 'interop_metric 42\n' }), {}, 'curl', async (_server, port) => {
     const base = `http://${HOST}:${port}`;
     const hello = await run('curl', ['-sS', '-i', `${base}/`]);
@@ -125,7 +112,7 @@ clientTest(['curl'], 'curl: GET / is hello, /metrics is the metrics text, an unk
   });
 });
 
-clientTest(['curl'], 'curl with two URLs reuses one kept-alive connection', async () => {
+testWithTools(['curl'], 'curl with two URLs reuses one kept-alive connection', async () => {
   await withServer(httpProtocol(), {}, 'curl keep-alive', async (server, port) => {
     const url = `http://${HOST}:${port}/`;
     const result = await run('curl', ['-sv', url, url]);
@@ -136,7 +123,7 @@ clientTest(['curl'], 'curl with two URLs reuses one kept-alive connection', asyn
   });
 });
 
-clientTest(['wrk'], 'wrk -t1 -c10 -d1s: requests served with no socket errors, timeouts or non-2xx replies', async () => {
+testWithTools(['wrk'], 'wrk -t1 -c10 -d1s: requests served with no socket errors, timeouts or non-2xx replies', async () => {
   const factory = httpProtocol();
   await withServer(factory, {}, 'wrk', async (server, port) => {
     const result = await run('wrk', ['-t1', '-c10', '-d1s', `http://${HOST}:${port}/`]);

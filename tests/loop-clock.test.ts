@@ -5,8 +5,9 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
 import { createCore } from '../src/core.js';
-import { EventLoop, MockKernel } from '../src/index.js';
+import { MockKernel } from '../src/index.js';
 import { throws, typeErr, virtualClockLoop } from './helpers.js';
+import { TestLoop } from './test-loop.js';
 
 /** The wheel's range, from the core itself (2^36 - 1 ms, about 2.18 years). */
 const MAX_TIMER_DELAY_MS = createCore(1, 1, 12, 4, 1).exports.MAX_TIMER_DELAY_MS.value as number;
@@ -30,7 +31,7 @@ test('now() counts from the loop\'s creation on the injected clock', () => {
 });
 
 test('the default clock is performance.now: now() moves with real time', () => {
-  const loop = new EventLoop();
+  const loop = new TestLoop();
   try {
     const before = loop.now();
     const until = performance.now() + 5;
@@ -63,10 +64,10 @@ test('a delay counts from the call, not from the start of the iteration', () => 
 });
 
 test('a clock that is not a function, or returns no finite number, is a TypeError', () => {
-  throws(() => new EventLoop({ backend: new MockKernel(), clock: 5 as unknown as () => number }), typeErr);
-  throws(() => new EventLoop({ backend: new MockKernel(), clock: () => NaN }), { type: TypeError });
+  throws(() => new TestLoop({ backend: new MockKernel(), clock: 5 as unknown as () => number }), typeErr);
+  throws(() => new TestLoop({ backend: new MockKernel(), clock: () => NaN }), { type: TypeError });
   let reading: unknown = 0;
-  const loop = new EventLoop({ backend: new MockKernel(), clock: () => reading as number });
+  const loop = new TestLoop({ backend: new MockKernel(), clock: () => reading as number });
   try {
     reading = 'soon';
     throws(() => loop.now(), { type: TypeError });
@@ -202,7 +203,7 @@ class SleepingKernel extends MockKernel {
 
 test('a far timer: no wait outlasts it, and it costs at most one wake per wheel level', () => {
   const kernel = new SleepingKernel();
-  const loop = new EventLoop({ backend: kernel, clock: () => kernel.ms });
+  const loop = new TestLoop({ backend: kernel, clock: () => kernel.ms });
   try {
     const delay = 3_700_000; // an hour: level 3
     let firedAt = -1;

@@ -4,11 +4,12 @@ import { execFile } from 'node:child_process';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import { EventLoop, type LoopMetrics } from '../src/index.js';
+import type { LoopMetrics } from '../src/index.js';
 import { renderPrometheus } from '../src/prometheus.js';
 import { httpProtocol } from '../src/protocols/http.js';
 import { Server, type ServerStats } from '../src/server.js';
 import { parsePrometheus, prometheusValue, withServer } from './helpers.js';
+import { TestLoop } from './test-loop.js';
 
 /** curl with no proxy, so loopback requests go straight to the server. */
 function curl(url: string): Promise<{ status: number; body: string }> {
@@ -33,7 +34,7 @@ const STATS: ServerStats = {
 };
 
 test('every line is valid exposition text: HELP and TYPE once per family, counters _total, summaries with quantiles', () => {
-  const loop = new EventLoop();
+  const loop = new TestLoop();
   try {
     loop.runOnce(0);
     loop.runOnce(0);
@@ -59,7 +60,7 @@ test('every line is valid exposition text: HELP and TYPE once per family, counte
 });
 
 test('without requests there is no requests family; label values are escaped; non-finite values are spelled out', () => {
-  const loop = new EventLoop();
+  const loop = new TestLoop();
   try {
     const metrics: LoopMetrics = { ...loop.metrics(), utilization: NaN };
     const text = renderPrometheus(metrics, STATS, { labels: { path: 'a"b\\c\nd' }, prefix: 'x' });

@@ -1,13 +1,14 @@
 // loop.remote(): another thread wakes a loop, stops it, or hands it an fd,
 // through a lock-free queue in shared memory and an eventfd in the loop's set.
 import { existsSync } from 'node:fs';
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { Worker } from 'node:worker_threads';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import { EventLoop, RemoteHandle, SocketManager, WasmloopError, DEFAULT_REMOTE_QUEUE, type RemoteHandleData } from '../src/index.js';
+import { RemoteHandle, SocketManager, WasmloopError, DEFAULT_REMOTE_QUEUE, type RemoteHandleData } from '../src/index.js';
 import { HOST, openFds, throws, withTimeout } from './helpers.js';
+import { TestLoop } from './test-loop.js';
 
 const fixture = (name: string): URL => new URL(`./fixtures/${name}.js`, import.meta.url);
 const sockets = new SocketManager();
@@ -33,7 +34,7 @@ function remoteWorker(handle: RemoteHandle, body: string, delayMs: number): Work
 }
 
 test('remote() returns one handle per loop; its eventfd does not count in loop.size', () => {
-  const loop = new EventLoop();
+  const loop = new TestLoop();
   try {
     const handle = loop.remote();
     assert.is(loop.remote(), handle);
@@ -47,7 +48,7 @@ test('remote() returns one handle per loop; its eventfd does not count in loop.s
 
 for (const backend of ['epoll', 'poll', 'select'] as const) {
   test(`${backend}: wake() from a worker ends a runOnce that would wait 10 s`, async () => {
-    const loop = new EventLoop({ backend });
+    const loop = new TestLoop({ backend });
     const worker = remoteWorker(loop.remote(), '(remote) => remote.wake()', 0);
     try {
       await new Promise((resolve) => worker.once('online', resolve));
@@ -62,7 +63,7 @@ for (const backend of ['epoll', 'poll', 'select'] as const) {
 }
 
 test('stop() from a worker ends run()', async () => {
-  const loop = new EventLoop();
+  const loop = new TestLoop();
   const worker = remoteWorker(loop.remote(), '(remote) => remote.stop()', 20);
   try {
     await withTimeout(loop.run(), 'run() to end on a remote stop()');
@@ -79,19 +80,25 @@ test('one acceptor thread hands connections to two worker loops, which echo them
   const handles = await Promise.all(loops.map((w) => message<{ remote: RemoteHandleData }>(w)));
   const reports = loops.map((w) => new Promise<{ accepted: number }>((resolve) => w.on('message', resolve)));
   const acceptor = new Worker(fixture('acceptor-worker'), { workerData: { remotes: handles.map((h) => h.remote) } });
+  // A worker whose loop callback threw ends with an 'error' event: fail with it at once.
+  const workerFailed = new Promise<never>((_, reject) => {
+    for (const worker of [acceptor, ...loops]) worker.once('error', reject);
+  });
+  const clients: Socket[] = [];
   try {
     const { port } = await message<{ port: number }>(acceptor);
     const CLIENTS = 40;
     const echoes = Array.from({ length: CLIENTS }, (_, i) => new Promise<string>((resolve, reject) => {
       const payload = `client ${i} `.repeat(100);
       const client = connect(port, HOST, () => client.end(payload));
+      clients.push(client);
       let echoed = '';
       client.setEncoding('latin1');
       client.on('data', (chunk: string) => (echoed += chunk));
       client.on('close', () => (echoed === payload ? resolve(echoed) : reject(new Error(`client ${i} got ${echoed.length} bytes`))));
       client.on('error', reject);
     }));
-    await withTimeout(Promise.all(echoes), 'every client to get its echo');
+    await withTimeout(Promise.race([Promise.all(echoes), workerFailed]), 'every client to get its echo');
 
     const handed = message<{ handed: number }>(acceptor);
     acceptor.postMessage('stop');
@@ -101,13 +108,15 @@ test('one acceptor thread hands connections to two worker loops, which echo them
     assert.is(accepted[0]! + accepted[1]!, CLIENTS);
     assert.ok(accepted[0]! > 0 && accepted[1]! > 0, `one loop served nothing: ${accepted}`);
   } finally {
+    // A client left waiting on a dead worker's connection would keep the test process alive.
+    for (const client of clients) client.destroy();
     await Promise.all([acceptor, ...loops].map((w) => w.terminate()));
   }
   assert.is(openFds(), before, 'fds leaked');
 });
 
 test('two producer threads: every command arrives once, each producer\'s in order', async () => {
-  const loop = new EventLoop();
+  const loop = new TestLoop();
   const received: number[] = [];
   loop.on('fd', (n) => received.push(n));
   const remote = loop.remote();
@@ -140,7 +149,7 @@ test('two producer threads: every command arrives once, each producer\'s in orde
 });
 
 test('a full queue refuses with ERR_REMOTE_QUEUE_FULL, and takes commands again once drained', () => {
-  const loop = new EventLoop();
+  const loop = new TestLoop();
   try {
     const remote = loop.remote();
     for (let i = 0; i < DEFAULT_REMOTE_QUEUE; i++) remote.wake();
@@ -155,7 +164,7 @@ test('a full queue refuses with ERR_REMOTE_QUEUE_FULL, and takes commands again 
 
 test('fds handed over but not yet adopted are closed with the loop; sending to a closed loop is ERR_LOOP_CLOSED', () => {
   const before = openFds();
-  const loop = new EventLoop();
+  const loop = new TestLoop();
   const remote = loop.remote();
   const listenFd = sockets.listen(HOST, 0);
   remote.sendFd(listenFd);
@@ -167,7 +176,7 @@ test('fds handed over but not yet adopted are closed with the loop; sending to a
 });
 
 test("an fd handed to a loop nobody listens to for 'fd' is closed and reported as an error", () => {
-  const loop = new EventLoop();
+  const loop = new TestLoop({ fatalErrors: false });
   const errors: unknown[] = [];
   loop.on('error', (error) => errors.push(error));
   try {
@@ -184,7 +193,7 @@ test("an fd handed to a loop nobody listens to for 'fd' is closed and reported a
 test('RemoteHandle.from refuses anything but a handle\'s data; sendFd refuses a bad fd', () => {
   throws(() => RemoteHandle.from({} as RemoteHandleData), { type: TypeError });
   throws(() => RemoteHandle.from(null as unknown as RemoteHandleData), { type: TypeError });
-  const loop = new EventLoop();
+  const loop = new TestLoop();
   try {
     throws(() => loop.remote().sendFd(-1), { type: TypeError });
     throws(() => loop.remote().sendFd(1.5), { type: TypeError });

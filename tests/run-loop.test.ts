@@ -5,8 +5,9 @@ import { connect as netConnect, createServer, type AddressInfo } from 'node:net'
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import { echoProtocol, EventLoop, Server, WasmloopError } from '../src/index.js';
+import { echoProtocol, Server, WasmloopError } from '../src/index.js';
 import { HOST, pair, sockets, spawnFixture, withTimeout } from './helpers.js';
+import { TestLoop } from './test-loop.js';
 
 /** The WasmloopError code `fn` throws (fails if it does not throw one). */
 function codeOf(fn: () => unknown): string {
@@ -21,18 +22,20 @@ function codeOf(fn: () => unknown): string {
 }
 
 test('a Node setTimeout fires while run() is active; its stop() resolves the promise', async () => {
-  const loop = new EventLoop();
+  const loop = new TestLoop();
   try {
     let fired = false;
+    let runningWhenFired = false;
     const running = loop.run();
     assert.ok(loop.isRunning);
     setTimeout(() => {
       fired = true;
-      assert.ok(loop.isRunning, 'run() was not active when the timer fired');
+      runningWhenFired = loop.isRunning;
       loop.stop();
     }, 20);
     assert.is(await withTimeout(running, 'run() to resolve after stop()'), undefined);
     assert.ok(fired);
+    assert.ok(runningWhenFired, 'run() was not active when the timer fired');
     assert.is(loop.isRunning, false);
   } finally {
     loop.stop();
@@ -41,7 +44,7 @@ test('a Node setTimeout fires while run() is active; its stop() resolves the pro
 });
 
 test('a node:net server and client in the same process exchange data while run() is active', async () => {
-  const loop = new EventLoop();
+  const loop = new TestLoop();
   const server = createServer((socket) => socket.pipe(socket));
   const { peer, local } = pair();
   try {
@@ -89,7 +92,7 @@ test('a node:net server and client in the same process exchange data while run()
 });
 
 test('run() rejects with the error a handler threw (fatalErrors), and the loop is usable afterwards', async () => {
-  const loop = new EventLoop({ fatalErrors: true });
+  const loop = new TestLoop({ fatalErrors: true });
   const { peer, local } = pair();
   try {
     const boom = new Error('handler failed');
@@ -121,7 +124,7 @@ test('run() rejects with the error a handler threw (fatalErrors), and the loop i
 });
 
 test('run() while run() is active throws ERR_LOOP_RUNNING; the first run goes on', async () => {
-  const loop = new EventLoop();
+  const loop = new TestLoop();
   try {
     const running = loop.run();
     assert.is(codeOf(() => loop.run()), 'ERR_LOOP_RUNNING');
@@ -140,16 +143,20 @@ test('run() while run() is active throws ERR_LOOP_RUNNING; the first run goes on
 });
 
 test('runOnce() during run() (from a Node timer) throws ERR_LOOP_RUNNING', async () => {
-  const loop = new EventLoop();
+  const loop = new TestLoop();
   try {
     const running = loop.run();
-    let code = '';
+    let thrown: unknown;
     setTimeout(() => {
-      code = codeOf(() => loop.runOnce(0));
+      try {
+        loop.runOnce(0);
+      } catch (error) {
+        thrown = error;
+      }
       loop.stop();
     }, 10);
     await withTimeout(running, 'run() to resolve');
-    assert.is(code, 'ERR_LOOP_RUNNING');
+    assert.is(codeOf(() => { throw thrown; }), 'ERR_LOOP_RUNNING');
   } finally {
     loop.stop();
     loop.close();
@@ -157,8 +164,8 @@ test('runOnce() during run() (from a Node timer) throws ERR_LOOP_RUNNING', async
 });
 
 test("a second loop's run() while the first runs throws ERR_RUN_ACTIVE and leaves it unchanged", async () => {
-  const first = new EventLoop();
-  const second = new EventLoop();
+  const first = new TestLoop();
+  const second = new TestLoop();
   try {
     const running = first.run();
     assert.is(codeOf(() => second.run()), 'ERR_RUN_ACTIVE');
@@ -181,21 +188,23 @@ test("a second loop's run() while the first runs throws ERR_RUN_ACTIVE and leave
 });
 
 test('close() from a handler during run() stops the loop and closes it', async () => {
-  const loop = new EventLoop();
+  const loop = new TestLoop();
   const { peer, local } = pair();
   try {
     let calls = 0;
+    let closedInHandler: boolean | undefined;
     loop.addClientSocket(local, {
       read(fd) {
         calls++;
         sockets.read(fd, Buffer.alloc(8)); // unread data would turn the close into a reset
         loop.close();
-        assert.is(loop.isClosed, false, 'closed before run() unwound');
+        closedInHandler = loop.isClosed;
       },
     });
     assert.is(sockets.write(peer, Buffer.from('x')), 1);
     await withTimeout(loop.run(), 'run() to resolve after close()');
     assert.is(calls, 1);
+    assert.is(closedInHandler, false, 'closed before run() unwound');
     assert.is(loop.isRunning, false);
     assert.is(loop.isClosed, true);
     assert.is(codeOf(() => loop.runOnce(0)), 'ERR_LOOP_CLOSED');
@@ -227,7 +236,7 @@ test('an idle run() uses little CPU (no busy spin)', async () => {
 });
 
 test('stop() when not running does nothing, and does not end a later run() early', async () => {
-  const loop = new EventLoop();
+  const loop = new TestLoop();
   try {
     loop.stop();
     assert.is(loop.isRunning, false);
@@ -247,7 +256,7 @@ test('stop() when not running does nothing, and does not end a later run() early
 });
 
 test('microtasks and nextTicks a handler queues run after its turn, before any further event', async () => {
-  const loop = new EventLoop();
+  const loop = new TestLoop();
   const { peer, local } = pair();
   const order: string[] = [];
   try {
@@ -280,7 +289,7 @@ test('microtasks and nextTicks a handler queues run after its turn, before any f
 });
 
 test('an immediate a handler queues runs promptly while run() is active', async () => {
-  const loop = new EventLoop();
+  const loop = new TestLoop();
   const { peer, local } = pair();
   try {
     let ranAt = 0;
@@ -311,7 +320,7 @@ test("back-to-back run()s serve at once: Node's own poll never sleeps on the loo
   // is active, the loop's ready sockets would wait for Node's next timer
   // (here, withTimeout's 5 s one).
   for (let round = 0; round < 3; round++) {
-    const loop = new EventLoop();
+    const loop = new TestLoop();
     const server = new Server(loop, echoProtocol, { port: 0 });
     const port = server.listen();
     const running = loop.run();

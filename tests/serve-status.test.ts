@@ -2,9 +2,9 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import { EventLoop } from '../src/index.js';
 import { native } from '../src/native.js';
 import { bucketPercentile, formatStatus, mergeSamples, type StatusSample } from '../src/serve.js';
+import { TestLoop } from './test-loop.js';
 
 const sample = (over: Partial<StatusSample>): StatusSample => ({
   connections: 0,
@@ -28,7 +28,7 @@ test('formatStatus: a protocol that counts no requests, and an interval with no 
 });
 
 test('bucketPercentile agrees with the core on a live loop histogram of several buckets', () => {
-  const loop = new EventLoop();
+  const loop = new TestLoop();
   const efds = Array.from({ length: 40 }, () => native.eventfd(0));
   try {
     for (const efd of efds) loop.watch(efd, { readable: true }, () => native.eventfdRead(efd));

@@ -2,11 +2,11 @@ import type { Socket } from 'node:net';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import { EventLoop } from '../src/index.js';
 import { echoProtocol } from '../src/protocols/echo.js';
 import { httpProtocol } from '../src/protocols/http.js';
 import { DEFAULT_IDLE_TIMEOUT_MS, Server } from '../src/server.js';
 import { connected, HOST, rangeErr, throws, tick, until, valueErr, withServer } from './helpers.js';
+import { TestLoop } from './test-loop.js';
 
 const IDLE_MS = 200;
 
@@ -88,7 +88,7 @@ test('no timer per connection: one idle sweep per server, gone when the server c
 
 test('idleTimeoutMs defaults to 120 s and is checked', () => {
   assert.is(DEFAULT_IDLE_TIMEOUT_MS, 120_000);
-  const loop = new EventLoop();
+  const loop = new TestLoop();
   try {
     throws(() => new Server(loop, echoProtocol, { idleTimeoutMs: -1 }), rangeErr);
     throws(() => new Server(loop, echoProtocol, { idleTimeoutMs: 1.5 }), rangeErr);

@@ -3,10 +3,10 @@ import type { Socket } from 'node:net';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import { EventLoop } from '../src/index.js';
 import { echoProtocol } from '../src/protocols/echo.js';
 import { DEFAULT_SHUTDOWN_MS, Server, type ProtocolFactory } from '../src/server.js';
 import { connected, HOST, rangeErr, sockets, throws, tick, until, withServer, withTimeout } from './helpers.js';
+import { TestLoop } from './test-loop.js';
 
 const MiB = 1024 * 1024;
 
@@ -90,7 +90,7 @@ test('shutdown(deadlineMs) closes what has not drained by the deadline, counted 
 });
 
 test('shutdown() with no connections resolves at once; calling it again returns the same promise', async () => {
-  const loop = new EventLoop();
+  const loop = new TestLoop();
   const server = new Server(loop, echoProtocol);
   try {
     const port = server.listen();
@@ -115,7 +115,7 @@ test('shutdown() with no connections resolves at once; calling it again returns 
 
 test('shutdown() checks its deadline; the default is 5 s', () => {
   assert.is(DEFAULT_SHUTDOWN_MS, 5000);
-  const loop = new EventLoop();
+  const loop = new TestLoop();
   const server = new Server(loop, echoProtocol);
   try {
     throws(() => server.shutdown(-1), rangeErr);

@@ -3,8 +3,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import { EventLoop } from '../src/index.js';
 import { closeQuietly, openFds, rangeErr, sockets, throws, typeErr, type Expected } from './helpers.js';
+import { TestLoop } from './test-loop.js';
 
 // Counted when this file's tests start (uvu may import other files first).
 let fdsAtStart = -1;
@@ -18,7 +18,7 @@ const WAIT_MS = 10_000;
  * throwaway loop that neither reads from nor closes the fd.
  */
 function waitReadable(fd: number, ms = WAIT_MS): void {
-  const waiter = new EventLoop({ maxEvents: 4 });
+  const waiter = new TestLoop({ maxEvents: 4 });
   let ready = false;
   const done = (): void => {
     ready = true;

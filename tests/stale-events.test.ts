@@ -4,8 +4,8 @@ import { existsSync } from 'node:fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import { EventLoop } from '../src/index.js';
 import { closeAll, HOST, pair, sockets } from './helpers.js';
+import { TestLoop } from './test-loop.js';
 
 /**
  * Opens sockets until one gets the number `wanted` (free, so the kernel's
@@ -28,7 +28,7 @@ function socketNumbered(wanted: number, port: number): number {
 }
 
 test('an fd removed by a callback, and its number reused, inside one batch gets no stale callback', () => {
-  const loop = new EventLoop();
+  const loop = new TestLoop();
   const listenFd = sockets.listen(HOST, 0);
   const a = pair(listenFd);
   const b = pair(listenFd);
@@ -66,7 +66,7 @@ test('an fd removed by a callback, and its number reused, inside one batch gets 
 });
 
 test('removeSocket in the first handler drops the other fd\'s pending READ and WRITE records', () => {
-  const loop = new EventLoop();
+  const loop = new TestLoop();
   const listenFd = sockets.listen(HOST, 0);
   const a = pair(listenFd);
   const b = pair(listenFd);
@@ -105,7 +105,7 @@ test('removeSocket in the first handler drops the other fd\'s pending READ and W
 });
 
 test('removeSocket of its own fd in a write handler drops that fd\'s pending READ record', () => {
-  const loop = new EventLoop();
+  const loop = new TestLoop();
   const listenFd = sockets.listen(HOST, 0);
   const { peer, local } = pair(listenFd);
   try {
@@ -130,7 +130,7 @@ test('removeSocket of its own fd in a write handler drops that fd\'s pending REA
 });
 
 test('setInterest({ writable: false }) mid-batch drops the pending write callback of another fd', () => {
-  const loop = new EventLoop();
+  const loop = new TestLoop();
   const listenFd = sockets.listen(HOST, 0);
   const a = pair(listenFd);
   const b = pair(listenFd);

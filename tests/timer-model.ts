@@ -22,6 +22,10 @@ export class TimerModel {
   clock = 0;
   readonly #pending = new Map<number, Pending>();
   readonly #due: number[] = [];
+  /** The deadline tick of each timer in the due queue. */
+  readonly #dueDeadline = new Map<number, number>();
+  /** The deadline tick of the timer takeDue last returned (the core's timerTakenDeadline). */
+  takenDeadline = -1;
   #seq = 0;
   #nextId = 0;
 
@@ -50,6 +54,7 @@ export class TimerModel {
     const at = this.#due.indexOf(id);
     if (at < 0) return 0;
     this.#due.splice(at, 1);
+    this.#dueDeadline.delete(id);
     return 1;
   }
 
@@ -64,9 +69,10 @@ export class TimerModel {
     const now = Math.floor(nowMs);
     const ready = [...this.#pending].filter(([, timer]) => timer.deadline <= now);
     ready.sort(([, a], [, b]) => a.deadline - b.deadline || a.seq - b.seq);
-    for (const [id] of ready) {
+    for (const [id, timer] of ready) {
       this.#pending.delete(id);
       this.#due.push(id);
+      this.#dueDeadline.set(id, timer.deadline);
     }
     this.clock = now;
     return ready.length;
@@ -74,7 +80,12 @@ export class TimerModel {
 
   /** The next due timer's id, or undefined. */
   takeDue(): number | undefined {
-    return this.#due.shift();
+    const id = this.#due.shift();
+    if (id !== undefined) {
+      this.takenDeadline = this.#dueDeadline.get(id)!;
+      this.#dueDeadline.delete(id);
+    }
+    return id;
   }
 
   /** The earliest pending deadline, the clock when some are due, or -1 when none. */

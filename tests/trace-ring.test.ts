@@ -5,6 +5,7 @@ import * as assert from 'uvu/assert';
 
 import { DEFAULT_TRACE_ENTRIES, EPOLL, EventLoop, MockKernel, type CallbackContext, type SlowCallback } from '../src/index.js';
 import { busyWait, mockLoop } from './helpers.js';
+import { TestLoop } from './test-loop.js';
 
 test('trace: 4 keeps the last 4 callbacks, oldest first, with kind, fd, label, start and duration', () => {
   const { loop, mock } = mockLoop({ trace: 4 });
@@ -84,8 +85,8 @@ test('WASMLOOP_TRACE=1 turns tracing on; an explicit trace: false wins', () => {
   let traced: EventLoop | undefined;
   let untraced: EventLoop | undefined;
   try {
-    traced = new EventLoop({ backend: new MockKernel() });
-    untraced = new EventLoop({ backend: new MockKernel(), trace: false });
+    traced = new TestLoop({ backend: new MockKernel() });
+    untraced = new TestLoop({ backend: new MockKernel(), trace: false });
   } finally {
     if (previous === undefined) delete process.env['WASMLOOP_TRACE'];
     else process.env['WASMLOOP_TRACE'] = previous;
@@ -107,7 +108,7 @@ test('WASMLOOP_TRACE=1 turns tracing on; an explicit trace: false wins', () => {
 });
 
 test("a watcher's callbacks are reported with one kind, 'watch', whatever the event", () => {
-  const { loop, mock } = mockLoop({ trace: 4 });
+  const { loop, mock } = mockLoop({ trace: 4, fatalErrors: false });
   try {
     const kinds: string[] = [];
     const events: string[] = [];

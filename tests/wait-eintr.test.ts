@@ -7,9 +7,10 @@ import { readFileSync } from 'node:fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import { EventLoop, SocketManager } from '../src/index.js';
+import { SocketManager } from '../src/index.js';
 import { native } from '../src/native.js';
 import { until } from './helpers.js';
+import { TestLoop } from './test-loop.js';
 
 const EPOLLIN = 0x001;
 const BACKENDS = ['epoll', 'poll', 'select'] as const;
@@ -74,7 +75,7 @@ test.after(() => {
 });
 
 test('a signal storm during runOnce(300) neither ends the wait early nor fails it', async () => {
-  const loop = new EventLoop();
+  const loop = new TestLoop();
   caught = 0;
   const storm = signalStorm(STORM_SIGNALS);
   try {
@@ -94,7 +95,7 @@ test('a signal storm during runOnce(300) neither ends the wait early nor fails i
 });
 
 test('an event that arrives during a signal storm ends the wait, and is delivered', async () => {
-  const loop = new EventLoop();
+  const loop = new TestLoop();
   const sockets = new SocketManager();
   const listener = sockets.listen('127.0.0.1', 0);
   const port = sockets.localPort(listener);

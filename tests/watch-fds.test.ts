@@ -8,8 +8,9 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import { EventLoop, WasmloopError, type WatchEvent } from '../src/index.js';
+import { EventLoop, WasmloopError, type WatchEvent, type Watcher } from '../src/index.js';
 import { closeAll, isOpen, mockLoop, pair, rangeErr, sockets, throws, typeErr, until, valueErr, withTimeout } from './helpers.js';
+import { TestLoop } from './test-loop.js';
 
 const { O_RDWR, O_RDONLY, O_WRONLY, O_NONBLOCK } = fsConstants;
 
@@ -62,18 +63,20 @@ function turn(loop: EventLoop, times: number, seen: WatchEvent[] = []): WatchEve
 }
 
 test('a pipe with data is readable; drained, it is quiet', () => {
-  const loop = new EventLoop();
+  const loop = new TestLoop();
   const fd = pipeFd();
   try {
     const seen: WatchEvent[] = [];
+    const handed: Watcher[] = [];
     const watcher = loop.watch(fd, { readable: true, label: 'pipe' }, (event, w) => {
-      assert.is(w, watcher);
+      handed.push(w);
       seen.push(event);
     });
     assert.is(loop.runOnce(0), 0);
     writeSync(fd, 'hello');
     assert.is(loop.runOnce(1000), 1);
     assert.equal(seen, ['readable']);
+    assert.is(handed[0], watcher, 'the handler was not handed its watcher');
     assert.is(drainPipe(fd), 5);
     assert.is(loop.runOnce(0), 0);
     assert.equal(seen, ['readable']);
@@ -84,7 +87,7 @@ test('a pipe with data is readable; drained, it is quiet', () => {
 });
 
 test('an empty pipe is writable', () => {
-  const loop = new EventLoop();
+  const loop = new TestLoop();
   const fd = pipeFd();
   try {
     const seen: WatchEvent[] = [];
@@ -99,7 +102,7 @@ test('an empty pipe is writable', () => {
 
 test("a socket's half-close (RDHUP) is a 'hangup' only with hangup: true, and the watcher stays active", () => {
   for (const hangup of [false, true]) {
-    const loop = new EventLoop();
+    const loop = new TestLoop();
     const { peer, local } = pair();
     try {
       const seen: WatchEvent[] = [];
@@ -118,7 +121,7 @@ test("a socket's half-close (RDHUP) is a 'hangup' only with hangup: true, and th
 });
 
 test('a full hang-up stops the watcher without closing the fd', () => {
-  const loop = new EventLoop();
+  const loop = new TestLoop();
   const { reader, writer } = pipeEnds();
   try {
     const seen: WatchEvent[] = [];
@@ -141,7 +144,7 @@ test('a full hang-up stops the watcher without closing the fd', () => {
 });
 
 test('modify() changes the interest; what it leaves out stays', () => {
-  const loop = new EventLoop();
+  const loop = new TestLoop();
   const fd = pipeFd();
   try {
     const seen: WatchEvent[] = [];
@@ -161,7 +164,7 @@ test('modify() changes the interest; what it leaves out stays', () => {
 });
 
 test('one-shot fires once until modify() re-arms it with the same interest', () => {
-  const loop = new EventLoop();
+  const loop = new TestLoop();
   const fd = pipeFd();
   try {
     let calls = 0;
@@ -183,7 +186,7 @@ test('one-shot fires once until modify() re-arms it with the same interest', () 
 
 test('edge-triggered fires once per edge; level-triggered repeats until drained', () => {
   for (const trigger of ['edge', 'level'] as const) {
-    const loop = new EventLoop();
+    const loop = new TestLoop();
     const fd = pipeFd();
     try {
       let calls = 0;
@@ -205,7 +208,7 @@ test('edge-triggered fires once per edge; level-triggered repeats until drained'
 });
 
 test('watching an fd twice is EEXIST, and the first watcher goes on', () => {
-  const loop = new EventLoop();
+  const loop = new TestLoop();
   const fd = pipeFd();
   try {
     let calls = 0;
@@ -222,7 +225,7 @@ test('watching an fd twice is EEXIST, and the first watcher goes on', () => {
 });
 
 test('watching a closed fd is EBADF and a regular file EPERM; nothing is registered', () => {
-  const loop = new EventLoop();
+  const loop = new TestLoop();
   const file = join(dir, 'regular');
   writeFileSync(file, 'data');
   const fileFd = openSync(file, O_RDONLY);
@@ -244,7 +247,7 @@ test('watching a closed fd is EBADF and a regular file EPERM; nothing is registe
 });
 
 test('watcher.close() twice is fine; the fd stays open and can be watched again', () => {
-  const loop = new EventLoop();
+  const loop = new TestLoop();
   const fd = pipeFd();
   try {
     const watcher = loop.watch(fd, { writable: true }, () => {});
@@ -265,7 +268,7 @@ test('watcher.close() twice is fine; the fd stays open and can be watched again'
 });
 
 test('loop.close() leaves a watched fd open and its watcher inactive', () => {
-  const loop = new EventLoop();
+  const loop = new TestLoop();
   const fd = pipeFd();
   try {
     const watcher = loop.watch(fd, { readable: true }, () => {});

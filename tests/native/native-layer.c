@@ -1,7 +1,9 @@
 /* The native layer on its own, without Node: every backend through its ops,
  * and the socket and fd calls, as a plain C program. `npm run test:native`
- * builds it and runs it under valgrind (when installed), which must find no
- * invalid access and no definite leak. Prints "N passed, N failed". */
+ * builds it with gcov and runs it under valgrind (required when CI=true),
+ * which must find no invalid access and no definite leak. Prints
+ * "native-layer: N passed, N failed": prefixed, so that .ci/run's last line
+ * is the only plain count in a CI log. */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -182,6 +184,6 @@ int main(void) {
   const char *name = "lookup";
   CHECK(wl_backend_find("kqueue") == NULL);
   sockets();
-  printf("%d passed, %d failed\n", passed, failed);
+  printf("native-layer: %d passed, %d failed\n", passed, failed);
   return failed == 0 ? 0 : 1;
 }

@@ -1,0 +1,34 @@
+// Real clients and tools that some tests need (redis-cli, curl, wrk, ...).
+// On a developer's machine a missing one skips the tests that need it, with a
+// note on stdout. In CI (CI=true) every tool is required: a missing one fails
+// those tests instead, so a CI image that lost a package cannot go green by
+// quietly running less. scripts/test-native.mjs applies the same rule to
+// valgrind through `toolsRequired`.
+import { spawnSync } from 'node:child_process';
+import { test } from 'uvu';
+
+/** True in CI, where a missing tool is a failure rather than a skip. */
+export const toolsRequired = process.env['CI'] === 'true';
+
+/** Whether `tool` is a command on PATH. */
+export function installed(tool: string): boolean {
+  return spawnSync('sh', ['-c', 'command -v "$1"', 'sh', tool]).status === 0;
+}
+
+/**
+ * Defines the test `name` when every one of `tools` is on PATH. Otherwise it
+ * fails in CI and is skipped, with a note, elsewhere.
+ */
+export function testWithTools(tools: readonly string[], name: string, body: () => void | Promise<void>): void {
+  const missing = tools.filter((tool) => !installed(tool));
+  if (missing.length === 0) {
+    test(name, body);
+  } else if (toolsRequired) {
+    test(name, () => {
+      throw new Error(`${missing.join(', ')} not on PATH: required when CI=true`);
+    });
+  } else {
+    console.log(`skipping "${name}": ${missing.join(', ')} not installed (CI=true would fail it)`);
+    test.skip(name, body);
+  }
+}
