@@ -37,7 +37,16 @@ function fail(what) {
   process.exit(1);
 }
 
-const version = spawnSync(emcc, ['--version'], { encoding: 'utf8' });
+// Debian's emcc runs binaryen's tools by bare name, through PATH; under npm the
+// PATH starts with node_modules/.bin, where AssemblyScript's own (newer)
+// binaryen lives. emcc gets the PATH without those folders, so the module is
+// built by the binaryen emcc was packaged with, under npm or not.
+const env = {
+  ...process.env,
+  PATH: (process.env.PATH ?? '').split(path.delimiter).filter((dir) => !dir.endsWith(path.join('node_modules', '.bin'))).join(path.delimiter),
+};
+
+const version = spawnSync(emcc, ['--version'], { encoding: 'utf8', env });
 if (version.error || version.status !== 0) {
   fail(`cannot run the Emscripten compiler '${emcc}' (${version.error?.code ?? `exit ${version.status}`})`);
 }
@@ -75,7 +84,7 @@ const LINK = [
 ];
 
 function run(args, cwd) {
-  const result = spawnSync(emcc, args, { cwd, stdio: 'inherit' });
+  const result = spawnSync(emcc, args, { cwd, env, stdio: 'inherit' });
   if (result.status !== 0) {
     console.error(`wasmloop: emcc failed: ${emcc} ${args.join(' ')}`);
     process.exit(1);
