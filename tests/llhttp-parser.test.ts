@@ -455,6 +455,7 @@ const refused: [string, string, string][] = [
   ['whitespace before the first header', 'GET / HTTP/1.1\r\n Host: x\r\n\r\n', 'HPE_UNEXPECTED_SPACE'],
   ['a folded header line', 'GET / HTTP/1.1\r\nHost: x\r\nX-A: a\r\n  b\r\n\r\n', 'HPE_INVALID_HEADER_TOKEN'],
   ['a folded header line after an empty one', 'GET / HTTP/1.1\r\nHost: x\r\nX-A:\r\n b\r\n\r\n', 'HPE_INVALID_HEADER_TOKEN'],
+  ['a folded header line after an empty one, by a tab', 'GET / HTTP/1.1\r\nHost: x\r\nX-A:\r\n\t b\r\n\r\n', 'HPE_INVALID_HEADER_TOKEN'],
   ['a folded Transfer-Encoding', 'POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n , identity\r\n\r\n0\r\n\r\n', 'HPE_INVALID_HEADER_TOKEN'],
   ['a NUL in a value', 'GET / HTTP/1.1\r\nHost: x\r\nX-A: a\x00b\r\n\r\n', 'HPE_INVALID_HEADER_TOKEN'],
   ['a control byte in a value', 'GET / HTTP/1.1\r\nHost: x\r\nX-A: a\x01b\r\n\r\n', 'HPE_INVALID_HEADER_TOKEN'],
@@ -501,10 +502,13 @@ for (const [what, request, expected] of refused) {
     // The same verdict however the bad request is cut, at the same byte (but the glue's own refusal,
     // of a folded line, comes at whichever piece of the second line it sees first).
     const folded = what.startsWith('a folded');
+    // The one fold the glue cannot see: after an empty line, when the line feed came in the earlier read.
+    const lf = request.indexOf('X-A:\r\n') + 5;
+    const gap = what.includes('after an empty one') ? [lf + 1, request.indexOf('b', lf)] : [-1, -1];
     for (let cut = 1; cut < request.length; cut++) {
       const split = parse([GET + request.slice(0, cut), request.slice(cut)]);
-      if (what === 'a folded header line after an empty one' && cut > request.indexOf('X-A:\r\n') + 5 && cut <= request.indexOf(' b') + 1) {
-        // The one fold the glue cannot see: the line feed came in the earlier read. llhttp joins it, as RFC 9112 allows.
+      if (cut >= gap[0]! && cut <= gap[1]!) {
+        // llhttp joins it, as RFC 9112 allows.
         assert.is(split.status, 'HPE_OK', `cut at ${cut}`);
         assert.equal(split.messages[1]!.headers[1], ['X-A', 'b']);
         continue;
