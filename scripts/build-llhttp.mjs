@@ -71,9 +71,14 @@ const STACK_BYTES = 64 * 1024;
 // refuses it, and a target with raw non-ASCII bytes or a tab, as node:http
 // does. It also turns bytes after a `Connection: close` request into
 // HPE_CLOSED_CONNECTION, where loose mode drops them without a word.
-const COMPILE = ['-O3', '-DLLHTTP_STRICT_MODE=1', `-I${includeDir}`];
+//
+// -flto: llhttp's api.c wrappers and the glue's callbacks are optimized
+// together with the state machine; measured here 1.3-1.6x the requests per CPU
+// second of the same -O3 build without it (and -O2 no better), for 3 KB more.
+const COMPILE = ['-O3', '-flto', '-DLLHTTP_STRICT_MODE=1', `-I${includeDir}`];
 const LINK = [
   '-O3',
+  '-flto',
   // A reactor module with WASI as its only import (proc_exit, reached only from abort()).
   '-sSTANDALONE_WASM',
   '--no-entry',
