@@ -26,11 +26,10 @@
 //
 // BENCH_TRIALS (5) and BENCH_SECONDS (1) override the defaults.
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release } from 'node:os';
 
 import { LlhttpParsers, llhttpConstants } from '../src/protocols/llhttp.js';
-import { writeResult } from './harness.js';
 
 const TRIALS = Number(process.env.BENCH_TRIALS ?? 5);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 1);
@@ -291,7 +290,10 @@ async function main(): Promise<void> {
   console.log(`| RSS per node:http HTTPParser, ${fmt(NODE_PARSERS)} | ${memory.nodeRssPerParser.toFixed(1)} |`);
   console.log(`| JS heap + external per node:http HTTPParser | ${memory.nodeHeapAndExternalPerParser.toFixed(1)} |`);
   console.log(`\nload average at end: ${end.join(' ')}`);
-  const file = writeResult('llhttp.json', { request: REQUEST, pipeline: PIPELINE, trials: TRIALS, seconds: SECONDS, load: { start: load, end }, results, memories });
+  const dir = new URL('../results', import.meta.url).pathname;
+  mkdirSync(dir, { recursive: true });
+  const file = `${dir}/llhttp.json`;
+  writeFileSync(file, JSON.stringify({ request: REQUEST, pipeline: PIPELINE, trials: TRIALS, seconds: SECONDS, load: { start: load, end }, results, memories }, null, 2));
   console.log(`raw figures: ${file}`);
 }
 
