@@ -11,14 +11,14 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release } from 'node:os';
 import { accepts, freePort } from './net-probe.js';
+import { cpuSeconds } from './proc.js';
 
-export { accepts, freePort };
+export { accepts, cpuSeconds, freePort };
 
 export const here = (path: string): string => new URL(path, import.meta.url).pathname;
 export const RESULTS_DIR = here('../results');
 /** Trials per configuration; each trial is a fresh server process. */
 export const TRIALS = Number(process.env.BENCH_TRIALS ?? 3);
-const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK']).stdout?.toString().trim() || 100);
 
 // ---- pinning -------------------------------------------------------------------
 
@@ -200,42 +200,6 @@ export async function startServer(spec: ServerSpec): Promise<RunningServer> {
 }
 
 // ---- /proc ---------------------------------------------------------------------
-
-function statFields(pid: number | string): string[] | null {
-  try {
-    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // The command name may hold spaces and parentheses: fields start after the last ") ".
-    return text.slice(text.lastIndexOf(') ') + 2).split(' ');
-  } catch {
-    return null;
-  }
-}
-
-/**
- * CPU seconds (user + system) of `pid` and every live descendant: nginx
- * serves from a worker its master forked. One pass over /proc; cheap beside
- * a trial of seconds.
- */
-export function cpuSeconds(pid: number): number {
-  const children = new Map<number, number[]>();
-  const ticks = new Map<number, number>();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    const fields = statFields(entry);
-    if (!fields) continue;
-    const id = Number(entry);
-    const parent = Number(fields[1]);
-    children.set(parent, [...(children.get(parent) ?? []), id]);
-    ticks.set(id, Number(fields[11]) + Number(fields[12])); // utime + stime
-  }
-  let total = 0;
-  for (const queue = [pid]; queue.length > 0; ) {
-    const id = queue.pop()!;
-    total += ticks.get(id) ?? 0;
-    queue.push(...(children.get(id) ?? []));
-  }
-  return total / CLOCK_TICKS;
-}
 
 /** Resident set size of one process, KiB. */
 export function rssKiB(pid: number): number {
