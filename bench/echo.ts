@@ -1,6 +1,7 @@
 // Echo: the project's load generator (bench/echo-load.ts; 50 connections, one
 // message in flight each) with 64 B and 16 KiB messages against wasmloop's
-// echo server, the node:net echo peer and the C epoll peer. Each trial is a
+// echo server (and a baseline checkout's), the node:net echo peer and the C
+// epoll peer. Each trial is a
 // fresh server; its CPU time is read from the end of the warm-up to the end
 // of the measured run.
 import {
@@ -16,12 +17,13 @@ import {
   summarize,
   table,
   writeResult,
-  type Machine,
+  type Context,
   type ScenarioReport,
   type ServerSpec,
   type Unavailable,
 } from './harness.js';
-import { cEpoll, nodePeer, wasmloop } from './servers.js';
+import { baselineRows, chart, type Measured } from './report.js';
+import { cEpoll, nodePeer, wasmloops } from './servers.js';
 
 const CONNECTIONS = 50;
 const SIZES = [64, 16384];
@@ -57,8 +59,8 @@ async function trial(spec: ServerSpec, size: number): Promise<Trial> {
   }
 }
 
-export async function run(machine: Machine, cPeerMissing: string | null): Promise<ScenarioReport> {
-  const candidates: (ServerSpec | Unavailable)[] = [wasmloop('echo'), nodePeer('node:net', 'net-echo.js'), cEpoll('echo', cPeerMissing)];
+export async function run({ machine, cPeerMissing, baseline }: Context): Promise<ScenarioReport> {
+  const candidates: (ServerSpec | Unavailable)[] = [...wasmloops('echo', baseline), nodePeer('node:net', 'net-echo.js'), cEpoll('echo', cPeerMissing)];
   const servers = candidates.filter((s): s is ServerSpec => !('unavailable' in s));
   const configs = SIZES.flatMap((size) => servers.map((spec) => ({ size, spec })));
   const label = ({ size, spec }: (typeof configs)[number]): string => `${spec.name} ${size} B`;
@@ -66,37 +68,58 @@ export async function run(machine: Machine, cPeerMissing: string | null): Promis
 
   const rows: string[][] = [];
   const json: Record<string, unknown> = {};
+  const rates: Measured[] = [];
+  const cpus: Measured[] = [];
+  const sizeName = (size: number): string => (size >= 1024 ? `${size / 1024} KiB` : `${size} B`);
   for (const size of SIZES) {
     const oursTrials = outcomes.get(`wasmloop ${size} B`)?.trials ?? [];
-    const ours = oursTrials.length ? summarize(oursTrials.map((t) => t.perSecond)).median : 0;
+    const ours = oursTrials.length ? { rate: summarize(oursTrials.map((t) => t.perSecond)).median, cpu: summarize(oursTrials.map((t) => t.cpuUsPerTrip)).median } : null;
     for (const spec of candidates) {
       const key = `${spec.name} ${size} B`;
       if ('unavailable' in spec) {
-        rows.push([`${size} B`, spec.name, `unavailable: ${spec.unavailable}`, '', '', '', '']);
+        rows.push([sizeName(size), spec.name, `unavailable: ${spec.unavailable}`, '', '', '', '', '']);
         continue;
       }
       const { trials, error } = outcomes.get(key)!;
+      rates.push({ group: sizeName(size), server: spec.name, trials: trials.map((t) => t.perSecond) });
+      cpus.push({ group: sizeName(size), server: spec.name, trials: trials.map((t) => t.cpuUsPerTrip) });
       if (trials.length === 0) {
-        rows.push([`${size} B`, spec.name, `failed: ${briefly(error ?? 'no trial')}`, '', '', '', '']);
+        rows.push([sizeName(size), spec.name, `failed: ${briefly(error ?? 'no trial')}`, '', '', '', '', '']);
         continue;
       }
       const pick = (f: (t: Trial) => number) => summarize(trials.map(f));
       const rate = pick((t) => t.perSecond);
-      json[key] = { perSecond: rate, p50us: pick((t) => t.p50us), p99us: pick((t) => t.p99us), cpuUsPerTrip: pick((t) => t.cpuUsPerTrip), error };
+      const cpu = pick((t) => t.cpuUsPerTrip);
+      json[key] = { perSecond: rate, p50us: pick((t) => t.p50us), p99us: pick((t) => t.p99us), cpuUsPerTrip: cpu, error };
       rows.push([
-        `${size} B`,
+        sizeName(size),
         spec.name,
         spread(rate) + (error ? ' (a trial failed)' : ''),
         fmt(pick((t) => t.p50us).median),
         fmt(pick((t) => t.p99us).median),
-        fmt(pick((t) => t.cpuUsPerTrip).median),
-        ratio(ours, rate.median),
+        spread(cpu),
+        ratio(ours?.rate ?? 0, rate.median),
+        ratio(ours?.cpu ?? 0, cpu.median),
       ]);
     }
   }
-  writeResult('echo.json', { machine, connections: CONNECTIONS, seconds: SECONDS, warmupSeconds: WARMUP_SECONDS, results: json, outcomes: Object.fromEntries(outcomes) });
+  writeResult('echo.json', { machine, baseline, connections: CONNECTIONS, seconds: SECONDS, warmupSeconds: WARMUP_SECONDS, results: json, outcomes: Object.fromEntries(outcomes) });
   const markdown =
     `## Echo: bench/echo-load, ${CONNECTIONS} connections, one message in flight each, ${SECONDS} s after ${WARMUP_SECONDS} s warm-up\n\n` +
-    table(['payload', 'server', 'round trips/s median (min–max)', 'p50 µs', 'p99 µs', 'server CPU µs/trip', 'wasmloop ÷ row'], rows);
-  return { scenario: 'echo', markdown, goals: [] };
+    "The last two columns divide wasmloop's median by the row's: above 1 is more round trips/s, below 1 less CPU per trip.\n\n" +
+    table(
+      ['payload', 'server', 'round trips/s median (min–max)', 'p50 µs', 'p99 µs', 'server CPU µs/trip median (min–max)', 'trips/s: wasmloop ÷ row', 'CPU/trip: wasmloop ÷ row'],
+      rows,
+    );
+  const title = `Echo, ${CONNECTIONS} connections`;
+  return {
+    scenario: 'echo',
+    markdown,
+    goals: [],
+    charts: {
+      'echo-throughput.svg': chart(`${title}: throughput`, 'message size', 'round trips/s', rates),
+      'echo-cpu.svg': chart(`${title}: server CPU per round trip`, 'message size', 'server CPU µs/round trip', cpus),
+    },
+    baseline: [...baselineRows('echo', 'round trips/s', rates), ...baselineRows('echo', 'server CPU µs/trip', cpus)],
+  };
 }

@@ -11,14 +11,18 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release } from 'node:os';
 import { accepts, freePort } from './net-probe.js';
+import type { Baseline } from './options.js';
+import { cpuSeconds } from './proc.js';
+import type { BaselineRow } from './report.js';
 
-export { accepts, freePort };
+export { briefly, fmt, ratio, spread, summarize, table, type Spread } from './figures.js';
+
+export { accepts, cpuSeconds, freePort };
 
 export const here = (path: string): string => new URL(path, import.meta.url).pathname;
 export const RESULTS_DIR = here('../results');
 /** Trials per configuration; each trial is a fresh server process. */
 export const TRIALS = Number(process.env.BENCH_TRIALS ?? 3);
-const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK']).stdout?.toString().trim() || 100);
 
 // ---- pinning -------------------------------------------------------------------
 
@@ -201,42 +205,6 @@ export async function startServer(spec: ServerSpec): Promise<RunningServer> {
 
 // ---- /proc ---------------------------------------------------------------------
 
-function statFields(pid: number | string): string[] | null {
-  try {
-    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // The command name may hold spaces and parentheses: fields start after the last ") ".
-    return text.slice(text.lastIndexOf(') ') + 2).split(' ');
-  } catch {
-    return null;
-  }
-}
-
-/**
- * CPU seconds (user + system) of `pid` and every live descendant: nginx
- * serves from a worker its master forked. One pass over /proc; cheap beside
- * a trial of seconds.
- */
-export function cpuSeconds(pid: number): number {
-  const children = new Map<number, number[]>();
-  const ticks = new Map<number, number>();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    const fields = statFields(entry);
-    if (!fields) continue;
-    const id = Number(entry);
-    const parent = Number(fields[1]);
-    children.set(parent, [...(children.get(parent) ?? []), id]);
-    ticks.set(id, Number(fields[11]) + Number(fields[12])); // utime + stime
-  }
-  let total = 0;
-  for (const queue = [pid]; queue.length > 0; ) {
-    const id = queue.pop()!;
-    total += ticks.get(id) ?? 0;
-    queue.push(...(children.get(id) ?? []));
-  }
-  return total / CLOCK_TICKS;
-}
-
 /** Resident set size of one process, KiB. */
 export function rssKiB(pid: number): number {
   const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'));
@@ -249,30 +217,6 @@ export const fdCount = (pid: number): number => readdirSync(`/proc/${pid}/fd`).l
 
 // ---- trials and statistics -------------------------------------------------------
 
-export interface Spread {
-  median: number;
-  min: number;
-  max: number;
-}
-
-export function summarize(xs: number[]): Spread {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  const median = s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-  return { median, min: s[0]!, max: s[s.length - 1]! };
-}
-
-export const fmt = (n: number): string =>
-  n >= 100 ? Math.round(n).toLocaleString('en-US') : n >= 10 ? n.toFixed(1) : n.toFixed(2);
-export const spread = (s: Spread): string => `${fmt(s.median)} (${fmt(s.min)}–${fmt(s.max)})`;
-export const ratio = (a: number, b: number): string => (b > 0 ? `${(a / b).toFixed(2)}×` : '–');
-
-/** A failure short enough for a table cell: its first line, at most 100 characters. */
-export const briefly = (error: string): string => {
-  const line = error.split('\n')[0]!;
-  return line.length > 100 ? `${line.slice(0, 99)}…` : line;
-};
-
 export interface Outcome<R> {
   trials: R[];
   /** Why the configuration stopped early; its finished trials are kept. */
@@ -280,9 +224,14 @@ export interface Outcome<R> {
 }
 
 /**
- * Runs TRIALS rounds; each round runs every configuration once, in order, so
- * slow drift (other work on the machine, thermal state) spreads over all of
- * them instead of landing on one. A configuration that fails is not retried.
+ * Runs TRIALS rounds; each round runs every configuration once, so slow
+ * drift (other work on the machine, thermal state) spreads over all of them
+ * instead of landing on one. Odd rounds go in the given order, even rounds in
+ * reverse: a configuration that always ran right after another (the baseline
+ * after wasmloop) would otherwise always meet what that one left behind
+ * (sockets in TIME_WAIT, a warmer or cooler machine), and a linear drift
+ * cancels over each pair of rounds. A configuration that fails is not
+ * retried; its trials are those of the rounds before.
  */
 export async function interleave<C, R>(
   scenario: string,
@@ -292,7 +241,7 @@ export async function interleave<C, R>(
 ): Promise<Map<string, Outcome<R>>> {
   const outcomes = new Map(configs.map((config) => [label(config), { trials: [] } as Outcome<R>]));
   for (let round = 1; round <= TRIALS; round++) {
-    for (const config of configs) {
+    for (const config of round % 2 === 1 ? configs : [...configs].reverse()) {
       const outcome = outcomes.get(label(config))!;
       if (outcome.error) continue;
       progress(`${scenario}: trial ${round}/${TRIALS} ${label(config)}`);
@@ -370,10 +319,6 @@ export function readResult(name: string): unknown {
   }
 }
 
-export function table(headers: string[], rows: string[][]): string {
-  return [headers, headers.map(() => '---'), ...rows].map((row) => `| ${row.join(' | ')} |`).join('\n');
-}
-
 /** A goal of the issues, as met or not with the figures that decide it; null when it could not be measured. */
 export interface Goal {
   goal: string;
@@ -386,4 +331,15 @@ export interface ScenarioReport {
   /** Tables and notes, Markdown. */
   markdown: string;
   goals: Goal[];
+  /** SVG charts by file name, written into RESULTS_DIR. */
+  charts?: Record<string, string>;
+  /** This checkout against the baseline, when the run has one. */
+  baseline?: BaselineRow[];
+}
+
+/** What every scenario is given: the machine, why the C peer is missing (or null), the baseline (or null). */
+export interface Context {
+  machine: Machine;
+  cPeerMissing: string | null;
+  baseline: Baseline | null;
 }

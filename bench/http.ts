@@ -1,6 +1,7 @@
 // HTTP: wrk (one thread, GET /, keep-alive) for 2 s at 50 and at 1,000
-// connections against wasmloop's HTTP server, the node:http and node:net
-// peers, the C epoll peer in HTTP mode and nginx when installed. Each trial
+// connections against wasmloop's HTTP server (and a baseline checkout's),
+// the node:http and node:net peers, the C epoll peer in HTTP mode and nginx
+// when installed. Each trial
 // is a fresh server; the server's CPU time is read around the wrk run.
 // wrk's own request timeout (2 s) decides what counts as a timeout.
 import { spawnSync } from 'node:child_process';
@@ -17,15 +18,16 @@ import {
   summarize,
   table,
   writeResult,
+  type Context,
   type Goal,
-  type Machine,
   type ScenarioReport,
   type ServerSpec,
   type Spread,
   type Unavailable,
 } from './harness.js';
 import { parseWrk, type WrkReport } from './parse.js';
-import { cEpoll, MANY_FDS, nginx, nodePeer, wasmloop } from './servers.js';
+import { baselineRows, chart, type Measured } from './report.js';
+import { cEpoll, MANY_FDS, nginx, nodePeer, wasmloops } from './servers.js';
 
 const CONNECTIONS = [50, 1000];
 const SECONDS = 2;
@@ -59,16 +61,16 @@ async function trial(spec: ServerSpec, connections: number): Promise<Trial> {
   }
 }
 
-export async function run(machine: Machine, cPeerMissing: string | null): Promise<ScenarioReport> {
+export async function run({ machine, cPeerMissing, baseline }: Context): Promise<ScenarioReport> {
   const candidates: (ServerSpec | Unavailable)[] = [
-    wasmloop('http'),
+    ...wasmloops('http', baseline),
     nodePeer('node:http', 'node-http.js'),
     nodePeer('node:net', 'net-http.js'),
     cEpoll('http', cPeerMissing),
     nginx(),
   ];
   if (spawnSync('sh', ['-c', 'command -v wrk']).status !== 0) {
-    return { scenario: 'http', markdown: '## HTTP\n\nskipped: wrk is not installed.', goals: goals(null, null) };
+    return { scenario: 'http', markdown: '## HTTP\n\nskipped: wrk is not installed.', goals: goals(() => null) };
   }
   const servers = candidates.filter((s): s is ServerSpec => !('unavailable' in s));
   const configs = CONNECTIONS.flatMap((connections) => servers.map((spec) => ({ connections, spec })));
@@ -90,62 +92,105 @@ export async function run(machine: Machine, cPeerMissing: string | null): Promis
     };
   };
 
-  const sections = [`## HTTP: wrk -t1 -d${SECONDS}s --latency, GET / → "hello"`];
+  const sections = [
+    `## HTTP: wrk -t1 -d${SECONDS}s --latency, GET / → "hello"\n\n` +
+      "The last two columns divide wasmloop's median by the row's: above 1 is more requests/s, below 1 less CPU per request.",
+  ];
   const json: Record<string, unknown> = {};
+  const rates: Measured[] = [];
+  const cpus: Measured[] = [];
   for (const connections of CONNECTIONS) {
-    const ours = figures('wasmloop', connections)?.perSecond.median ?? 0;
+    const ours = figures('wasmloop', connections);
+    const group = `${connections.toLocaleString('en-US')} connections`;
     const rows = candidates.map((spec) => {
       const key = `${spec.name} c${connections}`;
-      if ('unavailable' in spec) return [spec.name, `unavailable: ${spec.unavailable}`, '', '', '', '', ''];
+      if ('unavailable' in spec) return [spec.name, `unavailable: ${spec.unavailable}`, '', '', '', '', '', ''];
+      const trials = outcomes.get(key)?.trials ?? [];
+      rates.push({ group, server: spec.name, trials: trials.map((t) => t.perSecond) });
+      cpus.push({ group, server: spec.name, trials: trials.map((t) => t.cpuUsPerRequest) });
       const f = figures(spec.name, connections);
       const error = outcomes.get(key)?.error;
       json[key] = { ...f, error };
-      if (!f) return [spec.name, `failed: ${briefly(error ?? 'no trial')}`, '', '', '', '', ''];
+      if (!f) return [spec.name, `failed: ${briefly(error ?? 'no trial')}`, '', '', '', '', '', ''];
       return [
         spec.name,
         spread(f.perSecond) + (error ? ' (a trial failed)' : ''),
         fmt(f.p50ms.median),
         `${fmt(f.p99ms.median)} (${fmt(f.p99ms.min)}–${fmt(f.p99ms.max)})`,
         `${f.timeouts.join('/')} · ${f.socketErrors.join('/')} · ${f.non2xx.join('/')}`,
-        fmt(f.cpuUsPerRequest.median),
-        ratio(ours, f.perSecond.median),
+        spread(f.cpuUsPerRequest),
+        ratio(ours?.perSecond.median ?? 0, f.perSecond.median),
+        ratio(ours?.cpuUsPerRequest.median ?? 0, f.cpuUsPerRequest.median),
       ];
     });
     sections.push(
       `### ${connections} connections\n\n` +
         table(
-          ['server', 'requests/s median (min–max)', 'p50 ms', 'p99 ms median (min–max)', 'timeouts · socket errors · non-2xx, per trial', 'server CPU µs/req', 'wasmloop ÷ row'],
+          [
+            'server',
+            'requests/s median (min–max)',
+            'p50 ms',
+            'p99 ms median (min–max)',
+            'timeouts · socket errors · non-2xx, per trial',
+            'server CPU µs/req median (min–max)',
+            'req/s: wasmloop ÷ row',
+            'CPU/req: wasmloop ÷ row',
+          ],
           rows,
         ),
     );
   }
 
-  writeResult('http.json', { machine, seconds: SECONDS, connections: CONNECTIONS, results: json, outcomes: Object.fromEntries(outcomes) });
+  writeResult('http.json', { machine, baseline, seconds: SECONDS, connections: CONNECTIONS, results: json, outcomes: Object.fromEntries(outcomes) });
+  const title = `HTTP, wrk -t1 -d${SECONDS}s GET /`;
   return {
     scenario: 'http',
     markdown: sections.join('\n\n'),
-    goals: goals(
-      { ours: figures('wasmloop', 50), peer: figures('node:http', 50) },
-      { ours: figures('wasmloop', 1000), peer: figures('node:http', 1000) },
-    ),
+    goals: goals(figures),
+    charts: {
+      'http-throughput.svg': chart(`${title}: throughput`, 'connections', 'requests/s', rates),
+      'http-cpu.svg': chart(`${title}: server CPU per request`, 'connections', 'server CPU µs/request', cpus),
+    },
+    baseline: [...baselineRows('http', 'requests/s', rates), ...baselineRows('http', 'server CPU µs/req', cpus)],
   };
 }
 
-function goals(at50: { ours: Figures | null; peer: Figures | null } | null, at1000: { ours: Figures | null; peer: Figures | null } | null): Goal[] {
-  const missing = 'not measured (wrk missing, or a run failed)';
-  const throughput: Goal = { goal: 'HTTP 50 connections: wasmloop ≥ 2.0× node:http', met: null, figures: missing };
-  if (at50?.ours && at50.peer) {
-    const r = at50.ours.perSecond.median / at50.peer.perSecond.median;
-    throughput.met = r >= 2.0;
-    throughput.figures = `${r.toFixed(2)}× (${fmt(at50.ours.perSecond.median)} vs ${fmt(at50.peer.perSecond.median)} requests/s)`;
-  }
+/** wasmloop's median ÷ the peer's for one figure, or null when either is missing. */
+function versus(figures: (name: string, connections: number) => Figures | null, peer: string, connections: number, figure: 'perSecond' | 'cpuUsPerRequest' | 'p99ms'): number | null {
+  const ours = figures('wasmloop', connections)?.[figure].median;
+  const theirs = figures(peer, connections)?.[figure].median;
+  return ours !== undefined && theirs !== undefined && theirs > 0 ? ours / theirs : null;
+}
+
+function goals(figures: (name: string, connections: number) => Figures | null): Goal[] {
+  const missing = 'not measured (wrk or the peer missing, or a run failed)';
+  const ratioGoal = (goal: string, peer: string, connections: number, figure: 'perSecond' | 'cpuUsPerRequest', passes: (r: number) => boolean): Goal => {
+    const r = versus(figures, peer, connections, figure);
+    return r === null ? { goal, met: null, figures: missing } : { goal, met: passes(r), figures: `${r.toFixed(2)}×` };
+  };
+  const throughput = ratioGoal('HTTP 50 connections: wasmloop ≥ 2.0× node:http', 'node:http', 50, 'perSecond', (r) => r >= 2.0);
+  const at1000 = figures('wasmloop', 1000);
+  const peer1000 = figures('node:http', 1000);
   const tail: Goal = { goal: 'HTTP 1,000 connections: zero timeouts, p99 under node:http', met: null, figures: missing };
-  if (at1000?.ours && at1000.peer) {
-    const timeouts = at1000.ours.timeouts.reduce((a, b) => a + b, 0);
-    const p99 = at1000.ours.p99ms.median;
-    const peerP99 = at1000.peer.p99ms.median;
-    tail.met = timeouts === 0 && p99 < peerP99;
-    tail.figures = `timeouts per trial ${at1000.ours.timeouts.join('/')}; p99 ${fmt(p99)} ms vs node:http ${fmt(peerP99)} ms`;
+  if (at1000 && peer1000) {
+    const timeouts = at1000.timeouts.reduce((a, b) => a + b, 0);
+    tail.met = timeouts === 0 && at1000.p99ms.median < peer1000.p99ms.median;
+    tail.figures = `timeouts per trial ${at1000.timeouts.join('/')}; p99 ${fmt(at1000.p99ms.median)} ms vs node:http ${fmt(peer1000.p99ms.median)} ms`;
   }
-  return [throughput, tail];
+  const nginx1000 = figures('nginx', 1000);
+  const versusNginx: Goal = { goal: 'HTTP 1,000 connections: throughput ≥ 0.9× nginx, p99 ≤ 1.5× nginx, zero timeouts', met: null, figures: missing };
+  if (at1000 && nginx1000) {
+    const rate = at1000.perSecond.median / nginx1000.perSecond.median;
+    const p99 = at1000.p99ms.median / nginx1000.p99ms.median;
+    const timeouts = at1000.timeouts.reduce((a, b) => a + b, 0);
+    versusNginx.met = rate >= 0.9 && p99 <= 1.5 && timeouts === 0;
+    versusNginx.figures = `throughput ${rate.toFixed(2)}×, p99 ${p99.toFixed(2)}×, timeouts per trial ${at1000.timeouts.join('/')}`;
+  }
+  return [
+    throughput,
+    tail,
+    ratioGoal('HTTP 50 connections: server CPU per request ≤ 1.15× the C epoll server', 'C epoll', 50, 'cpuUsPerRequest', (r) => r <= 1.15),
+    ratioGoal('HTTP 50 connections: server CPU per request ≤ nginx', 'nginx', 50, 'cpuUsPerRequest', (r) => r <= 1.0),
+    versusNginx,
+  ];
 }

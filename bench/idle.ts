@@ -1,5 +1,6 @@
 // Idle memory: what 10,000 connections that send nothing cost the server in
-// resident memory, wasmloop's echo server against the node:net echo peer.
+// resident memory, wasmloop's echo server (and a baseline checkout's) against
+// the node:net echo peer.
 // Each trial is a fresh server: its RSS once started and settled, then
 // bench/idle-clients opens the connections (in its own process, with its own
 // 10k fds, paced by the server's accepts that the runner reports to it), the runner waits until the server holds that many more fds (so
@@ -22,11 +23,12 @@ import {
   summarize,
   table,
   writeResult,
-  type Machine,
+  type Context,
   type ScenarioReport,
   type ServerSpec,
 } from './harness.js';
-import { MANY_FDS, nodePeer, wasmloop } from './servers.js';
+import { baselineRows, chart, type Measured } from './report.js';
+import { MANY_FDS, nodePeer, wasmloops } from './servers.js';
 
 const CONNECTIONS = Number(process.env.BENCH_IDLE_CONNECTIONS ?? 10_000);
 /** Time for a freshly started server, or one that just accepted a burst, to finish what it started (JIT, lazy allocations). */
@@ -91,9 +93,9 @@ async function trial(spec: ServerSpec): Promise<Trial> {
   }
 }
 
-export async function run(machine: Machine): Promise<ScenarioReport> {
+export async function run({ machine, baseline }: Context): Promise<ScenarioReport> {
   const backlog = ['--backlog', String(BACKLOG)];
-  const servers = [wasmloop('echo', backlog), nodePeer('node:net', 'net-echo.js', backlog)];
+  const servers = [...wasmloops('echo', baseline, backlog), nodePeer('node:net', 'net-echo.js', backlog)];
   const outcomes = await interleave('idle', servers, (spec) => spec.name, trial);
 
   const perConnection = (name: string) => {
@@ -101,6 +103,8 @@ export async function run(machine: Machine): Promise<ScenarioReport> {
     return trials.length ? summarize(trials.map((t) => t.kibPerConnection)) : null;
   };
   const ours = perConnection('wasmloop');
+  const group = `${CONNECTIONS.toLocaleString('en-US')} connections`;
+  const measured: Measured[] = servers.map((spec) => ({ group, server: spec.name, trials: (outcomes.get(spec.name)?.trials ?? []).map((t) => t.kibPerConnection) }));
   const rows = servers.map((spec) => {
     const { trials, error } = outcomes.get(spec.name)!;
     const kib = perConnection(spec.name);
@@ -115,7 +119,7 @@ export async function run(machine: Machine): Promise<ScenarioReport> {
       ours ? ratio(ours.median, kib.median) : '–',
     ];
   });
-  writeResult('idle.json', { machine, connections: CONNECTIONS, settleMs: SETTLE_MS, outcomes: Object.fromEntries(outcomes) });
+  writeResult('idle.json', { machine, baseline, connections: CONNECTIONS, settleMs: SETTLE_MS, outcomes: Object.fromEntries(outcomes) });
   const markdown =
     `## Idle memory: ${CONNECTIONS.toLocaleString('en-US')} idle connections, server RSS delta\n\n` +
     table(['server', 'KiB per connection median (min–max)', 'RSS before MiB', 'RSS with connections MiB', 'ms to accept all', 'wasmloop ÷ row'], rows);
@@ -129,5 +133,7 @@ export async function run(machine: Machine): Promise<ScenarioReport> {
         figures: ours ? `${ours.median.toFixed(2)} KiB per connection (min–max ${ours.min.toFixed(2)}–${ours.max.toFixed(2)})` : 'not measured',
       },
     ],
+    charts: { 'idle-rss.svg': chart(`Idle connections: server RSS growth per connection`, 'idle connections', 'KiB per connection', measured) },
+    baseline: baselineRows('idle', 'KiB per connection', measured),
   };
 }

@@ -1,7 +1,7 @@
 // RESP: redis-benchmark (50 clients; PING multibulk, SET, GET) at one request
-// in flight per client and pipelined 16 deep, against wasmloop's RESP server,
-// the node:net RESP peer, redis-server when installed, and the C epoll peer
-// as the one-core ceiling. Each trial is a fresh server: a short PING run
+// in flight per client and pipelined 16 deep, against wasmloop's RESP server
+// (and a baseline checkout's), the node:net RESP peer, redis-server when
+// installed, and the C epoll peer as the one-core ceiling. Each trial is a fresh server: a short PING run
 // first warms it (JIT, TCP windows) and measures its rate, so each test's
 // request count is sized to TEST_SECONDS for that server; then one
 // redis-benchmark run per test, the server's CPU time read around each.
@@ -19,14 +19,16 @@ import {
   summarize,
   table,
   writeResult,
+  type Context,
   type Goal,
-  type Machine,
   type ScenarioReport,
   type ServerSpec,
+  type Spread,
   type Unavailable,
 } from './harness.js';
 import { parseRedisBenchmark } from './parse.js';
-import { cEpoll, nodePeer, redisServer, wasmloop } from './servers.js';
+import { baselineRows, chart, type Measured } from './report.js';
+import { cEpoll, nodePeer, redisServer, wasmloops } from './servers.js';
 
 const CLIENTS = 50;
 const PIPELINES = [1, 16];
@@ -69,54 +71,62 @@ async function trial(spec: ServerSpec, pipeline: number): Promise<Trial> {
   }
 }
 
-export async function run(machine: Machine, cPeerMissing: string | null): Promise<ScenarioReport> {
+export async function run({ machine, cPeerMissing, baseline }: Context): Promise<ScenarioReport> {
   const candidates: (ServerSpec | Unavailable)[] = [
-    wasmloop('resp'),
+    ...wasmloops('resp', baseline),
     nodePeer('node:net', 'net-resp.js'),
     redisServer(),
     cEpoll('resp', cPeerMissing),
   ];
   if (spawnSync('sh', ['-c', 'command -v redis-benchmark']).status !== 0) {
-    return { scenario: 'resp', markdown: '## RESP\n\nskipped: redis-benchmark is not installed.', goals: [goalOf(null)] };
+    return { scenario: 'resp', markdown: '## RESP\n\nskipped: redis-benchmark is not installed.', goals: goalsOf(() => null) };
   }
   const servers = candidates.filter((s): s is ServerSpec => !('unavailable' in s));
   const configs = PIPELINES.flatMap((pipeline) => servers.map((spec) => ({ pipeline, spec })));
   const label = ({ pipeline, spec }: (typeof configs)[number]): string => `${spec.name} -P ${pipeline}`;
   const outcomes = await interleave('resp', configs, label, ({ spec, pipeline }) => trial(spec, pipeline));
 
+  const trialsOf = (name: string, pipeline: number, test: (typeof TESTS)[number]): TestTrial[] =>
+    (outcomes.get(`${name} -P ${pipeline}`)?.trials ?? []).map((t) => t[test]);
   const figures = (name: string, pipeline: number, test: (typeof TESTS)[number]) => {
-    const trials = outcomes.get(`${name} -P ${pipeline}`)?.trials ?? [];
+    const trials = trialsOf(name, pipeline, test);
     if (trials.length === 0) return null;
-    const pick = (f: (t: TestTrial) => number) => summarize(trials.map((t) => f(t[test])));
+    const pick = (f: (t: TestTrial) => number) => summarize(trials.map(f));
     return {
       perSecond: pick((t) => t.perSecond),
       p50ms: pick((t) => t.p50ms),
       p99ms: pick((t) => t.p99ms),
       cpuUsPerRequest: pick((t) => t.cpuUsPerRequest),
-      requests: trials[0]![test].requests,
+      requests: trials[0]!.requests,
     };
   };
 
   const sections = [
     `## RESP: redis-benchmark, ${CLIENTS} clients, ~${TEST_SECONDS} s per test\n\n` +
-      'At -P 1 the single-threaded redis-benchmark saturates before the faster servers do; -P 16 is the comparison of servers.',
+      'At -P 1 the single-threaded redis-benchmark saturates before the faster servers do; -P 16 is the comparison of servers. ' +
+      'The last two columns divide wasmloop\'s median by the row\'s: above 1 is more requests/s, below 1 less CPU per request.',
   ];
   const json: Record<string, unknown> = {};
+  const rates: Measured[] = [];
+  const cpus: Measured[] = [];
   for (const pipeline of PIPELINES) {
     const rows: string[][] = [];
     for (const test of TESTS) {
-      const ours = figures('wasmloop', pipeline, test)?.perSecond.median ?? 0;
+      const ours = figures('wasmloop', pipeline, test);
       for (const spec of candidates) {
         const key = `${spec.name} -P ${pipeline}`;
         if ('unavailable' in spec) {
-          rows.push([test, spec.name, `unavailable: ${spec.unavailable}`, '', '', '', '']);
+          rows.push([test, spec.name, `unavailable: ${spec.unavailable}`, '', '', '', '', '']);
           continue;
         }
+        const trials = trialsOf(spec.name, pipeline, test);
+        rates.push({ group: `${test} -P ${pipeline}`, server: spec.name, trials: trials.map((t) => t.perSecond) });
+        cpus.push({ group: `${test} -P ${pipeline}`, server: spec.name, trials: trials.map((t) => t.cpuUsPerRequest) });
         const f = figures(spec.name, pipeline, test);
         const error = outcomes.get(key)?.error;
         json[`${key} ${test}`] = { ...f, error };
         if (!f) {
-          rows.push([test, spec.name, `failed: ${briefly(error ?? 'no trial')}`, '', '', '', '']);
+          rows.push([test, spec.name, `failed: ${briefly(error ?? 'no trial')}`, '', '', '', '', '']);
           continue;
         }
         rows.push([
@@ -125,35 +135,60 @@ export async function run(machine: Machine, cPeerMissing: string | null): Promis
           spread(f.perSecond) + (error ? ' (a trial failed)' : ''),
           fmt(f.p50ms.median),
           fmt(f.p99ms.median),
-          fmt(f.cpuUsPerRequest.median),
-          ratio(ours, f.perSecond.median),
+          spread(f.cpuUsPerRequest),
+          ratio(ours?.perSecond.median ?? 0, f.perSecond.median),
+          ratio(ours?.cpuUsPerRequest.median ?? 0, f.cpuUsPerRequest.median),
         ]);
       }
     }
     sections.push(
       `### -P ${pipeline}\n\n` +
-        table(['test', 'server', 'requests/s median (min–max)', 'p50 ms', 'p99 ms', 'server CPU µs/req', 'wasmloop ÷ row'], rows),
+        table(
+          ['test', 'server', 'requests/s median (min–max)', 'p50 ms', 'p99 ms', 'server CPU µs/req median (min–max)', 'req/s: wasmloop ÷ row', 'CPU/req: wasmloop ÷ row'],
+          rows,
+        ),
     );
   }
 
-  const ratios = TESTS.map((test) => {
-    const ours = figures('wasmloop', 16, test)?.perSecond.median;
-    const redis = figures('redis-server', 16, test)?.perSecond.median;
-    return { test, value: ours !== undefined && redis !== undefined ? ours / redis : null };
-  });
-  const goal = goalOf(
-    ratios.some((r) => r.value === null)
-      ? null
-      : { met: ratios.every((r) => r.value! >= 1.0), text: ratios.map((r) => `${r.test} ${r.value!.toFixed(2)}×`).join(', ') },
-  );
-  writeResult('resp.json', { machine, clients: CLIENTS, pipelines: PIPELINES, tests: TESTS, testSeconds: TEST_SECONDS, results: json, outcomes: Object.fromEntries(outcomes) });
-  return { scenario: 'resp', markdown: sections.join('\n\n'), goals: [goal] };
+  writeResult('resp.json', { machine, baseline, clients: CLIENTS, pipelines: PIPELINES, tests: TESTS, testSeconds: TEST_SECONDS, results: json, outcomes: Object.fromEntries(outcomes) });
+  const title = `RESP, redis-benchmark -c ${CLIENTS}`;
+  return {
+    scenario: 'resp',
+    markdown: sections.join('\n\n'),
+    goals: goalsOf((name, pipeline, test) => figures(name, pipeline, test)),
+    // One chart per depth: -P 16's figures would be slivers on the scale of -P 1's CPU per request.
+    charts: Object.fromEntries(
+      PIPELINES.flatMap((pipeline) => {
+        const at = (measured: Measured[]) => measured.filter((m) => m.group.endsWith(` -P ${pipeline}`)).map((m) => ({ ...m, group: m.group.replace(/ -P \d+$/, '') }));
+        return [
+          [`resp-p${pipeline}-throughput.svg`, chart(`${title} -P ${pipeline}: throughput`, 'test', 'requests/s', at(rates))],
+          [`resp-p${pipeline}-cpu.svg`, chart(`${title} -P ${pipeline}: server CPU per request`, 'test', 'server CPU µs/request', at(cpus))],
+        ];
+      }),
+    ),
+    baseline: [...baselineRows('resp', 'requests/s', rates), ...baselineRows('resp', 'server CPU µs/req', cpus)],
+  };
 }
 
-function goalOf(result: { met: boolean; text: string } | null): Goal {
-  return {
-    goal: 'RESP -P 16: wasmloop ≥ 1.0× redis-server (every test)',
-    met: result?.met ?? null,
-    figures: result?.text ?? 'not measured (redis-server or redis-benchmark missing, or a run failed)',
-  };
+type Figures = (name: string, pipeline: number, test: (typeof TESTS)[number]) => { perSecond: Spread; cpuUsPerRequest: Spread } | null;
+
+/** wasmloop's figure ÷ the peer's, per test; `met` when every test's ratio passes. */
+function goal(text: string, peer: string, pipeline: number, figure: 'perSecond' | 'cpuUsPerRequest', passes: (ratio: number) => boolean, figures: Figures): Goal {
+  const ratios = TESTS.map((test) => {
+    const ours = figures('wasmloop', pipeline, test)?.[figure].median;
+    const theirs = figures(peer, pipeline, test)?.[figure].median;
+    return { test, value: ours !== undefined && theirs !== undefined && theirs > 0 ? ours / theirs : null };
+  });
+  if (ratios.some((r) => r.value === null)) {
+    return { goal: text, met: null, figures: `not measured (${peer} or redis-benchmark missing, or a run failed)` };
+  }
+  return { goal: text, met: ratios.every((r) => passes(r.value!)), figures: ratios.map((r) => `${r.test} ${r.value!.toFixed(2)}×`).join(', ') };
+}
+
+function goalsOf(figures: Figures): Goal[] {
+  return [
+    goal('RESP -P 16: wasmloop ≥ 1.0× redis-server (every test)', 'redis-server', 16, 'perSecond', (r) => r >= 1.0, figures),
+    goal('RESP -P 16: server CPU per request ≤ 1.0× redis-server (every test)', 'redis-server', 16, 'cpuUsPerRequest', (r) => r <= 1.0, figures),
+    goal('RESP -P 1: server CPU per request ≤ 1.15× the C epoll server (every test)', 'C epoll', 1, 'cpuUsPerRequest', (r) => r <= 1.15, figures),
+  ];
 }

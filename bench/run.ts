@@ -7,16 +7,21 @@
 //   timers    bench/timers.js, scaled down
 //   backends  bench/backends.js, scaled down
 // `npm run bench -- http idle` runs only those. Writes
-// build/results/<scenario>.json and build/results/summary.md.
+// build/results/<scenario>.json, the scenarios' charts
+// (build/results/<scenario>-*.svg) and build/results/summary.md.
 //
 // BENCH_TRIALS (3) sets the trials per configuration of the server scenarios.
-import { rmSync } from 'node:fs';
+// `--baseline DIR` (or BENCH_BASELINE=DIR) adds another checkout's wasmloop
+// to the server scenarios, and the summary compares the two (options.ts).
+import { readdirSync, rmSync } from 'node:fs';
 import { loadavg } from 'node:os';
 
 import * as echo from './echo.js';
-import { describeMachine, here, progress, readResult, RESULTS_DIR, runToEnd, table, writeResult, type Goal, type Machine, type ScenarioReport } from './harness.js';
+import { describeMachine, here, progress, readResult, RESULTS_DIR, runToEnd, table, writeResult, type Context, type Goal, type ScenarioReport } from './harness.js';
 import * as http from './http.js';
 import * as idle from './idle.js';
+import { parseBenchArgs, UsageError, type BenchOptions } from './options.js';
+import { baselineTable } from './report.js';
 import * as resp from './resp.js';
 import { buildCPeer } from './servers.js';
 
@@ -25,7 +30,7 @@ const TIMERS_ENV = { BENCH_TRIALS: '3', BENCH_TIMERS: '100000' };
 const BACKENDS_ENV = { BENCH_TRIALS: '3', BENCH_ITERATIONS: '300' };
 const BUDGET_SECONDS = 180;
 
-type Runner = (machine: Machine, cPeerMissing: string | null) => Promise<ScenarioReport>;
+type Runner = (context: Context) => Promise<ScenarioReport>;
 
 /** Runs timers.js or backends.js in a child (pinned like a server) and keeps what it printed. */
 async function inProcess(scenario: string, title: string, env: Record<string, string>): Promise<string> {
@@ -64,7 +69,7 @@ const SCENARIOS: Record<string, Runner> = {
   resp: resp.run,
   http: http.run,
   echo: echo.run,
-  idle: (machine) => idle.run(machine),
+  idle: idle.run,
   timers: async () => ({
     scenario: 'timers',
     markdown: await inProcess('timers', 'Timers: wasm wheel vs Node setTimeout', TIMERS_ENV),
@@ -79,14 +84,28 @@ const SCENARIOS: Record<string, Runner> = {
 
 const verdict = (met: boolean | null): string => (met === null ? 'not measured' : met ? 'met' : 'NOT met');
 
+/** Charts an earlier run left for `scenario`: removed first, so that none passes for this run's. */
+function removeCharts(scenario: string): void {
+  let files: string[];
+  try {
+    files = readdirSync(RESULTS_DIR);
+  } catch {
+    return;
+  }
+  for (const file of files) if (file.startsWith(`${scenario}-`) && file.endsWith('.svg')) rmSync(`${RESULTS_DIR}/${file}`, { force: true });
+}
+
 async function main(): Promise<void> {
-  const names = process.argv.slice(2);
-  const unknown = names.filter((name) => !(name in SCENARIOS));
-  if (unknown.length > 0) {
-    console.error(`bench: unknown scenario ${unknown.join(', ')}; choose from ${Object.keys(SCENARIOS).join(', ')}`);
+  let options: BenchOptions;
+  try {
+    options = parseBenchArgs(process.argv.slice(2), process.env, Object.keys(SCENARIOS));
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    console.error(`bench: ${error.message}`);
     process.exitCode = 2;
     return;
   }
+  const { baseline } = options;
   const started = performance.now();
   const machine = describeMachine();
   const versions = Object.entries(machine.versions).map(([tool, v]) => `${tool} ${v ?? 'not installed'}`).join(', ');
@@ -96,21 +115,26 @@ async function main(): Promise<void> {
     `pinning: ${machine.pinning}`,
     `load average at start: ${machine.loadAverage.join(' ')} (other work shares this machine: figures are noisy; compare ratios within this run)`,
     'reading: where every server reaches about the same rate, the load generator is the limit; server CPU µs per request still tells the servers apart',
+    ...(baseline ? [`baseline: ${baseline.dir} (${baseline.commit ?? 'not a git checkout'}), as "wasmloop (baseline)" in every server scenario`] : []),
   ];
   console.log(`${header.join('\n')}\n`);
-  const cPeerMissing = buildCPeer();
+  const context: Context = { machine, cPeerMissing: buildCPeer(), baseline };
 
   const reports: ScenarioReport[] = [];
-  for (const name of names.length > 0 ? names : Object.keys(SCENARIOS)) {
+  for (const name of options.scenarios) {
     const scenarioStart = performance.now();
+    removeCharts(name);
     let report: ScenarioReport;
     try {
-      report = await SCENARIOS[name]!(machine, cPeerMissing);
+      report = await SCENARIOS[name]!(context);
     } catch (error) {
       progress('');
       report = { scenario: name, markdown: `## ${name}\n\nfailed: ${(error as Error).message}`, goals: [] };
       process.exitCode = 1;
     }
+    const charts = Object.entries(report.charts ?? {});
+    for (const [file, svg] of charts) writeResult(file, svg);
+    if (charts.length > 0) report.markdown += `\n\nCharts: ${charts.map(([file]) => `[${file}](${file})`).join(', ')}`;
     report.markdown += `\n\n(${name}: ${((performance.now() - scenarioStart) / 1000).toFixed(0)} s)`;
     console.log(`${report.markdown}\n`);
     reports.push(report);
@@ -118,18 +142,27 @@ async function main(): Promise<void> {
 
   const goals = reports.flatMap((r) => r.goals);
   const goalTable = table(['goal', 'verdict', 'figures'], goals.map((g) => [g.goal, verdict(g.met), g.figures]));
+  const baselineRows = reports.flatMap((r) => r.baseline ?? []);
+  const versusBaseline = baseline
+    ? `## wasmloop against the baseline\n\n${baseline.dir} (${baseline.commit ?? 'not a git checkout'}). ` +
+      'Each round runs both, one right after the other (in alternating order from round to round); the ratio is taken per round, ' +
+      'and a change is within noise where the min–max range holds 1.00.\n\n' +
+      (baselineRows.length > 0 ? baselineTable(baselineRows) : 'no scenario measured both.')
+    : null;
   const seconds = (performance.now() - started) / 1000;
   const footer = `suite: ${seconds.toFixed(0)} s${seconds > BUDGET_SECONDS ? ` (over the ${BUDGET_SECONDS} s budget)` : ''}; load average at end: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`;
   if (goals.length > 0) console.log(`## Goals\n\n${goalTable}\n`);
+  if (versusBaseline) console.log(`${versusBaseline}\n`);
   console.log(footer);
   const summary = [
     '# wasmloop quick benchmark',
     header.map((line) => `- ${line}`).join('\n'),
     ...(goals.length > 0 ? [`## Goals\n\n${goalTable}`] : []),
+    ...(versusBaseline ? [versusBaseline] : []),
     ...reports.map((r) => r.markdown),
     footer,
   ].join('\n\n');
-  console.log(`\nwritten: ${writeResult('summary.md', `${summary}\n`)} and the scenarios' JSON beside it`);
+  console.log(`\nwritten: ${writeResult('summary.md', `${summary}\n`)} and the scenarios' JSON and SVG charts beside it`);
 }
 
 await main();

@@ -1,11 +1,13 @@
-// Every server the suite measures, as a command line: wasmloop's own, the
-// Node peers in bench/peers/, the C epoll ceiling, and redis-server and nginx
-// when they are installed.
+// Every server the suite measures, as a command line: wasmloop's own (and a
+// baseline checkout's, for a before/after run), the Node peers in
+// bench/peers/, the C epoll ceiling, and redis-server and nginx when they
+// are installed.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 
 import { here, type ServerSpec, type Unavailable } from './harness.js';
+import { BASELINE_NAME, type Baseline } from './options.js';
 
 type Protocol = 'echo' | 'resp' | 'http';
 
@@ -16,16 +18,26 @@ const C_PEER = here('../bench-peers/c-epoll-echo');
 
 const installed = (command: string): boolean => spawnSync('sh', ['-c', `command -v ${command}`]).status === 0;
 
-export function wasmloop(protocol: Protocol, extraArgs: string[] = []): ServerSpec {
+function wasmloopAt(name: string, cli: string, protocol: Protocol, extraArgs: string[]): ServerSpec {
   return {
-    name: 'wasmloop',
+    name,
     announces: true,
     nofile: MANY_FDS,
     command: () => ({
       file: process.execPath,
-      args: [here('../src/cli.js'), 'serve', '--protocol', protocol, '--host', '127.0.0.1', '--port', '0', ...extraArgs],
+      args: [cli, 'serve', '--protocol', protocol, '--host', '127.0.0.1', '--port', '0', ...extraArgs],
     }),
   };
+}
+
+export function wasmloop(protocol: Protocol, extraArgs: string[] = []): ServerSpec {
+  return wasmloopAt('wasmloop', here('../src/cli.js'), protocol, extraArgs);
+}
+
+/** wasmloop and, when the run has a baseline, the baseline checkout's server beside it. */
+export function wasmloops(protocol: Protocol, baseline: Baseline | null, extraArgs: string[] = []): ServerSpec[] {
+  const ours = wasmloop(protocol, extraArgs);
+  return baseline ? [ours, wasmloopAt(BASELINE_NAME, baseline.cli, protocol, extraArgs)] : [ours];
 }
 
 /** A peer written on node:net or node:http, from bench/peers/. */

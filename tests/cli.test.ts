@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import { connected, parsePrometheus, prometheusValue, tick, until } from './helpers.js';
+import { connected, ioOf, parsePrometheus, prometheusValue, tcpSocket, tick, until } from './helpers.js';
 import { UNCAUGHT_LOOP_ERROR } from './test-loop.js';
 
 const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
@@ -85,6 +85,34 @@ async function serve(args: string[]): Promise<Serving> {
     child.process.kill('SIGKILL');
     throw error;
   }
+}
+
+/**
+ * Resolves once the echo server `child` holds output it cannot send to
+ * `client`, which has stopped reading: the kernel has filled the client's
+ * receive buffer and the server's send buffer (a send queue far past a few
+ * packets on loopback: the client's window is closed), and the server has
+ * read at least `MiB` MiB more than at `since` and written a quarter MiB
+ * less of it (/proc/<pid>/io) to the kernel. Only the client reading again
+ * can empty that.
+ */
+async function holdsOutput(child: Serving, client: Socket, since: { read: number; written: number }, MiB: number): Promise<void> {
+  let now = since;
+  let kernel = tcpSocket(child.port, client.localPort!);
+  const read = (): number => now.read - since.read;
+  const unsent = (): number => read() - (now.written - since.written);
+  await until(
+    () => (kernel?.sendQueue ?? 0) >= 2 ** 18 && read() >= MiB * 2 ** 20 && unsent() >= 2 ** 18,
+    () => `the server to hold output (read ${read()}, unsent ${unsent()}, in its send queue ${kernel?.sendQueue} bytes)`,
+    async () => {
+      await tick(5);
+      if (child.process.exitCode !== null || child.process.signalCode !== null) {
+        throw new Error(`the server exited (${child.process.exitCode ?? child.process.signalCode}) while its queue filled; stderr: ${child.stderr()}`);
+      }
+      now = ioOf(child.process.pid!);
+      kernel = tcpSocket(child.port, client.localPort!);
+    },
+  );
 }
 
 /** Makes sure a serving child is gone when a test ends, whatever happened; fails the test if a loop callback threw in it. */
@@ -305,6 +333,7 @@ test('not on a terminal: no status line, only the listening and stopping lines',
 test('SIGTERM lets queued output drain to a slow reader before exiting 0', async () => {
   const child = await serve(['--port', '0']);
   try {
+    const io = ioOf(child.process.pid!);
     const socket = await connected(child.host, child.port);
     socket.pause();
     const payload = randomBytes(8 * 1024 * 1024);
@@ -318,8 +347,7 @@ test('SIGTERM lets queued output drain to a slow reader before exiting 0', async
       socket.on('close', () => resolve(error));
     });
     socket.write(payload);
-    // Give the server time to fill its queue and pause reading.
-    await tick(300);
+    await holdsOutput(child, socket, io, 2);
     child.process.kill('SIGTERM');
     await until(() => /SIGTERM: closing 1 connections/.test(child.stdout()), 'the shutdown to start');
     await tick(100);
@@ -331,7 +359,7 @@ test('SIGTERM lets queued output drain to a slow reader before exiting 0', async
     assert.is(await closed, undefined);
     assert.ok(sawEnd, 'a clean end after the drain');
     const echoed = Buffer.concat(chunks);
-    assert.ok(echoed.length > 1024 * 1024, `only ${echoed.length} bytes drained`);
+    assert.ok(echoed.length >= 2 * 1024 * 1024, `only ${echoed.length} bytes drained`);
     assert.ok(echoed.equals(payload.subarray(0, echoed.length)), 'the drained bytes are the start of the echo');
   } finally {
     await stopped(child);
@@ -341,11 +369,12 @@ test('SIGTERM lets queued output drain to a slow reader before exiting 0', async
 test('--shutdown-ms 200: a client that never reads is closed at the deadline, and the exit is still 0', async () => {
   const child = await serve(['--port', '0', '--shutdown-ms', '200']);
   try {
+    const io = ioOf(child.process.pid!);
     const socket = await connected(child.host, child.port);
     socket.pause();
     socket.on('error', () => {});
     socket.write(randomBytes(8 * 1024 * 1024));
-    await tick(300);
+    await holdsOutput(child, socket, io, 2);
     const started = performance.now();
     child.process.kill('SIGTERM');
     const exit = await child.exited;
@@ -358,13 +387,16 @@ test('--shutdown-ms 200: a client that never reads is closed at the deadline, an
   }
 });
 
-test('--idle-timeout-ms 100 closes a silent connection', async () => {
+test('--idle-timeout-ms 100 closes a silent connection, never before it was silent 100 ms', async () => {
   const child = await serve(['--port', '0', '--idle-timeout-ms', '100']);
   try {
+    // Taken before connecting: the server cannot have accepted any earlier.
+    const started = performance.now();
     const socket = await connected(child.host, child.port);
-    const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+    const closedAt = new Promise<number>((resolve) => socket.on('close', () => resolve(performance.now())));
     socket.on('error', () => {});
-    await closed;
+    const silentMs = (await closedAt) - started;
+    assert.ok(silentMs >= 100, `closed after ${silentMs.toFixed(1)} ms`);
     child.process.kill('SIGTERM');
     const exit = await child.exited;
     assert.match(exit.stdout, /SIGTERM: closing 0 connections/);

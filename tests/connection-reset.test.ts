@@ -6,12 +6,34 @@ import type { Socket } from 'node:net';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
+import { echoProtocol } from '../src/index.js';
 import type { Connection } from '../src/connection.js';
 import { Server, type ProtocolFactory } from '../src/server.js';
-import { connected, HOST, tick, turnUntil, until, withServer } from './helpers.js';
+import { connected, HOST, patterned, tcpSocket, turnUntil, until, withServer } from './helpers.js';
 import { TestLoop } from './test-loop.js';
 
 const MiB = 1024 * 1024;
+
+/**
+ * Whether the kernel still has the loopback TCP connection from
+ * `remotePort` to `localPort` established: once a reset arrives, it has
+ * not, whether or not anyone has looked at the socket.
+ */
+const established = (localPort: number, remotePort: number): boolean => tcpSocket(localPort, remotePort)?.state === '01';
+
+/** Collects what `socket` receives; `atLeast(n)` resolves once n bytes are in. */
+function receive(socket: Socket): { bytes(): Buffer; atLeast(count: number, what: string): Promise<void> } {
+  const chunks: Buffer[] = [];
+  let received = 0;
+  socket.on('data', (chunk: Buffer) => {
+    chunks.push(chunk);
+    received += chunk.length;
+  });
+  return {
+    bytes: () => Buffer.concat(chunks),
+    atLeast: (count, what) => until(() => received >= count, () => `${what} (${received} of ${count} bytes)`),
+  };
+}
 
 function resetAndWait(socket: Socket): Promise<void> {
   return new Promise((resolve) => {
@@ -59,11 +81,14 @@ test('a write after the peer reset (ECONNRESET, then EPIPE) closes the connectio
   });
   try {
     const seen = watchErrors(server);
-    const client = await connected(HOST, server.listen());
+    const port = server.listen();
+    const client = await connected(HOST, port);
+    const clientPort = client.localPort!;
     turnUntil(loop, () => connection !== undefined, 'the accept');
+    assert.ok(established(port, clientPort), 'the connection is not in /proc/net/tcp');
     await resetAndWait(client);
     // The loop has not turned since the reset: the write is what finds it.
-    await tick(20);
+    await until(() => !established(port, clientPort), 'the reset to reach the server socket');
     connection!.write(Buffer.from('too late'));
     assert.ok(connection!.isClosed);
     assert.is(server.stats.resets, 1);
@@ -76,19 +101,32 @@ test('a write after the peer reset (ECONNRESET, then EPIPE) closes the connectio
   }
 });
 
-test('a peer that resets while the server reads: closed as a reset, the other connection unharmed', async () => {
-  const protocol: ProtocolFactory = () => ({ data: () => {} });
-  await withServer(protocol, {}, 'reset while reading', async (server, port) => {
+test('a peer that resets while the server reads: closed as a reset; the other connection echoes its own bytes before and after', async () => {
+  await withServer(echoProtocol, {}, 'reset while reading', async (server, port) => {
     const seen = watchErrors(server);
     const steady = await connected(HOST, port);
+    const echoed = receive(steady);
+    const before = patterned(64 * 1024, 1);
+    const after = patterned(64 * 1024, 2);
+    steady.write(before);
+    await echoed.atLeast(before.length, 'the echo before the reset');
+
     const resetter = await connected(HOST, port);
-    resetter.write('some bytes');
+    resetter.on('data', () => {});
+    resetter.write(patterned(256 * 1024, 3));
     await until(() => server.stats.accepted === 2, 'two accepts');
     await resetAndWait(resetter);
     await until(() => server.stats.active === 1, 'the reset connection to close');
     assert.is(server.stats.resets, 1);
+
+    steady.write(after);
+    await echoed.atLeast(before.length + after.length, 'the echo after the reset');
+    const closed = new Promise<void>((resolve) => steady.on('close', () => resolve()));
+    steady.end();
+    await closed;
+    // All in, the connection closed: nothing else can arrive.
+    assert.ok(echoed.bytes().equals(Buffer.concat([before, after])), 'the steady connection got bytes other than its own');
     assert.equal(seen.errors, []);
-    steady.destroy();
   });
 });
 

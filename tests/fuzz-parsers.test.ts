@@ -40,6 +40,8 @@ function feed(factory: ProtocolFactory, input: Uint8Array, cuts: number[]): Fed 
     piece.fill(0xee);
     from = to;
   }
+  // Pieces fed after the session ended its connection must be ignored.
+  if (fake.lateWrites.length > 0) throw new Error(`written after the end: ${JSON.stringify(Buffer.concat(fake.lateWrites).toString('latin1').slice(0, 200))}`);
   return { output: Buffer.concat(fake.writes), ended: fake.ended };
 }
 

@@ -1,7 +1,7 @@
 // Helpers shared by the test files. Not a test file itself: the runner only
 // picks files ending in .test.js, so this module is imported, never run.
 import { fork, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import * as assert from 'uvu/assert';
 
@@ -220,9 +220,15 @@ export async function withServer(
 export interface FakeConnection {
   /** Pass this to the protocol's data(); it records instead of writing. */
   connection: Connection;
-  /** Each write, copied (the protocol may reuse its buffer). */
+  /** Each write, copied (the protocol may reuse its buffer), those after end() or close() included. */
   writes: Buffer[];
-  /** Whether end() was called. */
+  /**
+   * The writes made after end() or close(), also in `writes`. A real
+   * connection would drop them, so a protocol that forgot it had ended would
+   * go unseen if the fake dropped them too.
+   */
+  lateWrites: Buffer[];
+  /** Whether end() or close() was called. */
   ended: boolean;
   /** Everything written, as latin1 text. */
   output(): string;
@@ -233,12 +239,16 @@ export function fakeConnection(): FakeConnection {
   const fake: FakeConnection = {
     connection: undefined as unknown as Connection,
     writes: [],
+    lateWrites: [],
     ended: false,
     output: () => Buffer.concat(fake.writes).toString('latin1'),
   };
   fake.connection = {
     write(bytes: Uint8Array) {
-      if (!fake.ended && bytes.length > 0) fake.writes.push(Buffer.from(bytes));
+      if (bytes.length === 0) return;
+      const copy = Buffer.from(bytes);
+      fake.writes.push(copy);
+      if (fake.ended) fake.lateWrites.push(copy);
     },
     end() {
       fake.ended = true;
@@ -255,7 +265,7 @@ export function fakeConnection(): FakeConnection {
  * two reads split at every byte boundary. Returns the output of the one read
  * (with `<end>` appended if the connection was ended) and the split points
  * whose output differs from it. Fails the test when a read makes more than
- * one write.
+ * one write, or when anything is written after the connection ended.
  */
 export function splitMismatches(makeFactory: () => ProtocolFactory, input: Buffer): { whole: string; mismatches: number[] } {
   const feed = (pieces: Buffer[]): string => {
@@ -268,6 +278,7 @@ export function splitMismatches(makeFactory: () => ProtocolFactory, input: Buffe
       // The server reuses its read buffer: a protocol that kept a view of it instead of a copy reads garbage.
       piece.fill(0xee);
     }
+    assert.is(fake.lateWrites.length, 0, `written after the end: ${Buffer.concat(fake.lateWrites).toString('latin1')}`);
     return fake.output() + (fake.ended ? '<end>' : '');
   };
   const whole = feed([Buffer.from(input)]);
@@ -399,39 +410,66 @@ export function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
 }
 
+/** How late Node's timers fired, in ms, each list ascending. */
+export interface TimerLateness {
+  /** As the clock shows it. */
+  late: number[];
+  /**
+   * Less the time this thread waited in the run queue meanwhile: the part
+   * that is not the machine's load. On an idle machine the two agree; on a
+   * loaded one this is what the thread's own work (the loop's among it) cost.
+   */
+  unqueued: number[];
+}
+
 /**
- * How late Node's own timers fire, in ms, ascending: 100 ticks of a 10 ms
- * setInterval, each measured from the tick before (Node schedules an
- * interval's next tick from when the last one ran), then a chain of 50
- * 7 ms setTimeouts. About 1.4 s in all.
+ * How late Node's own timers fire: 100 ticks of a 10 ms setInterval, each
+ * measured from the tick before (Node schedules an interval's next tick from
+ * when the last one ran), then a chain of 50 7 ms setTimeouts. About 1.4 s
+ * in all.
  */
-export async function nodeTimerLateness(): Promise<number[]> {
+export async function nodeTimerLateness(): Promise<TimerLateness> {
   const late: number[] = [];
-  await new Promise<void>((resolve) => {
-    let previous = performance.now();
-    const interval = setInterval(() => {
-      const now = performance.now();
-      late.push(now - previous - 10);
-      previous = now;
-      if (late.length === 100) {
-        clearInterval(interval);
-        resolve();
-      }
-    }, 10);
-  });
-  await new Promise<void>((resolve) => {
-    let left = 50;
-    const next = (): void => {
-      const armed = performance.now();
-      setTimeout(() => {
-        late.push(performance.now() - armed - 7);
-        if (--left > 0) next();
-        else resolve();
-      }, 7);
-    };
-    next();
-  });
-  return late.sort((a, b) => a - b);
+  const unqueued: number[] = [];
+  const queue = runQueueClock();
+  const sample = (lateMs: number, queuedBefore: number): number => {
+    const queued = queue.read();
+    late.push(lateMs);
+    unqueued.push(lateMs - (queued - queuedBefore));
+    return queued;
+  };
+  try {
+    await new Promise<void>((resolve) => {
+      let previous = performance.now();
+      let queued = queue.read();
+      const interval = setInterval(() => {
+        const now = performance.now();
+        queued = sample(now - previous - 10, queued);
+        previous = now;
+        if (late.length === 100) {
+          clearInterval(interval);
+          resolve();
+        }
+      }, 10);
+    });
+    await new Promise<void>((resolve) => {
+      let left = 50;
+      const next = (): void => {
+        const armed = performance.now();
+        const queued = queue.read();
+        setTimeout(() => {
+          sample(performance.now() - armed - 7, queued);
+          if (--left > 0) next();
+          else resolve();
+        }, 7);
+      };
+      next();
+    });
+  } finally {
+    queue.close();
+  }
+  const ascending = (values: number[]): number[] => values.sort((a, b) => a - b);
+  return { late: ascending(late), unqueued: ascending(unqueued) };
 }
 
 // ---- Prometheus text format ---------------------------------------------------------
@@ -572,6 +610,63 @@ export async function forkServer(protocol: 'echo' | 'resp' | 'http', options: { 
 
 /** Entries in /proc/<pid>/fd: how many fds another process holds. */
 export const fdsOf = (pid: number): number => readdirSync(`/proc/${pid}/fd`).length;
+
+/**
+ * Bytes process `pid` has read and written through read/write system calls,
+ * sockets included (rchar and wchar of /proc/<pid>/io): an echo server
+ * holds `read - written` of output it has not handed to the kernel yet.
+ */
+export function ioOf(pid: number): { read: number; written: number } {
+  const io = readFileSync(`/proc/${pid}/io`, 'latin1');
+  return { read: Number(/rchar:\s+(\d+)/.exec(io)?.[1] ?? NaN), written: Number(/wchar:\s+(\d+)/.exec(io)?.[1] ?? NaN) };
+}
+
+/**
+ * How long the main thread of process `pid` (this thread for 'self') has
+ * wanted the CPU, in ms: time on it plus time waiting in the run queue for
+ * it (/proc/.../schedstat). A thread that spins wants the CPU all along, so
+ * this grows as fast as the wall clock however little of the CPU a loaded
+ * machine gives it; a thread that sleeps adds only its wake-ups. CPU time
+ * alone would let a spin starved of CPU pass for idle.
+ */
+export function runnableMs(pid: number | 'self'): number {
+  const [onCpu, queued] = readFileSync(pid === 'self' ? '/proc/thread-self/schedstat' : `/proc/${pid}/schedstat`, 'latin1').split(' ').map(Number);
+  return (onCpu! + queued!) / 1e6;
+}
+
+/**
+ * Reads how long this thread (the one that opens it) has waited in the run
+ * queue for a CPU, in ms: the part of a delay that is the machine's load,
+ * not the thread's own work. One pread per reading (a few µs), so it can be
+ * read inside the callbacks being timed; close() releases its fd.
+ */
+export function runQueueClock(): { read(): number; close(): void } {
+  const fd = openSync('/proc/thread-self/schedstat', 'r');
+  const buffer = Buffer.alloc(128);
+  return {
+    read: () => Number(buffer.toString('latin1', 0, readSync(fd, buffer, 0, buffer.length, 0)).split(' ')[1]) / 1e6,
+    close: () => closeSync(fd),
+  };
+}
+
+/**
+ * The kernel's view of the loopback TCP socket bound to `localPort` and
+ * connected to `remotePort` (/proc/net/tcp), whoever holds it; undefined
+ * once it is gone (closed, or reset). `state` is the kernel's code ('01'
+ * established); `sendQueue` holds what was written and not yet acknowledged,
+ * which grows past a few packets only when the peer's window is closed.
+ */
+export function tcpSocket(localPort: number, remotePort: number): { state: string; sendQueue: number; receiveQueue: number } | undefined {
+  const address = (port: number): string => `0100007F:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  for (const line of readFileSync('/proc/net/tcp', 'latin1').split('\n')) {
+    const [, local, remote, state, queues] = line.trim().split(/\s+/);
+    if (local === address(localPort) && remote === address(remotePort)) {
+      const [send, receive] = queues!.split(':').map((hex) => parseInt(hex, 16));
+      return { state: state!, sendQueue: send!, receiveQueue: receive! };
+    }
+  }
+  return undefined;
+}
 
 /** Resident set size of process `pid`, in bytes. */
 export function rssOf(pid: number): number {

@@ -2,8 +2,9 @@ import { connect } from 'node:net';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import { httpProtocol, DEFAULT_MAX_HEADER_BYTES, type HttpOptions } from '../src/protocols/http.js';
-import { fakeConnection, rangeErr, splitMismatches, throws, typeErr, withServer } from './helpers.js';
+import { httpProtocol, DEFAULT_MAX_HEADER_BYTES, type HttpOptions, type HttpProtocolFactory } from '../src/protocols/http.js';
+import type { Protocol } from '../src/connection.js';
+import { fakeConnection, rangeErr, splitMismatches, throws, typeErr, withServer, type FakeConnection } from './helpers.js';
 
 const HELLO = 'HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nhello';
 const HELLO_HEAD = 'HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\n';
@@ -15,12 +16,27 @@ function get(path: string, headers = ''): string {
   return `GET ${path} HTTP/1.1\r\nHost: test\r\n${headers}\r\n`;
 }
 
-/** Feeds `input` in one read to a fresh protocol; returns the replies and whether the connection ended. */
+/** Once a session has ended its connection, a request in a later read gets no reply and is not counted. */
+function assertIgnoredAfterEnd(factory: HttpProtocolFactory, fake: FakeConnection, protocol: Protocol): void {
+  const requests = factory.requests;
+  protocol.data(fake.connection, Buffer.from(get('/') + get('/metrics')));
+  assert.equal(fake.lateWrites.map((write) => write.toString('latin1')), [], 'written after the end');
+  assert.is(factory.requests, requests, 'a request after the end was answered');
+}
+
+/**
+ * Feeds `input` in one read to a fresh protocol; returns the replies and
+ * whether the connection ended. An ended session is then fed more, which it
+ * must ignore.
+ */
 function send(input: string | Buffer, options?: HttpOptions): { output: string; ended: boolean; writes: number; requests: number } {
   const factory = httpProtocol(options);
   const fake = fakeConnection();
-  factory(fake.connection).data(fake.connection, typeof input === 'string' ? Buffer.from(input, 'latin1') : input);
-  return { output: fake.output(), ended: fake.ended, writes: fake.writes.length, requests: factory.requests };
+  const protocol = factory(fake.connection);
+  protocol.data(fake.connection, typeof input === 'string' ? Buffer.from(input, 'latin1') : input);
+  const result = { output: fake.output(), ended: fake.ended, writes: fake.writes.length, requests: factory.requests };
+  if (fake.ended) assertIgnoredAfterEnd(factory, fake, protocol);
+  return result;
 }
 
 test('pipelined requests are answered in order, in one write, however the stream is split into two reads', () => {
@@ -147,13 +163,15 @@ test('a header section past the limit gets 431 and the connection closes, comple
   assert.ok(over.ended);
 
   // Still arriving: refused as soon as the limit is passed, without waiting for the end.
+  const factory = httpProtocol({ maxHeaderBytes: 100 });
   const fake = fakeConnection();
-  const protocol = httpProtocol({ maxHeaderBytes: 100 })(fake.connection);
+  const protocol = factory(fake.connection);
   protocol.data(fake.connection, Buffer.from(`GET / HTTP/1.1\r\nX-Long: ${'a'.repeat(75)}`));
   assert.is(fake.writes.length, 0, '99 bytes: still waiting');
   protocol.data(fake.connection, Buffer.from('a'));
   assert.match(fake.output(), /^HTTP\/1\.1 431 /);
   assert.ok(fake.ended);
+  assertIgnoredAfterEnd(factory, fake, protocol);
 });
 
 test('GET /metrics calls the metrics function each time; the default counts requests', () => {

@@ -12,7 +12,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
 import { lineChart } from '../bench/lab/svg.js';
-import { estimateSeconds, parseOnly, plan } from '../bench/lab/sweep.js';
+import { estimateSeconds, parseOnly, plan, report, type ConfigResult } from '../bench/lab/sweep.js';
 
 const ALL_PEERS = new Set(['node:net', 'node:http', 'redis-server', 'nginx', 'c-epoll']);
 
@@ -72,6 +72,24 @@ test('a chart has one polyline per series, dashed references, and the largest fi
   assert.is(second.exec(svg)![1]!.split(' ').length, 2);
   // The axis tops out at 500 (a round step above the largest figure), drawn at the plot's top edge (y = 40).
   assert.match(svg, /<line x1="78" x2="530" y1="40.0" y2="40.0" stroke="#[0-9a-f]+" stroke-width="1.5" stroke-dasharray/);
+});
+
+test('the report divides each row by every peer of its slice, requests/s and server CPU per request', () => {
+  const trial = (perSecond: number, cpuUsPerRequest: number) => ({ perSecond, cpuUsPerRequest, p50us: 1, p99us: 2, requests: 1 });
+  const slice = { workload: 'http' as const, connections: 100, depth: 1 };
+  const results: ConfigResult[] = [
+    { config: { ...slice, server: 'wasmloop', mode: 'epoll-level', maxEvents: 64 }, trials: [trial(300, 3), trial(100, 5), trial(200, 4)], errors: [] },
+    { config: { ...slice, server: 'node:net' }, trials: [trial(100, 8)], errors: [] },
+    { config: { ...slice, server: 'node:http' }, trials: [trial(50, 16)], errors: [] },
+    { config: { ...slice, server: 'nginx' }, trials: [trial(400, 2)], errors: [] },
+    { config: { ...slice, server: 'c-epoll' }, trials: [trial(800, 1)], errors: [] },
+  ];
+  const row = report(results, '# header').markdown.split('\n').find((line) => line.includes('| wasmloop | epoll-level | 64 |'))!;
+  assert.ok(row, 'the wasmloop row is there');
+  const cells = row.split(' | ');
+  assert.is(cells[4], '200 (100–300)');
+  assert.is(cells[6], '4.00 (3.00–5.00)');
+  assert.equal(cells.slice(7, 11), ['2.00× · 0.50×', '4.00× · 0.25×', '0.50× · 2.00×', '0.25× · 4.00×']);
 });
 
 const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));

@@ -2,8 +2,9 @@ import { connect } from 'node:net';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import { respProtocol, DEFAULT_MAX_ARGUMENTS, DEFAULT_MAX_BULK_LENGTH, MAX_INLINE_LENGTH, type RespOptions } from '../src/protocols/resp.js';
-import { fakeConnection, rangeErr, splitMismatches, throws, typeErr, withServer } from './helpers.js';
+import { respProtocol, DEFAULT_MAX_ARGUMENTS, DEFAULT_MAX_BULK_LENGTH, MAX_INLINE_LENGTH, type RespOptions, type RespProtocolFactory } from '../src/protocols/resp.js';
+import type { Protocol } from '../src/connection.js';
+import { fakeConnection, rangeErr, splitMismatches, throws, typeErr, withServer, type FakeConnection } from './helpers.js';
 
 /** One multibulk request, binary-safe. */
 function command(...args: (string | Buffer)[]): Buffer {
@@ -15,12 +16,35 @@ function command(...args: (string | Buffer)[]): Buffer {
   return Buffer.concat(parts);
 }
 
-/** Feeds `input` in one read to a fresh server's protocol; returns the replies and whether it ended. */
+/** A key no test sets (short enough for the smallest maxBulkLength here): a SET of it that runs shows in the store. */
+const AFTER_THE_END = 'late';
+
+/**
+ * Once a session has ended its connection, more input is ignored: a SET
+ * then gets no reply and does not run (another connection of the same
+ * server does not see the key).
+ */
+function assertIgnoredAfterEnd(factory: RespProtocolFactory, fake: FakeConnection, protocol: Protocol): void {
+  protocol.data(fake.connection, command('SET', AFTER_THE_END, 'ran'));
+  protocol.data(fake.connection, Buffer.from('PING\r\n'));
+  assert.equal(fake.lateWrites.map((write) => write.toString('latin1')), [], 'written after the end');
+  const other = fakeConnection();
+  factory(other.connection).data(other.connection, command('GET', AFTER_THE_END));
+  assert.is(other.output(), '$-1\r\n', 'a SET sent after the end ran');
+}
+
+/**
+ * Feeds `input` in one read to a fresh server's protocol; returns the replies
+ * and whether it ended. An ended session is then fed more, which it must ignore.
+ */
 function send(input: string | Buffer, options?: RespOptions): { output: string; ended: boolean; requests: number } {
   const factory = respProtocol(options);
   const fake = fakeConnection();
-  factory(fake.connection).data(fake.connection, typeof input === 'string' ? Buffer.from(input, 'latin1') : input);
-  return { output: fake.output(), ended: fake.ended, requests: factory.requests };
+  const protocol = factory(fake.connection);
+  protocol.data(fake.connection, typeof input === 'string' ? Buffer.from(input, 'latin1') : input);
+  const result = { output: fake.output(), ended: fake.ended, requests: factory.requests };
+  if (fake.ended) assertIgnoredAfterEnd(factory, fake, protocol);
+  return result;
 }
 
 const ALL_BYTES = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
@@ -169,17 +193,18 @@ test('limits at their bounds are accepted: a bulk of exactly maxBulkLength, maxA
   assert.not.ok(ended);
 });
 
-test('a line with no end is refused past 64 KiB, whether inline or a count line', () => {
+test('a line with no end is refused past 64 KiB, whether inline or a count line; input after the refusal is ignored', () => {
   for (const [before, start] of [['', 'PING '], ['', '*'], ['*1\r\n', '$']] as const) {
+    const factory = respProtocol();
     const fake = fakeConnection();
-    const protocol = respProtocol()(fake.connection);
+    const protocol = factory(fake.connection);
     protocol.data(fake.connection, Buffer.from(before + start + '1'.repeat(MAX_INLINE_LENGTH - start.length)));
     assert.is(fake.writes.length, 0, `${start}: a line of ${MAX_INLINE_LENGTH} bytes without its end is still awaited`);
     protocol.data(fake.connection, Buffer.from('1'));
     assert.match(fake.output(), /^-ERR Protocol error: too big (inline request|mbulk count string|bulk count string)\r\n$/, start);
     assert.ok(fake.ended);
-    protocol.data(fake.connection, Buffer.from('PING\r\n'));
-    assert.is(fake.writes.length, 1, 'input after the refusal is ignored');
+    assertIgnoredAfterEnd(factory, fake, protocol);
+    assert.is(fake.writes.length, 1, 'only the refusal was written');
   }
 });
 

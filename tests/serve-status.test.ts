@@ -2,6 +2,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
+import { native } from '../src/native.js';
 import { bucketPercentile, formatStatus, mergeSamples, type StatusSample } from '../src/serve.js';
 import { TestLoop } from './test-loop.js';
 
@@ -26,15 +27,30 @@ test('formatStatus: a protocol that counts no requests, and an interval with no 
   assert.is(formatStatus(quiet, quiet, 2000), '2 connections | - req/s | events/wait p50 - p99 - | loop -');
 });
 
-test('bucketPercentile agrees with the core on a live loop histogram', () => {
+test('bucketPercentile agrees with the core on a live loop histogram of several buckets', () => {
   const loop = new TestLoop();
+  const efds = Array.from({ length: 40 }, () => native.eventfd(0));
   try {
-    for (let i = 0; i < 5; i++) loop.runOnce(0);
+    for (const efd of efds) loop.watch(efd, { readable: true }, () => native.eventfdRead(efd));
+    // 60 waits: 40 of one event, 19 of five, one of 40. The p99 is the one
+    // wait of 40 events (rank 60 of 60, not 59), the p50 a wait of one.
+    const turn = (ready: number): void => {
+      for (const efd of efds.slice(0, ready)) native.eventfdWrite(efd, 1);
+      assert.is(loop.runOnce(1000), ready);
+    };
+    for (let i = 0; i < 40; i++) turn(1);
+    for (let i = 0; i < 19; i++) turn(5);
+    turn(40);
     const { eventsPerWait } = loop.metrics();
+    assert.equal(eventsPerWait.buckets, [0, 40, 0, 19, 0, 0, 1]);
+    assert.is(eventsPerWait.p50, 2);
+    assert.is(eventsPerWait.p99, 64);
     assert.is(bucketPercentile(eventsPerWait.buckets, 0.5), eventsPerWait.p50);
+    assert.is(bucketPercentile(eventsPerWait.buckets, 0.9), eventsPerWait.p90);
     assert.is(bucketPercentile(eventsPerWait.buckets, 0.99), eventsPerWait.p99);
   } finally {
     loop.close();
+    for (const efd of efds) native.close(efd);
   }
   assert.is(bucketPercentile([], 0.5), null);
   assert.is(bucketPercentile([0, 0, 3], 0.5), 4);

@@ -3,11 +3,13 @@
 // The signals come from another process, at about 300 Hz. Every backend is
 // tried through the addon; epoll through the EventLoop as well.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
 import { SocketManager } from '../src/index.js';
 import { native } from '../src/native.js';
+import { until } from './helpers.js';
 import { TestLoop } from './test-loop.js';
 
 const EPOLLIN = 0x001;
@@ -36,6 +38,34 @@ function signalStorm(count: number, then = ''): ChildProcess {
 const exited = (child: ChildProcess): Promise<void> =>
   new Promise((resolve) => (child.exitCode !== null ? resolve() : child.once('exit', () => resolve())));
 
+/** Signals per storm that must span a 300 ms wait: at least 3 ms apart, so it lasts longer. */
+const STORM_SIGNALS = 120;
+
+/**
+ * Whether process `pid` is still running, from the kernel's view: Node
+ * learns of a child's exit only when its own loop turns, which a
+ * synchronous wait keeps it from doing.
+ */
+function running(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    return stat[stat.lastIndexOf(')') + 2] !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * After a wait that began once the storm had started (`before` signals
+ * caught by then): the storm was still going when the wait ended, so it
+ * signalled the process during the wait, and Node, which runs its signal
+ * handlers once the thread is back, sees more of them.
+ */
+async function stormReachedWait(storm: ChildProcess, before: number): Promise<void> {
+  assert.ok(running(storm.pid!), 'the storm ended before the wait did');
+  await until(() => caught > before, 'a signal sent during the wait');
+}
+
 test.before(() => {
   process.on('SIGUSR2', onSignal);
 });
@@ -47,22 +77,21 @@ test.after(() => {
 test('a signal storm during runOnce(300) neither ends the wait early nor fails it', async () => {
   const loop = new TestLoop();
   caught = 0;
-  const storm = signalStorm(60);
+  const storm = signalStorm(STORM_SIGNALS);
   try {
-    await new Promise((resolve) => setTimeout(resolve, 20)); // the storm is under way
+    await until(() => caught > 0, 'the storm to start');
+    const before = caught;
     const started = performance.now();
     const events = loop.runOnce(300);
     const elapsed = performance.now() - started;
     assert.is(events, 0);
     assert.ok(elapsed >= 299, `wait ended early: ${elapsed.toFixed(1)} ms`);
     assert.ok(elapsed < 3000, `wait ran long: ${elapsed.toFixed(1)} ms`);
+    await stormReachedWait(storm, before);
   } finally {
     await exited(storm);
     loop.close();
   }
-  // Node runs its signal handlers once the thread is back: the storm reached us.
-  await new Promise((resolve) => setTimeout(resolve, 20));
-  assert.ok(caught > 0, 'no signal was delivered');
 });
 
 test('an event that arrives during a signal storm ends the wait, and is delivered', async () => {
@@ -95,22 +124,22 @@ for (const name of BACKENDS) {
     const idle = native.eventfd(0);
     const { id } = backendWatching(name, idle);
     caught = 0;
-    const storm = signalStorm(60);
+    const storm = signalStorm(STORM_SIGNALS);
     try {
-      await new Promise((resolve) => setTimeout(resolve, 20));
+      await until(() => caught > 0, 'the storm to start');
+      const before = caught;
       const started = performance.now();
       const events = native.backendWait(id, 300);
       const elapsed = performance.now() - started;
       assert.is(events, 0);
       assert.ok(elapsed >= 299, `wait ended early: ${elapsed.toFixed(1)} ms`);
       assert.ok(elapsed < 3000, `wait ran long: ${elapsed.toFixed(1)} ms`);
+      await stormReachedWait(storm, before);
     } finally {
       await exited(storm);
       native.backendFree(id);
       native.close(idle);
     }
-    await new Promise((resolve) => setTimeout(resolve, 20));
-    assert.ok(caught > 0, 'no signal was delivered');
   });
 
   test(`${name}: a connection arriving during a signal storm ends the wait and is reported`, async () => {

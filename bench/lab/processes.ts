@@ -1,12 +1,11 @@
 // Servers and load generators as child processes: started pinned to a CPU
 // with taskset, waited for, measured through /proc, and always stopped.
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { accepts, freePort } from '../net-probe.js';
+import { cpuSeconds } from '../proc.js';
 
-export { freePort };
+export { cpuSeconds, freePort };
 
-const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim());
 /** The server's CPU and the load generator's: kept apart so the client never steals the server's core. */
 export const SERVER_CPU = 1;
 export const CLIENT_CPU = 0;
@@ -24,25 +23,6 @@ export const PINNED = hasTaskset();
 /** `command args` run on `cpu` (taskset execs it, so the pid is the command's own). */
 export function pinned(cpu: number, command: string, args: string[]): [string, string[]] {
   return PINNED ? ['taskset', ['-c', String(cpu), command, ...args]] : [command, args];
-}
-
-/** CPU seconds (user + system) of `pid` and every descendant still alive. */
-export function cpuSeconds(pid: number): number {
-  let total = 0;
-  const stack = [pid];
-  while (stack.length > 0) {
-    const at = stack.pop()!;
-    try {
-      const fields = readFileSync(`/proc/${at}/stat`, 'utf8').split(') ')[1]!.split(' ');
-      total += (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
-      for (const child of readFileSync(`/proc/${at}/task/${at}/children`, 'utf8').trim().split(/\s+/)) {
-        if (child !== '') stack.push(Number(child));
-      }
-    } catch {
-      // Gone meanwhile: its time is gone with it.
-    }
-  }
-  return total;
 }
 
 export interface Running {

@@ -158,6 +158,7 @@ export async function runAll(configs: TrialConfig[], trials: number, seconds: nu
 const sliceKey = (c: TrialConfig): string => `${c.workload}|${c.connections}|${c.depth}`;
 const sliceName = (c: TrialConfig): string => `${c.workload}, ${c.connections} connections (${Math.max(1, Math.round(c.connections / 100))} active), depth ${c.depth}`;
 const rate = (r: ConfigResult): number => summary(r.trials.map((t) => t.perSecond)).median;
+const cpuPerRequest = (r: ConfigResult): number => summary(r.trials.map((t) => t.cpuUsPerRequest)).median;
 
 export interface Report {
   markdown: string;
@@ -189,19 +190,26 @@ export function report(results: ConfigResult[], header: string): Report {
   }
 
   md.push('', '## Every configuration', '');
-  md.push('| slice | server | mode | maxEvents | req/s median (min–max) | p99 µs | server CPU µs/req | vs node | vs C epoll | vs redis/nginx | trials | errors |');
-  md.push('|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|');
+  md.push(
+    "Each `vs` column divides the row's medians by that peer's in the same slice: requests/s ratio · server CPU per request ratio (above 1 is faster, below 1 is less CPU).",
+    '',
+  );
+  md.push('| slice | server | mode | maxEvents | req/s median (min–max) | p99 µs | server CPU µs/req median (min–max) | vs node:net | vs node:http | vs redis/nginx | vs C epoll | trials | errors |');
+  md.push('|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|');
   for (const [key, slice] of slices) {
-    const peers = new Map(slice.filter((r) => !r.config.mode).map((r) => [r.config.server, rate(r)]));
-    const nodePeer = peers.get(slice[0]!.config.workload === 'http' ? 'node:http' : 'node:net') ?? NaN;
-    const native = peers.get('redis-server') ?? peers.get('nginx') ?? NaN;
+    const peers = new Map(slice.filter((r) => !r.config.mode).map((r) => [r.config.server, { rate: rate(r), cpu: cpuPerRequest(r) }]));
+    const versus = (row: { rate: number; cpu: number }, ...names: string[]): string => {
+      const peer = names.map((name) => peers.get(name)).find((p) => p !== undefined);
+      return peer === undefined ? '' : `${fmt(row.rate / peer.rate)}× · ${fmt(row.cpu / peer.cpu)}×`;
+    };
     for (const r of slice) {
       const s = summary(r.trials.map((t) => t.perSecond));
       const p99 = summary(r.trials.map((t) => t.p99us)).median;
-      const cpu = summary(r.trials.map((t) => t.cpuUsPerRequest)).median;
+      const cpu = summary(r.trials.map((t) => t.cpuUsPerRequest));
+      const row = { rate: s.median, cpu: cpu.median };
       md.push(
-        `| ${sliceName(r.config)} | ${r.config.server} | ${r.config.mode ?? ''} | ${r.config.maxEvents ?? ''} | ${fmt(s.median)} (${fmt(s.min)}–${fmt(s.max)}) | ${fmt(p99)} | ${fmt(cpu)} ` +
-          `| ${fmt(s.median / nodePeer)}× | ${fmt(s.median / (peers.get('c-epoll') ?? NaN))}× | ${fmt(s.median / native)}× | ${r.trials.length} | ${r.errors.map((e) => e.replace(/\|/g, '/').slice(0, 80)).join('; ')} |`,
+        `| ${sliceName(r.config)} | ${r.config.server} | ${r.config.mode ?? ''} | ${r.config.maxEvents ?? ''} | ${fmt(s.median)} (${fmt(s.min)}–${fmt(s.max)}) | ${fmt(p99)} | ${fmt(cpu.median)} (${fmt(cpu.min)}–${fmt(cpu.max)}) ` +
+          `| ${versus(row, 'node:net')} | ${versus(row, 'node:http')} | ${versus(row, 'redis-server', 'nginx')} | ${versus(row, 'c-epoll')} | ${r.trials.length} | ${r.errors.map((e) => e.replace(/\|/g, '/').slice(0, 80)).join('; ')} |`,
       );
     }
     const first = slice[0]!.config;

@@ -1,28 +1,21 @@
-// The peer: what a Node user would write for an echo server with node:net.
-// `--port N` (default 0), `--backlog N` (default Node's, 511).
-import { createServer } from 'node:net';
-import { parseArgs } from 'node:util';
+// The peer: an echo server on node:net as a careful Node user writes one.
+// Each chunk Node reads is written back as it is, one socket.write per
+// 'data' event (the chunk is Node's own fresh buffer, so nothing is copied);
+// a connection whose replies queue up past the high-water mark is not read
+// until they drain. The listeners are shared functions, so a connection costs
+// no closures. Options: see listen.ts.
+import { createServer, type Socket } from 'node:net';
 
-const { values } = parseArgs({
-  options: {
-    port: { type: 'string', default: '0' },
-    host: { type: 'string', default: '127.0.0.1' },
-    backlog: { type: 'string', default: '511' },
-  },
-});
+import { listen } from './listen.js';
+import { onDrain, onError } from './replies.js';
+
+function echo(this: Socket, chunk: Buffer): void {
+  if (!this.write(chunk) && this.writableLength > 0) this.pause();
+}
 
 const server = createServer({ noDelay: true }, (socket) => {
-  socket.on('error', () => socket.destroy());
-  socket.pipe(socket);
+  socket.on('error', onError);
+  socket.on('drain', onDrain);
+  socket.on('data', echo);
 });
-server.listen({ port: Number(values.port), host: values.host, backlog: Number(values.backlog) }, () => {
-  const address = server.address();
-  if (address === null || typeof address === 'string') throw new Error('no TCP address');
-  console.log(`node:net echo server listening on ${values.host}:${address.port}`);
-});
-const stop = (): void => {
-  server.close();
-  process.exit(0);
-};
-process.once('SIGTERM', stop);
-process.once('SIGINT', stop);
+listen(server, 'node:net echo server');

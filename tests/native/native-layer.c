@@ -5,8 +5,10 @@
  * "native-layer: N passed, N failed": prefixed, so that .ci/run's last line
  * is the only plain count in a CI log. */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -28,6 +30,36 @@ static int passed, failed;
 #define MS 1000000LL
 
 static uint64_t data_of(int fd, uint32_t gen) { return (uint64_t)gen << 32 | (uint32_t)fd; }
+
+/* How long the wait on a closed fd lasts: long enough that spinning through
+ * it stands out from sleeping whatever the machine's load. */
+#define SPIN_WAIT_MS 200
+
+/* How long this thread has wanted the CPU, ns: time on it plus time waiting
+ * in the run queue for it (/proc/self/schedstat). A thread that spins wants
+ * it all along, so this grows by the wait's length however little CPU a
+ * loaded machine gives it; one that sleeps adds only its wake-up. Without
+ * schedstat (a kernel built without it), CPU time, which only shows a spin
+ * that gets a fair share of the CPU. */
+static int64_t runnable_ns(void) {
+  unsigned long long on_cpu, queued;
+  FILE *f = fopen("/proc/self/schedstat", "r");
+  int got = f != NULL && fscanf(f, "%llu %llu", &on_cpu, &queued) == 2;
+  if (f != NULL) fclose(f);
+  if (got) return (int64_t)(on_cpu + queued);
+  struct timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* Writes to the non-blocking `fd` until the pipe is full; returns the bytes written. */
+static int fill(int fd) {
+  static const char block[4096];
+  int total = 0, n;
+  while ((n = wl_write(fd, block, sizeof block)) > 0) total += n;
+  while ((n = wl_write(fd, block, 1)) > 0) total += n;
+  return n == -EAGAIN ? total : -1;
+}
 
 static void backend_behaviour(const char *name) {
   const wl_backend_ops *ops = wl_backend_find(name);
@@ -63,25 +95,38 @@ static void backend_behaviour(const char *name) {
   CHECK(ops->modify(b, fds[0], EPOLLIN, data_of(fds[0], 4)) == 0);
   CHECK(ops->wait(b, out, 4, 1000 * MS) == 1);
 
-  /* Writable end, then a hang-up once the reader goes. */
+  /* Writable end, then a hang-up once the reader goes. The pipe is filled
+   * first, so the writer is not writable and only the reader's close can
+   * make it ready: as an error (select, which has no set for errors, as
+   * writable), and a write then fails with EPIPE. */
   CHECK(ops->add(b, fds[1], EPOLLOUT, data_of(fds[1], 1)) == 0);
   CHECK(ops->wait(b, out, 4, 1000 * MS) == 2);
   CHECK(ops->remove(b, fds[0]) == 0);
   CHECK(ops->remove(b, fds[0]) == -ENOENT);
   char byte;
   CHECK(wl_read(fds[0], &byte, 1) == 1);
+  CHECK(fill(fds[1]) > 0);
+  CHECK(ops->wait(b, out, 4, 5 * MS) == 0);
   CHECK(wl_close(fds[0]) == 0);
   CHECK(ops->wait(b, out, 4, 1000 * MS) == 1);
   CHECK(out[0].data.u64 == data_of(fds[1], 1));
+  CHECK((out[0].events & (strcmp(name, "select") == 0 ? EPOLLOUT : EPOLLERR)) != 0);
+  CHECK(wl_write(fds[1], "x", 1) == -EPIPE);
   CHECK(ops->remove(b, fds[1]) == 0);
   CHECK(wl_close(fds[1]) == 0);
 
-  /* An fd closed behind the backend's back is forgotten, not spun on. */
+  /* An fd closed behind the backend's back is forgotten, not spun on: the
+   * wait sleeps out its timeout instead of wanting the CPU through it. */
   int efd = wl_eventfd(1);
   CHECK(efd >= 0);
   CHECK(ops->add(b, efd, EPOLLIN, data_of(efd, 1)) == 0);
   CHECK(wl_close(efd) == 0);
-  CHECK(ops->wait(b, out, 4, 5 * MS) == 0);
+  int64_t runnable = runnable_ns();
+  CHECK(ops->wait(b, out, 4, SPIN_WAIT_MS * MS) == 0);
+  runnable = runnable_ns() - runnable;
+  CHECK(runnable < SPIN_WAIT_MS * MS / 2);
+  if (runnable >= SPIN_WAIT_MS * MS / 2)
+    fprintf(stderr, "%s: a %d ms wait on a closed fd wanted the CPU for %.1f ms\n", name, SPIN_WAIT_MS, runnable / 1e6);
 
   if (ops->fd(b) >= 0) CHECK(strcmp(name, "epoll") == 0);
   CHECK(ops->free(b) == 0);
@@ -131,6 +176,8 @@ static void sockets(void) {
 }
 
 int main(void) {
+  /* A write to a pipe whose reader is gone must fail with EPIPE, not kill the test. */
+  signal(SIGPIPE, SIG_IGN);
   backend_behaviour("epoll");
   backend_behaviour("poll");
   backend_behaviour("select");

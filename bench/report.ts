@@ -1,0 +1,76 @@
+// What the quick suite's scenarios make of their trials besides tables: the
+// SVG charts (build/results/<scenario>-*.svg) and the comparison with a
+// baseline checkout. No side effects.
+//
+// Against the baseline, each round's ratio is taken on its own (round i of
+// this checkout ÷ round i of the baseline, run one after the other in the
+// same round, so slow drift on the machine hits both alike) and the rounds'
+// ratios are reported as median and min–max: a change is "unchanged within
+// noise" when that range holds 1.00.
+import { fmt, summarize, table, type Spread } from './figures.js';
+import { barChart } from './lab/svg.js';
+import { BASELINE_NAME } from './options.js';
+
+/** One server's figure in one configuration of a scenario, per trial in round order. */
+export interface Measured {
+  /** The configuration: "get -P 16", "50 connections". */
+  group: string;
+  server: string;
+  trials: number[];
+}
+
+/** A bar chart of `measured`: one group per configuration, one bar per server, whiskers from min to max. */
+export function chart(title: string, xLabel: string, yLabel: string, measured: Measured[]): string {
+  const groups: { name: string; bars: { name: string; median: number; min: number; max: number }[] }[] = [];
+  for (const m of measured) {
+    if (m.trials.length === 0) continue;
+    let group = groups.find((g) => g.name === m.group);
+    if (!group) groups.push((group = { name: m.group, bars: [] }));
+    group.bars.push({ name: m.server, ...summarize(m.trials) });
+  }
+  return barChart({ title, xLabel, yLabel, groups });
+}
+
+/** Ratios a ÷ b of the rounds both finished (a failed configuration stops, so trial i is round i + 1). */
+export function pairedRatios(a: number[], b: number[]): Spread | null {
+  const ratios: number[] = [];
+  for (let i = 0; i < Math.min(a.length, b.length); i++) if (b[i]! > 0) ratios.push(a[i]! / b[i]!);
+  return ratios.length === 0 ? null : summarize(ratios);
+}
+
+/** One figure of one configuration, this checkout against the baseline. */
+export interface BaselineRow {
+  workload: string;
+  figure: string;
+  ours: number[];
+  baseline: number[];
+}
+
+/** The rows for `figure` of every configuration where both wasmloop and the baseline have trials. */
+export function baselineRows(scenario: string, figure: string, measured: Measured[]): BaselineRow[] {
+  const rows: BaselineRow[] = [];
+  for (const ours of measured.filter((m) => m.server === 'wasmloop')) {
+    const baseline = measured.find((m) => m.server === BASELINE_NAME && m.group === ours.group);
+    if (baseline) rows.push({ workload: `${scenario} ${ours.group}`, figure, ours: ours.trials, baseline: baseline.trials });
+  }
+  return rows;
+}
+
+const median = (xs: number[]): string => (xs.length === 0 ? '–' : fmt(summarize(xs).median));
+
+export function baselineTable(rows: BaselineRow[]): string {
+  return table(
+    ['workload', 'figure', 'wasmloop median', 'baseline median', 'new ÷ baseline, median of rounds (min–max)', 'rounds'],
+    rows.map((row) => {
+      const r = pairedRatios(row.ours, row.baseline);
+      return [
+        row.workload,
+        row.figure,
+        median(row.ours),
+        median(row.baseline),
+        r === null ? '–' : `${r.median.toFixed(3)}× (${r.min.toFixed(3)}–${r.max.toFixed(3)})`,
+        String(Math.min(row.ours.length, row.baseline.length)),
+      ];
+    }),
+  );
+}
