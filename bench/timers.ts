@@ -38,7 +38,7 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, release } from 'node:os';
 
-import { createCore } from '../src/core.js';
+import { createCore } from '../src/core/loader.js';
 import { EventLoop, type Timer as LoopTimer } from '../src/index.js';
 
 const TRIALS = Number(process.env.BENCH_TRIALS ?? 5);

@@ -8,7 +8,7 @@
 //                              test-only ones (assembly/testing.ts), asserts
 //                              on (a failed one traps: `use abort=`, so the
 //                              module imports nothing but its memory)
-//   src/generated/core-abi.ts  every constant with its value, and the exports'
+//   src/core/abi.ts            every constant with its value, and the exports'
 //                              types (CoreExports, TestingCoreExports)
 //
 // Both builds come from asc's own description of what it compiled: the
@@ -30,7 +30,7 @@ import path from 'node:path';
 import asc from 'assemblyscript/asc';
 
 const root = path.resolve(new URL('..', import.meta.url).pathname);
-const GENERATED = 'src/generated/core-abi.ts';
+const GENERATED = 'src/core/abi.ts';
 const BUILDS = [
   { target: 'release', entry: 'assembly/index.ts', interface: 'CoreExports' },
   { target: 'testing', entry: 'assembly/testing.ts', interface: 'TestingCoreExports' },

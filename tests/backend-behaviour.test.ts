@@ -8,7 +8,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
 import { BACKENDS, EventLoop, Server, echoProtocol, WasmloopError, type WatchEvent } from '../src/index.js';
-import { native } from '../src/native.js';
+import { native } from '../src/kernel/native.js';
 import { HOST, closeAll, isOpen, openFds, throws, withTimeout } from './helpers.js';
 import { TestLoop } from './test-loop.js';
 

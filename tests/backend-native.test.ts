@@ -8,8 +8,8 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import { EPOLLERR, EPOLLET, EPOLLHUP, EPOLLIN, EPOLLONESHOT, EPOLLOUT, EPOLLRDHUP } from '../src/generated/core-abi.js';
-import { native } from '../src/native.js';
+import { EPOLLERR, EPOLLET, EPOLLHUP, EPOLLIN, EPOLLONESHOT, EPOLLOUT, EPOLLRDHUP } from '../src/core/abi.js';
+import { native } from '../src/kernel/native.js';
 import { closeAll, HOST, pair, runnableMs, sockets } from './helpers.js';
 
 const { EAGAIN, EBADF, EEXIST, EINVAL, ENOENT, ENOTSUP, EPERM, ERANGE, ECONNREFUSED } = osConstants.errno;

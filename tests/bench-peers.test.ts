@@ -38,7 +38,7 @@ function start(args: string[]): Promise<Running> {
 }
 
 const peer = (script: string): Promise<Running> => start([built(`bench/peers/${script}`)]);
-const wasmloop = (protocol: string): Promise<Running> => start([built('src/cli.js'), 'serve', '--protocol', protocol, '--host', HOST, '--port', '0']);
+const wasmloop = (protocol: string): Promise<Running> => start([built('src/serve/cli.js'), 'serve', '--protocol', protocol, '--host', HOST, '--port', '0']);
 
 const servers: Record<string, Running> = {};
 

@@ -10,7 +10,7 @@ import * as assert from 'uvu/assert';
 import { connected, ioOf, parsePrometheus, prometheusValue, tcpSocket, tick, until } from './helpers.js';
 import { UNCAUGHT_LOOP_ERROR } from './test-loop.js';
 
-const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
+const CLI = fileURLToPath(new URL('../src/serve/cli.js', import.meta.url));
 const PACKAGE_JSON = new URL('../../package.json', import.meta.url);
 /** A child still running after this long is killed, which fails its test. */
 const CHILD_TIMEOUT_MS = 10_000;

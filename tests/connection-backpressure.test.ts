@@ -3,10 +3,10 @@ import type { Socket } from 'node:net';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import type { Connection } from '../src/connection.js';
+import type { Connection } from '../src/net/connection.js';
 import { echoProtocol } from '../src/protocols/echo.js';
 import { httpProtocol } from '../src/protocols/http.js';
-import type { ProtocolFactory } from '../src/server.js';
+import type { ProtocolFactory } from '../src/net/server.js';
 import { connected, HOST, tick, until, withServer } from './helpers.js';
 
 const KiB = 1024;

@@ -6,7 +6,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
 import { httpProtocol } from '../src/protocols/http.js';
-import { LINGER_MS } from '../src/server.js';
+import { LINGER_MS } from '../src/net/server.js';
 import { connected, HOST, tick, until, withServer } from './helpers.js';
 
 test('a 400 reaches a client that keeps sending: EOF after the reply, no reset, closed at the client EOF', async () => {

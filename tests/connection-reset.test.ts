@@ -7,8 +7,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
 import { echoProtocol } from '../src/index.js';
-import type { Connection } from '../src/connection.js';
-import { Server, type ProtocolFactory } from '../src/server.js';
+import type { Connection } from '../src/net/connection.js';
+import { Server, type ProtocolFactory } from '../src/net/server.js';
 import { connected, HOST, patterned, tcpSocket, turnUntil, until, withServer } from './helpers.js';
 import { TestLoop } from './test-loop.js';
 

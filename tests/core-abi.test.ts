@@ -1,5 +1,5 @@
 // The ABI between the wasm core and the host: the generated constants
-// (src/generated/core-abi.ts) are the core's own, in both builds; the product
+// (src/core/abi.ts) are the core's own, in both builds; the product
 // module carries no test-only export; and the core's EPOLL* bits, which every
 // backend reports in, are the kernel's.
 import { readFileSync } from 'node:fs';
@@ -7,8 +7,8 @@ import { readFileSync } from 'node:fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import * as ABI from '../src/generated/core-abi.js';
-import { native } from '../src/native.js';
+import * as ABI from '../src/core/abi.js';
+import { native } from '../src/kernel/native.js';
 import { EPOLL } from '../src/testing/index.js';
 
 const BUILDS = ['core.wasm', 'core.testing.wasm'];
@@ -42,7 +42,7 @@ test('every generated constant is the global of that name in both builds, to the
 test('every constant the core exports is generated', () => {
   for (const file of BUILDS) {
     for (const [name, kind] of exportsOf(file)) {
-      if (kind === 'global' && /^[A-Z][A-Z0-9_]*$/.test(name)) assert.ok(name in ABI, `${name} of ${file} is in core-abi.ts`);
+      if (kind === 'global' && /^[A-Z][A-Z0-9_]*$/.test(name)) assert.ok(name in ABI, `${name} of ${file} is in src/core/abi.ts`);
     }
   }
 });

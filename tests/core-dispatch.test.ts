@@ -4,7 +4,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import { createCore, type Core } from '../src/core.js';
+import { createCore, type Core } from '../src/core/loader.js';
 
 // x86-64 packs struct epoll_event: u32 events at +0, u64 data at +4.
 const STRIDE = 12;

@@ -8,8 +8,8 @@ import fc from 'fast-check';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import { createCore, type Core } from '../src/core.js';
-import { EPOLLERR, EPOLLHUP, EPOLLIN, EPOLLOUT, EPOLLRDHUP, PRIORITY_SHIFT, RECORD_WORDS, ROLE_CLIENT, WANT_READ, WANT_WRITE } from '../src/generated/core-abi.js';
+import { createCore, type Core } from '../src/core/loader.js';
+import { EPOLLERR, EPOLLHUP, EPOLLIN, EPOLLOUT, EPOLLRDHUP, PRIORITY_SHIFT, RECORD_WORDS, ROLE_CLIENT, WANT_READ, WANT_WRITE } from '../src/core/abi.js';
 import { ReferenceCore } from '../src/testing/index.js';
 
 // x86-64 packs struct epoll_event: u32 events at +0, u64 data at +4.

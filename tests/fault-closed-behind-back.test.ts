@@ -9,7 +9,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
 import { EventLoop, type BackendName, type SystemError } from '../src/index.js';
-import { native } from '../src/native.js';
+import { native } from '../src/kernel/native.js';
 import { HOST, acceptOne, closeAll, isOpen, pair, sockets, turnUntil } from './helpers.js';
 import { TestLoop } from './test-loop.js';
 

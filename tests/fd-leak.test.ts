@@ -5,7 +5,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
 import type { SystemError } from '../src/index.js';
-import { Server } from '../src/server.js';
+import { Server } from '../src/net/server.js';
 import { echoProtocol } from '../src/protocols/echo.js';
 import { HOST, isOpen, openFds as fdCount, sockets, withTimeout } from './helpers.js';
 import { TestLoop } from './test-loop.js';

@@ -15,7 +15,7 @@ import fc from 'fast-check';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import { createCore, type Core } from '../src/core.js';
+import { createCore, type Core } from '../src/core/loader.js';
 import { TimerModel } from './timer-model.js';
 
 const STRIDE = 12;

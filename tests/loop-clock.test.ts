@@ -4,7 +4,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import { createCore } from '../src/core.js';
+import { createCore } from '../src/core/loader.js';
 import { MockKernel } from '../src/testing/index.js';
 import { throws, typeErr, virtualClockLoop } from './helpers.js';
 import { TestLoop } from './test-loop.js';

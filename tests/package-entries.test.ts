@@ -59,7 +59,7 @@ test('the CLI runs from the library alone; wasmloop bench then says where the la
     copyFileSync(join(build, 'core.wasm'), join(root, 'build', 'core.wasm'));
     symlinkSync(join(build, 'Release'), join(root, 'build', 'Release'));
     copyFileSync(join(build, '..', 'package.json'), join(root, 'package.json'));
-    const cli = (...args: string[]) => spawnSync(process.execPath, [join(root, 'build', 'src', 'cli.js'), ...args], { encoding: 'utf8', timeout: 20_000 });
+    const cli = (...args: string[]) => spawnSync(process.execPath, [join(root, 'build', 'src', 'serve', 'cli.js'), ...args], { encoding: 'utf8', timeout: 20_000 });
     const help = cli('--help');
     assert.is(help.status, 0, help.stderr);
     assert.match(help.stdout, /Usage: wasmloop serve/);

@@ -2,8 +2,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import { native } from '../src/native.js';
-import { bucketPercentile, formatStatus, mergeSamples, type StatusSample } from '../src/serve.js';
+import { native } from '../src/kernel/native.js';
+import { bucketPercentile, formatStatus, mergeSamples, type StatusSample } from '../src/serve/serve.js';
 import { TestLoop } from './test-loop.js';
 
 const sample = (over: Partial<StatusSample>): StatusSample => ({

@@ -11,7 +11,7 @@ import * as assert from 'uvu/assert';
 
 import { HOST, until, withTimeout } from './helpers.js';
 
-const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
+const CLI = fileURLToPath(new URL('../src/serve/cli.js', import.meta.url));
 const CLIENTS = 1000;
 const CONCURRENCY = 100;
 const REQUEST = 'GET / HTTP/1.1\r\nHost: x\r\n\r\n';

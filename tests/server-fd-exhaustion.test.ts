@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import type { ServerStats } from '../src/server.js';
+import type { ServerStats } from '../src/net/server.js';
 import { HOST, runnableMs, tick, until, withTimeout } from './helpers.js';
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/emfile-server.js', import.meta.url));

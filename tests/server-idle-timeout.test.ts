@@ -4,7 +4,7 @@ import * as assert from 'uvu/assert';
 
 import { echoProtocol } from '../src/protocols/echo.js';
 import { httpProtocol } from '../src/protocols/http.js';
-import { DEFAULT_IDLE_TIMEOUT_MS, Server } from '../src/server.js';
+import { DEFAULT_IDLE_TIMEOUT_MS, Server } from '../src/net/server.js';
 import { connected, HOST, rangeErr, throws, tick, until, valueErr, withServer } from './helpers.js';
 import { TestLoop } from './test-loop.js';
 

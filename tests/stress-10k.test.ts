@@ -19,7 +19,7 @@ const SECONDS = Number(process.env['WASMLOOP_STRESS_SECONDS'] ?? 30);
 const CONNECTIONS = Number(process.env['WASMLOOP_STRESS_CONNECTIONS'] ?? 10_000);
 const RSS_MARGIN_BYTES = 20 * 1024 * 1024;
 const MiB = 1024 * 1024;
-const CLI = new URL('../src/cli.js', import.meta.url).pathname;
+const CLI = new URL('../src/serve/cli.js', import.meta.url).pathname;
 const CLIENTS = new URL('./fixtures/stress-clients.js', import.meta.url).pathname;
 const RESULTS = new URL('../results/', import.meta.url).pathname;
 

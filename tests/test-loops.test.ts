@@ -11,7 +11,7 @@ import * as assert from 'uvu/assert';
 
 import { type EventLoop, type ProtocolFactory } from '../src/index.js';
 import { EPOLL } from '../src/testing/index.js';
-import { stderrLogger } from '../src/log.js';
+import { stderrLogger } from '../src/serve/log.js';
 import { closeAll, connected, HOST, mockLoop, pair, sockets, virtualClockLoop, withServer, withTimeout } from './helpers.js';
 import { TestLoop, UNCAUGHT_LOOP_ERROR } from './test-loop.js';
 

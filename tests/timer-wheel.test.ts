@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import { DEFAULT_MAX_TIMERS, MAX_TIMERS_LIMIT } from '../src/core.js';
+import { DEFAULT_MAX_TIMERS, MAX_TIMERS_LIMIT } from '../src/core/loader.js';
 import { createTestingCore, type TestingCoreExports } from '../src/testing/index.js';
 import { rangeErr, throws, typeErr } from './helpers.js';
 import { TimerModel } from './timer-model.js';

@@ -8,7 +8,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
 import { SocketManager } from '../src/index.js';
-import { native } from '../src/native.js';
+import { native } from '../src/kernel/native.js';
 import { until } from './helpers.js';
 import { TestLoop } from './test-loop.js';
 

@@ -14,8 +14,8 @@ import { parseArgs } from 'node:util';
 
 import { EventLoop, type BackendName } from '../../src/index.js';
 import { protocols, type ProtocolName } from '../../src/protocols/index.js';
-import { Server } from '../../src/server.js';
-import { SocketManager } from '../../src/socket-manager.js';
+import { Server } from '../../src/net/server.js';
+import { SocketManager } from '../../src/net/sockets.js';
 
 const { values } = parseArgs({
   options: {

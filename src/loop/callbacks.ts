@@ -5,9 +5,9 @@
 // one's start), the count and histogram in the core, the 'slow' report, the
 // trace ring, and what happens to an exception ('error', the logger,
 // stderr, or with fatalErrors the end of the turn).
-import type { CoreExports } from '../core.js';
-import { native } from '../native.js';
-import { TraceRing } from '../trace.js';
+import type { CoreExports } from '../core/loader.js';
+import { native } from '../kernel/native.js';
+import { TraceRing } from './trace.js';
 import type { CoreConstants } from './core-constants.js';
 import type { LoopConfig, Logger } from './options.js';
 import type { LoopEvents } from './parts.js';

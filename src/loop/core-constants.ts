@@ -1,7 +1,7 @@
 // The constants the loop shares with the wasm core (record kinds, roles,
 // want flags, epoll bits, counter indices), read once from the core's own
 // exports, so the host never types them a second time.
-import type { CoreExports } from '../core.js';
+import type { CoreExports } from '../core/loader.js';
 
 export interface CoreConstants {
   readonly dead: number;

@@ -10,13 +10,13 @@
 // startAttach/startArm/startRef/startDetach (start_attach...).
 import { constants as osConstants } from 'node:os';
 
-import type { KernelBackend } from '../backend.js';
-import type { CoreExports } from '../core.js';
-import type { DeferredQueue } from '../deferred.js';
+import type { KernelBackend } from '../kernel/backend.js';
+import type { CoreExports } from '../core/loader.js';
+import type { DeferredQueue } from './deferred.js';
 import { check, rangeError, systemError, WasmloopError } from '../errors.js';
-import { native, type StartHandle } from '../native.js';
-import { RemoteInbox, type RemoteHandle, type RemoteTarget } from '../remote.js';
-import { Watcher, type WatcherControl } from '../watcher.js';
+import { native, type StartHandle } from '../kernel/native.js';
+import { RemoteInbox, type RemoteHandle, type RemoteTarget } from './remote.js';
+import { Watcher, type WatcherControl } from './watcher.js';
 import { CB, type CallbackRunner } from './callbacks.js';
 import type { CoreConstants } from './core-constants.js';
 import { FdEntry, type FdTable } from './fd-table.js';

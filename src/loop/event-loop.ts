@@ -5,14 +5,14 @@
 import { EventEmitter } from 'node:events';
 import { constants as osConstants } from 'node:os';
 
-import { NativeBackend } from '../backend.js';
-import type { Deferred } from '../deferred.js';
+import { NativeBackend } from '../kernel/backend.js';
+import type { Deferred } from './deferred.js';
 import { assertBoolean, assertFd, assertFunction, assertInteger, assertObject, assertString, rangeError, systemError, WasmloopError } from '../errors.js';
-import { readMetrics, type LoopMetrics } from '../metrics.js';
-import type { RemoteHandle } from '../remote.js';
-import type { IntervalOptions, Timer, TimerOptions } from '../timer.js';
-import type { TraceEntry } from '../trace.js';
-import { Watcher, type WatcherControl, type WatchHandler, type WatchInterest } from '../watcher.js';
+import { readMetrics, type LoopMetrics } from './metrics.js';
+import type { RemoteHandle } from './remote.js';
+import type { IntervalOptions, Timer, TimerOptions } from './timer.js';
+import type { TraceEntry } from './trace.js';
+import { Watcher, type WatcherControl, type WatchHandler, type WatchInterest } from './watcher.js';
 import type { CoreConstants } from './core-constants.js';
 import { Driver } from './driver.js';
 import { FdEntry, type FdTable } from './fd-table.js';

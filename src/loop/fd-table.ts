@@ -22,11 +22,11 @@
 // Any other error is thrown (by close(): the first one, once all is released).
 import { constants as osConstants } from 'node:os';
 
-import type { KernelBackend } from '../backend.js';
-import type { CoreExports } from '../core.js';
+import type { KernelBackend } from '../kernel/backend.js';
+import type { CoreExports } from '../core/loader.js';
 import { check, systemError, WasmloopError } from '../errors.js';
-import { native } from '../native.js';
-import type { Watcher } from '../watcher.js';
+import { native } from '../kernel/native.js';
+import type { Watcher } from './watcher.js';
 import type { CoreConstants } from './core-constants.js';
 import type { Logger } from './options.js';
 import type { AcceptHandler, ClientHandlers, ServerSocketOptions } from './registration.js';

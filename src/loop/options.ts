@@ -5,9 +5,9 @@
 // The starvation guards (maxEvents, callbacksPerIteration, iterationBudgetMs,
 // maxRepolls, acceptsPerEvent) were chosen by `wasmloop bench --guards`; the
 // runs and their figures are in docs/performance.md.
-import type { BackendName, KernelBackend } from '../backend.js';
-import { BACKEND_NAMES } from '../backend.js';
-import { DEFAULT_MAX_TIMERS, MAX_TIMERS_LIMIT } from '../core.js';
+import type { BackendName, KernelBackend } from '../kernel/backend.js';
+import { BACKEND_NAMES } from '../kernel/backend.js';
+import { DEFAULT_MAX_TIMERS, MAX_TIMERS_LIMIT } from '../core/loader.js';
 import {
   assertBoolean,
   assertFunction,

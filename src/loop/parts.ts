@@ -12,12 +12,12 @@
 //   callbacks  running a callback: call, time, report, trace (callbacks.ts)
 import type { EventEmitter } from 'node:events';
 
-import { NativeBackend, type KernelBackend } from '../backend.js';
-import { createCore, type Core } from '../core.js';
-import { DeferredQueue } from '../deferred.js';
+import { NativeBackend, type KernelBackend } from '../kernel/backend.js';
+import { createCore, type Core } from '../core/loader.js';
+import { DeferredQueue } from './deferred.js';
 import { check } from '../errors.js';
-import { native } from '../native.js';
-import type { TimerControl } from '../timer.js';
+import { native } from '../kernel/native.js';
+import type { TimerControl } from './timer.js';
 import { CallbackRunner, type CallbackContext, type SlowCallback } from './callbacks.js';
 import { LoopClock } from './clock.js';
 import { readCoreConstants, type CoreConstants } from './core-constants.js';

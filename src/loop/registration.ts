@@ -4,7 +4,7 @@
 // its callers) is touched.
 import { constants as osConstants } from 'node:os';
 
-import type { KernelBackend } from '../backend.js';
+import type { KernelBackend } from '../kernel/backend.js';
 import {
   assertBoolean,
   assertFunction,
@@ -17,8 +17,8 @@ import {
   WasmloopError,
   type SystemError,
 } from '../errors.js';
-import { native } from '../native.js';
-import type { WatchHandler, WatchInterest } from '../watcher.js';
+import { native } from '../kernel/native.js';
+import type { WatchHandler, WatchInterest } from './watcher.js';
 import type { CoreConstants } from './core-constants.js';
 import { FdEntry } from './fd-table.js';
 import { DEFAULT_ACCEPTS_PER_EVENT, DEFAULT_PRIORITY, PRIORITY_LOWEST } from './options.js';

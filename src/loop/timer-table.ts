@@ -9,9 +9,9 @@
 // until it returns undefined. The loop runs each callback and decides itself
 // whether to go on; a pass it leaves early (a stop, a fatal error) is picked
 // up by the next advance(): the timers still due fire first.
-import type { CoreExports } from '../core.js';
+import type { CoreExports } from '../core/loader.js';
 import { assertFunction, assertObject, assertOneOf, assertString, rangeError, typeError } from '../errors.js';
-import { HELD, MISSED_TICK_POLICIES, Timer, type IntervalOptions, type TimerControl } from '../timer.js';
+import { HELD, MISSED_TICK_POLICIES, Timer, type IntervalOptions, type TimerControl } from './timer.js';
 import type { LoopClock } from './clock.js';
 import { closedError } from './state.js';
 

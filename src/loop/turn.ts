@@ -18,12 +18,12 @@
 // after it.
 import { constants as osConstants } from 'node:os';
 
-import type { KernelBackend } from '../backend.js';
-import type { CoreExports } from '../core.js';
-import type { DeferredQueue } from '../deferred.js';
+import type { KernelBackend } from '../kernel/backend.js';
+import type { CoreExports } from '../core/loader.js';
+import type { DeferredQueue } from './deferred.js';
 import { systemError } from '../errors.js';
-import { native } from '../native.js';
-import type { Watcher, WatchEvent } from '../watcher.js';
+import { native } from '../kernel/native.js';
+import type { Watcher, WatchEvent } from './watcher.js';
 import { CB, type CallbackRunner } from './callbacks.js';
 import type { LoopClock } from './clock.js';
 import type { CoreConstants } from './core-constants.js';

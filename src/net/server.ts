@@ -15,12 +15,12 @@
 import { closeSync, openSync } from 'node:fs';
 
 import { Connection, type CloseReason, type Protocol } from './connection.js';
-import { assertInteger, assertObject, assertOneOf, assertFunction, assertBoolean, WasmloopError, type SystemError } from './errors.js';
-import type { EventLoop } from './loop/event-loop.js';
-import { DEFAULT_ACCEPTS_PER_EVENT } from './loop/options.js';
-import type { ClientHandlers, Trigger } from './loop/registration.js';
-import type { Timer } from './timer.js';
-import { SocketManager, DEFAULT_BACKLOG } from './socket-manager.js';
+import { assertInteger, assertObject, assertOneOf, assertFunction, assertBoolean, WasmloopError, type SystemError } from '../errors.js';
+import type { EventLoop } from '../loop/event-loop.js';
+import { DEFAULT_ACCEPTS_PER_EVENT } from '../loop/options.js';
+import type { ClientHandlers, Trigger } from '../loop/registration.js';
+import type { Timer } from '../loop/timer.js';
+import { SocketManager, DEFAULT_BACKLOG } from './sockets.js';
 
 /** Makes the protocol for a new connection (a shared object is fine when it keeps no state). */
 export type ProtocolFactory = (connection: Connection) => Protocol;

@@ -19,11 +19,11 @@
 // still sending shuts down its sending side (the peer sees EOF after the
 // last byte) and lingers: the server reads and discards until the peer's
 // EOF, or closes it after a short bound (nginx's lingering close).
-import type { EventLoop } from './loop/event-loop.js';
-import { setInterestUnchecked } from './loop/internal.js';
-import type { SocketManager } from './socket-manager.js';
-import { WRITEV_MAX } from './socket-manager.js';
-import type { SystemError } from './errors.js';
+import type { EventLoop } from '../loop/event-loop.js';
+import { setInterestUnchecked } from '../loop/internal.js';
+import type { SocketManager } from './sockets.js';
+import { WRITEV_MAX } from './sockets.js';
+import type { SystemError } from '../errors.js';
 
 /** What a protocol does with a connection's bytes. */
 export interface Protocol {

@@ -11,13 +11,13 @@
 import { isIP } from 'node:net';
 import { Worker } from 'node:worker_threads';
 
-import type { BackendName } from './backend.js';
-import { EventLoop } from './loop/event-loop.js';
-import type { Trigger } from './loop/registration.js';
+import type { BackendName } from '../kernel/backend.js';
+import { EventLoop } from '../loop/event-loop.js';
+import type { Trigger } from '../loop/registration.js';
 import { renderPrometheus } from './prometheus.js';
-import { httpProtocol, protocols, type ProtocolName } from './protocols/index.js';
-import { Server, type ProtocolFactory, type ServerStats } from './server.js';
-import { SocketManager } from './socket-manager.js';
+import { httpProtocol, protocols, type ProtocolName } from '../protocols/index.js';
+import { Server, type ProtocolFactory, type ServerStats } from '../net/server.js';
+import { SocketManager } from '../net/sockets.js';
 import { stderrLogger, type LogLevel } from './log.js';
 
 export interface ServeConfig {

@@ -8,8 +8,8 @@
 import { isIP } from 'node:net';
 import { constants as osConstants } from 'node:os';
 
-import { assertBoolean, assertBytes, assertFd, assertInteger, assertObject, assertOneOf, assertString, check, systemError, type SystemError } from './errors.js';
-import { native } from './native.js';
+import { assertBoolean, assertBytes, assertFd, assertInteger, assertObject, assertOneOf, assertString, check, systemError, type SystemError } from '../errors.js';
+import { native } from '../kernel/native.js';
 
 const { EAGAIN } = osConstants.errno;
 

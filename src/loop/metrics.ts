@@ -1,7 +1,7 @@
 // loop.metrics(): a snapshot of the counters and histograms the wasm core
 // keeps (see assembly/metrics.ts for the block's layout), plus the host's
 // own gauges. Reading allocates the snapshot object and nothing else.
-import type { Core } from './core.js';
+import type { Core } from '../core/loader.js';
 
 /** p50/p90/p99 of a log2 histogram: each the upper bound of its bucket. */
 export interface Percentiles {
