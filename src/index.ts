@@ -52,9 +52,9 @@ export {
   DEFAULT_SHUTDOWN_MS,
   type ServerOptions,
   type ServerStats,
-  type ProtocolFactory,
 } from './net/server.js';
-export { Connection, type Protocol, type CloseReason } from './net/connection.js';
+export { Connection, type CloseReason } from './net/connection.js';
+export type { Protocol, ProtocolFactory } from './net/protocol.js';
 export { renderPrometheus, type PrometheusOptions } from './serve/prometheus.js';
 export {
   protocols,

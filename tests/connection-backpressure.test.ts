@@ -6,7 +6,7 @@ import * as assert from 'uvu/assert';
 import type { Connection } from '../src/net/connection.js';
 import { echoProtocol } from '../src/protocols/echo.js';
 import { httpProtocol } from '../src/protocols/http.js';
-import type { ProtocolFactory } from '../src/net/server.js';
+import type { ProtocolFactory } from '../src/net/protocol.js';
 import { connected, HOST, tick, until, withServer } from './helpers.js';
 
 const KiB = 1024;

@@ -8,7 +8,8 @@ import * as assert from 'uvu/assert';
 
 import { echoProtocol } from '../src/index.js';
 import type { Connection } from '../src/net/connection.js';
-import { Server, type ProtocolFactory } from '../src/net/server.js';
+import type { ProtocolFactory } from '../src/net/protocol.js';
+import { Server } from '../src/net/server.js';
 import { connected, HOST, patterned, tcpSocket, turnUntil, until, withServer } from './helpers.js';
 import { TestLoop } from './test-loop.js';
 

@@ -10,7 +10,7 @@ import * as assert from 'uvu/assert';
 
 import { httpProtocol } from '../src/protocols/http.js';
 import { respProtocol } from '../src/protocols/resp.js';
-import type { ProtocolFactory } from '../src/net/server.js';
+import type { ProtocolFactory } from '../src/net/protocol.js';
 import { fakeConnection } from './helpers.js';
 
 const RUNS = Number(process.env['WASMLOOP_FUZZ_RUNS'] ?? 400);

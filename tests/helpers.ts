@@ -8,7 +8,8 @@ import * as assert from 'uvu/assert';
 import { EventLoop, SocketManager, type EventLoopOptions } from '../src/index.js';
 import { MockKernel } from '../src/testing/index.js';
 import type { Connection } from '../src/net/connection.js';
-import { Server, type ProtocolFactory, type ServerOptions } from '../src/net/server.js';
+import type { ProtocolFactory } from '../src/net/protocol.js';
+import { Server, type ServerOptions } from '../src/net/server.js';
 import type { FaultServerReport } from './fixtures/fault-server.js';
 import { TestLoop } from './test-loop.js';
 

@@ -3,7 +3,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
 import { httpProtocol, DEFAULT_MAX_HEADER_BYTES, type HttpOptions, type HttpProtocolFactory } from '../src/protocols/http.js';
-import type { Protocol } from '../src/net/connection.js';
+import type { Protocol } from '../src/net/protocol.js';
 import { fakeConnection, rangeErr, splitMismatches, throws, typeErr, withServer, type FakeConnection } from './helpers.js';
 
 const HELLO = 'HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nhello';

@@ -3,7 +3,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
 import { respProtocol, DEFAULT_MAX_ARGUMENTS, DEFAULT_MAX_BULK_LENGTH, MAX_INLINE_LENGTH, type RespOptions, type RespProtocolFactory } from '../src/protocols/resp.js';
-import type { Protocol } from '../src/net/connection.js';
+import type { Protocol } from '../src/net/protocol.js';
 import { fakeConnection, rangeErr, splitMismatches, throws, typeErr, withServer, type FakeConnection } from './helpers.js';
 
 /** One multibulk request, binary-safe. */

@@ -4,7 +4,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
 import { echoProtocol } from '../src/protocols/echo.js';
-import { DEFAULT_SHUTDOWN_MS, Server, type ProtocolFactory } from '../src/net/server.js';
+import type { ProtocolFactory } from '../src/net/protocol.js';
+import { DEFAULT_SHUTDOWN_MS, Server } from '../src/net/server.js';
 import { connected, HOST, rangeErr, sockets, throws, tick, until, withServer, withTimeout } from './helpers.js';
 import { TestLoop } from './test-loop.js';
 

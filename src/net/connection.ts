@@ -25,17 +25,6 @@ import type { SocketManager } from './sockets.js';
 import { WRITEV_MAX } from './sockets.js';
 import type { SystemError } from '../errors.js';
 
-/** What a protocol does with a connection's bytes. */
-export interface Protocol {
-  /**
-   * Bytes arrived. `bytes` is a view of a buffer the server reuses for the
-   * next read: it is valid only during this call, so copy what you keep.
-   */
-  data(connection: Connection, bytes: Uint8Array): void;
-  /** The peer finished sending. Default: `connection.end()`. */
-  end?(connection: Connection): void;
-}
-
 export interface ConnectionLimits {
   /** Queued bytes at which reading pauses. */
   highWaterMark: number;

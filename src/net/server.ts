@@ -14,16 +14,14 @@
 // measured 130-190 ns here (a wheel cancel and insert plus a clock read).
 import { closeSync, openSync } from 'node:fs';
 
-import { Connection, type CloseReason, type Protocol } from './connection.js';
+import { Connection, type CloseReason } from './connection.js';
 import { assertInteger, assertObject, assertOneOf, assertFunction, assertBoolean, WasmloopError, type SystemError } from '../errors.js';
 import type { EventLoop } from '../loop/event-loop.js';
 import { DEFAULT_ACCEPTS_PER_EVENT } from '../loop/options.js';
 import type { ClientHandlers, Trigger } from '../loop/registration.js';
 import type { Timer } from '../loop/timer.js';
+import type { Protocol, ProtocolFactory } from './protocol.js';
 import { SocketManager, DEFAULT_BACKLOG } from './sockets.js';
-
-/** Makes the protocol for a new connection (a shared object is fine when it keeps no state). */
-export type ProtocolFactory = (connection: Connection) => Protocol;
 
 export interface ServerOptions {
   /** Numeric IPv4 or IPv6 address. Default `'127.0.0.1'`. */

@@ -16,7 +16,8 @@ import { EventLoop } from '../loop/event-loop.js';
 import type { Trigger } from '../loop/registration.js';
 import { renderPrometheus } from './prometheus.js';
 import { httpProtocol, protocols, type ProtocolName } from '../protocols/index.js';
-import { Server, type ProtocolFactory, type ServerStats } from '../net/server.js';
+import type { ProtocolFactory } from '../net/protocol.js';
+import { Server, type ServerStats } from '../net/server.js';
 import { SocketManager } from '../net/sockets.js';
 import { stderrLogger, type LogLevel } from './log.js';
 
