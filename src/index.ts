@@ -38,7 +38,16 @@ export { RemoteHandle, DEFAULT_REMOTE_QUEUE, type RemoteHandleData } from './loo
 export type { LoopMetrics, Percentiles } from './loop/metrics.js';
 export type { TraceEntry } from './loop/trace.js';
 export type { KernelBackend, EventsRegion } from './kernel/backend.js';
-export { SocketManager, DEFAULT_BACKLOG, WRITEV_MAX, type ListenOptions, type AcceptOptions, type ShutdownHow } from './net/sockets.js';
+export {
+  sockets,
+  SocketManager,
+  DEFAULT_BACKLOG,
+  WRITEV_MAX,
+  type Sockets,
+  type ListenOptions,
+  type AcceptOptions,
+  type ShutdownHow,
+} from './net/sockets.js';
 export { WasmloopError, type SystemError } from './errors.js';
 export {
   Server,

@@ -5,7 +5,7 @@ import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync } 
 import { connect, type Socket } from 'node:net';
 import * as assert from 'uvu/assert';
 
-import { EventLoop, SocketManager, type EventLoopOptions } from '../src/index.js';
+import { EventLoop, sockets, type EventLoopOptions } from '../src/index.js';
 import { MockKernel } from '../src/testing/index.js';
 import type { Connection } from '../src/net/connection.js';
 import type { ProtocolFactory } from '../src/net/protocol.js';
@@ -16,8 +16,7 @@ import { TestLoop } from './test-loop.js';
 /** The loopback address the socket tests listen and connect on. */
 export const HOST = '127.0.0.1';
 
-/** One SocketManager for all tests (it holds no state of its own). */
-export const sockets = new SocketManager();
+export { sockets };
 
 // ---- file descriptors ----------------------------------------------------------
 

@@ -31,6 +31,12 @@ test('the main entry exports the loop and no test scaffolding', async () => {
   }
 });
 
+test("the main entry's Server has no connection callbacks on it", async () => {
+  const main: Record<string, unknown> = await import('wasmloop');
+  const server = (main['Server'] as { prototype: object }).prototype;
+  for (const name of ['closed', 'lingering']) assert.not.ok(name in server, `Server.prototype.${name}`);
+});
+
 const SRC = fileURLToPath(new URL('../../src/', import.meta.url));
 
 function sources(dir: string): string[] {

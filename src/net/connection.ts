@@ -21,9 +21,8 @@
 // EOF, or closes it after a short bound (nginx's lingering close).
 import type { EventLoop } from '../loop/event-loop.js';
 import { setInterestUnchecked } from '../loop/internal.js';
-import type { SocketManager } from './sockets.js';
-import { WRITEV_MAX } from './sockets.js';
 import type { SystemError } from '../errors.js';
+import { sockets, WRITEV_MAX } from './sockets.js';
 
 export interface ConnectionLimits {
   /** Queued bytes at which reading pauses. */
@@ -40,6 +39,11 @@ export interface ConnectionLimits {
  */
 export type CloseReason = 'end' | 'close' | 'reset' | 'error' | 'server' | 'idle';
 
+/**
+ * What a connection tells its server. Internal: the server constructs each
+ * connection with its own private object of these, so they are no methods
+ * of the public Server.
+ */
 export interface ConnectionEvents {
   closed(connection: Connection, reason: CloseReason, error?: SystemError): void;
   /** The connection sent its last byte and now waits for the peer's EOF. */
@@ -65,7 +69,6 @@ export class Connection {
   constructor(
     fd: number,
     private readonly loop: EventLoop,
-    private readonly sockets: SocketManager,
     private readonly limits: ConnectionLimits,
     private readonly events: ConnectionEvents,
   ) {
@@ -114,7 +117,7 @@ export class Connection {
     if (this.#queued === 0) {
       let written: number | null;
       try {
-        written = this.sockets.write(this.fd, bytes);
+        written = sockets.write(this.fd, bytes);
       } catch (error) {
         this.#writeFailed(error);
         return;
@@ -178,7 +181,7 @@ export class Connection {
       const batch = this.#queue.length <= WRITEV_MAX ? this.#queue : this.#queue.slice(0, WRITEV_MAX);
       let written: number | null;
       try {
-        written = this.sockets.writev(this.fd, batch);
+        written = sockets.writev(this.fd, batch);
       } catch (error) {
         this.#writeFailed(error);
         return;
@@ -239,7 +242,7 @@ export class Connection {
   #linger(): void {
     this.#lingering = true;
     try {
-      this.sockets.shutdown(this.fd, 'write');
+      sockets.shutdown(this.fd, 'write');
     } catch (error) {
       // ENOTCONN: the peer is gone already; nothing is left to wait for.
       this.close('end', error as SystemError);

@@ -1,5 +1,5 @@
-// SocketManager: the socket calls a server on the loop needs, with every
-// argument checked before the native call. Every socket it creates is
+// The socket calls a server on the loop needs, as plain functions: they hold
+// no state, so there is nothing to construct. Every socket they create is
 // non-blocking and close-on-exec.
 //
 // Would-block is an answer, not an error: `accept`, `read`, `write` and
@@ -59,93 +59,107 @@ function transferred(result: number, syscall: string, fd: number): number | null
   throw systemError(result, syscall, { fd });
 }
 
-export class SocketManager {
-  /** Opens a TCP listening socket on a numeric address. Returns its fd. */
-  listen(host: string, port: number, options: ListenOptions = {}): number {
-    assertHost(host);
-    assertPort(port);
-    assertObject('options', options);
-    const backlog = options.backlog ?? DEFAULT_BACKLOG;
-    assertInteger('options.backlog', backlog, 1, 65535);
-    const reusePort = options.reusePort ?? false;
-    assertBoolean('options.reusePort', reusePort);
-    const flags = reusePort ? native.LISTEN_REUSEPORT : 0;
-    return check(native.listen(host, port, backlog, flags), 'listen', { info: `${host}:${port}` });
-  }
-
-  /**
-   * Starts a TCP connection and returns its fd at once. The socket turns
-   * writable when connected, or reports the failure (ECONNREFUSED...) as an
-   * error event.
-   */
-  connect(host: string, port: number): number {
-    assertHost(host);
-    assertPort(port);
-    return check(native.connect(host, port), 'connect', { info: `${host}:${port}` });
-  }
-
-  /** Accepts one pending connection; null when none is pending. */
-  accept(fd: number, options: AcceptOptions = {}): number | null {
-    assertFd(fd);
-    assertObject('options', options);
-    const noDelay = options.noDelay ?? true;
-    assertBoolean('options.noDelay', noDelay);
-    return transferred(native.accept(fd, noDelay ? native.ACCEPT_NODELAY : 0), 'accept4', fd);
-  }
-
-  /**
-   * Reads into `buffer[offset, offset + length)`. Returns the bytes read, 0 at
-   * end of stream, or null when nothing is available yet.
-   */
-  read(fd: number, buffer: Uint8Array, offset = 0, length?: number): number | null {
-    assertFd(fd);
-    const size = byteRange(buffer, offset, length);
-    return transferred(native.read(fd, buffer, offset, size), 'read', fd);
-  }
-
-  /** Writes from `buffer[offset, offset + length)`. Returns the bytes written (maybe fewer), or null when the socket buffer is full. */
-  write(fd: number, buffer: Uint8Array, offset = 0, length?: number): number | null {
-    assertFd(fd);
-    const size = byteRange(buffer, offset, length);
-    return transferred(native.write(fd, buffer, offset, size), 'write', fd);
-  }
-
-  /**
-   * Writes several buffers with one system call (at most `WRITEV_MAX` of
-   * them; the rest wait for the next call). Returns the bytes written, or
-   * null when the socket buffer is full.
-   */
-  writev(fd: number, buffers: readonly Uint8Array[]): number | null {
-    assertFd(fd);
-    if (!Array.isArray(buffers)) throw new TypeError('buffers must be an array of Uint8Array');
-    for (const buffer of buffers) assertBytes('buffers[i]', buffer);
-    return transferred(native.writev(fd, buffers), 'writev', fd);
-  }
-
-  shutdown(fd: number, how: ShutdownHow = 'write'): void {
-    assertFd(fd);
-    assertOneOf('how', how, Object.keys(SHUTDOWN_HOW) as ShutdownHow[]);
-    check(native.shutdown(fd, SHUTDOWN_HOW[how]), 'shutdown', { fd });
-  }
-
-  close(fd: number): void {
-    assertFd(fd);
-    check(native.close(fd), 'close', { fd });
-  }
-
-  /** The local port a socket is bound to (the one picked for port 0). */
-  localPort(fd: number): number {
-    assertFd(fd);
-    return check(native.localPort(fd), 'getsockname', { fd });
-  }
-
-  /** The socket's pending error (SO_ERROR), or null when there is none. Reading it clears it. */
-  socketError(fd: number): SystemError | null {
-    assertFd(fd);
-    const error = check(native.socketError(fd), 'getsockopt', { fd });
-    return error === 0 ? null : systemError(-error, 'getsockopt', { fd });
-  }
+/** Opens a TCP listening socket on a numeric address. Returns its fd. */
+export function listen(host: string, port: number, options: ListenOptions = {}): number {
+  assertHost(host);
+  assertPort(port);
+  assertObject('options', options);
+  const backlog = options.backlog ?? DEFAULT_BACKLOG;
+  assertInteger('options.backlog', backlog, 1, 65535);
+  const reusePort = options.reusePort ?? false;
+  assertBoolean('options.reusePort', reusePort);
+  const flags = reusePort ? native.LISTEN_REUSEPORT : 0;
+  return check(native.listen(host, port, backlog, flags), 'listen', { info: `${host}:${port}` });
 }
+
+/**
+ * Starts a TCP connection and returns its fd at once. The socket turns
+ * writable when connected, or reports the failure (ECONNREFUSED...) as an
+ * error event.
+ */
+export function connect(host: string, port: number): number {
+  assertHost(host);
+  assertPort(port);
+  return check(native.connect(host, port), 'connect', { info: `${host}:${port}` });
+}
+
+/** Accepts one pending connection; null when none is pending. */
+export function accept(fd: number, options: AcceptOptions = {}): number | null {
+  assertFd(fd);
+  assertObject('options', options);
+  const noDelay = options.noDelay ?? true;
+  assertBoolean('options.noDelay', noDelay);
+  return transferred(native.accept(fd, noDelay ? native.ACCEPT_NODELAY : 0), 'accept4', fd);
+}
+
+/**
+ * Reads into `buffer[offset, offset + length)`. Returns the bytes read, 0 at
+ * end of stream, or null when nothing is available yet.
+ */
+export function read(fd: number, buffer: Uint8Array, offset = 0, length?: number): number | null {
+  assertFd(fd);
+  const size = byteRange(buffer, offset, length);
+  return transferred(native.read(fd, buffer, offset, size), 'read', fd);
+}
+
+/** Writes from `buffer[offset, offset + length)`. Returns the bytes written (maybe fewer), or null when the socket buffer is full. */
+export function write(fd: number, buffer: Uint8Array, offset = 0, length?: number): number | null {
+  assertFd(fd);
+  const size = byteRange(buffer, offset, length);
+  return transferred(native.write(fd, buffer, offset, size), 'write', fd);
+}
+
+/**
+ * Writes several buffers with one system call (at most `WRITEV_MAX` of
+ * them; the rest wait for the next call). Returns the bytes written, or
+ * null when the socket buffer is full.
+ */
+export function writev(fd: number, buffers: readonly Uint8Array[]): number | null {
+  assertFd(fd);
+  if (!Array.isArray(buffers)) throw new TypeError('buffers must be an array of Uint8Array');
+  for (const buffer of buffers) assertBytes('buffers[i]', buffer);
+  return transferred(native.writev(fd, buffers), 'writev', fd);
+}
+
+export function shutdown(fd: number, how: ShutdownHow = 'write'): void {
+  assertFd(fd);
+  assertOneOf('how', how, Object.keys(SHUTDOWN_HOW) as ShutdownHow[]);
+  check(native.shutdown(fd, SHUTDOWN_HOW[how]), 'shutdown', { fd });
+}
+
+export function close(fd: number): void {
+  assertFd(fd);
+  check(native.close(fd), 'close', { fd });
+}
+
+/** The local port a socket is bound to (the one picked for port 0). */
+export function localPort(fd: number): number {
+  assertFd(fd);
+  return check(native.localPort(fd), 'getsockname', { fd });
+}
+
+/** The socket's pending error (SO_ERROR), or null when there is none. Reading it clears it. */
+export function socketError(fd: number): SystemError | null {
+  assertFd(fd);
+  const error = check(native.socketError(fd), 'getsockopt', { fd });
+  return error === 0 ? null : systemError(-error, 'getsockopt', { fd });
+}
+
+/** The checked socket calls, as the package exports them: `sockets.listen(...)`. */
+export const sockets = Object.freeze({ listen, connect, accept, read, write, writev, shutdown, close, localPort, socketError });
+export type Sockets = typeof sockets;
+
+// ---- what this module was ------------------------------------------------------------
+
+/**
+ * @deprecated Use `sockets`, the same calls as plain functions:
+ * `sockets.read(fd, buffer)` for `new SocketManager().read(fd, buffer)`.
+ * SocketManager held no state; an instance's methods are those functions.
+ */
+export class SocketManager {}
+// Its methods' types, declared by merging with the class.
+export interface SocketManager extends Sockets {}
+Object.assign(SocketManager.prototype, sockets);
 
 /** How many buffers one `writev` call takes. */
 export const WRITEV_MAX: number = native.WRITEV_MAX;

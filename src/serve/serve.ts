@@ -18,7 +18,7 @@ import { renderPrometheus } from './prometheus.js';
 import { httpProtocol, protocols, type ProtocolName } from '../protocols/index.js';
 import type { ProtocolFactory } from '../net/protocol.js';
 import { Server, type ServerStats } from '../net/server.js';
-import { SocketManager } from '../net/sockets.js';
+import { sockets } from '../net/sockets.js';
 import { stderrLogger, type LogLevel } from './log.js';
 
 export interface ServeConfig {
@@ -285,7 +285,6 @@ interface WorkerHandle {
 }
 
 async function serveWithWorkers(config: ServeConfig): Promise<number> {
-  const sockets = new SocketManager();
   const listener = sockets.listen(config.host, config.port, { backlog: config.backlog, reusePort: true });
   const port = sockets.localPort(listener);
   const handles: WorkerHandle[] = [];
