@@ -31,10 +31,13 @@ test('the main entry exports the loop and no test scaffolding', async () => {
   }
 });
 
-test("the main entry's Server has no connection callbacks on it", async () => {
+test("the main entry's Server has no connection callbacks on it, and the unchecked socket calls stay inside", async () => {
   const main: Record<string, unknown> = await import('wasmloop');
   const server = (main['Server'] as { prototype: object }).prototype;
   for (const name of ['closed', 'lingering']) assert.not.ok(name in server, `Server.prototype.${name}`);
+  const sockets = main['sockets'] as Record<string, unknown>;
+  assert.is(typeof sockets['read'], 'function');
+  for (const name of Object.keys(main).concat(Object.keys(sockets))) assert.not.match(name, /Unchecked$/, `wasmloop exports ${name}`);
 });
 
 const SRC = fileURLToPath(new URL('../../src/', import.meta.url));

@@ -21,8 +21,8 @@
 // EOF, or closes it after a short bound (nginx's lingering close).
 import type { EventLoop } from '../loop/event-loop.js';
 import { setInterestUnchecked } from '../loop/internal.js';
-import type { SystemError } from '../errors.js';
-import { sockets, WRITEV_MAX } from './sockets.js';
+import { assertBytes, type SystemError } from '../errors.js';
+import { sockets, WRITEV_MAX, writevUnchecked, writeUnchecked } from './sockets.js';
 
 export interface ConnectionLimits {
   /** Queued bytes at which reading pauses. */
@@ -104,6 +104,8 @@ export class Connection {
    * bytes are copied when queued, so the caller may reuse its buffer.
    */
   write(bytes: Uint8Array): void {
+    // The one check: from here on the bytes go to the unchecked socket calls.
+    assertBytes('bytes', bytes);
     if (this.#closed || this.#ending || bytes.length === 0) return;
     if (this.#corked) {
       if (this.#borrowedFrom < 0) this.#borrowedFrom = this.#queue.length;
@@ -117,7 +119,7 @@ export class Connection {
     if (this.#queued === 0) {
       let written: number | null;
       try {
-        written = sockets.write(this.fd, bytes);
+        written = writeUnchecked(this.fd, bytes, 0, bytes.length);
       } catch (error) {
         this.#writeFailed(error);
         return;
@@ -181,7 +183,7 @@ export class Connection {
       const batch = this.#queue.length <= WRITEV_MAX ? this.#queue : this.#queue.slice(0, WRITEV_MAX);
       let written: number | null;
       try {
-        written = sockets.writev(this.fd, batch);
+        written = writevUnchecked(this.fd, batch);
       } catch (error) {
         this.#writeFailed(error);
         return;

@@ -21,7 +21,7 @@ import { DEFAULT_ACCEPTS_PER_EVENT } from '../loop/options.js';
 import type { ClientHandlers, Trigger } from '../loop/registration.js';
 import type { Timer } from '../loop/timer.js';
 import type { Protocol, ProtocolFactory } from './protocol.js';
-import { DEFAULT_BACKLOG, sockets } from './sockets.js';
+import { DEFAULT_BACKLOG, readUnchecked, sockets } from './sockets.js';
 
 export interface ServerOptions {
   /** Numeric IPv4 or IPv6 address. Default `'127.0.0.1'`. */
@@ -340,7 +340,7 @@ export class Server {
         if (reads > 0) connection.keepBorrowed();
         let count: number | null;
         try {
-          count = sockets.read(fd, buffer);
+          count = readUnchecked(fd, buffer, 0, buffer.length);
         } catch (error) {
           connection.close(closeReason(error), error as SystemError);
           return;
@@ -380,7 +380,7 @@ export class Server {
     for (let reads = 0; !bounded || reads < READS_PER_EVENT; reads++) {
       let count: number | null;
       try {
-        count = sockets.read(connection.fd, buffer);
+        count = readUnchecked(connection.fd, buffer, 0, buffer.length);
       } catch (error) {
         connection.close(closeReason(error), error as SystemError);
         return;

@@ -5,6 +5,12 @@
 // Would-block is an answer, not an error: `accept`, `read`, `write` and
 // `writev` return null for EAGAIN, so a drain loop never pays for a throw.
 // Any other failure throws a SystemError with `code`, `errno` and `syscall`.
+//
+// Checked doors, unchecked rooms: the public calls (the `sockets` namespace
+// the package exports) check every argument before the native call; the
+// library's own hot paths (a connection's reads and writes, whose fd and
+// buffers it made itself) call the *Unchecked functions, which trust their
+// caller, as libuv's uv__ functions do behind its uv_ ones.
 import { isIP } from 'node:net';
 import { constants as osConstants } from 'node:os';
 
@@ -98,15 +104,13 @@ export function accept(fd: number, options: AcceptOptions = {}): number | null {
  */
 export function read(fd: number, buffer: Uint8Array, offset = 0, length?: number): number | null {
   assertFd(fd);
-  const size = byteRange(buffer, offset, length);
-  return transferred(native.read(fd, buffer, offset, size), 'read', fd);
+  return readUnchecked(fd, buffer, offset, byteRange(buffer, offset, length));
 }
 
 /** Writes from `buffer[offset, offset + length)`. Returns the bytes written (maybe fewer), or null when the socket buffer is full. */
 export function write(fd: number, buffer: Uint8Array, offset = 0, length?: number): number | null {
   assertFd(fd);
-  const size = byteRange(buffer, offset, length);
-  return transferred(native.write(fd, buffer, offset, size), 'write', fd);
+  return writeUnchecked(fd, buffer, offset, byteRange(buffer, offset, length));
 }
 
 /**
@@ -118,7 +122,7 @@ export function writev(fd: number, buffers: readonly Uint8Array[]): number | nul
   assertFd(fd);
   if (!Array.isArray(buffers)) throw new TypeError('buffers must be an array of Uint8Array');
   for (const buffer of buffers) assertBytes('buffers[i]', buffer);
-  return transferred(native.writev(fd, buffers), 'writev', fd);
+  return writevUnchecked(fd, buffers);
 }
 
 export function shutdown(fd: number, how: ShutdownHow = 'write'): void {
@@ -148,6 +152,23 @@ export function socketError(fd: number): SystemError | null {
 /** The checked socket calls, as the package exports them: `sockets.listen(...)`. */
 export const sockets = Object.freeze({ listen, connect, accept, read, write, writev, shutdown, close, localPort, socketError });
 export type Sockets = typeof sockets;
+
+// ---- the unchecked rooms: for the library's own hot paths ----------------------------
+
+/** read() for a caller that knows fd is a socket and the range lies inside `buffer`. */
+export function readUnchecked(fd: number, buffer: Uint8Array, offset: number, length: number): number | null {
+  return transferred(native.read(fd, buffer, offset, length), 'read', fd);
+}
+
+/** write() for a caller that knows fd is a socket and the range lies inside `buffer`. */
+export function writeUnchecked(fd: number, buffer: Uint8Array, offset: number, length: number): number | null {
+  return transferred(native.write(fd, buffer, offset, length), 'write', fd);
+}
+
+/** writev() for a caller that knows fd is a socket and `buffers` an array of Uint8Arrays. */
+export function writevUnchecked(fd: number, buffers: readonly Uint8Array[]): number | null {
+  return transferred(native.writev(fd, buffers), 'writev', fd);
+}
 
 // ---- what this module was ------------------------------------------------------------
 
