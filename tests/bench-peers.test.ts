@@ -11,7 +11,9 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
 import { Replies } from '../bench/peers/replies.js';
-import { HOST, connected, echoRoundTrip, patterned, withTimeout } from './helpers.js';
+import { HOST } from './helpers/fds.js';
+import { echoRoundTrip, patterned } from './helpers/servers.js';
+import { connected, withTimeout } from './helpers/waiting.js';
 
 const built = (path: string): string => fileURLToPath(new URL(`../${path}`, import.meta.url));
 

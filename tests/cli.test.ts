@@ -7,7 +7,10 @@ import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import { connected, ioOf, parsePrometheus, prometheusValue, tcpSocket, tick, until } from './helpers.js';
+import { tcpSocket } from './helpers/fds.js';
+import { parsePrometheus, prometheusValue } from './helpers/prometheus.js';
+import { ioOf } from './helpers/servers.js';
+import { connected, tick, until } from './helpers/waiting.js';
 import { UNCAUGHT_LOOP_ERROR } from './test-loop.js';
 
 const CLI = fileURLToPath(new URL('../src/serve/cli.js', import.meta.url));

@@ -7,7 +7,11 @@ import { Connection } from '../src/net/connection.js';
 import { echoProtocol } from '../src/protocols/echo.js';
 import { httpProtocol } from '../src/protocols/http.js';
 import type { ProtocolFactory } from '../src/net/protocol.js';
-import { closeAll, connected, HOST, pair, sockets, tick, typeErr, throws, until, withServer } from './helpers.js';
+import { sockets } from '../src/index.js';
+import { typeErr, throws } from './helpers/errors.js';
+import { closeAll, HOST, pair } from './helpers/fds.js';
+import { withServer } from './helpers/servers.js';
+import { connected, tick, until } from './helpers/waiting.js';
 import { TestLoop } from './test-loop.js';
 
 const KiB = 1024;

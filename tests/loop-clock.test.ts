@@ -6,7 +6,8 @@ import * as assert from 'uvu/assert';
 
 import { MAX_TIMER_DELAY_MS } from '../src/core/abi.js'; // the wheel's range: 2^36 - 1 ms, about 2.18 years
 import { MockKernel } from '../src/testing/index.js';
-import { throws, typeErr, virtualClockLoop } from './helpers.js';
+import { throws, typeErr } from './helpers/errors.js';
+import { virtualClockLoop } from './helpers/mock-loops.js';
 import { TestLoop } from './test-loop.js';
 
 /** The last wait's timeout. */

@@ -9,7 +9,8 @@ import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import { HOST, until, withTimeout } from './helpers.js';
+import { HOST } from './helpers/fds.js';
+import { until, withTimeout } from './helpers/waiting.js';
 
 const CLI = fileURLToPath(new URL('../src/serve/cli.js', import.meta.url));
 const CLIENTS = 1000;

@@ -3,8 +3,9 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import { SocketManager } from '../src/index.js';
-import { closeQuietly, openFds, rangeErr, sockets, throws, typeErr, type Expected } from './helpers.js';
+import { SocketManager, sockets } from '../src/index.js';
+import { rangeErr, throws, typeErr, type Expected } from './helpers/errors.js';
+import { closeQuietly, openFds } from './helpers/fds.js';
 import { TestLoop } from './test-loop.js';
 
 // Counted when this file's tests start (uvu may import other files first).

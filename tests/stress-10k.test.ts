@@ -13,7 +13,9 @@ import { createInterface } from 'node:readline';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import { fdsOf, rssOf, tick, withTimeout } from './helpers.js';
+import { fdsOf } from './helpers/fds.js';
+import { rssOf } from './helpers/servers.js';
+import { tick, withTimeout } from './helpers/waiting.js';
 
 const SECONDS = Number(process.env['WASMLOOP_STRESS_SECONDS'] ?? 30);
 const CONNECTIONS = Number(process.env['WASMLOOP_STRESS_CONNECTIONS'] ?? 10_000);

@@ -9,7 +9,7 @@ import * as assert from 'uvu/assert';
 
 import { sockets } from '../src/index.js';
 import { native } from '../src/kernel/native.js';
-import { until } from './helpers.js';
+import { until } from './helpers/waiting.js';
 import { TestLoop } from './test-loop.js';
 
 const EPOLLIN = 0x001;
