@@ -41,14 +41,15 @@ import { cpus, release } from 'node:os';
 import { TIMER_ENTRY_BYTES } from '../src/core/abi.js';
 import { createCore } from '../src/core/loader.js';
 import { EventLoop, type Timer as LoopTimer } from '../src/index.js';
+import { TIMER_IMPLEMENTATIONS, type TimerImplementation } from './report.js';
 
 const TRIALS = Number(process.env.BENCH_TRIALS ?? 5);
 const TIMERS = Number(process.env.BENCH_TIMERS ?? 1_000_000);
 const MAX_DELAY_MS = 60_000;
 const EXPIRE_FRACTION = 0.01;
-const IMPLEMENTATIONS = ['wasmloop-core', 'wasmloop-api', 'node'] as const;
+const IMPLEMENTATIONS = TIMER_IMPLEMENTATIONS;
 const SCENARIOS = ['cancel-all', 'expire-1%'] as const;
-type Implementation = (typeof IMPLEMENTATIONS)[number];
+type Implementation = TimerImplementation;
 type Scenario = (typeof SCENARIOS)[number];
 
 interface Trial {
