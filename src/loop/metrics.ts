@@ -86,6 +86,11 @@ export interface HostGauges {
   idleMs: number;
 }
 
+/** busy / (busy + idle), 0 when neither has grown: libuv's loop utilization, the one definition. */
+export function utilization(busyMs: number, idleMs: number): number {
+  return busyMs + idleMs === 0 ? 0 : busyMs / (busyMs + idleMs);
+}
+
 export function readMetrics(core: Core, gauges: HostGauges): LoopMetrics {
   const w = core.exports;
   const block = new Float64Array(core.memory.buffer, w.metricsBase.value as number, COUNTERS + HISTOGRAMS * BUCKETS);
@@ -114,7 +119,7 @@ export function readMetrics(core: Core, gauges: HostGauges): LoopMetrics {
     waitMs,
     busyMs,
     idleMs,
-    utilization: busyMs + idleMs === 0 ? 0 : busyMs / (busyMs + idleMs),
+    utilization: utilization(busyMs, idleMs),
     callbackDurationUs: histogram(HISTOGRAM_CALLBACK_US),
     waitDurationUs: histogram(HISTOGRAM_WAIT_US),
     timers: { fired: block[COUNTER_TIMERS_FIRED]!, latenessUs: histogram(HISTOGRAM_TIMER_LATENESS_US) },
