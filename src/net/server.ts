@@ -338,14 +338,8 @@ export class Server {
       for (let reads = 0; !bounded || reads < READS_PER_EVENT; reads++) {
         // Replies may still point into the read buffer, which is about to be reused.
         if (reads > 0) connection.keepBorrowed();
-        let count: number | null;
-        try {
-          count = readUnchecked(fd, buffer, 0, buffer.length);
-        } catch (error) {
-          connection.close(closeReason(error), error as SystemError);
-          return;
-        }
-        if (count === null) return;
+        const count = readOrClose(connection, buffer);
+        if (count === null || count < 0) return;
         if (count === 0) {
           this.#peerEnded(connection, protocol);
           return;
@@ -378,14 +372,8 @@ export class Server {
   /** Reads and drops what a lingering connection's peer still sends, closing at its EOF. */
   #discard(connection: Connection, buffer: Buffer, bounded: boolean): void {
     for (let reads = 0; !bounded || reads < READS_PER_EVENT; reads++) {
-      let count: number | null;
-      try {
-        count = readUnchecked(connection.fd, buffer, 0, buffer.length);
-      } catch (error) {
-        connection.close(closeReason(error), error as SystemError);
-        return;
-      }
-      if (count === null) return;
+      const count = readOrClose(connection, buffer);
+      if (count === null || count < 0) return;
       if (count === 0) {
         connection.close('end');
         return;
@@ -544,6 +532,20 @@ function openSpare(): number {
   try {
     return openSync('/dev/null', 'r');
   } catch {
+    return -1;
+  }
+}
+
+/**
+ * One read into the whole of `buffer`: the bytes read, 0 at EOF, null when
+ * nothing is there (EAGAIN); -1 when the read failed, and the connection is
+ * closed for it.
+ */
+function readOrClose(connection: Connection, buffer: Buffer): number | null {
+  try {
+    return readUnchecked(connection.fd, buffer, 0, buffer.length);
+  } catch (error) {
+    connection.close(closeReason(error), error as SystemError);
     return -1;
   }
 }
