@@ -6,12 +6,13 @@ import { Worker } from 'node:worker_threads';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import { RemoteHandle, SocketManager, WasmloopError, DEFAULT_REMOTE_QUEUE, type RemoteHandleData } from '../src/index.js';
-import { HOST, openFds, throws, withTimeout } from './helpers.js';
+import { RemoteHandle, sockets, WasmloopError, DEFAULT_REMOTE_QUEUE, type RemoteHandleData } from '../src/index.js';
+import { throws } from './helpers/errors.js';
+import { HOST, openFds } from './helpers/fds.js';
+import { withTimeout } from './helpers/waiting.js';
 import { TestLoop } from './test-loop.js';
 
 const fixture = (name: string): URL => new URL(`./fixtures/${name}.js`, import.meta.url);
-const sockets = new SocketManager();
 
 function message<T>(worker: Worker): Promise<T> {
   return new Promise((resolve, reject) => {

@@ -9,9 +9,10 @@
 // until it returns undefined. The loop runs each callback and decides itself
 // whether to go on; a pass it leaves early (a stop, a fatal error) is picked
 // up by the next advance(): the timers still due fire first.
-import type { CoreExports } from '../core.js';
+import { ERR_TIMERS_FULL, MAX_TIMER_DELAY_MS } from '../core/abi.js';
+import type { CoreExports } from '../core/loader.js';
 import { assertFunction, assertObject, assertOneOf, assertString, rangeError, typeError } from '../errors.js';
-import { HELD, MISSED_TICK_POLICIES, Timer, type IntervalOptions, type TimerControl } from '../timer.js';
+import { HELD, MISSED_TICK_POLICIES, Timer, type IntervalOptions, type TimerControl } from './timer.js';
 import type { LoopClock } from './clock.js';
 import { closedError } from './state.js';
 
@@ -21,8 +22,6 @@ export class TimerTable {
   readonly #clock: LoopClock;
   /** What every Timer calls for cancel() and refresh(): the loop's, which comes back here. */
   readonly #control: TimerControl;
-  readonly #maxDelay: number;
-  readonly #full: number;
   /** The Timer of each wheel entry, by entry index. */
   readonly #timers: (Timer | undefined)[] = [];
   /**
@@ -56,8 +55,6 @@ export class TimerTable {
     this.#wasm = wasm;
     this.#clock = clock;
     this.#control = control;
-    this.#maxDelay = wasm.MAX_TIMER_DELAY_MS.value as number;
-    this.#full = wasm.ERR_TIMERS_FULL.value as number;
   }
 
   /** Timers scheduled now. */
@@ -225,10 +222,10 @@ export class TimerTable {
   #schedule(timer: Timer, base: number): void {
     timer.base = base;
     const jittered = timer.jitter === 0 ? base : base + Math.random() * timer.jitter * timer.delay;
-    timer.deadline = Math.min(jittered, this.#clock.last + this.#maxDelay);
+    timer.deadline = Math.min(jittered, this.#clock.last + MAX_TIMER_DELAY_MS);
     const room = this.#wasm.timerCount() + this.#heldCount < this.capacity;
-    const index = room ? this.#wasm.timerInsert(Math.floor(timer.deadline)) : this.#full;
-    if (index === this.#full) {
+    const index = room ? this.#wasm.timerInsert(Math.floor(timer.deadline)) : ERR_TIMERS_FULL;
+    if (index === ERR_TIMERS_FULL) {
       throw rangeError(`timer table full (capacity ${this.capacity}); raise the loop's maxTimers option`);
     }
     timer.index = index;

@@ -6,5 +6,5 @@
 export { MockKernel, EPOLL, type MockRegistration } from './mock-kernel.js';
 export { ReferenceCore, referenceMaskFor, type ReferenceCoreOptions } from './reference-core.js';
 export { createTestingCore } from './testing-core.js';
-export type { Core } from '../core.js';
-export type { CoreExports, TestingCoreExports } from '../generated/core-abi.js';
+export type { Core } from '../core/loader.js';
+export type { CoreExports, TestingCoreExports } from '../core/abi.js';

@@ -78,7 +78,7 @@ const require = createRequire(import.meta.url);
  * the AddressSanitizer build `npm run test:asan` makes.
  */
 function load(): NativeAddon {
-  const path = process.env['WASMLOOP_ADDON'] || '../Release/wasmloop.node';
+  const path = process.env['WASMLOOP_ADDON'] || '../../Release/wasmloop.node';
   try {
     return require(path) as NativeAddon;
   } catch (cause) {

@@ -24,8 +24,8 @@
 // microseconds, so the wait is bounded (SHUT_WAIT_MS): a producer thread
 // terminated in the middle of a send leaves its count behind for ever, and
 // must not hang the loop's close.
-import { WasmloopError } from './errors.js';
-import { native } from './native.js';
+import { WasmloopError } from '../errors.js';
+import { native } from '../kernel/native.js';
 
 const STATE = 0;
 const IN_FLIGHT = 1;
