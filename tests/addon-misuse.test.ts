@@ -1,0 +1,114 @@
+// The addon against callers that do what the host never does: JS that runs in
+// the middle of a call and detaches a buffer already looked at, more arguments
+// than a call copies, a handle used after it was let go. Each of these once
+// read freed or foreign memory: in a plain build as wrong bytes or wrong
+// arguments, and under `npm run test:asan` as a sanitizer report that aborts
+// the run, which is where the start() handle's case shows.
+import { constants as osConstants } from 'node:os';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+
+import { native } from '../src/native.js';
+import { closeAll, pair, sockets, throws } from './helpers.js';
+
+const { EAGAIN, EINVAL } = osConstants.errno;
+
+/** Detaches `bytes`'s buffer and frees its memory at once: a message to a closed port is serialized (taking the buffer) and dropped. */
+function detachAndFree(bytes: Uint8Array): void {
+  const { port1 } = new MessageChannel();
+  port1.close();
+  const buffer = bytes.buffer as ArrayBuffer;
+  port1.postMessage(buffer, [buffer]);
+}
+
+/** Everything the peer has received so far, without blocking. */
+function received(fd: number): number[] {
+  const out: number[] = [];
+  const chunk = new Uint8Array(65536);
+  for (;;) {
+    const n = native.read(fd, chunk, 0, chunk.length);
+    if (n <= 0) {
+      assert.ok(n === 0 || n === -EAGAIN, `read = ${n}`);
+      return out;
+    }
+    out.push(...chunk.subarray(0, n));
+  }
+}
+
+/** A list whose element 1 is a getter: it runs `effect` before it hands out `second`. */
+function listWithGetter(first: Uint8Array, second: Uint8Array, effect: () => void): Uint8Array[] {
+  const list = [first];
+  Object.defineProperty(list, 1, { get: () => (effect(), second), enumerable: true });
+  return list;
+}
+
+// ---- writev ---------------------------------------------------------------------
+
+test('writev: a getter that detaches (and frees) an earlier buffer gets EINVAL, and nothing is sent', () => {
+  const { peer, local } = pair();
+  try {
+    const first = new Uint8Array(4096).fill(0x41);
+    const second = new Uint8Array(16).fill(0x42);
+    const list = listWithGetter(first, second, () => detachAndFree(first));
+    assert.is(native.writev(local, list), -EINVAL);
+    assert.is(first.byteLength, 0, 'the getter did not run');
+    assert.equal(received(peer), []);
+  } finally {
+    closeAll(peer, local);
+  }
+});
+
+test('writev: a getter that moves an earlier buffer elsewhere (structuredClone transfer) gets EINVAL', () => {
+  const { peer, local } = pair();
+  try {
+    const first = new Uint8Array(64).fill(0x41);
+    let moved: ArrayBuffer | undefined;
+    const list = listWithGetter(first, new Uint8Array(8), () => (moved = structuredClone(first.buffer, { transfer: [first.buffer as ArrayBuffer] })));
+    assert.is(native.writev(local, list), -EINVAL);
+    assert.is(moved?.byteLength, 64);
+    assert.equal(received(peer), []);
+  } finally {
+    closeAll(peer, local);
+  }
+});
+
+test('writev: a getter that detaches nothing still sends every byte, in order', () => {
+  const { peer, local } = pair();
+  try {
+    let ran = 0;
+    const list = listWithGetter(new Uint8Array([1, 2, 3]), new Uint8Array([4, 5]), () => ran++);
+    assert.is(native.writev(local, list), 5);
+    assert.is(ran, 1);
+    assert.equal(received(peer), [1, 2, 3, 4, 5]);
+  } finally {
+    closeAll(peer, local);
+  }
+});
+
+test('writev: a detached buffer is refused, not sent as nothing; a getter\'s replacement that is no Uint8Array is refused', () => {
+  const { peer, local } = pair();
+  try {
+    const gone = new Uint8Array(8);
+    detachAndFree(gone);
+    assert.is(native.writev(local, [new Uint8Array([1]), gone]), -EINVAL);
+    const list = listWithGetter(new Uint8Array([1]), 'two' as unknown as Uint8Array, () => undefined);
+    assert.is(native.writev(local, list), -EINVAL);
+    assert.equal(received(peer), []);
+  } finally {
+    closeAll(peer, local);
+  }
+});
+
+test('sockets.writev: a getter that detaches an earlier buffer is a writev EINVAL error', () => {
+  const { peer, local } = pair();
+  try {
+    const first = new Uint8Array(256).fill(0x41);
+    const list = listWithGetter(first, new Uint8Array(4), () => first.byteLength > 0 && detachAndFree(first));
+    throws(() => sockets.writev(local, list), { type: Error, code: 'EINVAL', syscall: 'writev' });
+    assert.equal(received(peer), []);
+  } finally {
+    closeAll(peer, local);
+  }
+});
+
+test.run();
