@@ -232,22 +232,42 @@ napi_value run_node_timeout(napi_env env, napi_callback_info info) {
   return int_result(env, uv_backend_timeout(loop));
 }
 
-/* invoke(recv, fn, a, b) -> fn's result: a user callback in its own callback
- * scope. Called from a host pass that runs outside any scope (run(),
- * start()), Node runs ticks and microtasks right after it returns; called
- * from inside one (runOnce() from user code) it is a plain call, and they run
- * when that outer scope ends. An exception propagates to the caller. */
+/* Arguments invoke() passes without allocating: the host passes one or two. */
+#define INVOKE_STACK_ARGS 8
+
+/* invoke(recv, fn, ...args) -> fn's result: a user callback in its own
+ * callback scope. Called from a host pass that runs outside any scope
+ * (run(), start()), Node runs ticks and microtasks right after it returns;
+ * called from inside one (runOnce() from user code) it is a plain call, and
+ * they run when that outer scope ends. An exception propagates to the
+ * caller. napi_get_cb_info reports the call's real argument count, which may
+ * be more than it copied: past the stack array, the arguments are fetched
+ * again into one that holds them all. */
 napi_value node_invoke(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4], result = NULL;
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   addon_state *st = state_of(env);
   if (st->invoke_context == NULL) {
     napi_value name;
     napi_create_string_utf8(env, "wasmloop.callback", NAPI_AUTO_LENGTH, &name);
     if (napi_async_init(env, NULL, name, &st->invoke_context) != napi_ok) return NULL;
   }
+  napi_value stack[INVOKE_STACK_ARGS], *argv = stack, result = NULL;
+  size_t argc = INVOKE_STACK_ARGS;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  napi_valuetype type = napi_undefined;
+  if (argc < 2 || napi_typeof(env, argv[1], &type) != napi_ok || type != napi_function) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "invoke(recv, fn, ...args) needs a function");
+    return NULL;
+  }
+  if (argc > INVOKE_STACK_ARGS) {
+    argv = malloc(argc * sizeof *argv);
+    if (argv == NULL) {
+      napi_throw_error(env, "ENOMEM", "invoke: no memory for its arguments");
+      return NULL;
+    }
+    napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  }
   napi_make_callback(env, st->invoke_context, argv[0], argv[1], argc - 2, argv + 2, &result);
+  if (argv != stack) free(argv);
   return result;
 }
 

@@ -16,7 +16,7 @@ export interface NativeAddon {
   /** The backend's own pollable fd (epoll's); -ENOTSUP for poll and select. */
   backendFd(id: number): number;
   /** Calls fn.call(recv, ...args) in its own callback scope: ticks and microtasks run after it when it is the outermost. */
-  invoke(recv: unknown, fn: (...args: never[]) => unknown, a?: unknown, b?: unknown): unknown;
+  invoke(recv: unknown, fn: (...args: never[]) => unknown, ...args: unknown[]): unknown;
   // run(): a libuv prepare handle on Node's loop calls `turn` where Node would block; one per thread (-EBUSY).
   runAttach(turn: (first: boolean) => boolean): number;
   runDetach(): number;

@@ -111,4 +111,24 @@ test('sockets.writev: a getter that detaches an earlier buffer is a writev EINVA
   }
 });
 
+// ---- invoke ---------------------------------------------------------------------
+
+test('invoke passes every argument, past the ones it copies on the stack, and the receiver', () => {
+  const recv = { name: 'recv' };
+  function collect(this: unknown, ...args: unknown[]): unknown[] {
+    return [this, ...args];
+  }
+  assert.equal(native.invoke(recv, collect, 1, 2, 3, 4), [recv, 1, 2, 3, 4]);
+  const many = Array.from({ length: 20 }, (_, i) => `arg ${i}`);
+  assert.equal(native.invoke(recv, collect, ...many), [recv, ...many]);
+  assert.equal(native.invoke(recv, collect), [recv]);
+});
+
+test('invoke without a function to call is refused with a TypeError, not ignored', () => {
+  const call = native.invoke as (...args: unknown[]) => unknown;
+  throws(() => call(), { type: TypeError, code: 'ERR_INVALID_ARG_TYPE' });
+  throws(() => call({}), { type: TypeError, code: 'ERR_INVALID_ARG_TYPE' });
+  throws(() => call({}, 42, 1), { type: TypeError, code: 'ERR_INVALID_ARG_TYPE' });
+});
+
 test.run();
