@@ -1,17 +1,22 @@
 // The addon against callers that do what the host never does: JS that runs in
 // the middle of a call and detaches a buffer already looked at, more arguments
 // than a call copies, a handle used after it was let go. Each of these once
-// read freed or foreign memory: in a plain build as wrong bytes or wrong
-// arguments, and under `npm run test:asan` as a sanitizer report that aborts
-// the run, which is where the start() handle's case shows.
+// read freed or foreign memory: in a plain build as wrong bytes, wrong
+// arguments or a crash, and under `npm run test:asan` as a sanitizer report
+// that aborts the run.
 import { constants as osConstants } from 'node:os';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import { native } from '../src/native.js';
+import { native, type StartHandle } from '../src/native.js';
 import { closeAll, pair, sockets, throws } from './helpers.js';
 
 const { EAGAIN, EINVAL } = osConstants.errno;
+
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
 
 /** Detaches `bytes`'s buffer and frees its memory at once: a message to a closed port is serialized (taking the buffer) and dropped. */
 function detachAndFree(bytes: Uint8Array): void {
@@ -40,6 +45,12 @@ function listWithGetter(first: Uint8Array, second: Uint8Array, effect: () => voi
   const list = [first];
   Object.defineProperty(list, 1, { get: () => (effect(), second), enumerable: true });
   return list;
+}
+
+/** A turn of Node's loop that passes its close phase: an immediate queued from an immediate runs in the next iteration. */
+async function afterCloseCallbacks(): Promise<void> {
+  await new Promise((resolve) => setImmediate(resolve));
+  await new Promise((resolve) => setImmediate(resolve));
 }
 
 // ---- writev ---------------------------------------------------------------------
@@ -129,6 +140,76 @@ test('invoke without a function to call is refused with a TypeError, not ignored
   throws(() => call(), { type: TypeError, code: 'ERR_INVALID_ARG_TYPE' });
   throws(() => call({}), { type: TypeError, code: 'ERR_INVALID_ARG_TYPE' });
   throws(() => call({}, 42, 1), { type: TypeError, code: 'ERR_INVALID_ARG_TYPE' });
+});
+
+// ---- start() handles ------------------------------------------------------------
+
+/** A start() handle watching `fd`. */
+function attach(fd: number): StartHandle {
+  const handle = native.startAttach(fd, () => undefined);
+  if (typeof handle === 'number') assert.unreachable(`startAttach = ${handle}`);
+  return handle as StartHandle;
+}
+
+/**
+ * Collects what is garbage, then holds zeroed blocks of a handle pair's size
+ * (malloc'd: Node's unsafe buffers skip calloc), so that memory freed too
+ * early is likely handed out again and reads as a live pair: in a plain build
+ * too, a call through a freed pair then goes wrong instead of reading stale
+ * bytes that still say "released".
+ */
+function reuseFreedMemory(): Buffer[] {
+  gc();
+  return Array.from({ length: 256 }, () => Buffer.allocUnsafeSlow(368).fill(0));
+}
+
+test('a start() handle used after startDetach, once libuv has closed its handles and GC ran, answers EINVAL to every call', async () => {
+  const fd = native.eventfd(0);
+  try {
+    const handle = attach(fd);
+    assert.is(native.startArm(handle, 1000), 0);
+    assert.is(native.startDetach(handle), 0);
+    // Right away, while libuv is closing the handles...
+    assert.is(native.startArm(handle, 5), -EINVAL);
+    // ...and once it has closed them, after other memory came and went.
+    await afterCloseCallbacks();
+    const held = reuseFreedMemory();
+    assert.is(native.startArm(handle, 5), -EINVAL);
+    assert.is(native.startArm(handle, -1), -EINVAL);
+    assert.is(native.startRef(handle, false), -EINVAL);
+    assert.is(native.startDetach(handle), -EINVAL);
+    assert.ok(held.every((block) => block[0] === 0), 'a call wrote into memory it had freed');
+  } finally {
+    native.close(fd);
+  }
+});
+
+test('a start() handle collected before or after libuv closes its handles is freed once, by whichever lets go last', async () => {
+  // Under ASan, freeing too early shows in the close callback (collected
+  // first) or in a later call; freeing twice, in the finalizer.
+  const fds = [native.eventfd(0), native.eventfd(0)];
+  const collected: string[] = [];
+  const registry = new FinalizationRegistry<string>((name) => collected.push(name));
+  try {
+    let early: StartHandle | undefined = attach(fds[0]!);
+    let late: StartHandle | undefined = attach(fds[1]!);
+    registry.register(early, 'early');
+    registry.register(late, 'late');
+    assert.is(native.startDetach(early), 0);
+    assert.is(native.startDetach(late), 0);
+    early = undefined;
+    gc();
+    await afterCloseCallbacks();
+    assert.is(native.startRef(late, true), -EINVAL);
+    late = undefined;
+    for (let i = 0; i < 20 && collected.length < 2; i++) {
+      reuseFreedMemory();
+      await afterCloseCallbacks();
+    }
+    assert.equal(collected.sort(), ['early', 'late']);
+  } finally {
+    for (const fd of fds) native.close(fd);
+  }
 });
 
 test.run();
