@@ -185,23 +185,36 @@ test('a start() handle used after startDetach, once libuv has closed its handles
 });
 
 test('a start() handle collected before or after libuv closes its handles is freed once, by whichever lets go last', async () => {
-  // Under ASan, freeing too early shows in the close callback (collected
-  // first) or in a later call; freeing twice, in the finalizer.
+  // Under ASan, freeing too early shows in the close callback (handle
+  // collected first) or in a later call; freeing twice, in the finalizer.
   const fds = [native.eventfd(0), native.eventfd(0)];
   const collected: string[] = [];
   const registry = new FinalizationRegistry<string>((name) => collected.push(name));
+  const held: { early?: StartHandle; late?: StartHandle } = { early: attach(fds[0]!), late: attach(fds[1]!) };
+  registry.register(held.early!, 'early');
+  registry.register(held.late!, 'late');
   try {
-    let early: StartHandle | undefined = attach(fds[0]!);
-    let late: StartHandle | undefined = attach(fds[1]!);
-    registry.register(early, 'early');
-    registry.register(late, 'late');
-    assert.is(native.startDetach(early), 0);
-    assert.is(native.startDetach(late), 0);
-    early = undefined;
-    gc();
+    // Collected first: in a timer callback, so that Node runs the finalizer
+    // in this iteration's check phase, before libuv's close phase; detached
+    // in a function of its own, whose frame holds the last reference and is
+    // gone by the time GC runs.
+    const detachEarly = (): number => {
+      const rc = native.startDetach(held.early!);
+      delete held.early;
+      return rc;
+    };
+    const detached = await new Promise<number>((resolve) => setTimeout(() => {
+      const rc = detachEarly();
+      gc();
+      resolve(rc);
+    }, 0));
+    assert.is(detached, 0);
     await afterCloseCallbacks();
-    assert.is(native.startRef(late, true), -EINVAL);
-    late = undefined;
+    // Closed first.
+    assert.is(native.startDetach(held.late!), 0);
+    await afterCloseCallbacks();
+    assert.is(native.startRef(held.late!, true), -EINVAL);
+    delete held.late;
     for (let i = 0; i < 20 && collected.length < 2; i++) {
       reuseFreedMemory();
       await afterCloseCallbacks();
