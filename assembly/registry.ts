@@ -46,7 +46,8 @@ export const ERR_EXISTS: i32 = -2;
 export const ERR_NOT_REGISTERED: i32 = -3;
 export const ERR_BAD_ROLE: i32 = -4;
 
-const GENERATION_LIMIT: u32 = 0x7fffffff;
+/** The highest generation; the next registration wraps to 1 (see gen above). */
+export const GENERATION_LIMIT: u32 = 0x7fffffff;
 
 let registered: i32 = 0;
 

@@ -8,6 +8,7 @@
 // ratios are reported as median and min–max: a change is "unchanged within
 // noise" when that range holds 1.00.
 import { fmt, summarize, table, type Spread } from './figures.js';
+import type { Goal } from './harness.js';
 import { barChart } from './lab/svg.js';
 import { BASELINE_NAME } from './options.js';
 
@@ -73,4 +74,44 @@ export function baselineTable(rows: BaselineRow[]): string {
       ];
     }),
   );
+}
+
+/** What bench/timers.js measures, by the names it writes them under; the goals read them by the same. */
+export const TIMER_IMPLEMENTATIONS = ['wasmloop-core', 'wasmloop-api', 'node'] as const;
+export type TimerImplementation = (typeof TIMER_IMPLEMENTATIONS)[number];
+
+/** What bench/timers.js writes (build/results/timers.json), as far as the goals read it. */
+export interface TimerResults {
+  /** By scenario ('cancel-all', 'expire-1%'), then implementation. */
+  results: Record<string, Partial<Record<TimerImplementation, { timersPerSecond: number; measuredBytesPerTimer: number }[]>>>;
+  wasmEntryBytes: number;
+}
+
+/**
+ * The timer goals: the wheel (the core's exports, a JS array of callbacks
+ * beside it) at least 5× Node's setTimeout/clearTimeout on insert + cancel,
+ * and under 48 bytes per timer. The figures also give loop.setTimeout()'s
+ * speed, what users call, against the same Node run.
+ */
+export function timerGoals(data: TimerResults | null): Goal[] {
+  const trials = data?.results['cancel-all'];
+  const core = trials?.['wasmloop-core'];
+  const node = trials?.['node'];
+  if (!data || !core?.length || !node?.length) {
+    return [{ goal: 'timers: insert+cancel ≥ 5× Node, < 48 bytes per timer', met: null, figures: 'not measured' }];
+  }
+  const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
+  const nodeSpeed = median(node.map((t) => t.timersPerSecond));
+  const speed = median(core.map((t) => t.timersPerSecond)) / nodeSpeed;
+  const api = trials?.['wasmloop-api'];
+  const apiSpeed = api?.length ? `; loop.setTimeout(): ${(median(api.map((t) => t.timersPerSecond)) / nodeSpeed).toFixed(2)}×` : '';
+  const bytes = median(core.map((t) => t.measuredBytesPerTimer));
+  return [
+    { goal: 'timers: insert+cancel ≥ 5× Node setTimeout/clearTimeout', met: speed >= 5, figures: `the wheel: ${speed.toFixed(2)}×${apiSpeed}` },
+    {
+      goal: 'timers: < 48 bytes per timer',
+      met: bytes < 48,
+      figures: `${bytes.toFixed(1)} bytes measured (${data.wasmEntryBytes} B wasm entry + 8 B host)`,
+    },
+  ];
 }

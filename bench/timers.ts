@@ -38,16 +38,18 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, release } from 'node:os';
 
-import { createCore } from '../src/core.js';
+import { TIMER_ENTRY_BYTES } from '../src/core/abi.js';
+import { createCore } from '../src/core/loader.js';
 import { EventLoop, type Timer as LoopTimer } from '../src/index.js';
+import { TIMER_IMPLEMENTATIONS, type TimerImplementation } from './report.js';
 
 const TRIALS = Number(process.env.BENCH_TRIALS ?? 5);
 const TIMERS = Number(process.env.BENCH_TIMERS ?? 1_000_000);
 const MAX_DELAY_MS = 60_000;
 const EXPIRE_FRACTION = 0.01;
-const IMPLEMENTATIONS = ['wasmloop-core', 'wasmloop-api', 'node'] as const;
+const IMPLEMENTATIONS = TIMER_IMPLEMENTATIONS;
 const SCENARIOS = ['cancel-all', 'expire-1%'] as const;
-type Implementation = (typeof IMPLEMENTATIONS)[number];
+type Implementation = TimerImplementation;
 type Scenario = (typeof SCENARIOS)[number];
 
 interface Trial {
@@ -242,8 +244,6 @@ const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
 
 async function main(): Promise<void> {
   const machine = { cpu: cpus()[0]?.model, cores: cpus().length, kernel: release(), node: process.version };
-  const probe = createCore(1, 1, 12, 4, 0).exports;
-  const entryBytes = probe.TIMER_ENTRY_BYTES.value as number;
   console.log(`timers benchmark: ${fmt(TIMERS)} timers, delays 1 ms..${MAX_DELAY_MS / 1000} s, ${TRIALS} trials each in a fresh process`);
   console.log('wasmloop-core: the core\'s exports through createCore; wasmloop-api: loop.setTimeout() and timer.cancel()');
   console.log(`machine: ${machine.cpu}, ${machine.cores} cores, Linux ${machine.kernel}, Node ${machine.node}\n`);
@@ -267,7 +267,7 @@ async function main(): Promise<void> {
       const trials = results[scenario]![implementation]!;
       const rates = trials.map((t) => t.timersPerSecond);
       const fired = median(trials.map((t) => t.fired)) / TIMERS;
-      const wasm = implementation === 'node' ? '–' : `${(median(trials.map((t) => t.wasmBytes)) / TIMERS).toFixed(1)} (entries: ${entryBytes})`;
+      const wasm = implementation === 'node' ? '–' : `${(median(trials.map((t) => t.wasmBytes)) / TIMERS).toFixed(1)} (entries: ${TIMER_ENTRY_BYTES})`;
       console.log(
         `| ${scenario} | ${implementation} | ${fmt(median(rates))} (${fmt(Math.min(...rates))}–${fmt(Math.max(...rates))}) ` +
           `| ${(median(rates) / peer).toFixed(2)}× | ${(fired * 100).toFixed(2)}% ` +
@@ -280,7 +280,7 @@ async function main(): Promise<void> {
   const file = `${dir}/timers.json`;
   writeFileSync(
     file,
-    JSON.stringify({ machine, timers: TIMERS, maxDelayMs: MAX_DELAY_MS, trials: TRIALS, wasmEntryBytes: entryBytes, results }, null, 2),
+    JSON.stringify({ machine, timers: TIMERS, maxDelayMs: MAX_DELAY_MS, trials: TRIALS, wasmEntryBytes: TIMER_ENTRY_BYTES, results }, null, 2),
   );
   console.log(`\nraw figures: ${file}`);
 }

@@ -9,6 +9,7 @@
  * wait writes `struct epoll_event` records straight there, where the core
  * reads them: one crossing per wait, nothing copied, nothing allocated. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,19 +38,32 @@ static uint32_t arg_u32(napi_env env, napi_value v, int *ok) {
   return x;
 }
 
+/* The bytes of a Uint8Array; 0 if `value` is none, or its buffer is detached
+ * (which Node-API reports as empty, so a write would send nothing in its
+ * place). Runs no JS: the pointer stays valid until JS runs again, which may
+ * detach the buffer and free its memory. */
+static int arg_view(napi_env env, napi_value value, uint8_t **data, size_t *size) {
+  napi_typedarray_type type;
+  void *base;
+  napi_value buffer;
+  bool detached = true;
+  if (napi_get_typedarray_info(env, value, &type, size, &base, &buffer, NULL) != napi_ok ||
+      type != napi_uint8_array || napi_is_detached_arraybuffer(env, buffer, &detached) != napi_ok || detached)
+    return 0;
+  *data = base;
+  return 1;
+}
+
 /* A byte range [offset, offset + length) of a Uint8Array argument. */
 static int arg_bytes(napi_env env, napi_value array, napi_value offset, napi_value length,
                      uint8_t **data, size_t *size) {
-  napi_typedarray_type type;
   size_t count;
-  void *base;
-  if (napi_get_typedarray_info(env, array, &type, &count, &base, NULL, NULL) != napi_ok ||
-      type != napi_uint8_array)
-    return 0;
+  uint8_t *base;
+  if (!arg_view(env, array, &base, &count)) return 0;
   int ok = 1;
   int64_t off = arg_i32(env, offset, &ok), len = arg_i32(env, length, &ok);
   if (!ok || off < 0 || len < 0 || (size_t)(off + len) > count) return 0;
-  *data = (uint8_t *)base + off;
+  *data = base + off;
   *size = (size_t)len;
   return 1;
 }
@@ -179,8 +193,9 @@ static napi_value backend_wait(napi_env env, napi_callback_info info) {
   if (slot == NULL) return int_result(env, -EINVAL);
   /* Past ~292 years a wait is as good as forever. */
   int64_t timeout_ns = timeout_ms < 0 || timeout_ms > 9.2e12 ? -1 : (int64_t)(timeout_ms * 1e6 + 0.999);
-  return int_result(env,
-                    slot->backend->ops->wait(slot->backend, slot->events, slot->max_events, timeout_ns));
+  int count = slot->backend->ops->wait(slot->backend, slot->events, slot->max_events, timeout_ns);
+  run_after_wait(state_of(env));
+  return int_result(env, count);
 }
 
 static int release_slot(napi_env env, loop_slot *slot) {
@@ -257,7 +272,11 @@ static napi_value sock_write(napi_env env, napi_callback_info info) {
  * writev may be partial. */
 #define WRITEV_MAX 64
 
-/* writev(fd, Uint8Array[]) -> count | -errno */
+/* writev(fd, Uint8Array[]) -> count | -errno.
+ * Fetching an element may run JS (an accessor, a getter on the prototype),
+ * and that JS may detach a buffer fetched before, freeing the memory behind
+ * a pointer already taken. So every element is fetched first, and only then
+ * are the pointers taken, with no JS between them and the system call. */
 static napi_value sock_writev(napi_env env, napi_callback_info info) {
   GET_ARGS(2);
   int ok = 1;
@@ -266,18 +285,14 @@ static napi_value sock_writev(napi_env env, napi_callback_info info) {
   if (!ok || napi_get_array_length(env, argv[1], &count) != napi_ok)
     return int_result(env, -EINVAL);
   if (count > WRITEV_MAX) count = WRITEV_MAX;
+  napi_value elements[WRITEV_MAX];
+  for (uint32_t i = 0; i < count; i++)
+    if (napi_get_element(env, argv[1], i, &elements[i]) != napi_ok) return int_result(env, -EINVAL);
   struct iovec iov[WRITEV_MAX];
   for (uint32_t i = 0; i < count; i++) {
-    napi_value element;
-    napi_typedarray_type type;
-    size_t length;
-    void *data;
-    if (napi_get_element(env, argv[1], i, &element) != napi_ok ||
-        napi_get_typedarray_info(env, element, &type, &length, &data, NULL, NULL) != napi_ok ||
-        type != napi_uint8_array)
-      return int_result(env, -EINVAL);
+    uint8_t *data;
+    if (!arg_view(env, elements[i], &data, &iov[i].iov_len)) return int_result(env, -EINVAL);
     iov[i].iov_base = data;
-    iov[i].iov_len = length;
   }
   return int_result(env, wl_writev(fd, iov, (int)count));
 }
@@ -381,8 +396,9 @@ static void free_state(napi_env env, void *data, void *hint) {
    * loop the host did not close, so no epoll fd outlives its thread. */
   for (int i = 0; i < st->capacity; i++)
     if (st->slots[i].backend != NULL) release_slot(NULL, &st->slots[i]);
-  /* A run() hook still on is released by its own async cleanup hook, which
-   * Node runs before this, while the loop can still close handles. */
+  /* run() handles still attached are released by their own async cleanup
+   * hook, which Node runs before this, while the loop can still close
+   * handles. */
   free(st->slots);
   free(st);
 }
@@ -390,6 +406,12 @@ static void free_state(napi_env env, void *data, void *hint) {
 static void set_int(napi_env env, napi_value exports, const char *name, int32_t value) {
   napi_value v;
   napi_create_int32(env, value, &v);
+  napi_set_named_property(env, exports, name, v);
+}
+
+static void set_uint(napi_env env, napi_value exports, const char *name, uint32_t value) {
+  napi_value v;
+  napi_create_uint32(env, value, &v);
   napi_set_named_property(env, exports, name, v);
 }
 
@@ -405,11 +427,12 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
       {"backendModify", backend_modify},   {"backendRemove", backend_remove},
       {"backendWait", backend_wait},       {"backendFree", backend_free},
       {"backendFd", backend_fd},
-      {"nodeBackendFd", node_backend_fd},  {"nodeBackendTimeout", node_backend_timeout},
-      {"nodeHookStart", node_hook_start},  {"nodeHookStop", node_hook_stop},
-      {"nodeHookRef", node_hook_ref},      {"invoke", node_invoke},
-      {"embedStart", embed_start},         {"embedArm", embed_arm},
-      {"embedRef", embed_ref},             {"embedStop", embed_stop},
+      {"invoke", node_invoke},
+      {"runAttach", run_attach},           {"runDetach", run_detach},
+      {"runRef", run_ref},                 {"runNodeFd", run_node_fd},
+      {"runNodeTimeout", run_node_timeout},
+      {"startAttach", start_attach},       {"startArm", start_arm},
+      {"startRef", start_ref},             {"startDetach", start_detach},
       {"listen", sock_listen},             {"connect", sock_connect},
       {"accept", sock_accept},             {"read", sock_read},
       {"write", sock_write},               {"writev", sock_writev},
@@ -433,5 +456,15 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
   set_int(env, exports, "ACCEPT_NODELAY", WL_ACCEPT_NODELAY);
   set_int(env, exports, "WRITEV_MAX", WRITEV_MAX);
   set_int(env, exports, "FD_SETSIZE", FD_SETSIZE);
+  /* The kernel's event bits, from <sys/epoll.h>. The core defines its own
+   * copy (assembly/events.ts) for every backend to report in; a test holds
+   * the two equal. EPOLLET is bit 31, hence unsigned. */
+  set_uint(env, exports, "EPOLLIN", EPOLLIN);
+  set_uint(env, exports, "EPOLLOUT", EPOLLOUT);
+  set_uint(env, exports, "EPOLLERR", EPOLLERR);
+  set_uint(env, exports, "EPOLLHUP", EPOLLHUP);
+  set_uint(env, exports, "EPOLLRDHUP", EPOLLRDHUP);
+  set_uint(env, exports, "EPOLLONESHOT", EPOLLONESHOT);
+  set_uint(env, exports, "EPOLLET", EPOLLET);
   return exports;
 }

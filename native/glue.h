@@ -19,7 +19,7 @@ typedef struct {
 typedef struct addon_state_s {
   loop_slot *slots;
   int capacity;
-  struct node_hook_s *hook; /* the run() hook on Node's loop, when on (node_loop.c) */
+  struct node_pair_s *run; /* run()'s handles on Node's loop while attached (node_loop.c) */
   napi_async_context invoke_context; /* for invoke(): user callbacks in their own scope */
 } addon_state;
 
@@ -33,16 +33,18 @@ typedef struct addon_state_s {
 napi_value int_result(napi_env env, int64_t value);
 addon_state *state_of(napi_env env);
 
-/* node_loop.c: integration with Node's own libuv loop. */
-napi_value node_hook_start(napi_env env, napi_callback_info info);
-napi_value node_hook_stop(napi_env env, napi_callback_info info);
-napi_value node_backend_fd(napi_env env, napi_callback_info info);
-napi_value node_backend_timeout(napi_env env, napi_callback_info info);
-napi_value node_hook_ref(napi_env env, napi_callback_info info);
+/* node_loop.c: integration with Node's own libuv loop, run() and start(). */
+napi_value run_attach(napi_env env, napi_callback_info info);
+napi_value run_detach(napi_env env, napi_callback_info info);
+napi_value run_ref(napi_env env, napi_callback_info info);
+napi_value run_node_fd(napi_env env, napi_callback_info info);
+napi_value run_node_timeout(napi_env env, napi_callback_info info);
+/* After every wait: while run() is attached, brings libuv's cached clock up to date. */
+void run_after_wait(addon_state *st);
 napi_value node_invoke(napi_env env, napi_callback_info info);
-napi_value embed_start(napi_env env, napi_callback_info info);
-napi_value embed_arm(napi_env env, napi_callback_info info);
-napi_value embed_ref(napi_env env, napi_callback_info info);
-napi_value embed_stop(napi_env env, napi_callback_info info);
+napi_value start_attach(napi_env env, napi_callback_info info);
+napi_value start_arm(napi_env env, napi_callback_info info);
+napi_value start_ref(napi_env env, napi_callback_info info);
+napi_value start_detach(napi_env env, napi_callback_info info);
 
 #endif

@@ -1,6 +1,6 @@
+export { EventLoop } from './loop/event-loop.js';
+export { BACKEND_NAMES as BACKENDS, type BackendName } from './kernel/backend.js';
 export {
-  EventLoop,
-  BACKENDS,
   DEFAULT_MAX_EVENTS,
   DEFAULT_MAX_FDS,
   DEFAULT_ACCEPTS_PER_EVENT,
@@ -14,33 +14,40 @@ export {
   DEFAULT_TRACE_ENTRIES,
   DEFAULT_PRIORITY,
   PRIORITY_LOWEST,
-  type BackendName,
-  type Trigger,
-  type CallbackContext,
   type Logger,
-  type CallbackKind,
-  type SlowCallback,
-  type RegistrationOptions,
-  type WatchOptions,
-  type DeferOptions,
   type EventLoopOptions,
-  type ClientHandlers,
-  type ClientOptions,
-  type Interest,
-  type AcceptHandler,
-  type ServerSocketOptions,
-  type RemoveOptions,
-} from './event-loop.js';
-export { Watcher, type WatchEvent, type WatchHandler, type WatchInterest } from './watcher.js';
-export { Deferred } from './deferred.js';
-export { Timer, MISSED_TICK_POLICIES, type MissedTickPolicy, type TimerOptions, type IntervalOptions } from './timer.js';
-export { DEFAULT_MAX_TIMERS, MAX_TIMERS_LIMIT } from './core.js';
-export { RemoteHandle, DEFAULT_REMOTE_QUEUE, type RemoteHandleData } from './remote.js';
-export type { LoopMetrics, Percentiles } from './metrics.js';
-export type { TraceEntry } from './trace.js';
-export type { KernelBackend, EventsRegion } from './backend.js';
-export { MockKernel, EPOLL, type MockRegistration } from './mock-kernel.js';
-export { SocketManager, DEFAULT_BACKLOG, WRITEV_MAX, type ListenOptions, type AcceptOptions, type ShutdownHow } from './socket-manager.js';
+} from './loop/options.js';
+export type { CallbackContext, CallbackKind, SlowCallback } from './loop/callbacks.js';
+export type {
+  Trigger,
+  RegistrationOptions,
+  WatchOptions,
+  DeferOptions,
+  ClientHandlers,
+  ClientOptions,
+  Interest,
+  AcceptHandler,
+  ServerSocketOptions,
+  RemoveOptions,
+} from './loop/registration.js';
+export { Watcher, type WatchEvent, type WatchHandler, type WatchInterest } from './loop/watcher.js';
+export { Deferred } from './loop/deferred.js';
+export { Timer, MISSED_TICK_POLICIES, type MissedTickPolicy, type TimerOptions, type IntervalOptions } from './loop/timer.js';
+export { DEFAULT_MAX_TIMERS, MAX_TIMERS_LIMIT } from './core/loader.js';
+export { RemoteHandle, DEFAULT_REMOTE_QUEUE, type RemoteHandleData } from './loop/remote.js';
+export type { LoopMetrics, Percentiles } from './loop/metrics.js';
+export type { TraceEntry } from './loop/trace.js';
+export type { KernelBackend, EventsRegion } from './kernel/backend.js';
+export {
+  sockets,
+  SocketManager,
+  DEFAULT_BACKLOG,
+  WRITEV_MAX,
+  type Sockets,
+  type ListenOptions,
+  type AcceptOptions,
+  type ShutdownHow,
+} from './net/sockets.js';
 export { WasmloopError, type SystemError } from './errors.js';
 export {
   Server,
@@ -54,10 +61,10 @@ export {
   DEFAULT_SHUTDOWN_MS,
   type ServerOptions,
   type ServerStats,
-  type ProtocolFactory,
-} from './server.js';
-export { Connection, type Protocol, type CloseReason } from './connection.js';
-export { renderPrometheus, type PrometheusOptions } from './prometheus.js';
+} from './net/server.js';
+export { Connection, type CloseReason } from './net/connection.js';
+export type { Protocol, ProtocolFactory } from './net/protocol.js';
+export { renderPrometheus, type PrometheusOptions } from './serve/prometheus.js';
 export {
   protocols,
   echoProtocol,

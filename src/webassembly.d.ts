@@ -3,6 +3,7 @@
 declare namespace WebAssembly {
   class Module {
     constructor(bytes: ArrayBufferView | ArrayBuffer);
+    static exports(module: Module): { name: string; kind: 'function' | 'global' | 'memory' | 'table' | 'tag' }[];
     static imports(module: Module): { module: string; name: string; kind: string }[];
   }
   class Instance {

@@ -8,17 +8,13 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import { native } from '../src/native.js';
-import { closeAll, HOST, pair, runnableMs, sockets } from './helpers.js';
+import { EPOLLERR, EPOLLET, EPOLLHUP, EPOLLIN, EPOLLONESHOT, EPOLLOUT, EPOLLRDHUP } from '../src/core/abi.js';
+import { native } from '../src/kernel/native.js';
+import { sockets } from '../src/index.js';
+import { closeAll, HOST, pair } from './helpers/fds.js';
+import { runnableMs } from './helpers/timing.js';
 
 const { EAGAIN, EBADF, EEXIST, EINVAL, ENOENT, ENOTSUP, EPERM, ERANGE, ECONNREFUSED } = osConstants.errno;
-const EPOLLIN = 0x001;
-const EPOLLOUT = 0x004;
-const EPOLLERR = 0x008;
-const EPOLLHUP = 0x010;
-const EPOLLRDHUP = 0x2000;
-const EPOLLET = 0x80000000;
-const EPOLLONESHOT = 0x40000000;
 
 const BACKENDS = ['epoll', 'poll', 'select'] as const;
 type BackendName = (typeof BACKENDS)[number];

@@ -1,4 +1,4 @@
-// The wasm core against its TypeScript twin (src/ts-core.ts): random
+// The wasm core against the reference core (src/testing/reference-core.ts): random
 // sequences of register, setFlags, unregister, dispatch and cursor moves go
 // through both, and every return value, every record of every batch and the
 // whole registry must agree. Events are written into both cores' event
@@ -8,15 +8,30 @@ import fc from 'fast-check';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import { createCore, type Core } from '../src/core.js';
-import { TS_CORE, TsCore } from '../src/ts-core.js';
+import {
+  COUNTER_EVENTS,
+  COUNTER_STALE,
+  COUNTERS,
+  EPOLLERR,
+  EPOLLHUP,
+  EPOLLIN,
+  EPOLLOUT,
+  EPOLLRDHUP,
+  PRIORITY_SHIFT,
+  RECORD_WORDS,
+  ROLE_CLIENT,
+  WANT_READ,
+  WANT_WRITE,
+} from '../src/core/abi.js';
+import { createCore, type Core } from '../src/core/loader.js';
+import { ReferenceCore } from '../src/testing/index.js';
 
 // x86-64 packs struct epoll_event: u32 events at +0, u64 data at +4.
 const STRIDE = 12;
 const DATA_OFFSET = 4;
 const MAX_FDS = 12;
 const MAX_EVENTS = 8;
-const BITS = [TS_CORE.EPOLLIN, TS_CORE.EPOLLOUT, TS_CORE.EPOLLERR, TS_CORE.EPOLLHUP, TS_CORE.EPOLLRDHUP];
+const BITS = [EPOLLIN, EPOLLOUT, EPOLLERR, EPOLLHUP, EPOLLRDHUP];
 
 type Command =
   | { op: 'register'; fd: number; role: number; flags: number }
@@ -59,15 +74,15 @@ function writeEvent(view: DataView, at: number, bits: number, fd: number, genera
   view.setUint32(at + DATA_OFFSET + 4, generation >>> 0, true);
 }
 
-function counter(core: Core, which: WebAssembly.Global): number {
-  return new Float64Array(core.memory.buffer, v(core.exports.metricsBase), v(core.exports.COUNTERS))[v(which)]!;
+function counter(core: Core, which: number): number {
+  return new Float64Array(core.memory.buffer, v(core.exports.metricsBase), COUNTERS)[which]!;
 }
 
 /** Runs `commands` through both cores; fails at the first difference, naming the step. */
 function compare(commands: Command[]): void {
   const wasm = createCore(MAX_FDS, MAX_EVENTS, STRIDE, DATA_OFFSET);
   const w = wasm.exports;
-  const ts = new TsCore({ maxFds: MAX_FDS, maxEvents: MAX_EVENTS, eventStride: STRIDE, eventDataOffset: DATA_OFFSET });
+  const ts = new ReferenceCore({ maxFds: MAX_FDS, maxEvents: MAX_EVENTS, eventStride: STRIDE, eventDataOffset: DATA_OFFSET });
   const wasmEvents = new DataView(wasm.memory.buffer, wasm.eventsOffset, MAX_EVENTS * STRIDE);
   const tsEvents = new DataView(ts.eventBytes.buffer, ts.eventBytes.byteOffset, ts.eventBytes.byteLength);
   commands.forEach((command, step) => {
@@ -100,7 +115,7 @@ function compare(commands: Command[]): void {
     assert.is(w.recordsInBatch(), ts.recordsInBatch(), `records in batch after ${where}`);
     assert.is(w.batchCursor(), ts.batchCursor(), `cursor after ${where}`);
     assert.is(w.pendingRecords(), ts.pendingRecords(), `pending after ${where}`);
-    const words = ts.recordsInBatch() * TS_CORE.RECORD_WORDS;
+    const words = ts.recordsInBatch() * RECORD_WORDS;
     assert.equal(Array.from(wasm.records.subarray(0, words)), Array.from(ts.records.subarray(0, words)), `records after ${where}`);
     assert.is(w.registeredCount(), ts.registeredCount(), `registered after ${where}`);
     for (let fd = 0; fd < MAX_FDS; fd++) {
@@ -108,27 +123,16 @@ function compare(commands: Command[]): void {
         [core.maskOf(fd) >>> 0, core.generationOf(fd) >>> 0, core.roleOf(fd), core.flagsOf(fd)];
       assert.equal(registry(w), registry(ts), `registry of fd ${fd} after ${where}`);
     }
-    assert.is(counter(wasm, w.COUNTER_EVENTS), ts.eventsSeen, `events counted after ${where}`);
-    assert.is(counter(wasm, w.COUNTER_STALE), ts.staleSeen, `stale counted after ${where}`);
+    assert.is(counter(wasm, COUNTER_EVENTS), ts.eventsSeen, `events counted after ${where}`);
+    assert.is(counter(wasm, COUNTER_STALE), ts.staleSeen, `stale counted after ${where}`);
   });
 }
-
-test('the TypeScript core uses the wasm core constants', () => {
-  const w = createCore(4, 4, STRIDE, DATA_OFFSET).exports;
-  const exported = w as unknown as Record<string, WebAssembly.Global>;
-  for (const [name, value] of Object.entries(TS_CORE)) {
-    if (name === 'ROLE_NONE') continue; // internal to the wasm registry: 0
-    assert.ok(exported[name] instanceof WebAssembly.Global, `the wasm core exports ${name}`);
-    assert.is(v(exported[name]!) >>> 0, value >>> 0, name);
-  }
-});
 
 test('random register, modify, remove and dispatch sequences give the same records in both cores', () => {
   fc.assert(fc.property(fc.array(commandArb, { maxLength: 60 }), (commands) => compare(commands)), { numRuns: 300 });
 });
 
 test('a batch cut short and then removed from mid-batch cancels the same records in both cores', () => {
-  const { ROLE_CLIENT, WANT_READ, WANT_WRITE, PRIORITY_SHIFT } = TS_CORE;
   const both = WANT_READ | WANT_WRITE;
   const IN_OUT = 1 | 2;
   compare([
@@ -143,8 +147,8 @@ test('a batch cut short and then removed from mid-batch cancels the same records
   ]);
 });
 
-test('the TypeScript core refuses an event layout it cannot read with aligned words', () => {
-  assert.throws(() => new TsCore({ maxFds: 4, maxEvents: 4, eventStride: 14, eventDataOffset: 4 }), /multiples of 4/);
+test('the reference core refuses an event layout it cannot read with aligned words', () => {
+  assert.throws(() => new ReferenceCore({ maxFds: 4, maxEvents: 4, eventStride: 14, eventDataOffset: 4 }), /multiples of 4/);
 });
 
 test.run();

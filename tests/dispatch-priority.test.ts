@@ -6,8 +6,10 @@ import { constants as osConstants } from 'node:os';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import { EPOLL, type WatchEvent } from '../src/index.js';
-import { mockLoop, throws } from './helpers.js';
+import type { WatchEvent } from '../src/index.js';
+import { EPOLL } from '../src/testing/index.js';
+import { throws } from './helpers/errors.js';
+import { mockLoop } from './helpers/mock-loops.js';
 
 const { EIO } = osConstants.errno;
 

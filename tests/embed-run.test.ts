@@ -5,8 +5,19 @@ import { Worker } from 'node:worker_threads';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import { nodeTimersUnderLoad, servesBesideNodeHttp, sigintHandlerRuns, ticksBetweenHandlers } from './embed-scenarios.js';
-import { pair, sockets, tick, withTimeout } from './helpers.js';
+import {
+  nodeTimerFiresFromLoopCallback,
+  nodeTimersUnderLoad,
+  servesAfterStop,
+  servesBesideNodeHttp,
+  sigintHandlerRuns,
+  ticksBetweenHandlers,
+  utilizationReadsLoad,
+} from './embed-scenarios.js';
+import { sockets } from '../src/index.js';
+import { drive } from './helpers/embedding.js';
+import { pair } from './helpers/fds.js';
+import { tick, withTimeout } from './helpers/waiting.js';
 import { TestLoop } from './test-loop.js';
 
 test('a node:http server and a wasmloop Server serve 20 clients each at once while run() is active', async () => {
@@ -138,6 +149,61 @@ test('worker messages go back and forth while run() is active', async () => {
     await running;
     loop.close();
   }
+});
+
+test('a Node setTimeout(50) set in a loop timer callback fires after about 50 ms while run() is active on an idle loop', async () => {
+  await nodeTimerFiresFromLoopCallback('run');
+});
+
+test('utilization under run(): near 0 for a 1 ms interval doing nothing, over 0.5 for one spinning 4 of every 5 ms', async () => {
+  await utilizationReadsLoad('run');
+});
+
+test('once run() was stopped, runOnce() serves I/O, timers and deferred callbacks again', async () => {
+  await servesAfterStop('run');
+});
+
+/**
+ * A started loop, made in a callback of a running loop after that loop's wait
+ * blocked `blockedMs`, arms a libuv timer for `timerMs`: returns how long
+ * after arming the started loop first woke (ms).
+ */
+async function firstWakeAfterArming(blockedMs: number, timerMs: number): Promise<number> {
+  const running = new TestLoop();
+  let started: TestLoop | undefined;
+  const stop = drive(running, 'run');
+  try {
+    return await withTimeout(new Promise<number>((resolve) => {
+      running.setTimeout(() => {
+        // Made here, so its wheel is current: the timer is waited for in one go.
+        const loop = (started = new TestLoop());
+        loop.start();
+        loop.setTimeout(() => {}, timerMs);
+        const armed = performance.now();
+        // Looked at once per turn of Node's loop: a late look only makes the wake seem later.
+        const look = (): void => {
+          if (loop.metrics().iterations > 0) resolve(performance.now() - armed);
+          else setImmediate(look);
+        };
+        setImmediate(look);
+      }, blockedMs);
+    }), 'the started loop to wake');
+  } finally {
+    await stop();
+    started?.close();
+    running.close();
+  }
+}
+
+test("libuv's clock is current in a callback after run()'s wait: a libuv timer started there counts from now", async () => {
+  // uv_timer_start counts from libuv's cached time. After a 60 ms wait (one
+  // wait: the running loop and its wheel are fresh, so its timer is on the
+  // wheel's first level), a cached time from before the wait would put a
+  // 30 ms timer 30 ms in the past, and the started loop would wake at once.
+  // Five tries: Node's own work may end a wait early and refresh the time.
+  const wakes: number[] = [];
+  for (let i = 0; i < 5; i++) wakes.push(await firstWakeAfterArming(60, 30));
+  assert.ok(wakes.every((ms) => ms >= 20), `a 30 ms timer woke the started loop after ${wakes.map((ms) => ms.toFixed(1)).join(', ')} ms`);
 });
 
 test.run();

@@ -6,19 +6,11 @@ import { createServer as createHttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as assert from 'uvu/assert';
 
-import { echoProtocol, Server } from '../src/index.js';
-import {
-  connected,
-  drive,
-  HOST,
-  nodeTimerLateness,
-  pair,
-  percentile,
-  sockets,
-  spawnFixture,
-  withTimeout,
-  type EmbedMode,
-} from './helpers.js';
+import { echoProtocol, Server, sockets } from '../src/index.js';
+import { drive, spawnFixture, type EmbedMode } from './helpers/embedding.js';
+import { HOST, pair } from './helpers/fds.js';
+import { busyWait, nodeTimerLateness, percentile } from './helpers/timing.js';
+import { connected, tick, until, withTimeout } from './helpers/waiting.js';
 import { TestLoop } from './test-loop.js';
 
 /**
@@ -188,5 +180,93 @@ export async function ticksBetweenHandlers(mode: EmbedMode): Promise<string[]> {
     loop.close();
     sockets.close(first.peer);
     sockets.close(second.peer);
+  }
+}
+
+/**
+ * On an otherwise idle loop, a loop timer's callback sets a Node
+ * setTimeout(50): that Node timer fires after 40-500 ms (the median of
+ * three), not when something else wakes the loop.
+ */
+export async function nodeTimerFiresFromLoopCallback(mode: EmbedMode): Promise<void> {
+  const loop = new TestLoop();
+  const stop = drive(loop, mode);
+  try {
+    const delays: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const fired = new Promise<number>((resolve) => {
+        loop.setTimeout(() => {
+          const armed = performance.now();
+          setTimeout(() => resolve(performance.now() - armed), 50);
+        }, 5);
+      });
+      delays.push(await withTimeout(fired, 'the Node timer a loop callback set', 3000));
+    }
+    const median = delays.sort((a, b) => a - b)[1]!;
+    assert.ok(median >= 40 && median <= 500, `the Node timer fired after ${median.toFixed(1)} ms (median of 3)`);
+  } finally {
+    await stop();
+    loop.close();
+  }
+}
+
+/**
+ * `loop.metrics().utilization` after about a second of an interval whose
+ * callback spins for `spinMs` each time (0: does nothing).
+ */
+async function utilizationWith(mode: EmbedMode, periodMs: number, spinMs: number): Promise<number> {
+  const loop = new TestLoop();
+  const stop = drive(loop, mode);
+  try {
+    loop.setInterval(() => busyWait(spinMs), periodMs);
+    await tick(1000);
+    return loop.metrics().utilization;
+  } finally {
+    await stop();
+    loop.close();
+  }
+}
+
+/** utilization reads below 0.2 for a 1 ms interval doing nothing, above 0.5 for a 5 ms one spinning 4 ms. */
+export async function utilizationReadsLoad(mode: EmbedMode): Promise<void> {
+  const idle = await utilizationWith(mode, 1, 0);
+  const busy = await utilizationWith(mode, 5, 4);
+  assert.ok(idle < 0.2, `a near-idle loop read utilization ${idle.toFixed(3)}`);
+  assert.ok(busy > 0.5, `a busy loop read utilization ${busy.toFixed(3)}`);
+}
+
+/** After the mode was stopped (run(): from outside; start(): from a callback), runOnce() serves I/O, timers and deferred callbacks again. */
+export async function servesAfterStop(mode: EmbedMode): Promise<void> {
+  const loop = new TestLoop();
+  const { peer, local } = pair();
+  try {
+    if (mode === 'run') {
+      const running = loop.run();
+      setTimeout(() => loop.stop(), 10);
+      await withTimeout(running, 'run() to stop');
+    } else {
+      loop.start();
+      await withTimeout(new Promise<void>((resolve) => loop.setTimeout(() => {
+        loop.stop();
+        resolve();
+      }, 5)), 'the stopping timer');
+      // Microtasks run after each callback: the stop takes effect when the turn ends.
+      await until(() => !loop.isStarted, 'the started loop to detach');
+    }
+    const seen = { reads: 0, timers: 0, deferred: 0 };
+    loop.addClientSocket(local, {
+      read(fd) {
+        if (sockets.read(fd, Buffer.alloc(16))) seen.reads++;
+      },
+    });
+    loop.setTimeout(() => seen.timers++, 0);
+    loop.setTimeout(() => seen.timers++, 0);
+    loop.defer(() => seen.deferred++);
+    sockets.write(peer, Buffer.from('x'));
+    for (let i = 0; i < 5 && seen.reads === 0; i++) loop.runOnce(100);
+    assert.equal(seen, { reads: 1, timers: 2, deferred: 1 });
+  } finally {
+    loop.close();
+    sockets.close(peer);
   }
 }

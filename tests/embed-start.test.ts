@@ -4,9 +4,20 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import { WasmloopError } from '../src/index.js';
-import { nodeTimersUnderLoad, servesBesideNodeHttp, sigintHandlerRuns, ticksBetweenHandlers } from './embed-scenarios.js';
-import { pair, percentile, sockets, throws, tick, until, withTimeout, type Expected } from './helpers.js';
+import { WasmloopError, sockets } from '../src/index.js';
+import {
+  nodeTimerFiresFromLoopCallback,
+  nodeTimersUnderLoad,
+  servesAfterStop,
+  servesBesideNodeHttp,
+  sigintHandlerRuns,
+  ticksBetweenHandlers,
+  utilizationReadsLoad,
+} from './embed-scenarios.js';
+import { throws, type Expected } from './helpers/errors.js';
+import { pair } from './helpers/fds.js';
+import { percentile } from './helpers/timing.js';
+import { tick, until, withTimeout } from './helpers/waiting.js';
 import { TestLoop } from './test-loop.js';
 
 const started: Expected = { type: WasmloopError, code: 'ERR_LOOP_STARTED' };
@@ -258,6 +269,18 @@ test('close() outside any callback while started detaches and resolves loop.clos
   assert.ok(loop.isClosed);
   assert.is(loop.isStarted, false);
   await withTimeout(loop.closed, 'loop.closed');
+});
+
+test('a Node setTimeout(50) set in a loop timer callback fires after about 50 ms while start() is active on an idle loop', async () => {
+  await nodeTimerFiresFromLoopCallback('start');
+});
+
+test('utilization under start(): near 0 for a 1 ms interval doing nothing, over 0.5 for one spinning 4 of every 5 ms', async () => {
+  await utilizationReadsLoad('start');
+});
+
+test('once start() was stopped, runOnce() serves I/O, timers and deferred callbacks again', async () => {
+  await servesAfterStop('start');
 });
 
 test.run();

@@ -8,9 +8,9 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import { EventLoop, type BackendName, type SystemError } from '../src/index.js';
-import { native } from '../src/native.js';
-import { HOST, acceptOne, closeAll, isOpen, pair, sockets, turnUntil } from './helpers.js';
+import { EventLoop, sockets, type BackendName, type SystemError } from '../src/index.js';
+import { native } from '../src/kernel/native.js';
+import { HOST, acceptOne, closeAll, isOpen, pair, turnUntil } from './helpers/fds.js';
 import { TestLoop } from './test-loop.js';
 
 const BACKENDS: BackendName[] = ['epoll', 'poll', 'select'];
@@ -166,5 +166,17 @@ for (const backend of BACKENDS) {
     closeAll(gone.peer, kept.peer);
   });
 }
+
+test("close() says nothing of a watched fd closed before it: a watched fd is the caller's", () => {
+  const warnings: unknown[] = [];
+  const loop = new TestLoop({ logger: { warn: (object) => warnings.push(object) } });
+  const [readFd, writeFd] = native.pipe() as [number, number];
+  const watcher = loop.watch(readFd, { readable: true }, () => {});
+  native.close(readFd);
+  loop.close();
+  assert.equal(warnings, []);
+  assert.is(watcher.active, false);
+  closeAll(writeFd);
+});
 
 test.run();

@@ -1,7 +1,11 @@
 // The laboratory's planning and chart writing, without running a trial:
 // which configurations a sweep makes, how --only narrows them, and that the
 // SVG charts are well-formed and place points where the figures say.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 
 import { test } from 'uvu';
@@ -88,7 +92,7 @@ test('the report divides each row by every peer of its slice, requests/s and ser
   assert.equal(cells.slice(7, 11), ['2.00× · 0.50×', '4.00× · 0.25×', '0.50× · 2.00×', '0.25× · 4.00×']);
 });
 
-const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
+const CLI = fileURLToPath(new URL('../src/serve/cli.js', import.meta.url));
 const wasmloop = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 20_000 });
 
 test('wasmloop bench loads the laboratory: --help prints its usage, no mode is a usage error', () => {
@@ -104,6 +108,40 @@ test('wasmloop bench --sweep refuses an --only it cannot match before running an
   const run = wasmloop('bench', '--sweep', '--only', 'batch=64', '--out', fileURLToPath(new URL('../lab-test-out', import.meta.url)));
   assert.is(run.status, 1);
   assert.match(run.stderr, /--only takes key=value pairs/);
+});
+
+test('wasmloop bench waits out a SIGINT sent to it alone, and passes a SIGTERM on to the laboratory', async () => {
+  const out = mkdtempSync(join(tmpdir(), 'wasmloop-lab-'));
+  const cli = spawn(process.execPath, [CLI, 'bench', '--core', '--trials', '1000', '--out', out], { stdio: 'ignore' });
+  const exited = new Promise<[number | null, string | null]>((resolve) => cli.once('exit', (code, signal) => resolve([code, signal])));
+  let lab = 0;
+  try {
+    const children = `/proc/${cli.pid}/task/${cli.pid}/children`;
+    for (let i = 0; i < 200 && lab === 0; i++) {
+      lab = existsSync(children) ? Number(readFileSync(children, 'utf8').trim().split(' ')[0]) : 0;
+      if (lab === 0) await sleep(25);
+    }
+    assert.ok(lab > 0, 'the laboratory runs as a child of wasmloop bench');
+    cli.kill('SIGINT');
+    await sleep(300);
+    assert.is(cli.exitCode, null, 'wasmloop bench is still waiting after a SIGINT');
+    assert.is(cli.signalCode, null);
+    cli.kill('SIGTERM');
+    assert.equal(await exited, [128 + 15, null], 'exits with the status of a laboratory ended by SIGTERM');
+    assert.throws(() => process.kill(lab, 0), /ESRCH/, 'the laboratory is gone');
+  } finally {
+    // A CLI that did not exit by itself (it died of a signal, or an assert
+    // failed first) may leave its laboratory running.
+    if (cli.exitCode === null) {
+      cli.kill('SIGKILL');
+      try {
+        if (lab > 0) process.kill(lab, 'SIGKILL');
+      } catch {
+        // gone already
+      }
+    }
+    rmSync(out, { recursive: true, force: true });
+  }
 });
 
 test.run();

@@ -3,8 +3,11 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import { EPOLL, type Logger } from '../src/index.js';
-import { busyWait, mockLoop, throws } from './helpers.js';
+import { type Logger } from '../src/index.js';
+import { EPOLL } from '../src/testing/index.js';
+import { throws } from './helpers/errors.js';
+import { mockLoop } from './helpers/mock-loops.js';
+import { busyWait } from './helpers/timing.js';
 import { TestLoop } from './test-loop.js';
 
 type Entry = [level: string, object: Record<string, unknown>, message: string];

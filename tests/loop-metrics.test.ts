@@ -4,8 +4,9 @@ import { constants as osConstants } from 'node:os';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import { EPOLL } from '../src/index.js';
-import { busyWait, mockLoop } from './helpers.js';
+import { EPOLL } from '../src/testing/index.js';
+import { mockLoop } from './helpers/mock-loops.js';
+import { busyWait } from './helpers/timing.js';
 
 const { EBADF } = osConstants.errno;
 

@@ -8,8 +8,12 @@ import { getEventListeners } from 'node:events';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import { BACKENDS, EPOLL, Timer, type CallbackContext, type MissedTickPolicy } from '../src/index.js';
-import { rangeErr, runQueueClock, throws, typeErr, valueErr, virtualClockLoop, withTimeout } from './helpers.js';
+import { BACKENDS, Timer, type CallbackContext, type MissedTickPolicy } from '../src/index.js';
+import { EPOLL } from '../src/testing/index.js';
+import { rangeErr, throws, typeErr, valueErr } from './helpers/errors.js';
+import { virtualClockLoop } from './helpers/mock-loops.js';
+import { runQueueClock } from './helpers/timing.js';
+import { withTimeout } from './helpers/waiting.js';
 import { TestLoop } from './test-loop.js';
 
 // ---- firing order ----------------------------------------------------------------
@@ -554,6 +558,49 @@ test('close() from a timer callback: the timers due after it do not run, and run
   loop.runOnce(0);
   assert.equal(order, ['closer']);
   assert.is(loop.isClosed, true);
+  assert.is(loop.timerCount, 0);
+  assert.is(held.active, false);
+  assert.is(held.cancel(), false);
+});
+
+test('a pass cut short keeps the held timers it had not reached: they fire on the next runOnce', () => {
+  const { loop, clock } = virtualClockLoop({ fatalErrors: true });
+  try {
+    const order: string[] = [];
+    const boom = new Error('fatal');
+    loop.setTimeout(() => {
+      order.push('first');
+      throw boom;
+    }, 5.25);
+    loop.setTimeout(() => order.push('second'), 5.5);
+    clock.ms = 5.1; // both wait out their last fraction of a millisecond
+    loop.runOnce(0);
+    assert.equal(order, []);
+    clock.ms = 5.75;
+    assert.is(throws(() => loop.runOnce(0), { type: Error }), boom);
+    assert.equal(order, ['first']);
+    assert.is(loop.timerCount, 1);
+    loop.runOnce(0);
+    assert.equal(order, ['first', 'second']);
+    assert.is(loop.timerCount, 0);
+  } finally {
+    loop.close();
+  }
+});
+
+test('close() from a timer callback cancels the held timers its pass had not reached', () => {
+  const { loop, clock } = virtualClockLoop();
+  const order: string[] = [];
+  loop.setTimeout(() => {
+    order.push('closer');
+    loop.close();
+  }, 5.25);
+  const held = loop.setTimeout(() => order.push('held'), 5.5);
+  clock.ms = 5.1; // both wait out their last fraction of a millisecond
+  loop.runOnce(0);
+  clock.ms = 5.75;
+  loop.runOnce(0);
+  assert.equal(order, ['closer']);
   assert.is(loop.timerCount, 0);
   assert.is(held.active, false);
   assert.is(held.cancel(), false);

@@ -14,11 +14,12 @@ import fc from 'fast-check';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import { createCore, type Core } from '../src/core.js';
+import type { Core } from '../src/core/loader.js';
+import { createTestingCore } from '../src/testing/index.js';
 
 const RUNS = Number(process.env['WASMLOOP_FUZZ_RUNS'] ?? 400);
 
-const probe = createCore(4, 4, 12, 4, 4).exports;
+const probe = createTestingCore(4, 4, 12, 4, 4).exports;
 const v = (g: WebAssembly.Global): number => g.value as number;
 const COUNTERS = v(probe.COUNTERS);
 const HISTOGRAMS = v(probe.HISTOGRAMS);
@@ -126,7 +127,7 @@ function coreBlock(core: Core): number[] {
 
 /** Runs `ops` on a fresh core and the model; fails at the first disagreement, naming the step. */
 function check(ops: Op[]): void {
-  const core = createCore(4, 4, 12, 4, 4);
+  const core = createTestingCore(4, 4, 12, 4, 4);
   const w = core.exports;
   let model = new MetricsModel();
   assert.equal(coreBlock(core), model.block(), 'a new core starts with every count at 0');

@@ -6,16 +6,17 @@ import fc from 'fast-check';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import { createCore, DEFAULT_MAX_TIMERS, MAX_TIMERS_LIMIT, type CoreExports } from '../src/core.js';
-import { rangeErr, throws, typeErr } from './helpers.js';
+import { DEFAULT_MAX_TIMERS, MAX_TIMERS_LIMIT } from '../src/core/loader.js';
+import { createTestingCore, type TestingCoreExports } from '../src/testing/index.js';
+import { rangeErr, throws, typeErr } from './helpers/errors.js';
 import { TimerModel } from './timer-model.js';
 
 // x86-64's struct epoll_event; the timers do not care, the layout does.
 const STRIDE = 12;
 const DATA_OFFSET = 4;
 
-function wheel(maxTimers = 64, maxFds = 8): CoreExports {
-  return createCore(maxFds, 8, STRIDE, DATA_OFFSET, maxTimers).exports;
+function wheel(maxTimers = 64, maxFds = 8): TestingCoreExports {
+  return createTestingCore(maxFds, 8, STRIDE, DATA_OFFSET, maxTimers).exports;
 }
 
 const probe = wheel(1);
@@ -29,14 +30,14 @@ interface Handle {
   generation: number;
 }
 
-function insert(w: CoreExports, deadlineMs: number): Handle {
+function insert(w: TestingCoreExports, deadlineMs: number): Handle {
   const index = w.timerInsert(deadlineMs);
   assert.ok(index >= 0, `timerInsert(${deadlineMs}) returned ${index}`);
   return { index, generation: w.timerGeneration(index) };
 }
 
 /** Takes every due timer (at most the capacity: a longer list would be a bug). */
-function drain(w: CoreExports): number[] {
+function drain(w: TestingCoreExports): number[] {
   const taken: number[] = [];
   for (let i = 0; i <= w.timerCapacity(); i++) {
     const index = w.timerTakeDue();
@@ -326,7 +327,7 @@ test('timerInsert: a full table answers ERR_TIMERS_FULL and recovers after a can
 
 test('timers: one million live timers are inserted and expire in order, at 24 bytes each', () => {
   const count = 1 << 20;
-  const core = createCore(8, 8, STRIDE, DATA_OFFSET, count);
+  const core = createTestingCore(8, 8, STRIDE, DATA_OFFSET, count);
   const w = core.exports;
   const deadlines = new Float64Array(count);
   let seed = 12345;
@@ -366,12 +367,12 @@ test('timers: one million live timers are inserted and expire in order, at 24 by
 
 test('createCore: maxTimers defaults to 65536 and is checked before any memory is made', () => {
   assert.is(DEFAULT_MAX_TIMERS, 65536);
-  assert.is(createCore(8, 8, STRIDE, DATA_OFFSET).exports.timerCapacity(), 65536);
+  assert.is(createTestingCore(8, 8, STRIDE, DATA_OFFSET).exports.timerCapacity(), 65536);
   assert.is(wheel(0).timerInsert(0), FULL, 'a loop may have no timers at all');
-  throws(() => createCore(8, 8, STRIDE, DATA_OFFSET, -1), rangeErr);
-  throws(() => createCore(8, 8, STRIDE, DATA_OFFSET, 1.5), rangeErr);
-  throws(() => createCore(8, 8, STRIDE, DATA_OFFSET, MAX_TIMERS_LIMIT + 1), rangeErr);
-  throws(() => createCore(8, 8, STRIDE, DATA_OFFSET, '10' as unknown as number), typeErr);
+  throws(() => createTestingCore(8, 8, STRIDE, DATA_OFFSET, -1), rangeErr);
+  throws(() => createTestingCore(8, 8, STRIDE, DATA_OFFSET, 1.5), rangeErr);
+  throws(() => createTestingCore(8, 8, STRIDE, DATA_OFFSET, MAX_TIMERS_LIMIT + 1), rangeErr);
+  throws(() => createTestingCore(8, 8, STRIDE, DATA_OFFSET, '10' as unknown as number), typeErr);
 });
 
 test('timers: the timers region does not overlap the fd registry', () => {

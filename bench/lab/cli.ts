@@ -1,4 +1,7 @@
-// `wasmloop bench`: the batch-size laboratory.
+#!/usr/bin/env node
+// The batch-size laboratory: `npm run lab -- ARGS` (node build/bench/lab/cli.js
+// ARGS) from a checkout, or `wasmloop bench ARGS`, which runs this file when
+// it is there. The library never imports it.
 //
 //   wasmloop bench --sweep [--quick] [--trials N] [--seconds S] [--out DIR] [--only key=v,...]
 //   wasmloop bench --guards [--trials N] [--seconds S] [--out DIR] [--only guard,...]
@@ -30,7 +33,9 @@ const USAGE = `Usage: wasmloop bench --sweep [--quick] [--trials N] [--seconds S
           --only keys: ${Object.keys(AXES).join(', ')}, server; e.g. --only workload=http,connections=1000
 --guards  the starvation guards (${Object.keys(GUARDS).join(', ')}), one at a time, echo at 100 and 1,000
           active connections with a 10 ms timer probe. ~9 min at 2 trials of 2 s.
---core    dispatch ns per event (wasm core vs the TypeScript core) and each crossing's cost.
+--core    dispatch ns per event (wasm core vs the reference core in TypeScript) and each crossing's cost.
+
+From a checkout, the same without the wasmloop command: npm run lab -- --sweep --quick
 `;
 
 const root = new URL('../../../', import.meta.url).pathname;
@@ -71,7 +76,7 @@ function ensureCPeer(): void {
 
 const minutes = (s: number): string => `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`;
 
-export async function main(argv: string[]): Promise<number> {
+async function main(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
     options: {
@@ -142,3 +147,15 @@ export async function main(argv: string[]): Promise<number> {
   console.log(`wasmloop bench: ${kind} done in ${minutes(elapsed)}; ${failed} failed trials; report ${join(dir, 'report.md')}`);
   return 0;
 }
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    const usage = (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') === true;
+    console.error(`wasmloop bench: ${(error as Error).message}`);
+    if (usage) console.error(`Run 'wasmloop bench --help' for usage.`);
+    process.exitCode = usage ? 2 : 1;
+  },
+);

@@ -1,10 +1,10 @@
 // Core overhead: what the loop pays per event and per iteration outside the
 // kernel and the user's handlers.
 //
-// 1. Dispatch per event, wasm core vs the TypeScript core (src/ts-core.ts),
-//    for batch sizes 1..1024: N live read events for N registered client
-//    fds, dispatched again and again (the registry and events stay hot, as
-//    under load). The time per call over N is the cost per event; at N = 1
+// 1. Dispatch per event, wasm core vs the reference core in TypeScript
+//    (src/testing/reference-core.ts), for batch sizes 1..1024: N live read
+//    events for N registered client fds, dispatched again and again (the
+//    registry and events stay hot, as under load). The time per call over N is the cost per event; at N = 1
 //    it is mostly the call itself.
 // 2. Each crossing of one iteration, timed apart: a native wait with a zero
 //    timeout on an epoll set with nothing ready (the syscall plus Node-API),
@@ -14,9 +14,10 @@
 // Every figure is the median of `trials` repetitions (min–max beside it),
 // each of many iterations after a warm-up, in one process: these are
 // nanosecond loops, where a fresh process per trial would measure the JIT.
-import { createCore } from '../../src/core.js';
-import { native } from '../../src/native.js';
-import { TS_CORE, TsCore } from '../../src/ts-core.js';
+import { createCore } from '../../src/core/loader.js';
+import { EPOLLIN, KIND_DEAD, KIND_READ, RECORD_WORDS, ROLE_CLIENT, WANT_READ } from '../../src/core/abi.js';
+import { native } from '../../src/kernel/native.js';
+import { ReferenceCore } from '../../src/testing/index.js';
 import { median } from './stats.js';
 
 export const BATCH_SIZES = [1, 4, 16, 64, 256, 1024];
@@ -57,15 +58,15 @@ function dispatchCosts(trials: number): CoreOverhead['dispatch'] {
   const maxEvents = BATCH_SIZES[BATCH_SIZES.length - 1]!;
   const maxFds = maxEvents + 16;
   const wasm = createCore(maxFds, maxEvents, stride, dataOffset);
-  const ts = new TsCore({ maxFds, maxEvents, eventStride: stride, eventDataOffset: dataOffset });
+  const ts = new ReferenceCore({ maxFds, maxEvents, eventStride: stride, eventDataOffset: dataOffset });
   const wasmView = new DataView(wasm.memory.buffer, wasm.eventsOffset, maxEvents * stride);
   const tsView = new DataView(ts.eventBytes.buffer, ts.eventBytes.byteOffset, ts.eventBytes.byteLength);
   for (let i = 0; i < maxEvents; i++) {
     const fd = i + 8;
-    const generation = wasm.exports.register(fd, TS_CORE.ROLE_CLIENT, TS_CORE.WANT_READ);
-    if (ts.register(fd, TS_CORE.ROLE_CLIENT, TS_CORE.WANT_READ) !== generation) throw new Error('the cores disagree on a generation');
+    const generation = wasm.exports.register(fd, ROLE_CLIENT, WANT_READ);
+    if (ts.register(fd, ROLE_CLIENT, WANT_READ) !== generation) throw new Error('the cores disagree on a generation');
     for (const view of [wasmView, tsView]) {
-      view.setUint32(i * stride, TS_CORE.EPOLLIN, true);
+      view.setUint32(i * stride, EPOLLIN, true);
       view.setUint32(i * stride + dataOffset, fd, true);
       view.setUint32(i * stride + dataOffset + 4, generation, true);
     }
@@ -87,12 +88,12 @@ function dispatchCosts(trials: number): CoreOverhead['dispatch'] {
 function crossingCosts(trials: number): CoreOverhead['crossings'] {
   const maxEvents = 1024;
   const wasm = createCore(maxEvents + 16, maxEvents, native.EVENT_SIZE, native.EVENT_DATA_OFFSET);
-  const ts = new TsCore({ maxFds: maxEvents + 16, maxEvents, eventStride: native.EVENT_SIZE, eventDataOffset: native.EVENT_DATA_OFFSET });
+  const ts = new ReferenceCore({ maxFds: maxEvents + 16, maxEvents, eventStride: native.EVENT_SIZE, eventDataOffset: native.EVENT_DATA_OFFSET });
   const id = native.backendCreate('epoll', wasm.memory.buffer, wasm.eventsOffset, maxEvents);
   if (id < 0) throw new Error(`backendCreate failed: ${id}`);
   // One idle fd registered, so the wait walks a real (empty) ready list.
   const idle = native.eventfd(0);
-  native.backendAdd(id, idle, TS_CORE.EPOLLIN, 1);
+  native.backendAdd(id, idle, EPOLLIN, 1);
   try {
     const w = wasm.exports;
     const waitNs: number[] = [];
@@ -106,11 +107,11 @@ function crossingCosts(trials: number): CoreOverhead['crossings'] {
     // The loop's pass: read kind and fd of each record, skip dead ones, call
     // the fd's handler through an array lookup, as EventLoop#serveBatch does
     // (without its timing and tracing, which are measured as part of it).
-    const records = new Int32Array(maxEvents * TS_CORE.RECORD_WORDS);
+    const records = new Int32Array(maxEvents * RECORD_WORDS);
     const handlers: ((fd: number) => void)[] = [];
     let sink = 0;
     for (let i = 0; i < maxEvents; i++) {
-      records[i * 4] = TS_CORE.KIND_READ;
+      records[i * 4] = KIND_READ;
       records[i * 4 + 1] = i;
       handlers[i] = (fd) => {
         sink += fd;
@@ -119,7 +120,7 @@ function crossingCosts(trials: number): CoreOverhead['crossings'] {
     const pass = (n: number): void => {
       for (let i = 0; i < n; i++) {
         const kind = records[i * 4]!;
-        if (kind === TS_CORE.KIND_DEAD) continue;
+        if (kind === KIND_DEAD) continue;
         const fd = records[i * 4 + 1]!;
         handlers[fd]!(fd);
       }

@@ -1,0 +1,145 @@
+// Running a callback, and everything that goes with it, in one place: the
+// call (through native.invoke, so each callback is its own callback scope
+// under run() and start(), and Node runs ticks and microtasks after it), the
+// timing (one performance.now() per callback: each one's end is the next
+// one's start), the count and histogram in the core, the 'slow' report, the
+// trace ring, and what happens to an exception ('error', the logger,
+// stderr, or with fatalErrors the end of the turn).
+import { COUNTER_ERRORS, COUNTER_SLOW } from '../core/abi.js';
+import type { CoreExports } from '../core/loader.js';
+import { native } from '../kernel/native.js';
+import { TraceRing } from './trace.js';
+import type { LoopConfig, Logger } from './options.js';
+import type { LoopEvents } from './parts.js';
+import type { LoopState } from './state.js';
+
+export type CallbackKind = 'accept' | 'read' | 'write' | 'hangup' | 'error' | 'watch' | 'timer' | 'deferred';
+
+/** What ran when a callback threw or was slow. */
+export interface CallbackContext {
+  /** `'read'`, `'write'`, `'hangup'`, `'error'`, `'accept'`, `'watch'`, `'timer'` or `'deferred'`. */
+  kind: CallbackKind;
+  /** The fd, for I/O callbacks. */
+  fd?: number;
+  /** The label given when the callback was registered, if any. */
+  label?: string;
+}
+
+export interface SlowCallback extends CallbackContext {
+  durationMs: number;
+}
+
+/** Callback kinds as small integers (the trace ring stores these). */
+export const CALLBACK_KINDS: readonly CallbackKind[] = ['accept', 'read', 'write', 'hangup', 'error', 'watch', 'timer', 'deferred'];
+export const CB = { accept: 0, read: 1, write: 2, hangup: 3, error: 4, watch: 5, timer: 6, deferred: 7 } as const;
+
+/** Distinct uncaught errors printed per loop, at most; then they are only counted. */
+const PRINTED_ERRORS_LIMIT = 100;
+
+export class CallbackRunner {
+  readonly #events: LoopEvents;
+  readonly #wasm: CoreExports;
+  readonly #state: LoopState;
+  readonly #slowMs: number;
+  readonly #fatalErrors: boolean;
+  readonly #logger: Logger | undefined;
+  readonly #trace: TraceRing | undefined;
+  readonly #printed = new Set<string>();
+  /** When the callback being run started: the previous one's end. */
+  #start = 0;
+
+  constructor(events: LoopEvents, wasm: CoreExports, state: LoopState, config: LoopConfig) {
+    this.#events = events;
+    this.#wasm = wasm;
+    this.#state = state;
+    this.#slowMs = config.slowCallbackMs;
+    this.#fatalErrors = config.fatalErrors;
+    this.#logger = config.logger;
+    this.#trace = config.traceEntries === 0 ? undefined : new TraceRing(config.traceEntries, CALLBACK_KINDS);
+  }
+
+  get trace(): TraceRing | undefined {
+    return this.#trace;
+  }
+
+  /** Starts the clock for the first callback of a pass; returns the time. */
+  begin(): number {
+    return (this.#start = performance.now());
+  }
+
+  /** Calls a user callback (with `fd`, for I/O), catches and reports what it throws, accounts for it. Returns when it finished. */
+  call(kind: number, fd: number, label: string | undefined, recv: unknown, fn: (fd: number) => void): number {
+    try {
+      if (fd >= 0) native.invoke(recv, fn, fd);
+      else native.invoke(recv, fn);
+    } catch (error) {
+      this.failed(error, kind, fd, label);
+    }
+    return this.ran(kind, fd, label);
+  }
+
+  /** After each callback (a plain one, or a step of the loop's own that calls user code): count and time it, report it if slow, trace it. */
+  ran(kind: number, fd: number, label: string | undefined): number {
+    const start = this.#start;
+    const finished = performance.now();
+    const duration = finished - start;
+    this.#start = finished;
+    this.#wasm.noteCallback(duration * 1e6);
+    if (duration >= this.#slowMs) this.#slow(kind, fd, label, duration);
+    this.#trace?.record(kind, fd, label, start, duration);
+    return finished;
+  }
+
+  /**
+   * A callback threw. The loop goes on: the error goes to the `'error'`
+   * listeners, or the logger, or is printed once to stderr. With
+   * `fatalErrors` the turn stops instead, after the current callback.
+   */
+  failed(error: unknown, kind: number, fd: number, label: string | undefined): void {
+    this.#wasm.noteCount(COUNTER_ERRORS, 1);
+    if (this.#fatalErrors) {
+      this.#state.fatal ??= { error };
+      return;
+    }
+    const context = contextOf(kind, fd, label);
+    if (this.#events.listenerCount('error') > 0) {
+      try {
+        this.#events.emit('error', error, context);
+        return;
+      } catch (listenerError) {
+        error = listenerError;
+      }
+    }
+    if (this.#logger?.error !== undefined) {
+      this.#logger.error({ err: error, ...context }, 'wasmloop: uncaught error in a callback; the loop goes on');
+      return;
+    }
+    const text = error instanceof Error ? (error.stack ?? String(error)) : String(error);
+    if (this.#printed.has(text) || this.#printed.size >= PRINTED_ERRORS_LIMIT) return;
+    this.#printed.add(text);
+    const where = `${context.kind}${fd >= 0 ? ` fd ${fd}` : ''}${label !== undefined ? ` (${label})` : ''}`;
+    process.stderr.write(`wasmloop: uncaught error in a ${where} callback; the loop goes on:\n${text}\n`);
+  }
+
+  #slow(kind: number, fd: number, label: string | undefined, duration: number): void {
+    this.#wasm.noteCount(COUNTER_SLOW, 1);
+    const logger = this.#logger;
+    if (this.#events.listenerCount('slow') === 0 && logger?.warn === undefined) return;
+    const info: SlowCallback = { kind: CALLBACK_KINDS[kind]!, durationMs: duration };
+    if (fd >= 0) info.fd = fd;
+    if (label !== undefined) info.label = label;
+    logger?.warn?.(info, 'wasmloop: slow callback');
+    try {
+      this.#events.emit('slow', info);
+    } catch (error) {
+      this.failed(error, kind, fd, label);
+    }
+  }
+}
+
+function contextOf(kind: number, fd: number, label: string | undefined): CallbackContext {
+  const context: CallbackContext = { kind: CALLBACK_KINDS[kind]! };
+  if (fd >= 0) context.fd = fd;
+  if (label !== undefined) context.label = label;
+  return context;
+}

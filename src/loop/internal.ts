@@ -1,0 +1,11 @@
+// The library's own ways into a loop, past the argument checks of the public
+// calls (as libuv's uv__ functions sit behind its uv_ ones). For code in
+// this package only: src/index.ts does not export this module, and each way
+// in is a symbol-keyed method, out of sight of the public surface.
+//
+// The caller vouches for what a check would have proven: the loop is open,
+// the fd is a client socket registered with it, and its handlers have what
+// the interest needs (read for readable, write for writable).
+
+/** `loop[setInterestUnchecked](fd, readable, writable)`: a client socket's interest; one system call only when the kernel's mask changes. */
+export const setInterestUnchecked: unique symbol = Symbol('wasmloop.setInterestUnchecked');

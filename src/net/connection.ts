@@ -1,0 +1,265 @@
+// Connection: one accepted socket on the loop, with a write queue.
+//
+// Writes go straight to the socket while nothing is queued; what the kernel
+// does not take is copied into the queue, and only then is write interest
+// turned on, so an idle connection costs no epoll_ctl. The queue drains with
+// writev. Past the high watermark the connection stops reading (the peer is
+// not reading its replies); below the low watermark it reads again.
+//
+// While the server handles one readiness event it corks the connection:
+// writes are only queued, and uncorking sends them all with one writev. A
+// reply produced from the server's read buffer is queued as a view, without
+// a copy; the server asks for a copy (`keepBorrowed`) only before it reads
+// into that buffer again.
+//
+// end() closes gently. Closing a socket with unread input makes the kernel
+// send a reset, and a reset can make the peer's kernel drop replies it has
+// not yet handed to the application: the 400 for a bad request, the tail of
+// a drained queue. So once the queue drains, a connection whose peer is
+// still sending shuts down its sending side (the peer sees EOF after the
+// last byte) and lingers: the server reads and discards until the peer's
+// EOF, or closes it after a short bound (nginx's lingering close).
+import type { EventLoop } from '../loop/event-loop.js';
+import { setInterestUnchecked } from '../loop/internal.js';
+import { assertBytes, type SystemError } from '../errors.js';
+import { sockets, WRITEV_MAX, writevUnchecked, writeUnchecked } from './sockets.js';
+
+export interface ConnectionLimits {
+  /** Queued bytes at which reading pauses. */
+  highWaterMark: number;
+  /** Queued bytes at which reading resumes. */
+  lowWaterMark: number;
+}
+
+/**
+ * Why a connection closed: `'end'` after end() drained or the peer left,
+ * `'close'` by close(), `'reset'` on ECONNRESET or EPIPE, `'error'` on
+ * another socket error, `'server'` by the server (close(), a shutdown's
+ * deadline), `'idle'` by the idle timeout.
+ */
+export type CloseReason = 'end' | 'close' | 'reset' | 'error' | 'server' | 'idle';
+
+/**
+ * What a connection tells its server. Internal: the server constructs each
+ * connection with its own private object of these, so they are no methods
+ * of the public Server.
+ */
+export interface ConnectionEvents {
+  closed(connection: Connection, reason: CloseReason, error?: SystemError): void;
+  /** The connection sent its last byte and now waits for the peer's EOF. */
+  lingering(connection: Connection): void;
+}
+
+export class Connection {
+  readonly fd: number;
+  #queue: Uint8Array[] = [];
+  #queued = 0;
+  #readPaused = false;
+  #ending = false;
+  #peerEnded = false;
+  #closed = false;
+  #lingering = false;
+  // The interest last given to the loop, so unchanged interest costs nothing.
+  #reading = true;
+  #writing = false;
+  #corked = false;
+  /** Queue entries from this index on are views of someone else's buffer. */
+  #borrowedFrom = -1;
+
+  constructor(
+    fd: number,
+    private readonly loop: EventLoop,
+    private readonly limits: ConnectionLimits,
+    private readonly events: ConnectionEvents,
+  ) {
+    this.fd = fd;
+  }
+
+  /** Bytes waiting for the socket to accept them. */
+  get queuedBytes(): number {
+    return this.#queued;
+  }
+
+  get isClosed(): boolean {
+    return this.#closed;
+  }
+
+  /** Whether reading is paused because too much output is queued. */
+  get isReadPaused(): boolean {
+    return this.#readPaused;
+  }
+
+  /** Whether end() has sent everything and the connection only waits for the peer's EOF, discarding input. */
+  get isLingering(): boolean {
+    return this.#lingering;
+  }
+
+  /** Whether the connection still reads (not paused, not ending, peer not done). */
+  get isReading(): boolean {
+    return this.#reading;
+  }
+
+  /**
+   * Sends `bytes`, now if the socket takes them, else from the queue. The
+   * bytes are copied when queued, so the caller may reuse its buffer.
+   */
+  write(bytes: Uint8Array): void {
+    // The one check: from here on the bytes go to the unchecked socket calls.
+    assertBytes('bytes', bytes);
+    if (this.#closed || this.#ending || bytes.length === 0) return;
+    if (this.#corked) {
+      if (this.#borrowedFrom < 0) this.#borrowedFrom = this.#queue.length;
+      this.#queue.push(bytes);
+      this.#queued += bytes.length;
+      // Past the high watermark, stop reading now rather than at uncork.
+      if (this.#queued >= this.limits.highWaterMark) this.#afterQueueChange();
+      return;
+    }
+    let offset = 0;
+    if (this.#queued === 0) {
+      let written: number | null;
+      try {
+        written = writeUnchecked(this.fd, bytes, 0, bytes.length);
+      } catch (error) {
+        this.#writeFailed(error);
+        return;
+      }
+      if (written === bytes.length) return;
+      offset = written ?? 0;
+    }
+    this.#queue.push(Uint8Array.prototype.slice.call(bytes, offset));
+    this.#queued += bytes.length - offset;
+    this.#afterQueueChange();
+  }
+
+  /** Holds writes in the queue until `uncork()`. */
+  cork(): void {
+    this.#corked = true;
+  }
+
+  /** Sends what was written while corked, with as few system calls as the kernel allows. */
+  uncork(): void {
+    if (!this.#corked) return;
+    this.#corked = false;
+    if (this.#closed) return;
+    if (this.#queued > 0) this.flush();
+    else this.#afterQueueChange();
+    this.keepBorrowed();
+  }
+
+  /** Copies the queued views of borrowed buffers: their owner is about to reuse them. */
+  keepBorrowed(): void {
+    const from = this.#borrowedFrom;
+    if (from < 0) return;
+    this.#borrowedFrom = -1;
+    const queue = this.#queue;
+    for (let i = from; i < queue.length; i++) queue[i] = Uint8Array.prototype.slice.call(queue[i]!);
+  }
+
+  /**
+   * Closes once every queued byte is written (after the peer's EOF, if it
+   * is still sending). Further writes are dropped.
+   */
+  end(): void {
+    if (this.#closed || this.#ending) return;
+    this.#ending = true;
+    this.#afterQueueChange();
+  }
+
+  /** Closes now; queued bytes are discarded. */
+  close(reason: CloseReason = 'close', error?: SystemError): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#queue = [];
+    this.#queued = 0;
+    this.#borrowedFrom = -1;
+    if (!this.loop.isClosed && this.loop.isRegistered(this.fd)) this.loop.removeSocket(this.fd);
+    this.events.closed(this, reason, error);
+  }
+
+  /** The loop says the socket is writable: drain the queue. */
+  flush(): void {
+    while (this.#queued > 0) {
+      const batch = this.#queue.length <= WRITEV_MAX ? this.#queue : this.#queue.slice(0, WRITEV_MAX);
+      let written: number | null;
+      try {
+        written = writevUnchecked(this.fd, batch);
+      } catch (error) {
+        this.#writeFailed(error);
+        return;
+      }
+      if (written === null) break;
+      this.#consume(written);
+    }
+    this.#afterQueueChange();
+  }
+
+  /**
+   * The peer finished sending (EOF, or the loop reported a half-close, after
+   * which it no longer watches for reads).
+   */
+  peerEnded(): void {
+    if (this.#peerEnded) return;
+    this.#peerEnded = true;
+    this.#reading = false;
+  }
+
+  #consume(written: number): void {
+    this.#queued -= written;
+    let dropped = 0;
+    while (written > 0) {
+      const head = this.#queue[dropped]!;
+      if (written >= head.length) {
+        written -= head.length;
+        dropped++;
+      } else {
+        this.#queue[dropped] = head.subarray(written);
+        written = 0;
+      }
+    }
+    if (dropped > 0) {
+      this.#queue.splice(0, dropped);
+      if (this.#borrowedFrom >= 0) this.#borrowedFrom = Math.max(0, this.#borrowedFrom - dropped);
+    }
+  }
+
+  /** Closes or lingers when ended and drained; else sets read and write interest from the queue. */
+  #afterQueueChange(): void {
+    if (this.#ending && this.#queued === 0) {
+      if (this.#peerEnded) this.close('end');
+      else if (!this.#lingering) this.#linger();
+      return;
+    }
+    if (!this.#readPaused && this.#queued >= this.limits.highWaterMark) this.#readPaused = true;
+    else if (this.#readPaused && this.#queued <= this.limits.lowWaterMark) this.#readPaused = false;
+    const reading = !this.#readPaused && !this.#ending && !this.#peerEnded;
+    const writing = this.#queued > 0;
+    if (reading === this.#reading && writing === this.#writing) return;
+    this.#reading = reading;
+    this.#writing = writing;
+    this.loop[setInterestUnchecked](this.fd, reading, writing);
+  }
+
+  /** Sends EOF and keeps reading (the server discards it) until the peer's EOF. */
+  #linger(): void {
+    this.#lingering = true;
+    try {
+      sockets.shutdown(this.fd, 'write');
+    } catch (error) {
+      // ENOTCONN: the peer is gone already; nothing is left to wait for.
+      this.close('end', error as SystemError);
+      return;
+    }
+    this.#reading = true;
+    this.#writing = false;
+    this.loop[setInterestUnchecked](this.fd, true, false);
+    this.events.lingering(this);
+  }
+
+  /** A reset or broken pipe closes the connection quietly; anything else is a bug to report. */
+  #writeFailed(error: unknown): void {
+    const code = (error as SystemError).code;
+    if (code !== 'EPIPE' && code !== 'ECONNRESET') throw error;
+    this.close('reset', error as SystemError);
+  }
+}

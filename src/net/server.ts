@@ -1,0 +1,556 @@
+// Server: a TCP listener on an EventLoop, its connections, and a protocol.
+//
+// One handlers object serves every connection (handlers receive the fd), and
+// connections are found by fd in an array: accepting a connection allocates
+// the Connection and nothing else, and a read allocates one view.
+//
+// Idle connections are found without a timer per connection or per read.
+// Time is cut into epochs (idleTimeoutMs / IDLE_EPOCHS); a read or a write
+// that makes progress stores the current epoch for its fd, one array store.
+// One interval per server ticks each epoch and sweeps the connections,
+// closing those silent for longer than the timeout: O(connections) per epoch
+// (10,000 connections every 7.5 s by default), where a timer per connection
+// would cost its memory for every idle one, and a refresh on every read
+// measured 130-190 ns here (a wheel cancel and insert plus a clock read).
+import { closeSync, openSync } from 'node:fs';
+
+import { Connection, type CloseReason, type ConnectionEvents } from './connection.js';
+import { assertInteger, assertObject, assertOneOf, assertFunction, assertBoolean, WasmloopError, type SystemError } from '../errors.js';
+import type { EventLoop } from '../loop/event-loop.js';
+import { DEFAULT_ACCEPTS_PER_EVENT } from '../loop/options.js';
+import type { ClientHandlers, Trigger } from '../loop/registration.js';
+import type { Timer } from '../loop/timer.js';
+import type { Protocol, ProtocolFactory } from './protocol.js';
+import { DEFAULT_BACKLOG, readUnchecked, sockets } from './sockets.js';
+
+export interface ServerOptions {
+  /** Numeric IPv4 or IPv6 address. Default `'127.0.0.1'`. */
+  host?: string;
+  /** 0 picks a free port (see `server.port`). Default 0. */
+  port?: number;
+  /** Default 511. */
+  backlog?: number;
+  /** SO_REUSEPORT. Default false. */
+  reusePort?: boolean;
+  /** How connections are watched. Default `'level'`. */
+  trigger?: Trigger;
+  /** Queued output (bytes) at which a connection stops reading. Default 1 MiB. */
+  highWaterMark?: number;
+  /** Queued output (bytes) at which it reads again. Default a quarter of highWaterMark. */
+  lowWaterMark?: number;
+  /** Bytes per read call. Default 64 KiB. */
+  readBufferSize?: number;
+  /**
+   * A connection with no read and no write progress for this long (ms) is
+   * closed (counted in `stats.idleClosed`). 0 turns it off. Default 120 000.
+   * Closing comes at most 3/16 of idleTimeoutMs late, never early.
+   */
+  idleTimeoutMs?: number;
+  /**
+   * What to do when accept fails for lack of fds (EMFILE, ENFILE).
+   * `'pause'` (default): stop watching the listener; pending connections
+   * wait in the kernel's queue until a connection closes or a backoff
+   * (100 ms doubling to 1.6 s) passes. `'shed'`: libuv's reserve-fd trick;
+   * the server keeps one spare fd open, and when out of fds closes it,
+   * accepts each pending connection and closes it at once (clients see a
+   * clean close instead of waiting), then opens the spare again.
+   */
+  fdExhaustion?: 'pause' | 'shed';
+  /** Called for accept failures (EMFILE...). The server goes on either way. */
+  onError?: (error: SystemError) => void;
+}
+
+export interface ServerStats {
+  /** Connections accepted since listen(). */
+  accepted: number;
+  /** Connections open now. */
+  active: number;
+  /** Connections closed by a reset or broken pipe. */
+  resets: number;
+  /** accept() failures other than a vanished connection. */
+  acceptErrors: number;
+  /** Times accepting paused for lack of fds (EMFILE, ENFILE). */
+  acceptPauses: number;
+  /** Connections accepted and closed at once for lack of fds (`fdExhaustion: 'shed'`). */
+  acceptShed: number;
+  /** Connections closed by the idle timeout. */
+  idleClosed: number;
+  /** Connections still open when a shutdown's deadline passed, closed with their output discarded. */
+  shutdownForced: number;
+}
+
+/** 1 MiB: a slow reader costs at most this much memory before reading stops. */
+export const DEFAULT_HIGH_WATER_MARK = 1 << 20;
+/** 64 KiB, the size libuv offers Node for each socket read; not yet tuned here. */
+export const DEFAULT_READ_BUFFER_SIZE = 64 * 1024;
+/**
+ * Reads per readiness event of a level-triggered connection (16 × 64 KiB =
+ * 1 MiB at most), so one busy peer cannot hold the thread; the rest is read
+ * next turn. A bound, not a tuned figure. Edge-triggered connections read
+ * until drained, since the kernel will not report the rest again.
+ */
+export const READS_PER_EVENT = 16;
+/** How long accepting first pauses after EMFILE/ENFILE when no connection closes first. */
+export const ACCEPT_PAUSE_MS = 100;
+/** The longest pause: repeated failures double the pause up to this. */
+export const ACCEPT_PAUSE_MAX_MS = 1600;
+/**
+ * 120 s, between nginx's keepalive_timeout (75 s) and Node's
+ * server.timeout of old (120 s): long enough for any live client.
+ */
+export const DEFAULT_IDLE_TIMEOUT_MS = 120_000;
+/**
+ * Epochs per idle timeout: the idle clock ticks this often per timeout, and a
+ * close comes at most three epochs (3/16 of the timeout) late.
+ */
+const IDLE_EPOCHS = 16;
+/**
+ * How long a connection that ended may wait for its peer's EOF, discarding
+ * input, before it is closed anyway: ample for in-flight bytes and a FIN
+ * on any sane round trip, short enough that a peer that keeps sending
+ * cannot hold the fd.
+ */
+export const LINGER_MS = 2000;
+/** How long shutdown() lets queued output drain by default. */
+export const DEFAULT_SHUTDOWN_MS = 5000;
+
+export class Server {
+  readonly loop: EventLoop;
+  readonly host: string;
+  readonly #factory: ProtocolFactory;
+  readonly #options: Required<Omit<ServerOptions, 'onError' | 'host' | 'port' | 'idleTimeoutMs' | 'fdExhaustion'>>;
+  readonly #onError: ServerOptions['onError'];
+  readonly #connections: (Connection | undefined)[] = [];
+  readonly #protocols: (Protocol | undefined)[] = [];
+  readonly #readBuffer: Buffer;
+  readonly #handlers: ClientHandlers;
+  readonly #stats: ServerStats = {
+    accepted: 0,
+    active: 0,
+    resets: 0,
+    acceptErrors: 0,
+    acceptPauses: 0,
+    acceptShed: 0,
+    idleClosed: 0,
+    shutdownForced: 0,
+  };
+  readonly #idleTimeoutMs: number;
+  readonly #epochMs: number;
+  #epochTicker: Timer | undefined;
+  /** The epoch of each connection's last read or write progress, by fd. */
+  readonly #lastActive: number[] = [];
+  /** The linger timer of each connection that lingers, by fd. */
+  readonly #connectionTimers: (Timer | undefined)[] = [];
+  readonly #fdExhaustion: 'pause' | 'shed';
+  /** The spare fd of the reserve-fd trick, -1 when there is none. */
+  #spareFd = -1;
+  #requestedPort: number;
+  #listenFd = -1;
+  #port = 0;
+  #acceptPaused = false;
+  #pauseMs = ACCEPT_PAUSE_MS;
+  #resumeTimer: Timer | undefined;
+  #shutdown: { promise: Promise<void>; resolve(): void; deadline: Timer | undefined } | undefined;
+
+  constructor(loop: EventLoop, protocol: ProtocolFactory, options: ServerOptions = {}) {
+    assertFunction('protocol', protocol);
+    assertObject('options', options);
+    const highWaterMark = options.highWaterMark ?? DEFAULT_HIGH_WATER_MARK;
+    assertInteger('options.highWaterMark', highWaterMark, 1, 2 ** 31 - 1);
+    const lowWaterMark = options.lowWaterMark ?? Math.floor(highWaterMark / 4);
+    assertInteger('options.lowWaterMark', lowWaterMark, 0, highWaterMark - 1);
+    const readBufferSize = options.readBufferSize ?? DEFAULT_READ_BUFFER_SIZE;
+    assertInteger('options.readBufferSize', readBufferSize, 1, 1 << 26);
+    const trigger = options.trigger ?? 'level';
+    assertOneOf('options.trigger', trigger, ['level', 'edge'] as const);
+    const backlog = options.backlog ?? DEFAULT_BACKLOG;
+    const reusePort = options.reusePort ?? false;
+    assertBoolean('options.reusePort', reusePort);
+    const idleTimeoutMs = options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
+    assertInteger('options.idleTimeoutMs', idleTimeoutMs, 0, 0x7fffffff);
+    const fdExhaustion = options.fdExhaustion ?? 'pause';
+    assertOneOf('options.fdExhaustion', fdExhaustion, ['pause', 'shed'] as const);
+    if (options.onError !== undefined) assertFunction('options.onError', options.onError);
+    this.loop = loop;
+    this.#idleTimeoutMs = idleTimeoutMs;
+    this.#epochMs = Math.max(1, Math.ceil(idleTimeoutMs / IDLE_EPOCHS));
+    this.#fdExhaustion = fdExhaustion;
+    this.host = options.host ?? '127.0.0.1';
+    this.#requestedPort = options.port ?? 0;
+    this.#factory = protocol;
+    this.#onError = options.onError;
+    this.#options = { backlog, reusePort, trigger, highWaterMark, lowWaterMark, readBufferSize };
+    this.#readBuffer = Buffer.allocUnsafe(readBufferSize);
+    this.#handlers = { read: this.#read, write: this.#write, hangup: this.#hangup, error: this.#error };
+  }
+
+  /** Opens the listener and starts accepting. Returns the port it listens on. */
+  listen(): number {
+    if (this.#listenFd >= 0) throw new Error('server is already listening');
+    if (this.#shutdown !== undefined) throw new WasmloopError('ERR_SERVER_SHUT_DOWN', 'listen: the server is shutting down');
+    const fd = sockets.listen(this.host, this.#requestedPort, {
+      backlog: this.#options.backlog,
+      reusePort: this.#options.reusePort,
+    });
+    try {
+      this.#port = sockets.localPort(fd);
+      this.loop.addServerSocket(fd, this.#accept, { onError: this.#acceptFailed });
+    } catch (error) {
+      sockets.close(fd);
+      throw error;
+    }
+    this.#listenFd = fd;
+    if (this.#fdExhaustion === 'shed') this.#spareFd = openSpare();
+    return this.#port;
+  }
+
+  /**
+   * Serves a socket accepted elsewhere (by another thread's loop, handed over
+   * with `remote.sendFd()`, say): it becomes one of this server's
+   * connections. The server owns the fd from here on; if adopting fails the
+   * fd is closed and the error thrown.
+   */
+  adopt(fd: number): Connection {
+    try {
+      if (this.#shutdown !== undefined) throw new WasmloopError('ERR_SERVER_SHUT_DOWN', 'adopt: the server is shutting down');
+      this.#accept(fd);
+    } catch (error) {
+      if (!this.loop.isClosed && this.loop.isRegistered(fd)) this.loop.removeSocket(fd);
+      else sockets.close(fd);
+      throw error;
+    }
+    return this.#connections[fd]!;
+  }
+
+  /** The port listened on (0 before listen()). */
+  get port(): number {
+    return this.#port;
+  }
+
+  get stats(): Readonly<ServerStats> {
+    return { ...this.#stats };
+  }
+
+  /** Each open connection (a snapshot). */
+  get connections(): Connection[] {
+    return this.#connections.filter((c): c is Connection => c !== undefined);
+  }
+
+  /** Whether shutdown() was called. */
+  get isShuttingDown(): boolean {
+    return this.#shutdown !== undefined;
+  }
+
+  /**
+   * Stops accepting and closes every connection. Queued output is
+   * discarded. A pending shutdown() resolves.
+   */
+  close(): void {
+    this.#stopAccepting();
+    for (const connection of this.#connections) connection?.close('server');
+    this.#epochTicker?.cancel();
+    this.#epochTicker = undefined;
+  }
+
+  /**
+   * Graceful close: stops accepting, ends every connection (each closes once
+   * its queued output is written; nothing more is read), and after
+   * `deadlineMs` closes those still open, discarding their output (counted
+   * in `stats.shutdownForced`). Resolves when every connection is closed.
+   * The deadline runs on the loop's timers, so the loop must keep turning.
+   * Calling it again returns the same promise.
+   */
+  shutdown(deadlineMs: number = DEFAULT_SHUTDOWN_MS): Promise<void> {
+    assertInteger('deadlineMs', deadlineMs, 0, 0x7fffffff);
+    if (this.#shutdown !== undefined) return this.#shutdown.promise;
+    let resolve!: () => void;
+    const promise = new Promise<void>((r) => (resolve = r));
+    const shutdown = { promise, resolve, deadline: undefined as Timer | undefined };
+    this.#shutdown = shutdown;
+    this.loop.logger?.info?.({ connections: this.#stats.active, deadlineMs }, 'wasmloop: shutdown: accepting stopped, draining connections');
+    this.#stopAccepting();
+    for (const connection of this.#connections) connection?.end();
+    if (this.#stats.active === 0) this.#finishShutdown();
+    else if (!this.loop.isClosed) {
+      shutdown.deadline = this.loop.setTimeout(() => {
+        this.loop.logger?.warn?.({ connections: this.#stats.active }, 'wasmloop: shutdown: deadline passed, closing the rest');
+        for (const connection of this.#connections) {
+          if (connection === undefined) continue;
+          // A lingering connection has delivered everything: not forced.
+          if (!connection.isLingering) this.#stats.shutdownForced++;
+          connection.close('server');
+        }
+      }, deadlineMs, { label: 'shutdown deadline' });
+    }
+    return promise;
+  }
+
+  #finishShutdown(): void {
+    const shutdown = this.#shutdown!;
+    shutdown.deadline?.cancel();
+    this.#epochTicker?.cancel();
+    this.#epochTicker = undefined;
+    this.loop.logger?.info?.({ forced: this.#stats.shutdownForced }, 'wasmloop: shutdown: every connection closed');
+    shutdown.resolve();
+  }
+
+  #stopAccepting(): void {
+    this.#resumeTimer?.cancel();
+    if (this.#listenFd >= 0) {
+      // A registered listener is closed by the loop (by loop.close() already,
+      // if that came first); a paused one is not registered, so close it here.
+      if (this.#acceptPaused) sockets.close(this.#listenFd);
+      else if (!this.loop.isClosed) this.loop.removeSocket(this.#listenFd);
+      this.#listenFd = -1;
+    }
+    if (this.#spareFd >= 0) {
+      closeSync(this.#spareFd);
+      this.#spareFd = -1;
+    }
+  }
+
+  // ---- loop handlers ---------------------------------------------------------
+
+  readonly #accept = (fd: number): void => {
+    this.loop.addClientSocket(fd, this.#handlers, { readable: true, writable: false, trigger: this.#options.trigger });
+    const connection = new Connection(fd, this.loop, this.#options, this.#connectionEvents);
+    this.#connections[fd] = connection;
+    this.#stats.accepted++;
+    this.#stats.active++;
+    this.#pauseMs = ACCEPT_PAUSE_MS;
+    if (this.#idleTimeoutMs > 0) this.#watchIdle(connection);
+    this.#protocols[fd] = this.#factory(connection);
+  };
+
+  readonly #read = (fd: number): void => {
+    const connection = this.#connections[fd]!;
+    const protocol = this.#protocols[fd]!;
+    const buffer = this.#readBuffer;
+    const bounded = this.#options.trigger === 'level';
+    this.#lastActive[fd] = this.#activeEpoch();
+    if (connection.isLingering) {
+      this.#discard(connection, buffer, bounded);
+      return;
+    }
+    // Everything the protocol writes in reply to this event goes out in one writev.
+    connection.cork();
+    try {
+      for (let reads = 0; !bounded || reads < READS_PER_EVENT; reads++) {
+        // Replies may still point into the read buffer, which is about to be reused.
+        if (reads > 0) connection.keepBorrowed();
+        const count = readOrClose(connection, buffer);
+        if (count === null || count < 0) return;
+        if (count === 0) {
+          this.#peerEnded(connection, protocol);
+          return;
+        }
+        protocol.data(connection, count === buffer.length ? buffer : buffer.subarray(0, count));
+        // A short read drained the socket: another read would only say EAGAIN.
+        if (count < buffer.length || connection.isClosed || !connection.isReading) return;
+      }
+    } finally {
+      connection.uncork();
+    }
+  };
+
+  readonly #write = (fd: number): void => {
+    this.#lastActive[fd] = this.#activeEpoch();
+    this.#connections[fd]!.flush();
+  };
+
+  readonly #hangup = (fd: number, final: boolean): void => {
+    const connection = this.#connections[fd]!;
+    // Gone both ways: nothing queued can be delivered any more.
+    if (final) connection.close('end');
+    else this.#peerEnded(connection, this.#protocols[fd]!);
+  };
+
+  readonly #error = (fd: number, error: SystemError): void => {
+    this.#connections[fd]!.close(closeReason(error), error);
+  };
+
+  /** Reads and drops what a lingering connection's peer still sends, closing at its EOF. */
+  #discard(connection: Connection, buffer: Buffer, bounded: boolean): void {
+    for (let reads = 0; !bounded || reads < READS_PER_EVENT; reads++) {
+      const count = readOrClose(connection, buffer);
+      if (count === null || count < 0) return;
+      if (count === 0) {
+        connection.close('end');
+        return;
+      }
+    }
+  }
+
+  #peerEnded(connection: Connection, protocol: Protocol): void {
+    if (connection.isLingering) {
+      connection.close('end');
+      return;
+    }
+    connection.peerEnded();
+    if (protocol.end) protocol.end(connection);
+    else connection.end();
+  }
+
+  /** What each connection tells the server; internal, so not methods of the public Server. */
+  readonly #connectionEvents: ConnectionEvents = {
+    closed: (connection, reason) => this.#closed(connection, reason),
+    lingering: (connection) => this.#lingering(connection),
+  };
+
+  /** From Connection: forget it, and resume accepting if fds ran out. */
+  #closed(connection: Connection, reason: CloseReason): void {
+    const fd = connection.fd;
+    this.#connections[fd] = undefined;
+    this.#protocols[fd] = undefined;
+    const lingerTimer = this.#connectionTimers[fd];
+    if (lingerTimer !== undefined) {
+      lingerTimer.cancel();
+      this.#connectionTimers[fd] = undefined;
+    }
+    this.#stats.active--;
+    if (reason === 'reset') this.#stats.resets++;
+    else if (reason === 'idle') this.#stats.idleClosed++;
+    if (this.#acceptPaused) this.#resumeAccepting();
+    if (this.#shutdown !== undefined && this.#stats.active === 0) this.#finishShutdown();
+  }
+
+  /** From Connection: it sent its last byte; bound the wait for the peer's EOF. */
+  #lingering(connection: Connection): void {
+    const fd = connection.fd;
+    this.#connectionTimers[fd]?.cancel();
+    this.#connectionTimers[fd] = this.loop.isClosed ? undefined : this.loop.setTimeout(() => connection.close('end'), LINGER_MS, { label: 'linger' });
+  }
+
+  // ---- idle timeout -------------------------------------------------------------
+
+  #watchIdle(connection: Connection): void {
+    if (this.#epochTicker === undefined) {
+      this.#epochTicker = this.loop.setInterval(this.#sweepIdle, this.#epochMs, { label: 'idle sweep' });
+    }
+    this.#lastActive[connection.fd] = this.#activeEpoch();
+  }
+
+  #epochNow(): number {
+    return Math.floor(this.loop.now() / this.#epochMs);
+  }
+
+  /**
+   * The epoch of an activity happening now, from the loop's time as of its
+   * last clock reading (taken every iteration): no clock read per read.
+   * That reading is at most a fraction of an iteration old, so the epoch is
+   * the true one or, rarely, the one before.
+   */
+  #activeEpoch(): number {
+    return Math.floor(this.loop.iterationTime / this.#epochMs);
+  }
+
+  /**
+   * Once an epoch: closes the connections silent for longer than the
+   * timeout. A connection last active in epoch lastActive (or the one after:
+   * see #activeEpoch) has been silent for more than (epoch - lastActive - 2)
+   * whole epochs: it is closed only when that alone covers the timeout, so
+   * never early, and at most three epochs (3/16 of the timeout) late.
+   */
+  readonly #sweepIdle = (): void => {
+    const epoch = this.#epochNow();
+    const connections = this.#connections;
+    for (let fd = 0; fd < connections.length; fd++) {
+      const connection = connections[fd];
+      if (connection === undefined || connection.isLingering) continue;
+      if (epoch - this.#lastActive[fd]! > IDLE_EPOCHS + 1) connection.close('idle');
+    }
+  };
+
+  // ---- running out of fds ----------------------------------------------------------
+
+  readonly #acceptFailed = (error: SystemError): void => {
+    this.#stats.acceptErrors++;
+    this.loop.logger?.error?.({ err: error, code: error.code }, 'wasmloop: accept failed');
+    this.#onError?.(error);
+    const outOfFds = error.code === 'EMFILE' || error.code === 'ENFILE';
+    if (outOfFds && this.#spareFd >= 0 && this.#shed()) return;
+    if (outOfFds || error.code === 'ENOBUFS' || error.code === 'ENOMEM') this.#pauseAccepting();
+  };
+
+  /**
+   * The reserve-fd trick: give back the spare so one accept can succeed,
+   * close each connection accepted that way at once, and take the spare
+   * again. Returns false when the spare could not be taken back (another
+   * thread took the fd), so the caller pauses instead.
+   */
+  #shed(): boolean {
+    closeSync(this.#spareFd);
+    this.#spareFd = -1;
+    // Bounded like the loop's own accepts: a connect storm cannot hold the thread.
+    for (let i = 0; i < SHED_PER_EVENT; i++) {
+      let fd: number | null;
+      try {
+        fd = sockets.accept(this.#listenFd, { noDelay: false });
+      } catch {
+        break;
+      }
+      if (fd === null) break;
+      sockets.close(fd);
+      this.#stats.acceptShed++;
+    }
+    this.loop.logger?.warn?.({ shed: this.#stats.acceptShed }, 'wasmloop: out of fds: shedding new connections');
+    this.#spareFd = openSpare();
+    return this.#spareFd >= 0;
+  }
+
+  /**
+   * Out of fds: the pending connection stays in the kernel's queue and the
+   * listener stays readable, so accepting again at once would spin. Stop
+   * watching the listener until a connection closes or a pause passes; the
+   * pause doubles while accepting keeps failing.
+   */
+  #pauseAccepting(): void {
+    if (this.#acceptPaused || this.#listenFd < 0) return;
+    this.#acceptPaused = true;
+    this.#stats.acceptPauses++;
+    this.loop.logger?.warn?.({ pauseMs: this.#pauseMs }, 'wasmloop: accepting paused (out of fds or memory); backing off');
+    this.loop.removeSocket(this.#listenFd, { close: false });
+    this.#resumeTimer = this.loop.setTimeout(() => this.#resumeAccepting(), this.#pauseMs, { label: 'accept pause' });
+    this.#pauseMs = Math.min(this.#pauseMs * 2, ACCEPT_PAUSE_MAX_MS);
+  }
+
+  #resumeAccepting(): void {
+    this.#resumeTimer?.cancel();
+    this.#resumeTimer = undefined;
+    if (!this.#acceptPaused || this.#listenFd < 0 || this.loop.isClosed) return;
+    this.#acceptPaused = false;
+    this.loop.logger?.info?.({}, 'wasmloop: accepting again');
+    this.loop.addServerSocket(this.#listenFd, this.#accept, { onError: this.#acceptFailed });
+  }
+}
+
+/** Connections shed per accept failure: the loop's accepts-per-event bound. */
+const SHED_PER_EVENT = DEFAULT_ACCEPTS_PER_EVENT;
+
+/** The reserve fd: /dev/null, the cheapest fd to hold. -1 when none is left. */
+function openSpare(): number {
+  try {
+    return openSync('/dev/null', 'r');
+  } catch {
+    return -1;
+  }
+}
+
+/**
+ * One read into the whole of `buffer`: the bytes read, 0 at EOF, null when
+ * nothing is there (EAGAIN); -1 when the read failed, and the connection is
+ * closed for it.
+ */
+function readOrClose(connection: Connection, buffer: Buffer): number | null {
+  try {
+    return readUnchecked(connection.fd, buffer, 0, buffer.length);
+  } catch (error) {
+    connection.close(closeReason(error), error as SystemError);
+    return -1;
+  }
+}
+
+function closeReason(error: unknown): CloseReason {
+  const code = (error as SystemError).code;
+  return code === 'ECONNRESET' || code === 'EPIPE' ? 'reset' : 'error';
+}

@@ -1,0 +1,175 @@
+#!/usr/bin/env node
+// The wasmloop command. `wasmloop serve` runs a server on the loop (see
+// serve.ts) until SIGINT or SIGTERM, stops gracefully and exits 0.
+// `wasmloop bench` runs the benchmark laboratory when it is there.
+import { spawn } from 'node:child_process';
+import { lookup } from 'node:dns/promises';
+import { existsSync, readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { constants } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+import { BACKEND_NAMES as BACKENDS } from '../kernel/backend.js';
+import { DEFAULT_MAX_EVENTS, DEFAULT_MAX_FDS } from '../loop/options.js';
+import { protocols, type ProtocolName } from '../protocols/index.js';
+import { serve as runServe, type ServeConfig } from './serve.js';
+import { DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_SHUTDOWN_MS } from '../net/server.js';
+import { LOG_LEVELS, type LogLevel } from './log.js';
+
+const USAGE = `Usage: wasmloop serve [options]
+
+Runs a TCP server on wasmloop event loops until SIGINT or SIGTERM. The first
+signal stops accepting and lets queued output drain for --shutdown-ms; a
+second closes everything at once. On a terminal a status line is redrawn
+every 2 s: connections, requests/s, events per wait p50/p99, loop utilization.
+
+Options:
+  --protocol NAME        ${Object.keys(protocols).join(' | ')} (default echo)
+  --host ADDRESS         address or name to listen on (default 127.0.0.1)
+  --port N               port; 0 picks a free one (default 7000)
+  --workers N            worker threads, each with its own loop, sharing the
+                         port with SO_REUSEPORT; 1 serves on the main thread
+                         (default 1)
+  --backend NAME         ${BACKENDS.join(' | ')} (default epoll)
+  --trigger MODE         level | edge (default level)
+  --max-events N         events per wait, epoll's maxevents (default ${DEFAULT_MAX_EVENTS})
+  --max-fds N            highest fd + 1 the loop can watch (default ${DEFAULT_MAX_FDS})
+  --backlog N            listen backlog (default 511)
+  --idle-timeout-ms N    close connections silent this long; 0 never (default ${DEFAULT_IDLE_TIMEOUT_MS})
+  --shutdown-ms N        on SIGINT/SIGTERM, how long queued output may drain (default ${DEFAULT_SHUTDOWN_MS})
+  --fd-exhaustion MODE   pause | shed: out of fds, pause accepting or accept
+                         and close at once (default pause)
+  --log-level LEVEL      debug | info | warn | error | silent: what the loop
+                         and server log to stderr (default warn)
+  -h, --help             show this help
+  -v, --version          show the version
+`;
+
+/** More worker threads than this would only contend for the cores. */
+const MAX_WORKERS = 256;
+
+class UsageError extends Error {}
+
+function integer(name: string, text: string | undefined, fallback: number, max = Number.MAX_SAFE_INTEGER, min = 0): number {
+  if (text === undefined) return fallback;
+  const value = Number(text);
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(value)) throw new UsageError(`--${name} must be a whole number, got '${text}'`);
+  if (value > max) throw new UsageError(`--${name} must be at most ${max}, got ${value}`);
+  if (value < min) throw new UsageError(`--${name} must be at least ${min}, got ${value}`);
+  return value;
+}
+
+function choice(name: string, text: string | undefined, choices: readonly string[], fallback: string): string {
+  const value = text ?? fallback;
+  if (!choices.includes(value)) throw new UsageError(`--${name} must be one of ${choices.join(', ')}, got '${value}'`);
+  return value;
+}
+
+async function resolveHost(host: string): Promise<string> {
+  if (isIP(host) !== 0) return host;
+  return (await lookup(host)).address;
+}
+
+async function serve(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      protocol: { type: 'string' },
+      host: { type: 'string' },
+      port: { type: 'string' },
+      workers: { type: 'string' },
+      backend: { type: 'string' },
+      trigger: { type: 'string' },
+      'max-events': { type: 'string' },
+      'max-fds': { type: 'string' },
+      backlog: { type: 'string' },
+      'idle-timeout-ms': { type: 'string' },
+      'shutdown-ms': { type: 'string' },
+      'fd-exhaustion': { type: 'string' },
+      'log-level': { type: 'string' },
+    },
+    strict: true,
+  });
+  const config: ServeConfig = {
+    protocol: choice('protocol', values.protocol, Object.keys(protocols), 'echo') as ProtocolName,
+    backend: choice('backend', values.backend, BACKENDS, 'epoll') as (typeof BACKENDS)[number],
+    trigger: choice('trigger', values.trigger, ['level', 'edge'], 'level') as 'level' | 'edge',
+    port: integer('port', values.port, 7000, 65535),
+    workers: integer('workers', values.workers, 1, MAX_WORKERS, 1),
+    maxEvents: integer('max-events', values['max-events'], DEFAULT_MAX_EVENTS),
+    maxFds: integer('max-fds', values['max-fds'], DEFAULT_MAX_FDS),
+    backlog: integer('backlog', values.backlog, 511),
+    idleTimeoutMs: integer('idle-timeout-ms', values['idle-timeout-ms'], DEFAULT_IDLE_TIMEOUT_MS, 0x7fffffff),
+    shutdownMs: integer('shutdown-ms', values['shutdown-ms'], DEFAULT_SHUTDOWN_MS, 0x7fffffff),
+    fdExhaustion: choice('fd-exhaustion', values['fd-exhaustion'], ['pause', 'shed'], 'pause') as 'pause' | 'shed',
+    logLevel: choice('log-level', values['log-level'], LOG_LEVELS, 'warn') as LogLevel,
+    host: await resolveHost(values.host ?? '127.0.0.1'),
+  };
+  return runServe(config);
+}
+
+/**
+ * The laboratory lives with the benchmarks, which depend on the library and
+ * not the other way round: a checkout has it, an installed package need not.
+ */
+const LAB = fileURLToPath(new URL('../../bench/lab/cli.js', import.meta.url));
+
+function bench(args: string[]): Promise<number> {
+  if (!existsSync(LAB)) {
+    console.error(`wasmloop bench: the benchmark laboratory is not part of this installation (no ${LAB});`);
+    console.error('from a checkout of wasmloop, after npm install: npm run lab -- --help');
+    return Promise.resolve(1);
+  }
+  const lab = spawn(process.execPath, [LAB, ...args], { stdio: 'inherit' });
+  // Ctrl-C reaches the lab from the terminal itself (one process group), so
+  // this process only waits; a SIGTERM sent to it alone is passed on.
+  const wait = (): void => {};
+  const pass = (): void => void lab.kill('SIGTERM');
+  process.on('SIGINT', wait);
+  process.on('SIGTERM', pass);
+  return new Promise((resolve, reject) => {
+    lab.once('error', reject);
+    lab.once('exit', (code, signal) => {
+      process.off('SIGINT', wait);
+      process.off('SIGTERM', pass);
+      resolve(code ?? 128 + (signal === null ? 0 : constants.signals[signal]));
+    });
+  });
+}
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === '-h' || command === '--help' || command === 'help') {
+    process.stdout.write(USAGE);
+    return command === undefined ? 2 : 0;
+  }
+  if (command === '-v' || command === '--version') {
+    console.log(version());
+    return 0;
+  }
+  if (command === 'bench') return bench(rest);
+  if (command !== 'serve') throw new UsageError(`unknown command '${command}'`);
+  if (rest.includes('-h') || rest.includes('--help')) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  return serve(rest);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    const usage = error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
+    console.error(`wasmloop: ${(error as Error).message}`);
+    if (usage) console.error(`Run 'wasmloop --help' for usage.`);
+    process.exitCode = usage ? 2 : 1;
+  },
+);
