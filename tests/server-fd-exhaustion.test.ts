@@ -103,8 +103,10 @@ for (const mode of ['pause', 'shed'] as const) {
       await until(() => arriving.every((c) => c.connected), 'the arriving clients to connect');
 
       // At EMFILE with connections pending, the server must sleep, not spin:
-      // few waits, and little time wanting the CPU, however little of it a
-      // loaded machine would give a spinning server.
+      // few waits, and time wanting the CPU well short of the window, however
+      // little of it a loaded machine would give a spinning server (which
+      // wants it all the time). A sleeping server's few wake-ups may each
+      // queue for a CPU: 5 waits took 462 ms of it at a load average of 12.
       const pid = server.process.pid!;
       const waitsOf = async (): Promise<number> => (JSON.parse(await server.ask('waits')) as { waits: number }).waits;
       const start = { waits: await waitsOf(), runnableMs: runnableMs(pid), cpu: cpuSeconds(pid) };
@@ -112,7 +114,7 @@ for (const mode of ['pause', 'shed'] as const) {
       const end = { runnableMs: runnableMs(pid), cpu: cpuSeconds(pid), waits: await waitsOf() };
       const usage = `${end.waits - start.waits} waits, ${(end.runnableMs - start.runnableMs).toFixed(0)} ms wanting the CPU ` +
         `(${(end.cpu - start.cpu).toFixed(2)} s on it) in ${IDLE_WINDOW_MS} ms at EMFILE`;
-      assert.ok(end.runnableMs - start.runnableMs < IDLE_WINDOW_MS * 0.3, usage);
+      assert.ok(end.runnableMs - start.runnableMs < IDLE_WINDOW_MS * 0.7, usage);
       assert.ok(end.waits - start.waits < 100, usage);
 
       const atLimit = JSON.parse(await server.ask('stats')) as ServerStats;

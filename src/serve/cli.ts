@@ -121,13 +121,16 @@ function bench(args: string[]): Promise<number> {
     console.error('from a checkout of wasmloop, after npm install: npm run lab -- --help');
     return Promise.resolve(1);
   }
-  const lab = spawn(process.execPath, [LAB, ...args], { stdio: 'inherit' });
   // Ctrl-C reaches the lab from the terminal itself (one process group), so
-  // this process only waits; a SIGTERM sent to it alone is passed on.
+  // this process only waits; a SIGTERM sent to it alone is passed on. Both
+  // handlers are installed before the lab exists: a SIGINT sent as soon as
+  // the lab is seen must not find SIGINT's default action (death) still in
+  // place. They run from the event loop, so after `lab` is assigned.
   const wait = (): void => {};
   const pass = (): void => void lab.kill('SIGTERM');
   process.on('SIGINT', wait);
   process.on('SIGTERM', pass);
+  const lab = spawn(process.execPath, [LAB, ...args], { stdio: 'inherit' });
   return new Promise((resolve, reject) => {
     lab.once('error', reject);
     lab.once('exit', (code, signal) => {
