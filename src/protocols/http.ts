@@ -19,6 +19,12 @@
 // server's read buffer, without making strings; only a request cut by the end
 // of a read is copied out (at most the header limit, re-scanned from its start
 // on each read until complete).
+//
+// Output is bounded as RESP's is: before each request the replies gathered
+// and the connection's queue are held against its high watermark; at it,
+// parsing stops with the rest kept, and resume() goes on once the queue has
+// drained. The shared scratch buffer is handed over in a finally, so no
+// reply can stay behind for another connection.
 import type { Connection } from '../net/connection.js';
 import { assertFunction, assertInteger, assertObject } from '../errors.js';
 import type { Protocol, ProtocolFactory } from '../net/protocol.js';
@@ -85,6 +91,11 @@ const VERSION_NOT_SUPPORTED = Buffer.from(
   encodeHead('505 HTTP Version Not Supported', 'text/plain', 27, Persistence.Close) + 'http version not supported\n',
 );
 const INTERNAL_ERROR = Buffer.from(encodeHead('500 Internal Server Error', 'text/plain', 22, Persistence.Close) + 'internal server error\n');
+/** To a client past the server's maxConnections: try again later (RFC 9110 15.6.4). */
+const SERVICE_UNAVAILABLE = Buffer.from(
+  encodeHead('503 Service Unavailable', 'text/plain', 20, Persistence.Close) + 'too many connections',
+);
+const NOTHING = Buffer.alloc(0);
 
 function pick(replies: Buffer[], persistence: Persistence, head: boolean): Buffer {
   return replies[persistence * 2 + (head ? 1 : 0)]!;
@@ -178,20 +189,29 @@ class HttpSession implements Protocol {
     }
     const input = this.#tail.combine(incoming);
     const out = this.#shared.out;
+    const highWaterMark = connection.highWaterMark;
     let at = 0;
-    while (at < input.length) {
-      const next = this.#request(input, at);
-      if (next === INCOMPLETE) break;
-      if (next === CLOSED) {
-        this.#closing = true;
-        out.flushTo(connection);
-        connection.end();
-        return;
+    try {
+      while (at < input.length) {
+        if (out.length + connection.queuedBytes >= highWaterMark) break;
+        const next = this.#request(input, at);
+        if (next === INCOMPLETE) break;
+        if (next === CLOSED) {
+          this.#closing = true;
+          break;
+        }
+        at = next;
       }
-      at = next;
+    } finally {
+      out.flushTo(connection);
     }
-    this.#tail.keep(input, at);
-    out.flushTo(connection);
+    if (this.#closing) connection.end();
+    else this.#tail.keep(input, at);
+  }
+
+  /** The queue drained: answer the pipelined requests data() kept back at the watermark. */
+  resume(connection: Connection): void {
+    this.data(connection, NOTHING);
   }
 
   /** Answers the request at `start`; returns the offset after it (and its body), INCOMPLETE or CLOSED. */
@@ -366,6 +386,7 @@ export function httpProtocol(options: HttpOptions = {}): HttpProtocolFactory {
     metrics: options.metrics ?? (() => `# TYPE wasmloop_http_requests_total counter\nwasmloop_http_requests_total ${shared.requests}\n`),
   };
   const factory = (() => new HttpSession(shared)) as ProtocolFactory;
+  factory.refuse = () => SERVICE_UNAVAILABLE;
   Object.defineProperty(factory, 'requests', { get: () => shared.requests, enumerable: true });
   return factory as HttpProtocolFactory;
 }

@@ -12,8 +12,16 @@
 // buffer and written with one write, so pipelining costs one syscall per read,
 // not per reply. A GET or SET allocates its key string; SET and INCR their
 // stored copy.
+//
+// Bounds on output: before each request the replies gathered so far and the
+// connection's queue are held against its high watermark; at it, parsing
+// stops, the rest of the input is kept as a cut request would be, and
+// resume() picks it up once the queue has drained. The scratch buffer is
+// shared by the server's connections, so it is handed to the connection in
+// a finally: whatever a command throws, no reply stays behind for the next
+// connection to send.
 import type { Connection } from '../net/connection.js';
-import { assertInteger, assertObject } from '../errors.js';
+import { assertInteger, assertObject, typeError } from '../errors.js';
 import type { Protocol, ProtocolFactory } from '../net/protocol.js';
 import { InputTail, ReplyBuffer, asBuffer } from './buffers.js';
 
@@ -22,6 +30,8 @@ export interface RespOptions {
   maxBulkLength?: number;
   /** Most arguments in one multibulk request. Default 1,048,576, Redis's limit before 7.0. */
   maxArguments?: number;
+  /** The keys and values. Default a new Map; pass one to share it between servers or to look inside. */
+  store?: Map<string, Uint8Array>;
 }
 
 /** A RESP server's protocol: makes one session per connection, all sharing one store. */
@@ -56,6 +66,9 @@ const EMPTY_ARRAY = Buffer.from('*0\r\n');
 const NOT_AN_INTEGER = Buffer.from('-ERR value is not an integer or out of range\r\n');
 const OVERFLOW = Buffer.from('-ERR increment or decrement would overflow\r\n');
 const SYNTAX_ERROR = Buffer.from('-ERR syntax error\r\n');
+/** Redis's words to a client past maxclients. */
+const MAX_CLIENTS_REACHED = Buffer.from('-ERR max number of clients reached\r\n');
+const NOTHING = Buffer.alloc(0);
 /** SET options Redis has and this server does not: refused by name rather than as a syntax error. */
 const SET_OPTIONS = new Set(['nx', 'xx', 'get', 'ex', 'px', 'exat', 'pxat', 'keepttl']);
 /** What CONFIG GET answers: the values of a server that never persists anything. */
@@ -309,21 +322,32 @@ class RespSession implements Protocol {
 
   data(connection: Connection, bytes: Uint8Array): void {
     if (this.#rejected) return;
+    const out = this.out;
     const input = this.#tail.combine(asBuffer(bytes));
+    const highWaterMark = connection.highWaterMark;
     let at = 0;
-    while (at < input.length) {
-      const consumed = input[at] === STAR || this.#expected > 0 ? this.#multibulk(input, at) : this.#inline(input, at);
-      if (consumed === INCOMPLETE) break;
-      if (consumed === REJECTED) {
-        this.#rejected = true;
-        this.out.flushTo(connection);
-        connection.end();
-        return;
+    try {
+      while (at < input.length) {
+        // Only between requests, where nothing of one is half-parsed.
+        if (this.#expected === 0 && out.length + connection.queuedBytes >= highWaterMark) break;
+        const consumed = input[at] === STAR || this.#expected > 0 ? this.#multibulk(input, at) : this.#inline(input, at);
+        if (consumed === INCOMPLETE) break;
+        if (consumed === REJECTED) {
+          this.#rejected = true;
+          break;
+        }
+        at = consumed;
       }
-      at = consumed;
+    } finally {
+      out.flushTo(connection);
     }
-    this.#tail.keep(input, at);
-    this.out.flushTo(connection);
+    if (this.#rejected) connection.end();
+    else this.#tail.keep(input, at);
+  }
+
+  /** The queue drained: answer what data() kept back at the watermark. */
+  resume(connection: Connection): void {
+    this.data(connection, NOTHING);
   }
 
   #execute(): void {
@@ -517,8 +541,11 @@ export function respProtocol(options: RespOptions = {}): RespProtocolFactory {
   assertInteger('options.maxBulkLength', maxBulkLength, 0, DEFAULT_MAX_BULK_LENGTH);
   const maxArguments = options.maxArguments ?? DEFAULT_MAX_ARGUMENTS;
   assertInteger('options.maxArguments', maxArguments, 1, 2 ** 31 - 1);
-  const shared: Shared = { store: new Map(), out: new ReplyBuffer(), requests: 0, maxBulkLength, maxArguments };
+  const store = options.store ?? new Map<string, Uint8Array>();
+  if (!(store instanceof Map)) throw typeError('options.store', 'a Map', store);
+  const shared: Shared = { store, out: new ReplyBuffer(), requests: 0, maxBulkLength, maxArguments };
   const factory = (() => new RespSession(shared)) as ProtocolFactory;
+  factory.refuse = () => MAX_CLIENTS_REACHED;
   Object.defineProperty(factory, 'requests', { get: () => shared.requests, enumerable: true });
   Object.defineProperty(factory, 'store', { value: shared.store, enumerable: true });
   return factory as RespProtocolFactory;

@@ -14,7 +14,7 @@ import { BACKEND_NAMES as BACKENDS } from '../kernel/backend.js';
 import { DEFAULT_MAX_EVENTS, DEFAULT_MAX_FDS } from '../loop/options.js';
 import { protocols, type ProtocolName } from '../protocols/index.js';
 import { serve as runServe, type ServeConfig } from './serve.js';
-import { DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_SHUTDOWN_MS } from '../net/server.js';
+import { DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_MAX_CONNECTIONS, DEFAULT_SHUTDOWN_MS, RESERVED_FDS, defaultMaxConnections } from '../net/server.js';
 import { LOG_LEVELS, type LogLevel } from './log.js';
 
 const USAGE = `Usage: wasmloop serve [options]
@@ -37,6 +37,9 @@ Options:
   --max-fds N            highest fd + 1 the loop can watch (default ${DEFAULT_MAX_FDS})
   --backlog N            listen backlog (default 511)
   --idle-timeout-ms N    close connections silent this long; 0 never (default ${DEFAULT_IDLE_TIMEOUT_MS})
+  --max-connections N    connections served at once, per worker; the next
+                         client is told (RESP -ERR, HTTP 503) and closed
+                         (default ${DEFAULT_MAX_CONNECTIONS}, or RLIMIT_NOFILE - ${RESERVED_FDS} if lower)
   --shutdown-ms N        on SIGINT/SIGTERM, how long queued output may drain (default ${DEFAULT_SHUTDOWN_MS})
   --fd-exhaustion MODE   pause | shed: out of fds, pause accepting or accept
                          and close at once (default pause)
@@ -85,6 +88,7 @@ async function serve(args: string[]): Promise<number> {
       'max-fds': { type: 'string' },
       backlog: { type: 'string' },
       'idle-timeout-ms': { type: 'string' },
+      'max-connections': { type: 'string' },
       'shutdown-ms': { type: 'string' },
       'fd-exhaustion': { type: 'string' },
       'log-level': { type: 'string' },
@@ -101,6 +105,7 @@ async function serve(args: string[]): Promise<number> {
     maxFds: integer('max-fds', values['max-fds'], DEFAULT_MAX_FDS),
     backlog: integer('backlog', values.backlog, 511),
     idleTimeoutMs: integer('idle-timeout-ms', values['idle-timeout-ms'], DEFAULT_IDLE_TIMEOUT_MS, 0x7fffffff),
+    maxConnections: integer('max-connections', values['max-connections'], defaultMaxConnections(), 0x7fffffff, 1),
     shutdownMs: integer('shutdown-ms', values['shutdown-ms'], DEFAULT_SHUTDOWN_MS, 0x7fffffff),
     fdExhaustion: choice('fd-exhaustion', values['fd-exhaustion'], ['pause', 'shed'], 'pause') as 'pause' | 'shed',
     logLevel: choice('log-level', values['log-level'], LOG_LEVELS, 'warn') as LogLevel,

@@ -33,6 +33,8 @@ export interface ServeConfig {
   maxFds: number;
   backlog: number;
   idleTimeoutMs: number;
+  /** Connections each worker's server serves at once. */
+  maxConnections: number;
   fdExhaustion: 'pause' | 'shed';
   /** How long a stop lets queued output drain before closing what is left. */
   shutdownMs: number;
@@ -133,6 +135,7 @@ export class ServingThread {
       trigger: config.trigger,
       reusePort,
       idleTimeoutMs: config.idleTimeoutMs,
+      maxConnections: config.maxConnections,
       fdExhaustion: config.fdExhaustion,
     });
   }
