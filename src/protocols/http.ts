@@ -291,12 +291,18 @@ class HttpSession implements Protocol {
     const elapsed = now - this.#startedAt;
     const expired = (requestTimeoutMs > 0 && elapsed >= requestTimeoutMs) || (!this.#headersDone && headersTimeoutMs > 0 && elapsed >= headersTimeoutMs);
     if (!expired) return false;
-    this.#shared.requests++;
+    // Past its header section a request has had its answer (this server
+    // answers before the body): a second one would read as the answer to
+    // the next request, so the connection only closes, as node:http's does
+    // once its response headers are sent.
+    if (!this.#headersDone) {
+      this.#shared.requests++;
+      connection.write(REQUEST_TIMEOUT);
+    }
     this.#closing = true;
     this.#startedAt = -1;
     this.#deadlines = undefined;
     this.#tail.release();
-    connection.write(REQUEST_TIMEOUT);
     connection.end();
     return true;
   }
