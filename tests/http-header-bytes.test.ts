@@ -25,6 +25,13 @@ test('a header section trickled a byte per read past maxHeaderBytes: 431 at the 
   assert.is(fed, LIMIT, `ended after ${fed} bytes`);
 });
 
+test('a request line trickled past maxHeaderBytes: the same 431 at the limit', () => {
+  const { fed, output, ended } = trickle('GET /' + 'a'.repeat(10 * LIMIT));
+  assert.match(output, /^HTTP\/1\.1 431 Request Header Fields Too Large\r\n/);
+  assert.ok(ended);
+  assert.is(fed, LIMIT, `ended after ${fed} bytes`);
+});
+
 test('a header section just within the limit, a byte per read, is served', () => {
   const head = 'GET / HTTP/1.1\r\nHost: x\r\nX-Pad: ';
   const request = head + 'a'.repeat(LIMIT - head.length - 4) + '\r\n\r\n';
