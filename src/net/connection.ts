@@ -73,7 +73,8 @@ export class Connection {
 
   constructor(
     fd: number,
-    private readonly loop: EventLoop,
+    /** The loop it is served on: protocols keep their own deadlines on its clock and timers. */
+    readonly loop: EventLoop,
     private readonly limits: ConnectionLimits,
     private readonly events: ConnectionEvents,
   ) {

@@ -14,14 +14,40 @@ export function asBuffer(bytes: Uint8Array): Buffer {
 /** A tail this large or larger is given back after use, so one huge request does not pin its memory. */
 const KEEP_AT_MOST = 64 * 1024;
 
-/** The bytes of a connection that no parse has consumed yet. */
+/**
+ * The bytes of a connection that no parse has consumed yet: one unfinished
+ * request (and what was pipelined after it), never more than `limit` bytes.
+ *
+ * Growth is bounded by the limit: the buffer doubles (so a request arriving
+ * in many reads is copied O(1) times per byte) but never past `limit`, and a
+ * caller that knows how long the request will be (a RESP bulk announced by
+ * its `$N` line) reserves that much at once, so a large value is copied into
+ * its buffer once instead of through every doubling. A buffer that grew past
+ * KEEP_AT_MOST is given back once what it holds is small again.
+ */
 export class InputTail {
-  #bytes: Buffer = Buffer.alloc(0);
+  readonly limit: number;
+  #bytes: Buffer = EMPTY;
   #length = 0;
+
+  constructor(limit: number) {
+    this.limit = limit;
+  }
+
+  /** Bytes kept now. */
+  get length(): number {
+    return this.#length;
+  }
+
+  /** Bytes of memory held now (the buffer's size, not what it holds). */
+  get capacity(): number {
+    return this.#bytes.length;
+  }
 
   /**
    * The bytes to parse: `incoming` itself when nothing is pending (no copy),
-   * else the pending bytes with `incoming` appended.
+   * else the pending bytes with `incoming` appended. The caller makes sure
+   * the sum stays within the limit (see `fits`).
    */
   combine(incoming: Buffer): Buffer {
     if (this.#length === 0) return incoming;
@@ -31,33 +57,58 @@ export class InputTail {
     return this.#bytes.subarray(0, this.#length);
   }
 
+  /** Whether `more` incoming bytes fit beside what is kept. */
+  fits(more: number): boolean {
+    return this.#length + more <= this.limit;
+  }
+
   /**
    * Keeps `parsed[from..]` for the next read, where `parsed` is what combine()
-   * returned. `from` equal to the length keeps nothing.
+   * returned. `from` equal to the length keeps nothing. `expected`, when
+   * known, is how many bytes the unfinished request will take in all (at
+   * most the limit): room for it is made now, once.
    */
-  keep(parsed: Buffer, from: number): void {
+  keep(parsed: Buffer, from: number, expected = 0): void {
     const rest = parsed.length - from;
     if (rest === 0) {
       this.#length = 0;
-      if (this.#bytes.length > KEEP_AT_MOST) this.#bytes = Buffer.alloc(0);
+      if (this.#bytes.length > KEEP_AT_MOST) this.#bytes = EMPTY;
       return;
     }
-    if (parsed.buffer === this.#bytes.buffer && parsed.byteOffset === this.#bytes.byteOffset) {
-      this.#bytes.copyWithin(0, from, parsed.length);
-    } else {
-      this.#reserve(rest);
-      parsed.copy(this.#bytes, 0, from);
+    // Never cut short: the caller bounds what it keeps (a request past the
+    // limit is refused before it gets here), and the pipelined requests kept
+    // back at the output watermark may pass the limit by one read.
+    const wanted = Math.max(rest, Math.min(expected, this.limit));
+    const own = parsed.buffer === this.#bytes.buffer && parsed.byteOffset === this.#bytes.byteOffset;
+    if (own && (this.#bytes.length <= KEEP_AT_MOST || wanted > KEEP_AT_MOST || from === 0)) {
+      if (from > 0) this.#bytes.copyWithin(0, from, parsed.length);
+      this.#length = rest;
+      this.#reserve(wanted);
+      return;
     }
+    // From the read buffer, or out of a big buffer into a small one.
+    if (own) this.#bytes = EMPTY;
+    this.#length = 0;
+    this.#reserve(wanted);
+    parsed.copy(this.#bytes, 0, from);
     this.#length = rest;
+  }
+
+  /** Forgets everything kept and gives the buffer back (a refused request, a closing connection). */
+  release(): void {
+    this.#bytes = EMPTY;
+    this.#length = 0;
   }
 
   #reserve(size: number): void {
     if (size <= this.#bytes.length) return;
-    const grown = Buffer.allocUnsafe(Math.max(size, this.#bytes.length * 2, 1024));
+    const grown = Buffer.allocUnsafeSlow(Math.min(Math.max(size, this.#bytes.length * 2, 1024), Math.max(size, this.limit)));
     this.#bytes.copy(grown, 0, 0, this.#length);
     this.#bytes = grown;
   }
 }
+
+const EMPTY = Buffer.alloc(0);
 
 /** A scratch buffer larger than this is replaced by a fresh default-sized one after its write. */
 const REPLY_KEEP_AT_MOST = 1 << 20;
