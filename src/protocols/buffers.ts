@@ -16,19 +16,24 @@ const KEEP_AT_MOST = 64 * 1024;
 
 /**
  * The bytes of a connection that no parse has consumed yet: one unfinished
- * request (and what was pipelined after it), never more than `limit` bytes.
+ * request (and what was pipelined after it), never more than `limit` bytes
+ * plus one read.
  *
- * Growth is bounded by the limit: the buffer doubles (so a request arriving
- * in many reads is copied O(1) times per byte) but never past `limit`, and a
- * caller that knows how long the request will be (a RESP bulk announced by
- * its `$N` line) reserves that much at once, so a large value is copied into
- * its buffer once instead of through every doubling. A buffer that grew past
- * KEEP_AT_MOST is given back once what it holds is small again.
+ * Past KEEP_AT_MOST the tail lives in a resizable ArrayBuffer whose maximum
+ * is the limit: it grows in place (doubling, so O(log n) resizes, and no
+ * copy: a doubling copy would leave the old buffers to the garbage
+ * collector, which an idle server may not run for a long time), and is
+ * shrunk to nothing once its request is done or refused, which hands the
+ * pages back to the kernel at once (V8 decommits them) instead of at some
+ * later collection. A caller that knows how long the request will be (a
+ * RESP bulk announced by its `$N` line) reserves that much at once.
  */
 export class InputTail {
   readonly limit: number;
   #bytes: Buffer = EMPTY;
   #length = 0;
+  /** The resizable buffer under #bytes once the tail outgrew KEEP_AT_MOST. */
+  #large: ResizableArrayBuffer | undefined;
 
   constructor(limit: number) {
     this.limit = limit;
@@ -46,8 +51,7 @@ export class InputTail {
 
   /**
    * The bytes to parse: `incoming` itself when nothing is pending (no copy),
-   * else the pending bytes with `incoming` appended. The caller makes sure
-   * the sum stays within the limit (see `fits`).
+   * else the pending bytes with `incoming` appended.
    */
   combine(incoming: Buffer): Buffer {
     if (this.#length === 0) return incoming;
@@ -57,22 +61,17 @@ export class InputTail {
     return this.#bytes.subarray(0, this.#length);
   }
 
-  /** Whether `more` incoming bytes fit beside what is kept. */
-  fits(more: number): boolean {
-    return this.#length + more <= this.limit;
-  }
-
   /**
    * Keeps `parsed[from..]` for the next read, where `parsed` is what combine()
-   * returned. `from` equal to the length keeps nothing. `expected`, when
-   * known, is how many bytes the unfinished request will take in all (at
-   * most the limit): room for it is made now, once.
+   * returned; it is not valid afterwards. `from` equal to the length keeps
+   * nothing. `expected`, when known, is how many bytes the unfinished request
+   * will take in all (at most the limit): room for it is made now, once.
    */
   keep(parsed: Buffer, from: number, expected = 0): void {
     const rest = parsed.length - from;
     if (rest === 0) {
       this.#length = 0;
-      if (this.#bytes.length > KEEP_AT_MOST) this.#bytes = EMPTY;
+      if (this.#bytes.length > KEEP_AT_MOST) this.release();
       return;
     }
     // Never cut short: the caller bounds what it keeps (a request past the
@@ -86,29 +85,58 @@ export class InputTail {
       this.#reserve(wanted);
       return;
     }
-    // From the read buffer, or out of a big buffer into a small one.
-    if (own) this.#bytes = EMPTY;
+    // From the read buffer, or out of a large buffer into a small one.
+    const large = own ? this.#large : undefined;
+    if (own) {
+      this.#bytes = EMPTY;
+      this.#large = undefined;
+    }
     this.#length = 0;
     this.#reserve(wanted);
     parsed.copy(this.#bytes, 0, from);
     this.#length = rest;
+    large?.resize(0);
   }
 
-  /** Forgets everything kept and gives the buffer back (a refused request, a closing connection). */
+  /** Forgets everything kept and gives the memory back now (a refused request, a closing connection). */
   release(): void {
+    this.#large?.resize(0);
+    this.#large = undefined;
     this.#bytes = EMPTY;
     this.#length = 0;
   }
 
   #reserve(size: number): void {
     if (size <= this.#bytes.length) return;
-    const grown = Buffer.allocUnsafeSlow(Math.min(Math.max(size, this.#bytes.length * 2, 1024), Math.max(size, this.limit)));
-    this.#bytes.copy(grown, 0, 0, this.#length);
-    this.#bytes = grown;
+    const target = Math.max(size, this.#bytes.length * 2, 1024);
+    if (size <= KEEP_AT_MOST) {
+      const grown = Buffer.allocUnsafeSlow(Math.min(target, KEEP_AT_MOST));
+      this.#bytes.copy(grown, 0, 0, this.#length);
+      this.#bytes = grown;
+      return;
+    }
+    let large = this.#large;
+    if (large !== undefined && size <= large.maxByteLength) {
+      large.resize(Math.min(target, large.maxByteLength));
+    } else {
+      // The maximum is only reserved address space; pages are committed as the tail grows.
+      const next = new ResizableArrayBuffer(Math.min(target, Math.max(size, this.limit)), { maxByteLength: Math.max(size, this.limit + KEEP_AT_MOST) });
+      this.#bytes.copy(Buffer.from(next), 0, 0, this.#length);
+      large?.resize(0);
+      this.#large = large = next;
+    }
+    this.#bytes = Buffer.from(large, 0, large.byteLength);
   }
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/** A resizable ArrayBuffer (ES2024, in Node 20's V8), which the TypeScript lib used here does not type yet. */
+interface ResizableArrayBuffer extends ArrayBuffer {
+  readonly maxByteLength: number;
+  resize(byteLength: number): void;
+}
+const ResizableArrayBuffer = ArrayBuffer as unknown as new (byteLength: number, options: { maxByteLength: number }) => ResizableArrayBuffer;
 
 /** A scratch buffer larger than this is replaced by a fresh default-sized one after its write. */
 const REPLY_KEEP_AT_MOST = 1 << 20;

@@ -45,6 +45,10 @@ Options:
   --shutdown-ms N        on SIGINT/SIGTERM, how long queued output may drain (default ${DEFAULT_SHUTDOWN_MS})
   --fd-exhaustion MODE   pause | shed: out of fds, pause accepting or accept
                          and close at once (default pause)
+  --log-level LEVEL      debug | info | warn | error | silent: what the loop
+                         and server log to stderr (default warn)
+  -h, --help             show this help
+  -v, --version          show the version
 
 Input bounds (over one: the protocol's error, then the connection closes):
   --max-request-bytes N  resp: bytes one unfinished request may hold
@@ -59,11 +63,6 @@ Input bounds (over one: the protocol's error, then the connection closes):
                          (default ${DEFAULT_HEADERS_TIMEOUT_MS})
   --request-timeout-ms N http: the whole request, body included, within
                          this, else 408; 0 never (default ${DEFAULT_REQUEST_TIMEOUT_MS})
-
-  --log-level LEVEL      debug | info | warn | error | silent: what the loop
-                         and server log to stderr (default warn)
-  -h, --help             show this help
-  -v, --version          show the version
 `;
 
 /** More worker threads than this would only contend for the cores. */
