@@ -578,7 +578,7 @@ export class Server {
     this.#connections[fd] = connection;
     this.#refusal[fd] = true;
     this.#refusalsLingering++;
-    this.loop.logger?.warn?.({ maxConnections: this.#maxConnections }, 'wasmloop: max connections reached: refusing a client');
+    this.loop.logger?.info?.({ maxConnections: this.#maxConnections }, 'wasmloop: max connections reached: refusing a client');
     const refusal = this.#factory.refuse?.();
     if (refusal !== undefined && refusal.length > 0) {
       try {
