@@ -1,5 +1,6 @@
 // The wasm core's front door: the only exports the host sees. Every export
-// here is used by the host (src/), or is a constant of the ABI that
+// here is used by the host (src/), is the timer wheel's contract by the tick
+// (below), or is a constant of the ABI that
 // scripts/build-wasm.mjs turns into src/generated/core-abi.ts. Functions only
 // tests call are exported by assembly/testing.ts, the testing build's entry.
 export {
@@ -75,20 +76,32 @@ export {
   percentile,
   noteWait,
   noteCallback,
+  noteCallbacks,
   noteTimer,
   noteCount,
 } from './metrics';
+// The wheel by the tick (timerInsert, timerGeneration, timerTakeDue,
+// timerTakenDeadline) is the core's own contract, driven by fuzz-core and the
+// timers benchmark's floor; the host uses the exact way (timerSchedule,
+// timerNext) and the calls both share.
 export {
   MAX_TIMER_DELAY_MS,
   ERR_TIMERS_FULL,
+  timerIndexBits,
   timerInsert,
+  timerSchedule,
   timerGeneration,
   timerCancel,
+  timerRemove,
+  timerMove,
+  timerSetRef,
   timerExpire,
   timerTakeDue,
   timerTakenDeadline,
+  timerNext,
   timerNextDeadline,
   timerCount,
+  timerUnrefCount,
 } from './timers';
 
 import { maskAt, generationAt, roleAt, flagsAt, slotOf } from './registry';
