@@ -601,9 +601,11 @@ export function timerNextDeadline(): f64 {
     }
     if (next < 0 || heldMin < next) next = heldMin;
   }
-  // Left by a pass cut short: rare, and a scan.
+  // Left by a pass cut short: rare, and a scan. Those due by the pass's
+  // time are due now.
   if (headOf(PASS) != NIL) {
     const pass = earliestIn(PASS);
+    if (pass <= passNow) return <f64>elapsed;
     if (next < 0 || pass < next) next = pass;
   }
   return next;
