@@ -3,13 +3,14 @@
 // (src/loop/timer-table.ts) finds a Timer by its wheel entry, and the Timer
 // holds that entry's index while it is scheduled.
 //
-// A Timer is kept small, since a server may hold a great many: five fields,
-// every one a small integer or a pointer, so V8 boxes nothing (a field that
-// ever held a fraction would make V8 box that field in every Timer). The
-// exact deadline lives in the wheel's entry, not here. What few timers need
+// A Timer is kept small, since a server may hold a great many: three fields,
+// a pointer and two small integers, so V8 boxes nothing (a field that ever
+// held a fraction would make V8 box that field in every Timer). The exact
+// deadline lives in the wheel's entry, not here; the loop's timer table is
+// on the prototype (each loop makes its own subclass). What few timers need
 // (options, an interval's phase, a delay that is not a small integer) lives
-// in the DetailedTimer subclass: 64 bytes for a plain timeout's Timer, 104 for
-// a detailed one (measured with heap snapshots; see docs/api.md).
+// in the DetailedTimer subclass: 48 bytes for a plain timeout's Timer, 104
+// for a detailed one (heap snapshots; tests/timer-memory.test.ts).
 
 /**
  * What an interval does after a stall made it miss ticks:
@@ -53,6 +54,9 @@ export interface SleepOptions {
   ref?: boolean;
 }
 
+/** @internal The options of a timer call that was given none: one shared object, so a call allocates none, and the calls know it at a glance. */
+export const NO_OPTIONS: Readonly<IntervalOptions & TimeoutOptions & SleepOptions> = Object.freeze({});
+
 /** The delay a timer call takes when it is left out, as Node's: 1 ms. */
 export const DEFAULT_TIMER_DELAY_MS = 1;
 
@@ -60,11 +64,12 @@ export const DEFAULT_TIMER_DELAY_MS = 1;
 export const IDLE = -1;
 /** @internal Timer.index of a timer cancelled (by cancel(), its signal, or the loop's close): it stays so. */
 export const CANCELLED = -2;
-/** @internal Timer.flags bits. */
+/** @internal Timer.bits: the low two are flags, the rest the delay (see bitsOf). */
 export const REPEAT = 1;
 export const UNREF = 2;
-/** @internal Timer.delay of a DetailedTimer whose delay is not a small integer: the exact one is its exactDelay. */
-export const NOT_SMALL = -1;
+const FLAG_BITS = 4;
+/** @internal A delay of at most 2^28 - 1 ms (3.1 days) fits Timer.bits; longer ones, and fractions, are a DetailedTimer's exactDelay. */
+const SMALL_DELAY_LIMIT = 2 ** 28;
 
 /** @internal What a timer asks of its loop. */
 export interface TimerControl {
@@ -74,32 +79,28 @@ export interface TimerControl {
 }
 
 export class Timer {
-  /** @internal The loop's timer table. */
-  control: TimerControl;
+  /** @internal The loop's timer table: on the prototype of the loop's own Timer classes, not in each timer. */
+  declare readonly control: TimerControl;
   /** @internal */ readonly callback: () => void;
   /** @internal The wheel entry while scheduled (>= 0), else IDLE or CANCELLED. */
   index: number;
-  /** @internal The delay or period in ms when it is a small integer, else NOT_SMALL. */
-  readonly delayMs: number;
-  /** @internal REPEAT, UNREF. */
-  flags: number;
+  /** @internal The delay × 4 + REPEAT + UNREF (the delay part is 0 in a DetailedTimer). */
+  bits: number;
 
   /** @internal */
-  constructor(callback: () => void, delayMs: number, flags: number, control: TimerControl) {
-    this.control = control;
+  constructor(callback: () => void, bits: number) {
     this.callback = callback;
     this.index = IDLE;
-    this.delayMs = delayMs;
-    this.flags = flags;
+    this.bits = bits;
   }
 
   /** The delay (setTimeout) or period (setInterval), ms, as given. */
   get delay(): number {
-    return this.delayMs;
+    return Math.floor(this.bits / FLAG_BITS);
   }
 
   get repeat(): boolean {
-    return (this.flags & REPEAT) !== 0;
+    return (this.bits & REPEAT) !== 0;
   }
 
   /** The label option. */
@@ -147,7 +148,7 @@ export class Timer {
 
   /** Whether the timer keeps the loop's process alive (see `unref()`). */
   hasRef(): boolean {
-    return (this.flags & UNREF) === 0;
+    return (this.bits & UNREF) === 0;
   }
 }
 
@@ -162,8 +163,8 @@ export class DetailedTimer extends Timer {
   abort: { signal: AbortSignal; listener: () => void } | undefined;
 
   /** @internal */
-  constructor(callback: () => void, delay: number, flags: number, options: IntervalOptions, missed: MissedTickPolicy, control: TimerControl) {
-    super(callback, isSmall(delay) ? delay : NOT_SMALL, flags, control);
+  constructor(callback: () => void, delay: number, flags: number, options: IntervalOptions, missed: MissedTickPolicy) {
+    super(callback, flags);
     this.labelText = options.label;
     this.jitter = options.jitter ?? 0;
     this.missed = missed;
@@ -180,7 +181,17 @@ export class DetailedTimer extends Timer {
   }
 }
 
-/** @internal A delay V8 keeps unboxed in a Timer field: an integer of at most 30 bits. */
+/** @internal Whether a plain Timer can hold `delay` in its bits: a whole number of ms below SMALL_DELAY_LIMIT. */
 export function isSmall(delay: number): boolean {
-  return (delay | 0) === delay && delay >= 0 && delay < 0x40000000;
+  return (delay | 0) === delay && delay >= 0 && delay < SMALL_DELAY_LIMIT;
+}
+
+/** @internal A plain Timer's bits: its delay and flags in one small integer (below 2^30: a V8 Smi). */
+export function bitsOf(delay: number, flags: number): number {
+  return delay * FLAG_BITS + flags;
+}
+
+/** @internal The delay a Timer schedules with. */
+export function delayOf(timer: Timer): number {
+  return timer instanceof DetailedTimer ? timer.exactDelay : Math.floor(timer.bits / FLAG_BITS);
 }

@@ -90,7 +90,7 @@ async function heapObjects(name: string): Promise<HeapObject[]> {
   return found;
 }
 
-test('a Timer is 64 bytes, and no field of it is a boxed number, whatever fractions the clock and deadlines have', async () => {
+test('a Timer is 48 bytes, and no field of it is a boxed number, whatever fractions the clock and deadlines have', async () => {
   const { loop, clock } = virtualClockLoop();
   try {
     const timers: Timer[] = [];
@@ -104,7 +104,7 @@ test('a Timer is 64 bytes, and no field of it is a boxed number, whatever fracti
     const instances = (await heapObjects('Timer')).filter((object) => object.properties.has('callback'));
     assert.ok(instances.length >= 200, `${instances.length} Timers in the snapshot`);
     for (const timer of instances) {
-      assert.ok(timer.selfSize <= 64, `a Timer of ${timer.selfSize} bytes`);
+      assert.ok(timer.selfSize <= 48, `a Timer of ${timer.selfSize} bytes`);
       const boxed = [...timer.properties].filter(([, type]) => type === 'number').map(([field]) => field);
       assert.equal(boxed, [], 'fields V8 boxed');
     }

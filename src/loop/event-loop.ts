@@ -10,7 +10,7 @@ import type { Deferred } from '../deferred.js';
 import { assertBoolean, assertFd, assertFunction, assertInteger, assertObject, assertString, rangeError, systemError, typeError, WasmloopError } from '../errors.js';
 import { readMetrics, type LoopMetrics } from '../metrics.js';
 import type { RemoteHandle } from '../remote.js';
-import { DEFAULT_TIMER_DELAY_MS, Timer, type IntervalOptions, type SleepOptions, type TimeoutOptions, type TimerOptions } from '../timer.js';
+import { DEFAULT_TIMER_DELAY_MS, NO_OPTIONS, Timer, type IntervalOptions, type SleepOptions, type TimeoutOptions, type TimerOptions } from '../timer.js';
 import type { TraceEntry } from '../trace.js';
 import { Watcher, type WatcherControl, type WatchHandler, type WatchInterest } from '../watcher.js';
 import type { CoreConstants } from './core-constants.js';
@@ -39,9 +39,6 @@ import type { LoopState } from './state.js';
 import { checkDelay, type TimerTable } from './timer-table.js';
 
 const { ENOENT } = osConstants.errno;
-
-/** Options left out: one shared object, so a timer call allocates none. */
-const NO_OPTIONS = Object.freeze({});
 
 export class EventLoop extends EventEmitter<EventLoopEvents> {
   readonly backend: string;

@@ -16,7 +16,7 @@
 // A handle-free timeout costs its wheel entry (24 bytes) and its slot (8),
 // and allocates nothing: no object, no closure, and a handle that is a small
 // integer (a V8 Smi) until its entry has been reused 2^(31 - timerIndexBits)
-// times. A Timer costs 64 bytes more (see src/timer.ts).
+// times. A Timer costs 48 bytes more (see src/timer.ts).
 //
 // A pass is pulled by the loop: advance(now) moves the wheel to `now` and
 // returns the first due entry, nextDue() each next one, until -1. A Timer's
@@ -29,16 +29,19 @@
 import type { CoreExports } from '../core.js';
 import { assertBoolean, assertFunction, assertObject, assertOneOf, assertString, rangeError, typeError } from '../errors.js';
 import {
+  bitsOf,
   CANCELLED,
+  delayOf,
   DetailedTimer,
   IDLE,
   isSmall,
   MISSED_TICK_POLICIES,
-  NOT_SMALL,
+  NO_OPTIONS,
   REPEAT,
   Timer,
   UNREF,
   type IntervalOptions,
+  type MissedTickPolicy,
   type TimerControl,
 } from '../timer.js';
 import { CB, type CallbackRunner } from './callbacks.js';
@@ -82,6 +85,9 @@ export class TimerTable implements TimerControl {
   #passNow = 0;
   /** How to settle each pending sleep() when the loop closes first. */
   readonly #sleeps = new Set<(error: unknown) => void>();
+  /** This loop's own Timer classes: their prototype holds the table, so no Timer needs a field for it. */
+  readonly #Plain: new (callback: () => void, bits: number) => Timer;
+  readonly #Detailed: new (callback: () => void, delay: number, flags: number, options: IntervalOptions, missed: MissedTickPolicy) => DetailedTimer;
   #closed = false;
 
   constructor(wasm: CoreExports, capacity: number, clock: LoopClock, state: LoopState, run: CallbackRunner, changed: TimersChanged) {
@@ -97,6 +103,10 @@ export class TimerTable implements TimerControl {
     this.#indexMask = 2 ** bits - 1;
     this.#generationScale = 2 ** bits;
     this.#handleLimit = 2 ** (29 + bits);
+    // Named by their keys, so heap snapshots and stack traces say Timer.
+    this.#Plain = { Timer: class extends Timer {} }.Timer;
+    this.#Detailed = { DetailedTimer: class extends DetailedTimer {} }.DetailedTimer;
+    for (const own of [this.#Plain, this.#Detailed]) Object.defineProperty(own.prototype, 'control', { value: this });
   }
 
   /** Timers scheduled now. */
@@ -120,22 +130,30 @@ export class TimerTable implements TimerControl {
   create(callback: () => void, delay: number, repeat: boolean, options: IntervalOptions): Timer {
     assertFunction('callback', callback);
     checkDelay(repeat ? 'periodMs' : 'delayMs', delay, repeat ? 1 : 0);
-    assertObject('options', options);
-    const { jitter, label, signal } = options;
-    if (jitter !== undefined) {
-      if (typeof jitter !== 'number') throw typeError('options.jitter', 'a number', jitter);
-      if (!(jitter >= 0 && jitter <= 1)) throw rangeError(`options.jitter must be a fraction from 0 to 1, got ${jitter}`);
+    let flags = repeat ? REPEAT : 0;
+    let detailed = repeat || !isSmall(delay);
+    let missed: MissedTickPolicy = 'skip';
+    let signal: AbortSignal | undefined;
+    // No options: nothing to check (the common case, kept short).
+    if (options !== NO_OPTIONS) {
+      assertObject('options', options);
+      const { jitter, label } = options;
+      if (jitter !== undefined) {
+        if (typeof jitter !== 'number') throw typeError('options.jitter', 'a number', jitter);
+        if (!(jitter >= 0 && jitter <= 1)) throw rangeError(`options.jitter must be a fraction from 0 to 1, got ${jitter}`);
+      }
+      if (label !== undefined) assertString('options.label', label);
+      missed = options.missed ?? 'skip';
+      assertOneOf('options.missed', missed, MISSED_TICK_POLICIES);
+      signal = options.signal;
+      if (signal !== undefined && !(signal instanceof AbortSignal)) throw typeError('options.signal', 'an AbortSignal', signal);
+      const ref = options.ref ?? true;
+      assertBoolean('options.ref', ref);
+      if (!ref) flags |= UNREF;
+      detailed ||= (jitter !== undefined && jitter !== 0) || label !== undefined || signal !== undefined;
     }
-    if (label !== undefined) assertString('options.label', label);
-    const missed = options.missed ?? 'skip';
-    assertOneOf('options.missed', missed, MISSED_TICK_POLICIES);
-    if (signal !== undefined && !(signal instanceof AbortSignal)) throw typeError('options.signal', 'an AbortSignal', signal);
-    const ref = options.ref ?? true;
-    assertBoolean('options.ref', ref);
     if (this.#closed) throw closedError(repeat ? 'setInterval' : 'setTimeout');
-    const flags = (repeat ? REPEAT : 0) | (ref ? 0 : UNREF);
-    const detailed = repeat || (jitter !== undefined && jitter !== 0) || label !== undefined || signal !== undefined || !isSmall(delay);
-    const timer = detailed ? new DetailedTimer(callback, delay, flags, options, missed, this) : new Timer(callback, delay, flags, this);
+    const timer = detailed ? new this.#Detailed(callback, delay, flags, options, missed) : new this.#Plain(callback, bitsOf(delay, flags));
     if (signal?.aborted) {
       timer.index = CANCELLED;
       return timer;
@@ -189,8 +207,8 @@ export class TimerTable implements TimerControl {
 
   /** ref() and unref(). */
   setRef(timer: Timer, ref: boolean): void {
-    if (((timer.flags & UNREF) === 0) === ref) return;
-    timer.flags ^= UNREF;
+    if (((timer.bits & UNREF) === 0) === ref) return;
+    timer.bits ^= UNREF;
     if (timer.index >= 0) {
       this.#wasm.timerSetRef(timer.index, ref ? 1 : 0);
       this.#changed(NaN);
@@ -293,7 +311,7 @@ export class TimerTable implements TimerControl {
     const slot = this.#slots[index];
     if (!(slot instanceof Timer)) return undefined;
     this.#slots[index] = undefined;
-    if ((slot.flags & REPEAT) !== 0) {
+    if ((slot.bits & REPEAT) !== 0) {
       this.#schedule(slot, nextTick(slot as DetailedTimer, this.#passNow));
     } else {
       slot.index = IDLE;
@@ -367,7 +385,7 @@ export class TimerTable implements TimerControl {
    */
   #schedule(timer: Timer, base: number): number {
     const deadline = this.#deadline(timer, base);
-    const handle = this.#wasm.timerSchedule(deadline, timer.flags & UNREF);
+    const handle = this.#wasm.timerSchedule(deadline, timer.bits & UNREF);
     if (handle === this.#full) throw this.#fullError();
     const index = handle & this.#indexMask;
     timer.index = index;
@@ -428,10 +446,6 @@ function abortError(signal: AbortSignal): Error {
   error.name = 'AbortError';
   (error as NodeJS.ErrnoException).code = 'ABORT_ERR';
   return error;
-}
-
-function delayOf(timer: Timer): number {
-  return timer.delayMs !== NOT_SMALL ? timer.delayMs : (timer as DetailedTimer).exactDelay;
 }
 
 /** An interval's next firing (before jitter), by its missed-tick policy. */
