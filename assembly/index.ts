@@ -1,92 +1,20 @@
-// The wasm core's front door: the only exports the host sees. Every export
-// here is used by the host (src/), is the timer wheel's contract by the tick
-// (below), or is a constant of the ABI that
-// scripts/build-wasm.mjs turns into src/generated/core-abi.ts. Functions only
-// tests call are exported by assembly/testing.ts, the testing build's entry.
-export {
-  RECORD_WORDS,
-  RECORD_BYTES,
-  RECORDS_PER_EVENT,
-  configure,
-  layoutBytes,
-  eventsBase,
-  recordsBase,
-  TIMER_ENTRY_BYTES,
-} from './layout';
-export {
-  KIND_DEAD,
-  KIND_ACCEPT,
-  KIND_READ,
-  KIND_WRITE,
-  KIND_HANGUP,
-  KIND_ERROR,
-  KIND_NODE,
-  batchCursor,
-  setBatchCursor,
-  pendingRecords,
-  recordsInBatch,
-} from './records';
-export {
-  ROLE_NONE,
-  ROLE_SERVER,
-  ROLE_CLIENT,
-  ROLE_NODE,
-  ROLE_WATCH,
-  WANT_READ,
-  WANT_WRITE,
-  EDGE_TRIGGERED,
-  WANT_HANGUP,
-  ONESHOT,
-  PRIORITY_SHIFT,
-  PRIORITIES,
-  ERR_FD_RANGE,
-  ERR_EXISTS,
-  ERR_NOT_REGISTERED,
-  ERR_BAD_ROLE,
-  GENERATION_LIMIT,
-  register,
-  unregister,
-  setFlags,
-  registeredCount,
-} from './registry';
+// The wasm core's front door: the only exports the host sees, each one it
+// calls or reads at run time. The constants the host shares with the core
+// (record kinds, roles, flags, counters...) are not exported here: the host
+// imports them from src/core/abi.ts, which scripts/build-wasm.mjs generates
+// from the testing build (assembly/testing.ts), compiled from the same
+// sources. Functions only tests call are exported there too.
+export { configure, layoutBytes, eventsBase, recordsBase } from './layout';
+export { batchCursor, setBatchCursor, pendingRecords, recordsInBatch } from './records';
+export { register, unregister, setFlags, registeredCount } from './registry';
 export { dispatch } from './dispatch';
-export { EPOLLIN, EPOLLOUT, EPOLLERR, EPOLLHUP, EPOLLRDHUP, EPOLLET, EPOLLONESHOT } from './events';
-export {
-  metricsBase,
-  COUNTERS,
-  HISTOGRAMS,
-  BUCKETS,
-  COUNTER_ITERATIONS,
-  COUNTER_WAITS,
-  COUNTER_EVENTS,
-  COUNTER_STALE,
-  COUNTER_CALLBACKS,
-  COUNTER_WAIT_NS,
-  COUNTER_BUSY_NS,
-  COUNTER_TIMERS_FIRED,
-  COUNTER_DEFERRED_RUN,
-  COUNTER_ERRORS,
-  COUNTER_SLOW,
-  COUNTER_BUDGET_CUTOFFS,
-  COUNTER_REPOLLS,
-  HISTOGRAM_BATCH,
-  HISTOGRAM_CALLBACK_US,
-  HISTOGRAM_TIMER_LATENESS_US,
-  HISTOGRAM_WAIT_US,
-  percentile,
-  noteWait,
-  noteCallback,
-  noteCallbacks,
-  noteTimer,
-  noteCount,
-} from './metrics';
+export { metricsBase, percentile, noteWait, noteCallback, noteCallbacks, noteTimer, noteCount } from './metrics';
 // The wheel by the tick (timerInsert, timerGeneration, timerTakeDue,
 // timerTakenDeadline) is the core's own contract, driven by fuzz-core and the
 // timers benchmark's floor; the host uses the exact way (timerSchedule,
-// timerNext) and the calls both share.
+// timerNext) and the calls both share. timerIndexBits, like eventsBase, is
+// set by `configure`: the host reads it from the instance.
 export {
-  MAX_TIMER_DELAY_MS,
-  ERR_TIMERS_FULL,
   timerIndexBits,
   timerInsert,
   timerSchedule,

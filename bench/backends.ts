@@ -16,7 +16,7 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, release } from 'node:os';
 
-import { native } from '../src/native.js';
+import { native } from '../src/kernel/native.js';
 
 const TRIALS = Number(process.env.BENCH_TRIALS ?? 5);
 const ITERATIONS = Number(process.env.BENCH_ITERATIONS ?? 2000);

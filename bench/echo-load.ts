@@ -12,7 +12,7 @@
 // measured part only.
 import { parseArgs } from 'node:util';
 
-import { EventLoop, SocketManager } from '../src/index.js';
+import { EventLoop, sockets } from '../src/index.js';
 
 const { values } = parseArgs({
   options: {
@@ -42,7 +42,6 @@ if (depth < 1 || size < 1) throw new RangeError('--depth and --size must be at l
 
 const MAX_FD = 1 << 16;
 const loop = new EventLoop({ maxFds: MAX_FD });
-const sockets = new SocketManager();
 // Every message is the same bytes, so what a connection still owes the
 // socket is a byte count, written from one buffer of `depth` messages.
 const outgoing = Buffer.alloc(size * depth, 0x61);

@@ -15,7 +15,7 @@
 import { readSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 
-import { EventLoop, SocketManager } from '../src/index.js';
+import { EventLoop, sockets } from '../src/index.js';
 
 const { values } = parseArgs({
   options: {
@@ -31,7 +31,6 @@ const holdUntil = performance.now() + Number(values.hold) * 1000;
 const AHEAD_OF_ACCEPT = 2048;
 
 const loop = new EventLoop();
-const sockets = new SocketManager();
 let started = 0;
 let connected = 0;
 let accepted = 0;

@@ -5,12 +5,13 @@
 //   npm run bench -- [SCENARIO...] [--baseline DIR]
 //   BENCH_BASELINE=DIR npm run bench      (the flag wins over the variable)
 //
-// DIR is another checkout of wasmloop, built (`npm install` in it): its
-// build/src/cli.js serves as one more server of the same run, "wasmloop
+// DIR is another checkout of wasmloop, built (`npm install` in it): its CLI
+// (package.json's "bin"; build/src/cli.js, where the CLI was built before
+// src/serve/, when there is no package.json to say) serves as one more server of the same run, "wasmloop
 // (baseline)", e.g. `git worktree add /tmp/base <commit> && (cd /tmp/base
 // && npm install)`.
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 
@@ -56,8 +57,21 @@ function baselineAt(given: string): Baseline {
   if (given.trim() === '') throw new UsageError(`${source} is an empty path`);
   const dir = resolve(given);
   if (!existsSync(dir)) throw new UsageError(`${source} ${dir} does not exist`);
-  const cli = `${dir}/build/src/cli.js`;
-  if (!existsSync(cli)) throw new UsageError(`${source} ${dir} has no build/src/cli.js: run npm install in it first`);
+  const bin = cliOf(dir);
+  const cli = resolve(dir, bin);
+  if (!existsSync(cli)) throw new UsageError(`${source} ${dir} has no ${bin}: run npm install in it first`);
   const git = spawnSync('git', ['-C', dir, 'describe', '--always', '--dirty'], { encoding: 'utf8' });
   return { dir, cli, commit: git.status === 0 ? git.stdout.trim() : null };
+}
+
+/** Where a checkout's CLI is built, relative to it: its package.json's bin, else the layout before src/serve/. */
+function cliOf(dir: string): string {
+  try {
+    const pkg = JSON.parse(readFileSync(`${dir}/package.json`, 'utf8')) as { bin?: Record<string, string> };
+    const bin = pkg.bin?.['wasmloop'];
+    if (typeof bin === 'string') return bin.replace(/^\.\//, '');
+  } catch {
+    // No package.json: fall back on the old layout.
+  }
+  return 'build/src/cli.js';
 }

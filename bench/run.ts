@@ -17,11 +17,11 @@ import { readdirSync, rmSync } from 'node:fs';
 import { loadavg } from 'node:os';
 
 import * as echo from './echo.js';
-import { describeMachine, here, progress, readResult, RESULTS_DIR, runToEnd, table, writeResult, type Context, type Goal, type ScenarioReport } from './harness.js';
+import { describeMachine, here, progress, readResult, RESULTS_DIR, runToEnd, table, writeResult, type Context, type ScenarioReport } from './harness.js';
 import * as http from './http.js';
 import * as idle from './idle.js';
 import { parseBenchArgs, UsageError, type BenchOptions } from './options.js';
-import { baselineTable } from './report.js';
+import { baselineTable, timerGoals, type TimerResults } from './report.js';
 import * as resp from './resp.js';
 import { buildCPeer } from './servers.js';
 
@@ -44,27 +44,6 @@ async function inProcess(scenario: string, title: string, env: Record<string, st
   return `## ${title} (${settings})\n\n${scenario === 'backends' ? `\`\`\`\n${body}\n\`\`\`` : body}`;
 }
 
-/** The timer goals, read back from what bench/timers.js wrote. */
-function timerGoals(): Goal[] {
-  type TimerTrial = { timersPerSecond: number; measuredBytesPerTimer: number };
-  const data = readResult('timers.json') as { results: Record<string, Record<string, TimerTrial[]>>; wasmEntryBytes: number } | null;
-  const trials = data?.results['cancel-all'];
-  if (!data || !trials?.wasmloop?.length || !trials.node?.length) {
-    return [{ goal: 'timers: insert+cancel ≥ 5× Node, < 48 bytes per timer', met: null, figures: 'not measured' }];
-  }
-  const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
-  const speed = median(trials.wasmloop.map((t) => t.timersPerSecond)) / median(trials.node.map((t) => t.timersPerSecond));
-  const bytes = median(trials.wasmloop.map((t) => t.measuredBytesPerTimer));
-  return [
-    { goal: 'timers: insert+cancel ≥ 5× Node setTimeout/clearTimeout', met: speed >= 5, figures: `${speed.toFixed(2)}×` },
-    {
-      goal: 'timers: < 48 bytes per timer',
-      met: bytes < 48,
-      figures: `${bytes.toFixed(1)} bytes measured (${data.wasmEntryBytes} B wasm entry + 8 B host)`,
-    },
-  ];
-}
-
 const SCENARIOS: Record<string, Runner> = {
   resp: resp.run,
   http: http.run,
@@ -73,7 +52,7 @@ const SCENARIOS: Record<string, Runner> = {
   timers: async () => ({
     scenario: 'timers',
     markdown: await inProcess('timers', 'Timers: wasm wheel vs Node setTimeout', TIMERS_ENV),
-    goals: timerGoals(),
+    goals: timerGoals(readResult('timers.json') as TimerResults | null),
   }),
   backends: async () => ({
     scenario: 'backends',

@@ -31,7 +31,7 @@ function wasmloopAt(name: string, cli: string, protocol: Protocol, extraArgs: st
 }
 
 export function wasmloop(protocol: Protocol, extraArgs: string[] = []): ServerSpec {
-  return wasmloopAt('wasmloop', here('../src/cli.js'), protocol, extraArgs);
+  return wasmloopAt('wasmloop', here('../src/serve/cli.js'), protocol, extraArgs);
 }
 
 /** wasmloop and, when the run has a baseline, the baseline checkout's server beside it. */

@@ -57,8 +57,10 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release } from 'node:os';
 
-import { createCore } from '../src/core.js';
+import { TIMER_ENTRY_BYTES } from '../src/core/abi.js';
+import { createCore } from '../src/core/loader.js';
 import { EventLoop, type Timer as LoopTimer } from '../src/index.js';
+import { TIMER_IMPLEMENTATIONS, type TimerImplementation } from './report.js';
 
 const TRIALS = Number(process.env.BENCH_TRIALS ?? 5);
 const TIMERS = Number(process.env.BENCH_TIMERS ?? 1_000_000);
@@ -67,10 +69,10 @@ const MAX_DELAY_MS = 60_000;
 const EXPIRE_FRACTION = 0.01;
 const SCENARIOS = ['cancel-all', 'expire-1%', 'fire-same-ms'] as const;
 type Scenario = (typeof SCENARIOS)[number];
-const BASE = ['wasmloop-core', 'wasmloop-timeout', 'wasmloop-timer', 'node'] as const;
-const FIRE = ['wasmloop-core', 'wasmloop-timeout', 'wasmloop-timeout/run', 'wasmloop-timer', 'wasmloop-timer/run', 'node'] as const;
-type Implementation = (typeof FIRE)[number];
-const implementations = (scenario: Scenario): readonly Implementation[] => (scenario === 'fire-same-ms' ? FIRE : BASE);
+type Implementation = TimerImplementation;
+/** Every implementation fires in fire-same-ms; the '/run' rows only there. */
+const BASE = TIMER_IMPLEMENTATIONS.filter((implementation) => !implementation.endsWith('/run'));
+const implementations = (scenario: Scenario): readonly Implementation[] => (scenario === 'fire-same-ms' ? TIMER_IMPLEMENTATIONS : BASE);
 
 interface Trial {
   timers: number;
@@ -377,8 +379,6 @@ const load = (): string => loadavg().map((l) => l.toFixed(2)).join(' ');
 
 async function main(): Promise<void> {
   const machine = { cpu: cpus()[0]?.model, cores: cpus().length, kernel: release(), node: process.version };
-  const probe = createCore(1, 1, 12, 4, 0).exports;
-  const entryBytes = probe.TIMER_ENTRY_BYTES.value as number;
   const loadBefore = load();
   console.log(
     `timers benchmark: ${fmt(TIMERS)} timers with delays 1 ms..${MAX_DELAY_MS / 1000} s (cancel-all, expire-1%), ` +
@@ -410,7 +410,7 @@ async function main(): Promise<void> {
       const rates = trials.map((t) => t.timersPerSecond);
       const count = trials[0]!.timers;
       const fired = median(trials.map((t) => t.fired)) / count;
-      const wasm = implementation === 'node' ? '–' : `${(median(trials.map((t) => t.wasmBytes)) / count).toFixed(1)} (entries: ${entryBytes})`;
+      const wasm = implementation === 'node' ? '–' : `${(median(trials.map((t) => t.wasmBytes)) / count).toFixed(1)} (entries: ${TIMER_ENTRY_BYTES})`;
       const unit = scenario === 'fire-same-ms' ? 'fired/s' : 'timers/s';
       console.log(
         `| ${scenario} | ${implementation} | ${fmt(median(rates))} ${unit} (${fmt(Math.min(...rates))}–${fmt(Math.max(...rates))}) ` +
@@ -426,7 +426,7 @@ async function main(): Promise<void> {
   writeFileSync(
     file,
     JSON.stringify(
-      { machine, timers: TIMERS, fireTimers: FIRE_TIMERS, maxDelayMs: MAX_DELAY_MS, trials: TRIALS, wasmEntryBytes: entryBytes, load: { before: loadBefore, after: loadAfter }, results },
+      { machine, timers: TIMERS, fireTimers: FIRE_TIMERS, maxDelayMs: MAX_DELAY_MS, trials: TRIALS, wasmEntryBytes: TIMER_ENTRY_BYTES, load: { before: loadBefore, after: loadAfter }, results },
       null,
       2,
     ),

@@ -9,6 +9,7 @@
  * wait writes `struct epoll_event` records straight there, where the core
  * reads them: one crossing per wait, nothing copied, nothing allocated. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,19 +38,32 @@ static uint32_t arg_u32(napi_env env, napi_value v, int *ok) {
   return x;
 }
 
+/* The bytes of a Uint8Array; 0 if `value` is none, or its buffer is detached
+ * (which Node-API reports as empty, so a write would send nothing in its
+ * place). Runs no JS: the pointer stays valid until JS runs again, which may
+ * detach the buffer and free its memory. */
+static int arg_view(napi_env env, napi_value value, uint8_t **data, size_t *size) {
+  napi_typedarray_type type;
+  void *base;
+  napi_value buffer;
+  bool detached = true;
+  if (napi_get_typedarray_info(env, value, &type, size, &base, &buffer, NULL) != napi_ok ||
+      type != napi_uint8_array || napi_is_detached_arraybuffer(env, buffer, &detached) != napi_ok || detached)
+    return 0;
+  *data = base;
+  return 1;
+}
+
 /* A byte range [offset, offset + length) of a Uint8Array argument. */
 static int arg_bytes(napi_env env, napi_value array, napi_value offset, napi_value length,
                      uint8_t **data, size_t *size) {
-  napi_typedarray_type type;
   size_t count;
-  void *base;
-  if (napi_get_typedarray_info(env, array, &type, &count, &base, NULL, NULL) != napi_ok ||
-      type != napi_uint8_array)
-    return 0;
+  uint8_t *base;
+  if (!arg_view(env, array, &base, &count)) return 0;
   int ok = 1;
   int64_t off = arg_i32(env, offset, &ok), len = arg_i32(env, length, &ok);
   if (!ok || off < 0 || len < 0 || (size_t)(off + len) > count) return 0;
-  *data = (uint8_t *)base + off;
+  *data = base + off;
   *size = (size_t)len;
   return 1;
 }
@@ -258,7 +272,11 @@ static napi_value sock_write(napi_env env, napi_callback_info info) {
  * writev may be partial. */
 #define WRITEV_MAX 64
 
-/* writev(fd, Uint8Array[]) -> count | -errno */
+/* writev(fd, Uint8Array[]) -> count | -errno.
+ * Fetching an element may run JS (an accessor, a getter on the prototype),
+ * and that JS may detach a buffer fetched before, freeing the memory behind
+ * a pointer already taken. So every element is fetched first, and only then
+ * are the pointers taken, with no JS between them and the system call. */
 static napi_value sock_writev(napi_env env, napi_callback_info info) {
   GET_ARGS(2);
   int ok = 1;
@@ -267,18 +285,14 @@ static napi_value sock_writev(napi_env env, napi_callback_info info) {
   if (!ok || napi_get_array_length(env, argv[1], &count) != napi_ok)
     return int_result(env, -EINVAL);
   if (count > WRITEV_MAX) count = WRITEV_MAX;
+  napi_value elements[WRITEV_MAX];
+  for (uint32_t i = 0; i < count; i++)
+    if (napi_get_element(env, argv[1], i, &elements[i]) != napi_ok) return int_result(env, -EINVAL);
   struct iovec iov[WRITEV_MAX];
   for (uint32_t i = 0; i < count; i++) {
-    napi_value element;
-    napi_typedarray_type type;
-    size_t length;
-    void *data;
-    if (napi_get_element(env, argv[1], i, &element) != napi_ok ||
-        napi_get_typedarray_info(env, element, &type, &length, &data, NULL, NULL) != napi_ok ||
-        type != napi_uint8_array)
-      return int_result(env, -EINVAL);
+    uint8_t *data;
+    if (!arg_view(env, elements[i], &data, &iov[i].iov_len)) return int_result(env, -EINVAL);
     iov[i].iov_base = data;
-    iov[i].iov_len = length;
   }
   return int_result(env, wl_writev(fd, iov, (int)count));
 }

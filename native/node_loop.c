@@ -15,10 +15,16 @@
  *
  * Each mode puts two handles on Node's loop and calls one JS function from
  * them: run() a prepare and an idle handle, start() a poll and a timer
- * handle. The pair is released once (both handles closed; freed when the
- * last close callback runs), either by the host or, when the environment (a
- * worker, say) goes away first, by Node's async cleanup hook, after which no
- * N-API call may be made but the hook's removal. */
+ * handle. The pair is released once (both handles closed), either by the
+ * host or, when the environment (a worker, say) goes away first, by Node's
+ * async cleanup hook, after which no N-API call may be made but the hook's
+ * removal.
+ *
+ * Its memory has two owners: libuv, until the last close callback, and for
+ * start() the JS external that names it, until its finalizer. The host may
+ * still hold that external, and call with it, long after the handles are
+ * closed; so the pair is freed when both have let go, and a released pair
+ * answers -EINVAL to every call. */
 
 typedef struct node_pair_s {
   union {
@@ -31,8 +37,9 @@ typedef struct node_pair_s {
     uv_idle_t idle;   /* run() */
     uv_timer_t timer; /* start() */
   } b;
-  int open_handles; /* freed when both handles are closed */
-  int closing;
+  int open_handles; /* libuv lets go of the pair when both handles are closed */
+  int owners;       /* libuv, and for start() the JS external: freed at zero */
+  int closing;      /* released: no more calls, whatever still names the pair */
   int tearing_down; /* the environment is going away: no N-API calls but one */
   addon_state *owner; /* run(): owner->run points here while attached; NULL for start() */
   napi_env env;
@@ -40,6 +47,10 @@ typedef struct node_pair_s {
   napi_async_context context;
   napi_async_cleanup_hook_handle cleanup;
 } node_pair;
+
+static void pair_disown(node_pair *pair) {
+  if (--pair->owners == 0) free(pair);
+}
 
 static void pair_closed(uv_handle_t *handle) {
   node_pair *pair = handle->data;
@@ -51,7 +62,7 @@ static void pair_closed(uv_handle_t *handle) {
   /* Lets Node finish tearing the environment down (and unload this addon)
    * only now that libuv holds no callback of ours. */
   napi_remove_async_cleanup_hook(pair->cleanup);
-  free(pair);
+  pair_disown(pair);
 }
 
 /* Safe from inside either handle's callback: libuv calls the close callbacks later. */
@@ -77,6 +88,7 @@ static void pair_attach(node_pair *pair, napi_env env, napi_value callback, cons
   napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &resource_name);
   pair->env = env;
   pair->open_handles = 2;
+  pair->owners = 1;
   pair->a.handle.data = pair;
   pair->b.handle.data = pair;
   napi_create_reference(env, callback, 1, &pair->callback);
@@ -232,22 +244,42 @@ napi_value run_node_timeout(napi_env env, napi_callback_info info) {
   return int_result(env, uv_backend_timeout(loop));
 }
 
-/* invoke(recv, fn, a, b) -> fn's result: a user callback in its own callback
- * scope. Called from a host pass that runs outside any scope (run(),
- * start()), Node runs ticks and microtasks right after it returns; called
- * from inside one (runOnce() from user code) it is a plain call, and they run
- * when that outer scope ends. An exception propagates to the caller. */
+/* Arguments invoke() passes without allocating: the host passes one or two. */
+#define INVOKE_STACK_ARGS 8
+
+/* invoke(recv, fn, ...args) -> fn's result: a user callback in its own
+ * callback scope. Called from a host pass that runs outside any scope
+ * (run(), start()), Node runs ticks and microtasks right after it returns;
+ * called from inside one (runOnce() from user code) it is a plain call, and
+ * they run when that outer scope ends. An exception propagates to the
+ * caller. napi_get_cb_info reports the call's real argument count, which may
+ * be more than it copied: past the stack array, the arguments are fetched
+ * again into one that holds them all. */
 napi_value node_invoke(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4], result = NULL;
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   addon_state *st = state_of(env);
   if (st->invoke_context == NULL) {
     napi_value name;
     napi_create_string_utf8(env, "wasmloop.callback", NAPI_AUTO_LENGTH, &name);
     if (napi_async_init(env, NULL, name, &st->invoke_context) != napi_ok) return NULL;
   }
+  napi_value stack[INVOKE_STACK_ARGS], *argv = stack, result = NULL;
+  size_t argc = INVOKE_STACK_ARGS;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  napi_valuetype type = napi_undefined;
+  if (argc < 2 || napi_typeof(env, argv[1], &type) != napi_ok || type != napi_function) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "invoke(recv, fn, ...args) needs a function");
+    return NULL;
+  }
+  if (argc > INVOKE_STACK_ARGS) {
+    argv = malloc(argc * sizeof *argv);
+    if (argv == NULL) {
+      napi_throw_error(env, "ENOMEM", "invoke: no memory for its arguments");
+      return NULL;
+    }
+    napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  }
   napi_make_callback(env, st->invoke_context, argv[0], argv[1], argc - 2, argv + 2, &result);
+  if (argv != stack) free(argv);
   return result;
 }
 
@@ -279,6 +311,16 @@ static void start_on_timer(uv_timer_t *handle) {
   start_wake(handle->data, 1);
 }
 
+/* The external is gone: it no longer owns the pair. Makes no N-API call, so
+ * it is safe whenever Node runs it, in a GC or as the environment ends. */
+static void start_finalize(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  pair_disown(data);
+}
+
+/* The pair behind a start() handle; NULL once released (the handles may be
+ * closed and freed by libuv, but the pair lives while the external does). */
 static node_pair *start_of(napi_env env, napi_value value) {
   void *data = NULL;
   if (napi_get_value_external(env, value, &data) != napi_ok) return NULL;
@@ -306,12 +348,13 @@ napi_value start_attach(napi_env env, napi_callback_info info) {
   uv_timer_init(loop, &pair->b.timer);
   pair_attach(pair, env, argv[1], "wasmloop.start");
   rc = uv_poll_start(&pair->a.poll, UV_READABLE, start_on_poll);
+  napi_value handle;
+  if (rc == 0 && napi_create_external(env, pair, start_finalize, NULL, &handle) != napi_ok) rc = -ENOMEM;
   if (rc < 0) {
     pair_release(pair);
     return int_result(env, rc);
   }
-  napi_value handle;
-  napi_create_external(env, pair, NULL, NULL, &handle);
+  pair->owners++;
   return handle;
 }
 

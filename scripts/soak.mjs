@@ -38,7 +38,7 @@ const MARGIN_FRACTION = 0.1;
 /** Share of sessions that vanish instead of finishing. */
 const VANISH_RATE = 0.2;
 const MiB = 1024 * 1024;
-const CLI = new URL('../build/src/cli.js', import.meta.url).pathname;
+const CLI = new URL('../build/src/serve/cli.js', import.meta.url).pathname;
 /**
  * The servers' old space is capped, so V8 collects instead of growing its
  * heap for a minute first (which, in a short run, looks just like a leak);

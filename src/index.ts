@@ -1,5 +1,5 @@
 export { EventLoop } from './loop/event-loop.js';
-export { BACKEND_NAMES as BACKENDS, type BackendName } from './backend.js';
+export { BACKEND_NAMES as BACKENDS, type BackendName } from './kernel/backend.js';
 export {
   DEFAULT_MAX_EVENTS,
   DEFAULT_MAX_FDS,
@@ -30,8 +30,8 @@ export type {
   ServerSocketOptions,
   RemoveOptions,
 } from './loop/registration.js';
-export { Watcher, type WatchEvent, type WatchHandler, type WatchInterest } from './watcher.js';
-export { Deferred } from './deferred.js';
+export { Watcher, type WatchEvent, type WatchHandler, type WatchInterest } from './loop/watcher.js';
+export { Deferred } from './loop/deferred.js';
 export {
   Timer,
   MISSED_TICK_POLICIES,
@@ -41,14 +41,23 @@ export {
   type IntervalOptions,
   type TimeoutOptions,
   type SleepOptions,
-} from './timer.js';
+} from './loop/timer.js';
 export { TIMEOUTS_PER_CLOCK_READ } from './loop/timer-table.js';
-export { DEFAULT_MAX_TIMERS, MAX_TIMERS_LIMIT } from './core.js';
-export { RemoteHandle, DEFAULT_REMOTE_QUEUE, type RemoteHandleData } from './remote.js';
-export type { LoopMetrics, Percentiles } from './metrics.js';
-export type { TraceEntry } from './trace.js';
-export type { KernelBackend, EventsRegion } from './backend.js';
-export { SocketManager, DEFAULT_BACKLOG, WRITEV_MAX, type ListenOptions, type AcceptOptions, type ShutdownHow } from './socket-manager.js';
+export { DEFAULT_MAX_TIMERS, MAX_TIMERS_LIMIT } from './core/loader.js';
+export { RemoteHandle, DEFAULT_REMOTE_QUEUE, type RemoteHandleData } from './loop/remote.js';
+export type { LoopMetrics, Percentiles } from './loop/metrics.js';
+export type { TraceEntry } from './loop/trace.js';
+export type { KernelBackend, EventsRegion } from './kernel/backend.js';
+export {
+  sockets,
+  SocketManager,
+  DEFAULT_BACKLOG,
+  WRITEV_MAX,
+  type Sockets,
+  type ListenOptions,
+  type AcceptOptions,
+  type ShutdownHow,
+} from './net/sockets.js';
 export { WasmloopError, type SystemError } from './errors.js';
 export {
   Server,
@@ -62,10 +71,10 @@ export {
   DEFAULT_SHUTDOWN_MS,
   type ServerOptions,
   type ServerStats,
-  type ProtocolFactory,
-} from './server.js';
-export { Connection, type Protocol, type CloseReason } from './connection.js';
-export { renderPrometheus, type PrometheusOptions } from './prometheus.js';
+} from './net/server.js';
+export { Connection, type CloseReason } from './net/connection.js';
+export type { Protocol, ProtocolFactory } from './net/protocol.js';
+export { renderPrometheus, type PrometheusOptions } from './serve/prometheus.js';
 export {
   protocols,
   echoProtocol,

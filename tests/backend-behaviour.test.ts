@@ -8,8 +8,10 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
 import { BACKENDS, EventLoop, Server, echoProtocol, WasmloopError, type WatchEvent } from '../src/index.js';
-import { native } from '../src/native.js';
-import { HOST, closeAll, isOpen, openFds, throws, withTimeout } from './helpers.js';
+import { native } from '../src/kernel/native.js';
+import { throws } from './helpers/errors.js';
+import { HOST, closeAll, isOpen, openFds } from './helpers/fds.js';
+import { withTimeout } from './helpers/waiting.js';
 import { TestLoop } from './test-loop.js';
 
 function newPipe(): [number, number] {

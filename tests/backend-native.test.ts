@@ -8,9 +8,11 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import { EPOLLERR, EPOLLET, EPOLLHUP, EPOLLIN, EPOLLONESHOT, EPOLLOUT, EPOLLRDHUP } from '../src/generated/core-abi.js';
-import { native } from '../src/native.js';
-import { closeAll, HOST, pair, runnableMs, sockets } from './helpers.js';
+import { EPOLLERR, EPOLLET, EPOLLHUP, EPOLLIN, EPOLLONESHOT, EPOLLOUT, EPOLLRDHUP } from '../src/core/abi.js';
+import { native } from '../src/kernel/native.js';
+import { sockets } from '../src/index.js';
+import { closeAll, HOST, pair } from './helpers/fds.js';
+import { runnableMs } from './helpers/timing.js';
 
 const { EAGAIN, EBADF, EEXIST, EINVAL, ENOENT, ENOTSUP, EPERM, ERANGE, ECONNREFUSED } = osConstants.errno;
 

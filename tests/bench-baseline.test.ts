@@ -17,7 +17,7 @@ import { baselineRows, baselineTable, pairedRatios, type Measured } from '../ben
 const SCENARIOS = ['resp', 'http', 'echo', 'idle', 'timers', 'backends'];
 const CHECKOUT = fileURLToPath(new URL('../..', import.meta.url)).replace(/\/$/, '');
 
-/** A directory shaped like a built checkout (build/src/cli.js), outside any git repository. */
+/** A directory shaped like a built checkout of the layout before src/serve/ (build/src/cli.js, no package.json), outside any git repository. */
 function fakeCheckout(): string {
   const dir = mkdtempSync(join(tmpdir(), 'wasmloop-baseline-'));
   mkdirSync(join(dir, 'build/src'), { recursive: true });
@@ -83,6 +83,26 @@ test('a baseline that is missing, unbuilt, empty or without a value is refused b
     refuses(['--base', unbuilt], {}, /Unknown option '--base'/);
   } finally {
     rmSync(unbuilt, { recursive: true, force: true });
+  }
+});
+
+test("a checkout's CLI is where its package.json's bin says (build/src/serve/cli.js now); without one, build/src/cli.js", () => {
+  const dir = mkdtempSync(join(tmpdir(), 'wasmloop-baseline-'));
+  try {
+    mkdirSync(join(dir, 'build/src/serve'), { recursive: true });
+    writeFileSync(join(dir, 'build/src/serve/cli.js'), '');
+    writeFileSync(join(dir, 'package.json'), JSON.stringify({ bin: { wasmloop: './build/src/serve/cli.js' } }));
+    assert.is(parseBenchArgs(['--baseline', dir], {}, SCENARIOS).baseline?.cli, join(dir, 'build/src/serve/cli.js'));
+    rmSync(join(dir, 'build/src/serve/cli.js'));
+    refuses(['--baseline', dir], {}, /has no build\/src\/serve\/cli\.js: run npm install in it first/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const old = fakeCheckout();
+  try {
+    assert.is(parseBenchArgs(['--baseline', old], {}, SCENARIOS).baseline?.cli, join(old, 'build/src/cli.js'));
+  } finally {
+    rmSync(old, { recursive: true, force: true });
   }
 });
 

@@ -11,7 +11,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
 import { cpuSeconds, processTree } from '../bench/proc.js';
-import { withTimeout } from './helpers.js';
+import { withTimeout } from './helpers/waiting.js';
 
 // On "burn", a worker thread spins for 60 ms of CPU time, then the main
 // thread for 30 ms (one after the other: process.cpuUsage counts every

@@ -11,7 +11,9 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
 import { Replies } from '../bench/peers/replies.js';
-import { HOST, connected, echoRoundTrip, patterned, withTimeout } from './helpers.js';
+import { HOST } from './helpers/fds.js';
+import { echoRoundTrip, patterned } from './helpers/servers.js';
+import { connected, withTimeout } from './helpers/waiting.js';
 
 const built = (path: string): string => fileURLToPath(new URL(`../${path}`, import.meta.url));
 
@@ -38,7 +40,7 @@ function start(args: string[]): Promise<Running> {
 }
 
 const peer = (script: string): Promise<Running> => start([built(`bench/peers/${script}`)]);
-const wasmloop = (protocol: string): Promise<Running> => start([built('src/cli.js'), 'serve', '--protocol', protocol, '--host', HOST, '--port', '0']);
+const wasmloop = (protocol: string): Promise<Running> => start([built('src/serve/cli.js'), 'serve', '--protocol', protocol, '--host', HOST, '--port', '0']);
 
 const servers: Record<string, Running> = {};
 

@@ -4,9 +4,11 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import { type CallbackContext } from '../src/index.js';
+import { sockets, type CallbackContext } from '../src/index.js';
 import { EPOLL } from '../src/testing/index.js';
-import { closeAll, mockLoop, pair, sockets, withTimeout } from './helpers.js';
+import { closeAll, pair } from './helpers/fds.js';
+import { mockLoop } from './helpers/mock-loops.js';
+import { withTimeout } from './helpers/waiting.js';
 import { TestLoop } from './test-loop.js';
 
 /** Runs `fn` with process.stderr.write captured; returns what was written. */

@@ -7,10 +7,13 @@ import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import { connected, ioOf, parsePrometheus, prometheusValue, tcpSocket, tick, until } from './helpers.js';
+import { tcpSocket } from './helpers/fds.js';
+import { parsePrometheus, prometheusValue } from './helpers/prometheus.js';
+import { ioOf } from './helpers/servers.js';
+import { connected, tick, until } from './helpers/waiting.js';
 import { UNCAUGHT_LOOP_ERROR } from './test-loop.js';
 
-const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
+const CLI = fileURLToPath(new URL('../src/serve/cli.js', import.meta.url));
 const PACKAGE_JSON = new URL('../../package.json', import.meta.url);
 /** A child still running after this long is killed, which fails its test. */
 const CHILD_TIMEOUT_MS = 10_000;

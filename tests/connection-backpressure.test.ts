@@ -3,11 +3,16 @@ import type { Socket } from 'node:net';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import type { Connection } from '../src/connection.js';
+import { Connection } from '../src/net/connection.js';
 import { echoProtocol } from '../src/protocols/echo.js';
 import { httpProtocol } from '../src/protocols/http.js';
-import type { ProtocolFactory } from '../src/server.js';
-import { connected, HOST, tick, until, withServer } from './helpers.js';
+import type { ProtocolFactory } from '../src/net/protocol.js';
+import { sockets } from '../src/index.js';
+import { typeErr, throws } from './helpers/errors.js';
+import { closeAll, HOST, pair } from './helpers/fds.js';
+import { withServer } from './helpers/servers.js';
+import { connected, tick, until } from './helpers/waiting.js';
+import { TestLoop } from './test-loop.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -220,6 +225,37 @@ test('Connection.close() discards the queue: the peer gets only what the kernel 
       client.destroy();
     }
   });
+});
+
+test('write() of anything but bytes is a TypeError, corked or not, and nothing is queued or sent', () => {
+  const loop = new TestLoop();
+  const { peer, local } = pair();
+  const closed: string[] = [];
+  try {
+    loop.addClientSocket(local, { read: () => {}, write: () => {} });
+    const connection = new Connection(local, loop, { highWaterMark: HIGH_WATER_MARK, lowWaterMark: LOW_WATER_MARK }, {
+      closed: (_, reason) => closed.push(reason),
+      lingering: () => {},
+    });
+    throws(() => connection.write('not bytes' as unknown as Uint8Array), typeErr);
+    connection.cork();
+    throws(() => connection.write([1, 2, 3] as unknown as Uint8Array), typeErr);
+    assert.is(connection.queuedBytes, 0);
+    connection.write(Buffer.from('ok'));
+    connection.uncork();
+    const got = Buffer.alloc(16);
+    let n: number | null = null;
+    for (let i = 0; i < 100 && n === null; i++) {
+      n = sockets.read(peer, got);
+      if (n === null) loop.runOnce(10);
+    }
+    assert.is(got.subarray(0, n ?? 0).toString(), 'ok', 'only the bytes were sent');
+    connection.close();
+    assert.equal(closed, ['close']);
+  } finally {
+    loop.close();
+    closeAll(peer);
+  }
 });
 
 test.run();

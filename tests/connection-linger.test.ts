@@ -6,8 +6,10 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
 import { httpProtocol } from '../src/protocols/http.js';
-import { LINGER_MS } from '../src/server.js';
-import { connected, HOST, tick, until, withServer } from './helpers.js';
+import { LINGER_MS } from '../src/net/server.js';
+import { HOST } from './helpers/fds.js';
+import { withServer } from './helpers/servers.js';
+import { connected, tick, until } from './helpers/waiting.js';
 
 test('a 400 reaches a client that keeps sending: EOF after the reply, no reset, closed at the client EOF', async () => {
   await withServer(httpProtocol(), {}, 'lingering 400', async (server, port) => {

@@ -7,9 +7,12 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
 import { echoProtocol } from '../src/index.js';
-import type { Connection } from '../src/connection.js';
-import { Server, type ProtocolFactory } from '../src/server.js';
-import { connected, HOST, patterned, tcpSocket, turnUntil, until, withServer } from './helpers.js';
+import type { Connection } from '../src/net/connection.js';
+import type { ProtocolFactory } from '../src/net/protocol.js';
+import { Server } from '../src/net/server.js';
+import { HOST, tcpSocket, turnUntil } from './helpers/fds.js';
+import { patterned, withServer } from './helpers/servers.js';
+import { connected, until } from './helpers/waiting.js';
 import { TestLoop } from './test-loop.js';
 
 const MiB = 1024 * 1024;

@@ -4,7 +4,34 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import { createCore, type Core } from '../src/core.js';
+import {
+  COUNTER_EVENTS,
+  COUNTER_STALE,
+  COUNTERS,
+  EDGE_TRIGGERED,
+  EPOLLERR,
+  EPOLLHUP,
+  EPOLLIN,
+  EPOLLOUT,
+  EPOLLRDHUP,
+  ERR_BAD_ROLE,
+  ERR_EXISTS,
+  ERR_FD_RANGE,
+  ERR_NOT_REGISTERED,
+  KIND_ACCEPT,
+  KIND_DEAD,
+  KIND_ERROR,
+  KIND_HANGUP,
+  KIND_NODE,
+  KIND_READ,
+  KIND_WRITE,
+  ROLE_CLIENT,
+  ROLE_NODE,
+  ROLE_SERVER,
+  WANT_READ,
+  WANT_WRITE,
+} from '../src/core/abi.js';
+import { createCore, type Core } from '../src/core/loader.js';
 
 // x86-64 packs struct epoll_event: u32 events at +0, u64 data at +4.
 const STRIDE = 12;
@@ -16,34 +43,31 @@ function newCore(maxFds = MAX_FDS, maxEvents = MAX_EVENTS): Core {
   return createCore(maxFds, maxEvents, STRIDE, DATA_OFFSET);
 }
 
-const probe = newCore().exports;
 const v = (global: WebAssembly.Global): number => global.value as number;
 const KIND = {
-  DEAD: v(probe.KIND_DEAD),
-  ACCEPT: v(probe.KIND_ACCEPT),
-  READ: v(probe.KIND_READ),
-  WRITE: v(probe.KIND_WRITE),
-  HANGUP: v(probe.KIND_HANGUP),
-  ERROR: v(probe.KIND_ERROR),
-  NODE: v(probe.KIND_NODE),
+  DEAD: KIND_DEAD,
+  ACCEPT: KIND_ACCEPT,
+  READ: KIND_READ,
+  WRITE: KIND_WRITE,
+  HANGUP: KIND_HANGUP,
+  ERROR: KIND_ERROR,
+  NODE: KIND_NODE,
 };
 const KIND_NAME = new Map(Object.entries(KIND).map(([name, value]) => [value, name]));
-const ROLE = { SERVER: v(probe.ROLE_SERVER), CLIENT: v(probe.ROLE_CLIENT), NODE: v(probe.ROLE_NODE) };
-const WANT_READ = v(probe.WANT_READ);
-const WANT_WRITE = v(probe.WANT_WRITE);
-const EDGE = v(probe.EDGE_TRIGGERED);
-const ERR = { FD_RANGE: v(probe.ERR_FD_RANGE), EXISTS: v(probe.ERR_EXISTS), NOT_REGISTERED: v(probe.ERR_NOT_REGISTERED), BAD_ROLE: v(probe.ERR_BAD_ROLE) };
-const IN = v(probe.EPOLLIN) >>> 0;
-const OUT = v(probe.EPOLLOUT) >>> 0;
-const ERRB = v(probe.EPOLLERR) >>> 0;
-const HUP = v(probe.EPOLLHUP) >>> 0;
-const RDHUP = v(probe.EPOLLRDHUP) >>> 0;
+const ROLE = { SERVER: ROLE_SERVER, CLIENT: ROLE_CLIENT, NODE: ROLE_NODE };
+const EDGE = EDGE_TRIGGERED;
+const ERR = { FD_RANGE: ERR_FD_RANGE, EXISTS: ERR_EXISTS, NOT_REGISTERED: ERR_NOT_REGISTERED, BAD_ROLE: ERR_BAD_ROLE };
+const IN = EPOLLIN;
+const OUT = EPOLLOUT;
+const ERRB = EPOLLERR;
+const HUP = EPOLLHUP;
+const RDHUP = EPOLLRDHUP;
 const EPOLLET = 0x80000000;
 
-const counter = (core: Core, g: WebAssembly.Global): number =>
-  new Float64Array(core.memory.buffer, v(core.exports.metricsBase), v(core.exports.COUNTERS))[v(g)]!;
-const staleTotal = (core: Core): number => counter(core, core.exports.COUNTER_STALE);
-const eventsTotal = (core: Core): number => counter(core, core.exports.COUNTER_EVENTS);
+const counter = (core: Core, which: number): number =>
+  new Float64Array(core.memory.buffer, v(core.exports.metricsBase), COUNTERS)[which]!;
+const staleTotal = (core: Core): number => counter(core, COUNTER_STALE);
+const eventsTotal = (core: Core): number => counter(core, COUNTER_EVENTS);
 
 interface FakeEvent {
   bits: number;

@@ -29,9 +29,9 @@ const COVERED_BY: Record<string, readonly string[]> = {
   RECORD_WORDS: ['core-oracle'],
   RECORD_BYTES: ['fuzz-core'],
   RECORDS_PER_EVENT: ['core-oracle'],
-  configure: ['core-oracle via src/core.ts', 'fuzz-core via src/core.ts', 'core-dispatch via src/core.ts'],
+  configure: ['core-oracle via src/core/loader.ts', 'fuzz-core via src/core/loader.ts', 'core-dispatch via src/core/loader.ts'],
   layoutBytes: ['timer-wheel', 'core-dispatch'],
-  eventsBase: ['core-oracle via src/core.ts', 'fuzz-core via src/core.ts', 'core-dispatch via src/core.ts'],
+  eventsBase: ['core-oracle via src/core/loader.ts', 'fuzz-core via src/core/loader.ts', 'core-dispatch via src/core/loader.ts'],
   recordsBase: ['fuzz-core', 'core-dispatch'],
   TIMER_ENTRY_BYTES: ['timer-wheel'],
   // records and the batch cursor (assembly/records.ts)
@@ -138,9 +138,9 @@ const COVERED_BY: Record<string, readonly string[]> = {
 const root = new URL('../../', import.meta.url);
 const source = (path: string): string => readFileSync(new URL(path, root), 'latin1');
 const mentions = (text: string, name: string): boolean => new RegExp(`\\.${name}\\b`).test(text);
-/** Whether the test imports `name` from the generated ABI (src/generated/core-abi.ts). */
+/** Whether the test imports `name` from the generated ABI (src/core/abi.ts). */
 const importsFromAbi = (text: string, name: string): boolean =>
-  [...text.matchAll(/import\s*\{([^}]*)\}\s*from '[./]*(?:src\/)?generated\/core-abi\.js'/g)].some((m) => m[1]!.split(',').some((part) => part.trim() === name));
+  [...text.matchAll(/import\s*\{([^}]*)\}\s*from '[./]*(?:src\/)?core\/abi\.js'/g)].some((m) => m[1]!.split(',').some((part) => part.trim() === name));
 
 test('the table names every export of the wasm core (its testing build: the product exports and the test-only ones), and nothing else', () => {
   const exported = Object.keys(createTestingCore(4, 4, 12, 4, 4).exports);

@@ -5,7 +5,8 @@ import * as assert from 'uvu/assert';
 
 import { Deferred, WasmloopError } from '../src/index.js';
 import { EPOLL } from '../src/testing/index.js';
-import { mockLoop, rangeErr, throws, typeErr } from './helpers.js';
+import { rangeErr, throws, typeErr } from './helpers/errors.js';
+import { mockLoop } from './helpers/mock-loops.js';
 
 test('a deferred callback runs after the batch of I/O callbacks and before the next wait', () => {
   const { loop, mock } = mockLoop();

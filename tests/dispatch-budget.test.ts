@@ -5,9 +5,11 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import { type Trigger } from '../src/index.js';
+import { sockets, type Trigger } from '../src/index.js';
 import { EPOLL } from '../src/testing/index.js';
-import { busyWait, closeAll, HOST, mockLoop, pair, sockets } from './helpers.js';
+import { closeAll, HOST, pair } from './helpers/fds.js';
+import { mockLoop } from './helpers/mock-loops.js';
+import { busyWait } from './helpers/timing.js';
 import { TestLoop } from './test-loop.js';
 
 const FDS = Array.from({ length: 10 }, (_, i) => 10 + i);

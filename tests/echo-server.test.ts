@@ -5,7 +5,8 @@ import * as assert from 'uvu/assert';
 
 import type { Trigger } from '../src/index.js';
 import { echoProtocol } from '../src/protocols/echo.js';
-import { onceConnected, until, withServer } from './helpers.js';
+import { withServer } from './helpers/servers.js';
+import { onceConnected, until } from './helpers/waiting.js';
 
 interface EchoResult {
   received: Buffer;

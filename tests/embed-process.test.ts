@@ -7,7 +7,8 @@ import { connect } from 'node:net';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import { spawnFixture, tick, withTimeout } from './helpers.js';
+import { spawnFixture } from './helpers/embedding.js';
+import { tick, withTimeout } from './helpers/waiting.js';
 
 /** The repository's root, from build/tests. */
 const ROOT = new URL('../../', import.meta.url);

@@ -14,7 +14,10 @@ import {
   ticksBetweenHandlers,
   utilizationReadsLoad,
 } from './embed-scenarios.js';
-import { drive, pair, sockets, tick, withTimeout } from './helpers.js';
+import { sockets } from '../src/index.js';
+import { drive } from './helpers/embedding.js';
+import { pair } from './helpers/fds.js';
+import { tick, withTimeout } from './helpers/waiting.js';
 import { TestLoop } from './test-loop.js';
 
 test('a node:http server and a wasmloop Server serve 20 clients each at once while run() is active', async () => {

@@ -6,22 +6,11 @@ import { createServer as createHttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as assert from 'uvu/assert';
 
-import { echoProtocol, Server } from '../src/index.js';
-import {
-  busyWait,
-  connected,
-  drive,
-  HOST,
-  nodeTimerLateness,
-  pair,
-  percentile,
-  sockets,
-  spawnFixture,
-  tick,
-  until,
-  withTimeout,
-  type EmbedMode,
-} from './helpers.js';
+import { echoProtocol, Server, sockets } from '../src/index.js';
+import { drive, spawnFixture, type EmbedMode } from './helpers/embedding.js';
+import { HOST, pair } from './helpers/fds.js';
+import { busyWait, nodeTimerLateness, percentile } from './helpers/timing.js';
+import { connected, tick, until, withTimeout } from './helpers/waiting.js';
 import { TestLoop } from './test-loop.js';
 
 /**

@@ -4,7 +4,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import { WasmloopError } from '../src/index.js';
+import { WasmloopError, sockets } from '../src/index.js';
 import {
   nodeTimerFiresFromLoopCallback,
   nodeTimersUnderLoad,
@@ -14,7 +14,10 @@ import {
   ticksBetweenHandlers,
   utilizationReadsLoad,
 } from './embed-scenarios.js';
-import { pair, percentile, sockets, throws, tick, until, withTimeout, type Expected } from './helpers.js';
+import { throws, type Expected } from './helpers/errors.js';
+import { pair } from './helpers/fds.js';
+import { percentile } from './helpers/timing.js';
+import { tick, until, withTimeout } from './helpers/waiting.js';
 import { TestLoop } from './test-loop.js';
 
 const started: Expected = { type: WasmloopError, code: 'ERR_LOOP_STARTED' };

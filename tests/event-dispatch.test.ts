@@ -7,7 +7,9 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
 import type { SystemError } from '../src/index.js';
-import { acceptOne, closeAll, connected, HOST, pair, sockets, turnUntil, withTimeout } from './helpers.js';
+import { sockets } from '../src/index.js';
+import { acceptOne, closeAll, HOST, pair, turnUntil } from './helpers/fds.js';
+import { connected, withTimeout } from './helpers/waiting.js';
 import { TestLoop } from './test-loop.js';
 
 /** Reads everything available now; returns the bytes and whether EOF was seen. */

@@ -7,8 +7,9 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import { EventLoop, WasmloopError } from '../src/index.js';
-import { closeQuietly, openFds, rangeErr, sockets, throws, typeErr, valueErr, type Expected } from './helpers.js';
+import { EventLoop, WasmloopError, sockets } from '../src/index.js';
+import { rangeErr, throws, typeErr, valueErr, type Expected } from './helpers/errors.js';
+import { closeQuietly, openFds } from './helpers/fds.js';
 import { TestLoop } from './test-loop.js';
 
 // Counted when this file's tests start (uvu may import other files first).

@@ -5,9 +5,12 @@ import type { Socket } from 'node:net';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import { WasmloopError } from '../src/index.js';
+import { WasmloopError, sockets } from '../src/index.js';
 import { echoProtocol } from '../src/protocols/echo.js';
-import { HOST, closeAll, connected, rangeErr, sockets, throws, withServer, withTimeout } from './helpers.js';
+import { rangeErr, throws } from './helpers/errors.js';
+import { HOST, closeAll } from './helpers/fds.js';
+import { withServer } from './helpers/servers.js';
+import { connected, withTimeout } from './helpers/waiting.js';
 import { TestLoop } from './test-loop.js';
 
 const SMALL_MAX_FDS = 64;

@@ -8,9 +8,9 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import { EventLoop, type BackendName, type SystemError } from '../src/index.js';
-import { native } from '../src/native.js';
-import { HOST, acceptOne, closeAll, isOpen, pair, sockets, turnUntil } from './helpers.js';
+import { EventLoop, sockets, type BackendName, type SystemError } from '../src/index.js';
+import { native } from '../src/kernel/native.js';
+import { HOST, acceptOne, closeAll, isOpen, pair, turnUntil } from './helpers/fds.js';
 import { TestLoop } from './test-loop.js';
 
 const BACKENDS: BackendName[] = ['epoll', 'poll', 'select'];

@@ -6,7 +6,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import { echoRoundTrip, forkServer, patterned, tick, until, withTimeout } from './helpers.js';
+import { echoRoundTrip, forkServer, patterned } from './helpers/servers.js';
+import { tick, until, withTimeout } from './helpers/waiting.js';
 import { TestLoop } from './test-loop.js';
 
 const CLIENTS = 200;

@@ -7,7 +7,9 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
 import { echoProtocol } from '../src/protocols/echo.js';
-import { HOST, connected, echoRoundTrip, patterned, until, withServer, withTimeout } from './helpers.js';
+import { HOST } from './helpers/fds.js';
+import { echoRoundTrip, patterned, withServer } from './helpers/servers.js';
+import { connected, until, withTimeout } from './helpers/waiting.js';
 
 const RESETTERS = 8;
 const READERS = 40;

@@ -6,7 +6,9 @@ import type { Socket } from 'node:net';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import { HOST, connected, forkServer, tick, until, withTimeout, type ChildServer } from './helpers.js';
+import { HOST } from './helpers/fds.js';
+import { forkServer, type ChildServer } from './helpers/servers.js';
+import { connected, tick, until, withTimeout } from './helpers/waiting.js';
 
 const VANISHING = 60;
 const SERVED = 30;

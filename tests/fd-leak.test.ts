@@ -5,9 +5,11 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
 import type { SystemError } from '../src/index.js';
-import { Server } from '../src/server.js';
+import { Server } from '../src/net/server.js';
 import { echoProtocol } from '../src/protocols/echo.js';
-import { HOST, isOpen, openFds as fdCount, sockets, withTimeout } from './helpers.js';
+import { sockets } from '../src/index.js';
+import { HOST, isOpen, openFds as fdCount } from './helpers/fds.js';
+import { withTimeout } from './helpers/waiting.js';
 import { TestLoop } from './test-loop.js';
 
 /** Lets Node finish closing handles (uv_close callbacks run a turn later). */

@@ -15,7 +15,40 @@ import fc from 'fast-check';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import { createCore, type Core } from '../src/core.js';
+import {
+  EDGE_TRIGGERED,
+  EPOLLERR,
+  EPOLLET,
+  EPOLLHUP,
+  EPOLLIN,
+  EPOLLONESHOT,
+  EPOLLOUT,
+  EPOLLRDHUP,
+  ERR_BAD_ROLE,
+  ERR_EXISTS,
+  ERR_FD_RANGE,
+  ERR_NOT_REGISTERED,
+  ERR_TIMERS_FULL,
+  KIND_ACCEPT,
+  KIND_DEAD,
+  KIND_ERROR,
+  KIND_HANGUP,
+  KIND_NODE,
+  KIND_READ,
+  KIND_WRITE,
+  MAX_TIMER_DELAY_MS,
+  ONESHOT,
+  PRIORITY_SHIFT,
+  RECORD_BYTES,
+  ROLE_CLIENT,
+  ROLE_NODE,
+  ROLE_SERVER,
+  ROLE_WATCH,
+  WANT_HANGUP,
+  WANT_READ,
+  WANT_WRITE,
+} from '../src/core/abi.js';
+import { createCore, type Core } from '../src/core/loader.js';
 import { TimerModel } from './timer-model.js';
 
 const STRIDE = 12;
@@ -25,26 +58,18 @@ const MAX_EVENTS = 12;
 const MAX_TIMERS = 8;
 const RUNS = Number(process.env['WASMLOOP_FUZZ_RUNS'] ?? 400);
 
-const probe = createCore(MAX_FDS, MAX_EVENTS, STRIDE, DATA_OFFSET, MAX_TIMERS).exports;
 const v = (g: WebAssembly.Global): number => g.value as number;
-const KIND = { DEAD: v(probe.KIND_DEAD), ACCEPT: v(probe.KIND_ACCEPT), READ: v(probe.KIND_READ), WRITE: v(probe.KIND_WRITE), HANGUP: v(probe.KIND_HANGUP), ERROR: v(probe.KIND_ERROR), NODE: v(probe.KIND_NODE) };
-const ROLE = { SERVER: v(probe.ROLE_SERVER), CLIENT: v(probe.ROLE_CLIENT), NODE: v(probe.ROLE_NODE), WATCH: v(probe.ROLE_WATCH) };
-const WANT_READ = v(probe.WANT_READ);
-const WANT_WRITE = v(probe.WANT_WRITE);
-const EDGE = v(probe.EDGE_TRIGGERED);
-const WANT_HANGUP = v(probe.WANT_HANGUP);
-const ONESHOT = v(probe.ONESHOT);
-const PRIORITY_SHIFT = v(probe.PRIORITY_SHIFT);
-const ERR = { FD_RANGE: v(probe.ERR_FD_RANGE), EXISTS: v(probe.ERR_EXISTS), NOT_REGISTERED: v(probe.ERR_NOT_REGISTERED), BAD_ROLE: v(probe.ERR_BAD_ROLE) };
-const IN = v(probe.EPOLLIN) >>> 0;
-const OUT = v(probe.EPOLLOUT) >>> 0;
-const ERRB = v(probe.EPOLLERR) >>> 0;
-const HUP = v(probe.EPOLLHUP) >>> 0;
-const RDHUP = v(probe.EPOLLRDHUP) >>> 0;
-const EPOLLET = v(probe.EPOLLET) >>> 0;
-const EPOLLONESHOT = v(probe.EPOLLONESHOT) >>> 0;
-const MAX_DELAY = v(probe.MAX_TIMER_DELAY_MS);
-const TIMERS_FULL = v(probe.ERR_TIMERS_FULL);
+const KIND = { DEAD: KIND_DEAD, ACCEPT: KIND_ACCEPT, READ: KIND_READ, WRITE: KIND_WRITE, HANGUP: KIND_HANGUP, ERROR: KIND_ERROR, NODE: KIND_NODE };
+const ROLE = { SERVER: ROLE_SERVER, CLIENT: ROLE_CLIENT, NODE: ROLE_NODE, WATCH: ROLE_WATCH };
+const EDGE = EDGE_TRIGGERED;
+const ERR = { FD_RANGE: ERR_FD_RANGE, EXISTS: ERR_EXISTS, NOT_REGISTERED: ERR_NOT_REGISTERED, BAD_ROLE: ERR_BAD_ROLE };
+const IN = EPOLLIN;
+const OUT = EPOLLOUT;
+const ERRB = EPOLLERR;
+const HUP = EPOLLHUP;
+const RDHUP = EPOLLRDHUP;
+const MAX_DELAY = MAX_TIMER_DELAY_MS;
+const TIMERS_FULL = ERR_TIMERS_FULL;
 
 // ---- the reference model ----------------------------------------------------------------
 
@@ -203,7 +228,7 @@ function coreRecords(core: Core): ModelRecord[] {
   const view = new DataView(core.memory.buffer);
   const out: ModelRecord[] = [];
   for (let i = 0; i < w.recordsInBatch(); i++) {
-    const at = v(w.recordsBase) + i * v(w.RECORD_BYTES);
+    const at = v(w.recordsBase) + i * RECORD_BYTES;
     const word = (n: number): number => view.getInt32(at + 4 * n, true);
     out.push({ kind: word(0), fd: word(1), gen: word(2), bits: word(3) >>> 0 });
   }

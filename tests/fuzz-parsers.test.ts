@@ -10,8 +10,8 @@ import * as assert from 'uvu/assert';
 
 import { httpProtocol } from '../src/protocols/http.js';
 import { respProtocol } from '../src/protocols/resp.js';
-import type { ProtocolFactory } from '../src/server.js';
-import { fakeConnection } from './helpers.js';
+import type { ProtocolFactory } from '../src/net/protocol.js';
+import { fakeConnection } from './helpers/protocols.js';
 
 const RUNS = Number(process.env['WASMLOOP_FUZZ_RUNS'] ?? 400);
 /** A hang shows up as a feed far beyond this; normal ones take well under a millisecond. */

@@ -3,8 +3,10 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
 import { httpProtocol, DEFAULT_MAX_HEADER_BYTES, type HttpOptions, type HttpProtocolFactory } from '../src/protocols/http.js';
-import type { Protocol } from '../src/connection.js';
-import { fakeConnection, rangeErr, splitMismatches, throws, typeErr, withServer, type FakeConnection } from './helpers.js';
+import type { Protocol } from '../src/net/protocol.js';
+import { rangeErr, throws, typeErr } from './helpers/errors.js';
+import { fakeConnection, splitMismatches, type FakeConnection } from './helpers/protocols.js';
+import { withServer } from './helpers/servers.js';
 
 const HELLO = 'HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nhello';
 const HELLO_HEAD = 'HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\n';

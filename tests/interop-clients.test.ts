@@ -8,7 +8,8 @@ import * as assert from 'uvu/assert';
 
 import { httpProtocol } from '../src/protocols/http.js';
 import { respProtocol } from '../src/protocols/resp.js';
-import { HOST, withServer } from './helpers.js';
+import { HOST } from './helpers/fds.js';
+import { withServer } from './helpers/servers.js';
 import { testWithTools } from './required-tools.js';
 
 /** A client still running after this long is killed, which fails its test. */

@@ -92,7 +92,7 @@ test('the report divides each row by every peer of its slice, requests/s and ser
   assert.equal(cells.slice(7, 11), ['2.00× · 0.50×', '4.00× · 0.25×', '0.50× · 2.00×', '0.25× · 4.00×']);
 });
 
-const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
+const CLI = fileURLToPath(new URL('../src/serve/cli.js', import.meta.url));
 const wasmloop = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 20_000 });
 
 test('wasmloop bench loads the laboratory: --help prints its usage, no mode is a usage error', () => {

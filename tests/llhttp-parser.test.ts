@@ -7,7 +7,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
 import { LlhttpParsers, llhttpConstants, llhttpErrorName, type LlhttpOptions } from '../src/protocols/llhttp.js';
-import { rangeErr, throws, typeErr } from './helpers.js';
+import { rangeErr, throws, typeErr } from './helpers/errors.js';
 
 const C = llhttpConstants();
 const KIND_NAMES = new Map([...C.all].filter(([name]) => name.startsWith('KIND_')).map(([name, value]) => [value, name.slice(5)]));

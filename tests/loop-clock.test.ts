@@ -4,13 +4,11 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import { createCore } from '../src/core.js';
+import { MAX_TIMER_DELAY_MS } from '../src/core/abi.js'; // the wheel's range: 2^36 - 1 ms, about 2.18 years
 import { MockKernel } from '../src/testing/index.js';
-import { throws, typeErr, virtualClockLoop } from './helpers.js';
+import { throws, typeErr } from './helpers/errors.js';
+import { virtualClockLoop } from './helpers/mock-loops.js';
 import { TestLoop } from './test-loop.js';
-
-/** The wheel's range, from the core itself (2^36 - 1 ms, about 2.18 years). */
-const MAX_TIMER_DELAY_MS = createCore(1, 1, 12, 4, 1).exports.MAX_TIMER_DELAY_MS.value as number;
 
 /** The last wait's timeout. */
 const lastWait = (mock: MockKernel): number => mock.waits[mock.waits.length - 1]!;

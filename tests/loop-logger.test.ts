@@ -5,7 +5,9 @@ import * as assert from 'uvu/assert';
 
 import { type Logger } from '../src/index.js';
 import { EPOLL } from '../src/testing/index.js';
-import { busyWait, mockLoop, throws } from './helpers.js';
+import { throws } from './helpers/errors.js';
+import { mockLoop } from './helpers/mock-loops.js';
+import { busyWait } from './helpers/timing.js';
 import { TestLoop } from './test-loop.js';
 
 type Entry = [level: string, object: Record<string, unknown>, message: string];

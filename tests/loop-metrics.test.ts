@@ -5,7 +5,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
 import { EPOLL } from '../src/testing/index.js';
-import { busyWait, mockLoop } from './helpers.js';
+import { mockLoop } from './helpers/mock-loops.js';
+import { busyWait } from './helpers/timing.js';
 
 const { EBADF } = osConstants.errno;
 

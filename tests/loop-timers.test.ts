@@ -10,7 +10,10 @@ import * as assert from 'uvu/assert';
 
 import { BACKENDS, Timer, type CallbackContext, type MissedTickPolicy } from '../src/index.js';
 import { EPOLL } from '../src/testing/index.js';
-import { rangeErr, runQueueClock, throws, typeErr, valueErr, virtualClockLoop, withTimeout } from './helpers.js';
+import { rangeErr, throws, typeErr, valueErr } from './helpers/errors.js';
+import { virtualClockLoop } from './helpers/mock-loops.js';
+import { runQueueClock } from './helpers/timing.js';
+import { withTimeout } from './helpers/waiting.js';
 import { TestLoop } from './test-loop.js';
 
 // ---- firing order ----------------------------------------------------------------

@@ -14,7 +14,7 @@ import fc from 'fast-check';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import type { Core } from '../src/core.js';
+import type { Core } from '../src/core/loader.js';
 import { createTestingCore } from '../src/testing/index.js';
 
 const RUNS = Number(process.env['WASMLOOP_FUZZ_RUNS'] ?? 400);

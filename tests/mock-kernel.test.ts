@@ -7,7 +7,8 @@ import * as assert from 'uvu/assert';
 
 import type { WatchEvent } from '../src/index.js';
 import { EPOLL } from '../src/testing/index.js';
-import { mockLoop, throws } from './helpers.js';
+import { throws } from './helpers/errors.js';
+import { mockLoop } from './helpers/mock-loops.js';
 
 const { EBADF, EIO } = osConstants.errno;
 

@@ -31,6 +31,15 @@ test('the main entry exports the loop and no test scaffolding', async () => {
   }
 });
 
+test("the main entry's Server has no connection callbacks on it, and the unchecked socket calls stay inside", async () => {
+  const main: Record<string, unknown> = await import('wasmloop');
+  const server = (main['Server'] as { prototype: object }).prototype;
+  for (const name of ['closed', 'lingering']) assert.not.ok(name in server, `Server.prototype.${name}`);
+  const sockets = main['sockets'] as Record<string, unknown>;
+  assert.is(typeof sockets['read'], 'function');
+  for (const name of Object.keys(main).concat(Object.keys(sockets))) assert.not.match(name, /Unchecked$/, `wasmloop exports ${name}`);
+});
+
 const SRC = fileURLToPath(new URL('../../src/', import.meta.url));
 
 function sources(dir: string): string[] {
@@ -51,6 +60,26 @@ test('nothing in src/ outside src/testing/ imports the benchmarks or the testing
   assert.equal(offending, []);
 });
 
+/** src/'s folders in data-path order (docs/design.md, "The map"): each may import only from those before it. */
+const DATA_PATH = ['kernel', 'core', 'loop', 'net', 'protocols', 'serve', 'testing'];
+
+test("no folder of src/ imports from one below it on the data path (kernel, core, loop, net, protocols, serve, testing)", () => {
+  const folders = readdirSync(SRC, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name).sort();
+  assert.equal(folders, [...DATA_PATH].sort(), 'every folder of src/ has its place in the order');
+  const upward: string[] = [];
+  for (const file of sources(SRC)) {
+    const [folder, ...rest] = file.slice(SRC.length).split('/');
+    if (rest.length === 0) continue; // src/index.ts and its neighbours sit below every folder
+    const text = readFileSync(file, 'utf8');
+    for (const [, specifier] of text.matchAll(/(?:from|import)\s*\(?\s*'(\.[^']+)'/g)) {
+      const target = join(file, '..', specifier!).slice(SRC.length).split('/');
+      if (target.length === 1) continue; // src/errors.ts, for every folder
+      if (DATA_PATH.indexOf(target[0]!) > DATA_PATH.indexOf(folder!)) upward.push(`${file.slice(SRC.length)} imports ${specifier}`);
+    }
+  }
+  assert.equal(upward, []);
+});
+
 test('the CLI runs from the library alone; wasmloop bench then says where the laboratory is', () => {
   const build = fileURLToPath(new URL('../', import.meta.url));
   const root = mkdtempSync(join(tmpdir(), 'wasmloop-alone-'));
@@ -59,7 +88,7 @@ test('the CLI runs from the library alone; wasmloop bench then says where the la
     copyFileSync(join(build, 'core.wasm'), join(root, 'build', 'core.wasm'));
     symlinkSync(join(build, 'Release'), join(root, 'build', 'Release'));
     copyFileSync(join(build, '..', 'package.json'), join(root, 'package.json'));
-    const cli = (...args: string[]) => spawnSync(process.execPath, [join(root, 'build', 'src', 'cli.js'), ...args], { encoding: 'utf8', timeout: 20_000 });
+    const cli = (...args: string[]) => spawnSync(process.execPath, [join(root, 'build', 'src', 'serve', 'cli.js'), ...args], { encoding: 'utf8', timeout: 20_000 });
     const help = cli('--help');
     assert.is(help.status, 0, help.stderr);
     assert.match(help.stdout, /Usage: wasmloop serve/);

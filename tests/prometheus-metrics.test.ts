@@ -5,10 +5,11 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
 import type { LoopMetrics } from '../src/index.js';
-import { renderPrometheus } from '../src/prometheus.js';
+import { renderPrometheus } from '../src/serve/prometheus.js';
 import { httpProtocol } from '../src/protocols/http.js';
-import { Server, type ServerStats } from '../src/server.js';
-import { parsePrometheus, prometheusValue, withServer } from './helpers.js';
+import { Server, type ServerStats } from '../src/net/server.js';
+import { parsePrometheus, prometheusValue } from './helpers/prometheus.js';
+import { withServer } from './helpers/servers.js';
 import { TestLoop } from './test-loop.js';
 
 /** curl with no proxy, so loopback requests go straight to the server. */

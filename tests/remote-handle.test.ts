@@ -6,12 +6,14 @@ import { Worker } from 'node:worker_threads';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import { RemoteHandle, SocketManager, WasmloopError, DEFAULT_REMOTE_QUEUE, type RemoteHandleData } from '../src/index.js';
-import { HOST, openFds, throws, withTimeout } from './helpers.js';
+import { RemoteHandle, sockets, WasmloopError, DEFAULT_REMOTE_QUEUE, type RemoteHandleData } from '../src/index.js';
+import { throws } from './helpers/errors.js';
+import { HOST, openFds } from './helpers/fds.js';
+import { withTimeout } from './helpers/waiting.js';
+import { REMOTE_SEND_STEPS } from '../src/testing/index.js';
 import { TestLoop } from './test-loop.js';
 
 const fixture = (name: string): URL => new URL(`./fixtures/${name}.js`, import.meta.url);
-const sockets = new SocketManager();
 
 function message<T>(worker: Worker): Promise<T> {
   return new Promise((resolve, reject) => {
@@ -144,6 +146,77 @@ test('two producer threads: every command arrives once, each producer\'s in orde
     assert.equal(second, inOrder);
   } finally {
     await Promise.all(producers.map((w) => w.terminate()));
+    loop.close();
+  }
+});
+
+// A thread that dies in the middle of a send (worker.terminate()) leaves the
+// shared queue as it was at that point. Each step of a send in turn: the
+// producer stops there for good, and is terminated; then this thread sends
+// more than two laps of the queue, so the dead producer's cell is used again.
+for (const step of REMOTE_SEND_STEPS) {
+  test(`a producer terminated at its send's '${step}' step loses at most its own command; another producer's all arrive, in order`, async () => {
+    const loop = new TestLoop();
+    const received: number[] = [];
+    loop.on('fd', (n) => received.push(n));
+    const remote = loop.remote();
+    const DEAD = 999_999;
+    const dying = new Worker(fixture('remote-dying-producer'), {
+      workerData: { remote: { buffer: remote.buffer, eventFd: remote.eventFd }, step, fd: DEAD },
+    });
+    try {
+      const report = await withTimeout(message<{ stoppedAt?: string }>(dying), `the producer to stop at '${step}'`);
+      assert.is(report.stoppedAt, step);
+      await dying.terminate();
+      const COUNT = 2 * DEFAULT_REMOTE_QUEUE + 3;
+      for (let i = 0; i < COUNT; i++) {
+        remote.sendFd(i);
+        if (i % 256 === 255) loop.runOnce(0);
+      }
+      loop.runOnce(0);
+      const sent = Array.from({ length: COUNT }, (_, i) => i);
+      // Once published, the dead producer's command is in the queue, ahead of the others.
+      const published = REMOTE_SEND_STEPS.indexOf(step) >= REMOTE_SEND_STEPS.indexOf('published');
+      assert.equal(received, published ? [DEAD, ...sent] : sent);
+    } finally {
+      await dying.terminate();
+      loop.close();
+    }
+  });
+}
+
+test("a producer paused after reading the queue, while another goes round it twice, publishes its command once when it resumes", async () => {
+  const loop = new TestLoop();
+  const received: number[] = [];
+  loop.on('fd', (n) => received.push(n));
+  const remote = loop.remote();
+  const SLOW = 999_999;
+  const resume = new Int32Array(new SharedArrayBuffer(4));
+  const slow = new Worker(fixture('remote-dying-producer'), {
+    workerData: { remote: { buffer: remote.buffer, eventFd: remote.eventFd }, step: 'read', fd: SLOW, resume: resume.buffer },
+  });
+  try {
+    assert.is((await withTimeout(message<{ stoppedAt?: string }>(slow), "the producer to pause at 'read'")).stoppedAt, 'read');
+    // Two laps and one more: the cell the slow producer read is now free
+    // for a later position, and `tail` is one past it.
+    const COUNT = 2 * DEFAULT_REMOTE_QUEUE + 1;
+    for (let i = 0; i < COUNT; i++) {
+      remote.sendFd(i);
+      if (i % 256 === 255) loop.runOnce(0);
+    }
+    loop.runOnce(0);
+    const finished = message<{ finished?: boolean }>(slow);
+    Atomics.store(resume, 0, 1);
+    Atomics.notify(resume, 0);
+    assert.ok((await withTimeout(finished, 'the slow producer to finish its send')).finished);
+    loop.runOnce(0);
+    assert.equal(received, [...Array.from({ length: COUNT }, (_, i) => i), SLOW]);
+    // The queue goes on from there.
+    remote.sendFd(7);
+    loop.runOnce(0);
+    assert.is(received.at(-1), 7);
+  } finally {
+    await slow.terminate();
     loop.close();
   }
 });

@@ -3,8 +3,10 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
 import { respProtocol, DEFAULT_MAX_ARGUMENTS, DEFAULT_MAX_BULK_LENGTH, MAX_INLINE_LENGTH, type RespOptions, type RespProtocolFactory } from '../src/protocols/resp.js';
-import type { Protocol } from '../src/connection.js';
-import { fakeConnection, rangeErr, splitMismatches, throws, typeErr, withServer, type FakeConnection } from './helpers.js';
+import type { Protocol } from '../src/net/protocol.js';
+import { rangeErr, throws, typeErr } from './helpers/errors.js';
+import { fakeConnection, splitMismatches, type FakeConnection } from './helpers/protocols.js';
+import { withServer } from './helpers/servers.js';
 
 /** One multibulk request, binary-safe. */
 function command(...args: (string | Buffer)[]): Buffer {

@@ -5,8 +5,10 @@ import { connect as netConnect, createServer, type AddressInfo } from 'node:net'
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import { echoProtocol, Server, WasmloopError } from '../src/index.js';
-import { HOST, pair, sockets, spawnFixture, withTimeout } from './helpers.js';
+import { echoProtocol, Server, WasmloopError, sockets } from '../src/index.js';
+import { spawnFixture } from './helpers/embedding.js';
+import { HOST, pair } from './helpers/fds.js';
+import { withTimeout } from './helpers/waiting.js';
 import { TestLoop } from './test-loop.js';
 
 /** The WasmloopError code `fn` throws (fails if it does not throw one). */

@@ -2,8 +2,9 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import { native } from '../src/native.js';
-import { bucketPercentile, formatStatus, mergeSamples, type StatusSample } from '../src/serve.js';
+import { native } from '../src/kernel/native.js';
+import { bucketPercentile, formatStatus, mergeSamples, ServingThread, type ServeConfig, type StatusSample } from '../src/serve/serve.js';
+import { tick } from './helpers/waiting.js';
 import { TestLoop } from './test-loop.js';
 
 const sample = (over: Partial<StatusSample>): StatusSample => ({
@@ -11,14 +12,14 @@ const sample = (over: Partial<StatusSample>): StatusSample => ({
   requests: 0,
   batchBuckets: [],
   busyMs: 0,
-  waitMs: 0,
+  idleMs: 0,
   ...over,
 });
 
 test('formatStatus: connections, req/s over the interval, events per wait p50/p99 of the interval, utilization', () => {
-  const previous = sample({ requests: 1000, batchBuckets: [5, 10], busyMs: 100, waitMs: 900 });
+  const previous = sample({ requests: 1000, batchBuckets: [5, 10], busyMs: 100, idleMs: 900 });
   // Over 2 s: 100,000 requests; 100 waits, 90 of 4-7 events (bucket 3), 10 of 64-127 (bucket 7); busy 1500 of 2000 ms.
-  const current = sample({ connections: 100, requests: 101_000, batchBuckets: [5, 10, 0, 90, 0, 0, 0, 10], busyMs: 1600, waitMs: 1400 });
+  const current = sample({ connections: 100, requests: 101_000, batchBuckets: [5, 10, 0, 90, 0, 0, 0, 10], busyMs: 1600, idleMs: 1400 });
   assert.is(formatStatus(previous, current, 2000), '100 connections | 50,000 req/s | events/wait p50 8 p99 128 | loop 75%');
 });
 
@@ -60,11 +61,43 @@ test('bucketPercentile agrees with the core on a live loop histogram of several 
 
 test('mergeSamples sums threads: connections, requests, histogram buckets and loop time', () => {
   const merged = mergeSamples([
-    sample({ connections: 3, requests: 10, batchBuckets: [1, 2], busyMs: 5, waitMs: 95 }),
-    sample({ connections: 4, requests: 20, batchBuckets: [0, 1, 7], busyMs: 15, waitMs: 85 }),
+    sample({ connections: 3, requests: 10, batchBuckets: [1, 2], busyMs: 5, idleMs: 95 }),
+    sample({ connections: 4, requests: 20, batchBuckets: [0, 1, 7], busyMs: 15, idleMs: 85 }),
   ]);
-  assert.equal(merged, { connections: 7, requests: 30, batchBuckets: [1, 3, 7], busyMs: 20, waitMs: 180 });
+  assert.equal(merged, { connections: 7, requests: 30, batchBuckets: [1, 3, 7], busyMs: 20, idleMs: 180 });
   assert.is(mergeSamples([sample({ requests: null })]).requests, null);
+});
+
+test("a thread's status line shows its loop's own utilization: busy over busy plus idle, not plus wait", async () => {
+  const config: ServeConfig = {
+    protocol: 'echo', host: '127.0.0.1', port: 0, backend: 'epoll', trigger: 'level', maxEvents: 64, maxFds: 1024,
+    backlog: 16, idleTimeoutMs: 0, fdExhaustion: 'pause', shutdownMs: 100, workers: 1, logLevel: 'silent',
+  };
+  const thread = new ServingThread(config, false);
+  try {
+    thread.listen();
+    const before = thread.sample();
+    // Started, the loop's waits are zero-timeout polls: its idle time is the
+    // time between wakeups, which a wait-based figure would miss.
+    let turns = 0;
+    const ticker = thread.loop.setInterval(() => turns++, 10);
+    thread.loop.start();
+    await tick(200);
+    thread.loop.stop();
+    ticker.cancel();
+    const after = thread.sample();
+    const metrics = thread.loop.metrics();
+    assert.ok(turns >= 5, `${turns} timer turns`);
+    assert.is(after.busyMs, metrics.busyMs);
+    assert.is(after.idleMs, metrics.idleMs);
+    assert.ok(metrics.idleMs > 10 * metrics.waitMs, `idle ${metrics.idleMs} ms, wait ${metrics.waitMs} ms`);
+    const shown = Number(/loop (\d+)%$/.exec(formatStatus(before, after, 200))?.[1]);
+    const expected = (after.busyMs - before.busyMs) / (after.busyMs - before.busyMs + after.idleMs - before.idleMs);
+    assert.is(shown, Math.round(expected * 100));
+    assert.ok(shown < 50, `a near-idle loop shows ${shown}%`);
+  } finally {
+    thread.close();
+  }
 });
 
 test.run();

@@ -9,9 +9,10 @@ import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import { HOST, until, withTimeout } from './helpers.js';
+import { HOST } from './helpers/fds.js';
+import { until, withTimeout } from './helpers/waiting.js';
 
-const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
+const CLI = fileURLToPath(new URL('../src/serve/cli.js', import.meta.url));
 const CLIENTS = 1000;
 const CONCURRENCY = 100;
 const REQUEST = 'GET / HTTP/1.1\r\nHost: x\r\n\r\n';

@@ -11,8 +11,10 @@ import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import type { ServerStats } from '../src/server.js';
-import { HOST, runnableMs, tick, until, withTimeout } from './helpers.js';
+import type { ServerStats } from '../src/net/server.js';
+import { HOST } from './helpers/fds.js';
+import { runnableMs } from './helpers/timing.js';
+import { tick, until, withTimeout } from './helpers/waiting.js';
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/emfile-server.js', import.meta.url));
 const FD_LIMIT = 64;

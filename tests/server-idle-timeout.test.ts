@@ -4,8 +4,11 @@ import * as assert from 'uvu/assert';
 
 import { echoProtocol } from '../src/protocols/echo.js';
 import { httpProtocol } from '../src/protocols/http.js';
-import { DEFAULT_IDLE_TIMEOUT_MS, Server } from '../src/server.js';
-import { connected, HOST, rangeErr, throws, tick, until, valueErr, withServer } from './helpers.js';
+import { DEFAULT_IDLE_TIMEOUT_MS, Server } from '../src/net/server.js';
+import { rangeErr, throws, valueErr } from './helpers/errors.js';
+import { HOST } from './helpers/fds.js';
+import { withServer } from './helpers/servers.js';
+import { connected, tick, until } from './helpers/waiting.js';
 import { TestLoop } from './test-loop.js';
 
 const IDLE_MS = 200;

@@ -4,8 +4,13 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
 import { echoProtocol } from '../src/protocols/echo.js';
-import { DEFAULT_SHUTDOWN_MS, Server, type ProtocolFactory } from '../src/server.js';
-import { connected, HOST, rangeErr, sockets, throws, tick, until, withServer, withTimeout } from './helpers.js';
+import type { ProtocolFactory } from '../src/net/protocol.js';
+import { DEFAULT_SHUTDOWN_MS, Server } from '../src/net/server.js';
+import { sockets } from '../src/index.js';
+import { rangeErr, throws } from './helpers/errors.js';
+import { HOST } from './helpers/fds.js';
+import { withServer } from './helpers/servers.js';
+import { connected, tick, until, withTimeout } from './helpers/waiting.js';
 import { TestLoop } from './test-loop.js';
 
 const MiB = 1024 * 1024;

@@ -5,7 +5,8 @@ import * as assert from 'uvu/assert';
 
 import type { SlowCallback } from '../src/index.js';
 import { EPOLL } from '../src/testing/index.js';
-import { busyWait, mockLoop } from './helpers.js';
+import { mockLoop } from './helpers/mock-loops.js';
+import { busyWait } from './helpers/timing.js';
 
 test("a handler over slowCallbackMs is reported as 'slow' with kind, fd, label and duration", () => {
   const { loop, mock } = mockLoop({ slowCallbackMs: 5 });

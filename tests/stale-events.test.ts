@@ -4,7 +4,8 @@ import { existsSync } from 'node:fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import { closeAll, HOST, pair, sockets } from './helpers.js';
+import { sockets } from '../src/index.js';
+import { closeAll, HOST, pair } from './helpers/fds.js';
 import { TestLoop } from './test-loop.js';
 
 /**

@@ -13,13 +13,15 @@ import { createInterface } from 'node:readline';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import { fdsOf, rssOf, tick, withTimeout } from './helpers.js';
+import { fdsOf } from './helpers/fds.js';
+import { rssOf } from './helpers/servers.js';
+import { tick, withTimeout } from './helpers/waiting.js';
 
 const SECONDS = Number(process.env['WASMLOOP_STRESS_SECONDS'] ?? 30);
 const CONNECTIONS = Number(process.env['WASMLOOP_STRESS_CONNECTIONS'] ?? 10_000);
 const RSS_MARGIN_BYTES = 20 * 1024 * 1024;
 const MiB = 1024 * 1024;
-const CLI = new URL('../src/cli.js', import.meta.url).pathname;
+const CLI = new URL('../src/serve/cli.js', import.meta.url).pathname;
 const CLIENTS = new URL('./fixtures/stress-clients.js', import.meta.url).pathname;
 const RESULTS = new URL('../results/', import.meta.url).pathname;
 

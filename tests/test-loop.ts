@@ -17,8 +17,8 @@
 import { EventLoop, type EventLoopOptions } from '../src/index.js';
 
 /**
- * What a loop prints for a callback error nobody listens for (src/event-loop.ts,
- * #failed): "wasmloop: uncaught error in a watch fd 7 callback; ...", or through
+ * What a loop prints for a callback error nobody listens for (src/loop/callbacks.ts,
+ * CallbackRunner): "wasmloop: uncaught error in a watch fd 7 callback; ...", or through
  * the CLI's logger "wasmloop: error: uncaught error in a callback; ..."
  * ("wasmloop[2]: ..." in a serve worker). scripts/test.mjs fails the suite
  * when its stderr shows this; tests/test-loops.test.ts checks the two agree.

@@ -8,7 +8,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
 import { DEFAULT_TIMER_DELAY_MS } from '../src/index.js';
-import { throws, typeErr, virtualClockLoop } from './helpers.js';
+import { throws, typeErr } from './helpers/errors.js';
+import { virtualClockLoop } from './helpers/mock-loops.js';
 
 test('a delay left out is 1 ms for setTimeout, setInterval and timeout, as Node\'s', () => {
   assert.is(DEFAULT_TIMER_DELAY_MS, 1);

@@ -11,7 +11,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
 import type { Timer } from '../src/index.js';
-import { virtualClockLoop } from './helpers.js';
+import { virtualClockLoop } from './helpers/mock-loops.js';
 
 /** Runs `work` and returns the garbage collections V8 made while it ran. */
 async function collectionsDuring(work: () => void): Promise<number> {

@@ -5,7 +5,9 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import { spawnFixture, tick, virtualClockLoop, withTimeout } from './helpers.js';
+import { spawnFixture } from './helpers/embedding.js';
+import { virtualClockLoop } from './helpers/mock-loops.js';
+import { tick, withTimeout } from './helpers/waiting.js';
 
 /** How long a process that should exit may take after "ready" (this machine starts Node in ~0.1–0.7 s). */
 const EXIT_WITHIN_MS = 5000;

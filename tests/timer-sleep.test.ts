@@ -7,7 +7,7 @@ import { getEventListeners } from 'node:events';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import { virtualClockLoop } from './helpers.js';
+import { virtualClockLoop } from './helpers/mock-loops.js';
 
 interface Outcome<T> {
   state: 'pending' | 'resolved' | 'rejected';

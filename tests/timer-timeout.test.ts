@@ -8,7 +8,10 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
 import type { CallbackContext, SlowCallback } from '../src/index.js';
-import { busyWait, rangeErr, throws, typeErr, virtualClockLoop, withTimeout } from './helpers.js';
+import { rangeErr, throws, typeErr } from './helpers/errors.js';
+import { virtualClockLoop } from './helpers/mock-loops.js';
+import { busyWait } from './helpers/timing.js';
+import { withTimeout } from './helpers/waiting.js';
 import { TestLoop } from './test-loop.js';
 
 test('a timeout calls its callback once with its argument, never before its deadline, on the turn that reaches it', () => {

@@ -6,9 +6,9 @@ import fc from 'fast-check';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import { DEFAULT_MAX_TIMERS, MAX_TIMERS_LIMIT } from '../src/core.js';
+import { DEFAULT_MAX_TIMERS, MAX_TIMERS_LIMIT } from '../src/core/loader.js';
 import { createTestingCore, type TestingCoreExports } from '../src/testing/index.js';
-import { rangeErr, throws, typeErr } from './helpers.js';
+import { rangeErr, throws, typeErr } from './helpers/errors.js';
 import { ExactTimerModel, TimerModel } from './timer-model.js';
 
 // x86-64's struct epoll_event; the timers do not care, the layout does.

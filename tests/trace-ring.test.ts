@@ -5,7 +5,8 @@ import * as assert from 'uvu/assert';
 
 import { DEFAULT_TRACE_ENTRIES, EventLoop, type CallbackContext, type SlowCallback } from '../src/index.js';
 import { EPOLL, MockKernel } from '../src/testing/index.js';
-import { busyWait, mockLoop } from './helpers.js';
+import { mockLoop } from './helpers/mock-loops.js';
+import { busyWait } from './helpers/timing.js';
 import { TestLoop } from './test-loop.js';
 
 test('trace: 4 keeps the last 4 callbacks, oldest first, with kind, fd, label, start and duration', () => {

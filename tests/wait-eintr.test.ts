@@ -7,9 +7,9 @@ import { readFileSync } from 'node:fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import { SocketManager } from '../src/index.js';
-import { native } from '../src/native.js';
-import { until } from './helpers.js';
+import { sockets } from '../src/index.js';
+import { native } from '../src/kernel/native.js';
+import { until } from './helpers/waiting.js';
 import { TestLoop } from './test-loop.js';
 
 const EPOLLIN = 0x001;
@@ -96,7 +96,6 @@ test('a signal storm during runOnce(300) neither ends the wait early nor fails i
 
 test('an event that arrives during a signal storm ends the wait, and is delivered', async () => {
   const loop = new TestLoop();
-  const sockets = new SocketManager();
   const listener = sockets.listen('127.0.0.1', 0);
   const port = sockets.localPort(listener);
   const accepted: number[] = [];
@@ -143,7 +142,6 @@ for (const name of BACKENDS) {
   });
 
   test(`${name}: a connection arriving during a signal storm ends the wait and is reported`, async () => {
-    const sockets = new SocketManager();
     const listener = sockets.listen('127.0.0.1', 0);
     const port = sockets.localPort(listener);
     const { id, view } = backendWatching(name, listener);

@@ -8,8 +8,11 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import { EventLoop, WasmloopError, type WatchEvent, type Watcher } from '../src/index.js';
-import { closeAll, isOpen, mockLoop, pair, rangeErr, sockets, throws, typeErr, until, valueErr, withTimeout } from './helpers.js';
+import { EventLoop, WasmloopError, sockets, type WatchEvent, type Watcher } from '../src/index.js';
+import { rangeErr, throws, typeErr, valueErr } from './helpers/errors.js';
+import { closeAll, isOpen, pair } from './helpers/fds.js';
+import { mockLoop } from './helpers/mock-loops.js';
+import { until, withTimeout } from './helpers/waiting.js';
 import { TestLoop } from './test-loop.js';
 
 const { O_RDWR, O_RDONLY, O_WRONLY, O_NONBLOCK } = fsConstants;

@@ -1,6 +1,8 @@
-// One loop per thread: a loop works inside a worker_thread, and a worker
-// terminated while its loop is inside run() tears down cleanly (the addon's
-// libuv handles are closed before Node unloads the addon) and leaks no fd.
+// One loop per thread: a loop works inside a worker_thread, run() or
+// start() (a started loop alone keeps the worker alive until it closes), and
+// a worker terminated while its loop is inside run() or start() tears down
+// cleanly (the addon's libuv handles are closed before Node unloads the
+// addon) and leaks no fd.
 //
 // It runs in a child process whose main thread never loads the addon: only
 // then does a worker's exit unload it, which is what a late libuv callback
@@ -13,6 +15,7 @@ const host = new URL('./fixtures/worker-host.js', import.meta.url).pathname;
 
 interface HostReport {
   runs: { ranMs: number; closed: boolean }[];
+  starts: { ranMs: number; closed: boolean }[];
   terminated: number;
   fdsBefore: number;
   fdsAfter: number;
@@ -33,7 +36,7 @@ function runHost(): Promise<{ code: number | null; signal: string | null; report
   });
 }
 
-test('loops in workers run and stop, and workers terminated inside run() exit cleanly without leaking fds', async () => {
+test('loops in workers run or start and stop, and workers terminated inside run() or start() exit cleanly without leaking fds', async () => {
   const { code, signal, report, stderr } = await runHost();
   assert.is(signal, null, `host died by ${signal}: ${stderr}`);
   assert.is(code, 0, stderr);
@@ -43,7 +46,12 @@ test('loops in workers run and stop, and workers terminated inside run() exit cl
     assert.ok(run.ranMs >= 25, `run() returned after ${run.ranMs} ms`);
     assert.ok(run.closed);
   }
-  assert.is(report.terminated, 3);
+  assert.is(report.starts.length, 3);
+  for (const start of report.starts) {
+    assert.ok(start.ranMs >= 25, `the started loop closed after ${start.ranMs} ms`);
+    assert.ok(start.closed);
+  }
+  assert.is(report.terminated, 6);
   assert.is(report.fdsAfter, report.fdsBefore);
 });
 

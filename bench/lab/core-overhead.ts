@@ -14,9 +14,9 @@
 // Every figure is the median of `trials` repetitions (min–max beside it),
 // each of many iterations after a warm-up, in one process: these are
 // nanosecond loops, where a fresh process per trial would measure the JIT.
-import { createCore } from '../../src/core.js';
-import { EPOLLIN, KIND_DEAD, KIND_READ, RECORD_WORDS, ROLE_CLIENT, WANT_READ } from '../../src/generated/core-abi.js';
-import { native } from '../../src/native.js';
+import { createCore } from '../../src/core/loader.js';
+import { EPOLLIN, KIND_DEAD, KIND_READ, RECORD_WORDS, ROLE_CLIENT, WANT_READ } from '../../src/core/abi.js';
+import { native } from '../../src/kernel/native.js';
 import { ReferenceCore } from '../../src/testing/index.js';
 import { median } from './stats.js';
 

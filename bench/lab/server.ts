@@ -14,8 +14,8 @@ import { parseArgs } from 'node:util';
 
 import { EventLoop, type BackendName } from '../../src/index.js';
 import { protocols, type ProtocolName } from '../../src/protocols/index.js';
-import { Server } from '../../src/server.js';
-import { SocketManager } from '../../src/socket-manager.js';
+import { Server } from '../../src/net/server.js';
+import { sockets } from '../../src/net/sockets.js';
 
 const { values } = parseArgs({
   options: {
@@ -43,7 +43,6 @@ const loop = new EventLoop({
 });
 const protocol = values.protocol as ProtocolName;
 const server = new Server(loop, protocols[protocol](), { trigger: values.trigger as 'level' | 'edge' });
-const sockets = new SocketManager();
 // The listener is the lab's own, so that acceptsPerEvent (which Server does
 // not expose) can be set; each accepted fd is handed to the server.
 const listenFd = sockets.listen('127.0.0.1', Number(values.port), { backlog: 4096 });

@@ -79,7 +79,7 @@ async function serverCommand(config: TrialConfig): Promise<{ command: string; ar
     case 'wasmloop':
       return {
         command: NODE,
-        args: [build('src/cli.js'), 'serve', '--protocol', protocol, '--port', '0', '--backend', backend, '--trigger', trigger, '--max-events', String(config.maxEvents ?? 1024)],
+        args: [build('src/serve/cli.js'), 'serve', '--protocol', protocol, '--port', '0', '--backend', backend, '--trigger', trigger, '--max-events', String(config.maxEvents ?? 1024)],
         port: 0,
       };
     case 'wasmloop-lab': {

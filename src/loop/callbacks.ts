@@ -5,10 +5,10 @@
 // one's start), the count and histogram in the core, the 'slow' report, the
 // trace ring, and what happens to an exception ('error', the logger,
 // stderr, or with fatalErrors the end of the turn).
-import type { CoreExports } from '../core.js';
-import { native } from '../native.js';
-import { TraceRing } from '../trace.js';
-import type { CoreConstants } from './core-constants.js';
+import { COUNTER_ERRORS, COUNTER_SLOW } from '../core/abi.js';
+import type { CoreExports } from '../core/loader.js';
+import { native } from '../kernel/native.js';
+import { TraceRing } from './trace.js';
 import type { LoopConfig, Logger } from './options.js';
 import type { LoopEvents } from './parts.js';
 import type { LoopState } from './state.js';
@@ -39,7 +39,6 @@ const PRINTED_ERRORS_LIMIT = 100;
 export class CallbackRunner {
   readonly #events: LoopEvents;
   readonly #wasm: CoreExports;
-  readonly #k: CoreConstants;
   readonly #state: LoopState;
   readonly #slowMs: number;
   readonly #fatalErrors: boolean;
@@ -49,10 +48,9 @@ export class CallbackRunner {
   /** When the callback being run started: the previous one's end. */
   #start = 0;
 
-  constructor(events: LoopEvents, wasm: CoreExports, k: CoreConstants, state: LoopState, config: LoopConfig) {
+  constructor(events: LoopEvents, wasm: CoreExports, state: LoopState, config: LoopConfig) {
     this.#events = events;
     this.#wasm = wasm;
-    this.#k = k;
     this.#state = state;
     this.#slowMs = config.slowCallbackMs;
     this.#fatalErrors = config.fatalErrors;
@@ -114,7 +112,7 @@ export class CallbackRunner {
    * `fatalErrors` the turn stops instead, after the current callback.
    */
   failed(error: unknown, kind: number, fd: number, label: string | undefined): void {
-    this.#wasm.noteCount(this.#k.counterErrors, 1);
+    this.#wasm.noteCount(COUNTER_ERRORS, 1);
     if (this.#fatalErrors) {
       this.#state.fatal ??= { error };
       return;
@@ -140,7 +138,7 @@ export class CallbackRunner {
   }
 
   #slow(kind: number, fd: number, label: string | undefined, duration: number): void {
-    this.#wasm.noteCount(this.#k.counterSlow, 1);
+    this.#wasm.noteCount(COUNTER_SLOW, 1);
     const logger = this.#logger;
     if (this.#events.listenerCount('slow') === 0 && logger?.warn === undefined) return;
     const info: SlowCallback = { kind: CALLBACK_KINDS[kind]!, durationMs: duration };

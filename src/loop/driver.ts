@@ -10,15 +10,15 @@
 // startAttach/startArm/startRef/startDetach (start_attach...).
 import { constants as osConstants } from 'node:os';
 
-import type { KernelBackend } from '../backend.js';
-import type { CoreExports } from '../core.js';
-import type { DeferredQueue } from '../deferred.js';
+import { ROLE_NODE, ROLE_WATCH, WANT_READ } from '../core/abi.js';
+import type { KernelBackend } from '../kernel/backend.js';
+import type { CoreExports } from '../core/loader.js';
+import type { DeferredQueue } from './deferred.js';
 import { check, rangeError, systemError, WasmloopError } from '../errors.js';
-import { native, type StartHandle } from '../native.js';
-import { RemoteInbox, type RemoteHandle, type RemoteTarget } from '../remote.js';
-import { Watcher, type WatcherControl } from '../watcher.js';
+import { native, type StartHandle } from '../kernel/native.js';
+import { RemoteInbox, type RemoteHandle, type RemoteTarget } from './remote.js';
+import { Watcher, type WatcherControl } from './watcher.js';
 import { CB, type CallbackRunner } from './callbacks.js';
-import type { CoreConstants } from './core-constants.js';
 import { FdEntry, type FdTable } from './fd-table.js';
 import type { LoopClock } from './clock.js';
 import type { LoopConfig } from './options.js';
@@ -39,7 +39,6 @@ export class Driver implements RemoteTarget {
   readonly #events: LoopEvents;
   readonly #config: LoopConfig;
   readonly #wasm: CoreExports;
-  readonly #k: CoreConstants;
   readonly #kernel: KernelBackend;
   readonly #state: LoopState;
   readonly #fds: FdTable;
@@ -67,7 +66,6 @@ export class Driver implements RemoteTarget {
     this.#events = events;
     this.#config = parts.config;
     this.#wasm = parts.core.exports;
-    this.#k = parts.k;
     this.#kernel = parts.kernel;
     this.#state = parts.state;
     this.#fds = parts.fds;
@@ -167,7 +165,7 @@ export class Driver implements RemoteTarget {
     if (nodeFd >= this.#config.maxFds) {
       throw rangeError(`Node's event loop fd (${nodeFd}) is beyond maxFds (${this.#config.maxFds}); raise maxFds`);
     }
-    this.#fds.register(nodeFd, this.#k.nodeRole, 0);
+    this.#fds.register(nodeFd, ROLE_NODE, 0);
     const attached = native.runAttach(this.#onRunTurn);
     if (attached < 0) {
       this.#fds.forget(nodeFd);
@@ -356,7 +354,7 @@ export class Driver implements RemoteTarget {
     const fd = check(native.eventfd(0), 'eventfd');
     let inbox: RemoteInbox;
     try {
-      const generation = this.#fds.register(fd, this.#k.watch, this.#k.wantRead);
+      const generation = this.#fds.register(fd, ROLE_WATCH, WANT_READ);
       inbox = new RemoteInbox(fd);
       const watcher = new Watcher(fd, () => inbox.serve(this), 'remote', generation, control);
       this.#fds.hold(fd, new FdEntry('remote', undefined, undefined, watcher, true));

@@ -5,15 +5,15 @@
 import { EventEmitter } from 'node:events';
 import { constants as osConstants } from 'node:os';
 
-import { NativeBackend } from '../backend.js';
-import type { Deferred } from '../deferred.js';
+import { ONESHOT, ROLE_CLIENT, ROLE_SERVER, ROLE_WATCH } from '../core/abi.js';
+import { NativeBackend } from '../kernel/backend.js';
+import type { Deferred } from './deferred.js';
 import { assertBoolean, assertFd, assertFunction, assertInteger, assertObject, assertString, rangeError, systemError, typeError, WasmloopError } from '../errors.js';
-import { readMetrics, type LoopMetrics } from '../metrics.js';
-import type { RemoteHandle } from '../remote.js';
-import { DEFAULT_TIMER_DELAY_MS, NO_OPTIONS, Timer, type IntervalOptions, type SleepOptions, type TimeoutOptions, type TimerOptions } from '../timer.js';
-import type { TraceEntry } from '../trace.js';
-import { Watcher, type WatcherControl, type WatchHandler, type WatchInterest } from '../watcher.js';
-import type { CoreConstants } from './core-constants.js';
+import { readMetrics, type LoopMetrics } from './metrics.js';
+import type { RemoteHandle } from './remote.js';
+import { DEFAULT_TIMER_DELAY_MS, NO_OPTIONS, Timer, type IntervalOptions, type SleepOptions, type TimeoutOptions, type TimerOptions } from './timer.js';
+import type { TraceEntry } from './trace.js';
+import { Watcher, type WatcherControl, type WatchHandler, type WatchInterest } from './watcher.js';
 import { Driver } from './driver.js';
 import { FdEntry, type FdTable } from './fd-table.js';
 import { setInterestUnchecked } from './internal.js';
@@ -56,7 +56,6 @@ export class EventLoop extends EventEmitter<EventLoopEvents> {
   readonly closed: Promise<void>;
 
   readonly #parts: LoopParts;
-  readonly #k: CoreConstants;
   readonly #state: LoopState;
   readonly #fds: FdTable;
   readonly #timers: TimerTable;
@@ -84,7 +83,6 @@ export class EventLoop extends EventEmitter<EventLoopEvents> {
     // A refreshed timer may have to wake a started loop sooner.
     const parts = (this.#parts = makeParts(this, config, (deadline) => this.#driver.scheduled(deadline)));
     this.backend = parts.kernel.name;
-    this.#k = parts.k;
     this.#state = parts.state;
     this.#fds = parts.fds;
     this.#timers = parts.timers;
@@ -116,8 +114,7 @@ export class EventLoop extends EventEmitter<EventLoopEvents> {
     this.#assertFd(fd);
     this.#state.assertUsable('isRegistered');
     const role = this.#parts.core.exports.roleOf(fd);
-    const k = this.#k;
-    return role === k.server || role === k.client || role === k.watch;
+    return role === ROLE_SERVER || role === ROLE_CLIENT || role === ROLE_WATCH;
   }
 
   /**
@@ -127,9 +124,9 @@ export class EventLoop extends EventEmitter<EventLoopEvents> {
    */
   addServerSocket(fd: number, onAccept: AcceptHandler, options: ServerSocketOptions = {}): void {
     this.#assertFd(fd);
-    const { flags, entry } = serverRegistration(this.#k, onAccept, options);
+    const { flags, entry } = serverRegistration(onAccept, options);
     this.#state.assertUsable('addServerSocket');
-    this.#fds.register(fd, this.#k.server, flags);
+    this.#fds.register(fd, ROLE_SERVER, flags);
     this.#fds.hold(fd, entry);
     this.#driver.scheduled(NaN);
   }
@@ -137,9 +134,9 @@ export class EventLoop extends EventEmitter<EventLoopEvents> {
   /** Watches a connected socket, calling `handlers` as it turns ready. */
   addClientSocket(fd: number, handlers: ClientHandlers, options: ClientOptions = {}): void {
     this.#assertFd(fd);
-    const { flags, entry } = clientRegistration(this.#k, this.#parts.kernel, handlers, options);
+    const { flags, entry } = clientRegistration(this.#parts.kernel, handlers, options);
     this.#state.assertUsable('addClientSocket');
-    this.#fds.register(fd, this.#k.client, flags);
+    this.#fds.register(fd, ROLE_CLIENT, flags);
     this.#fds.hold(fd, entry);
     this.#driver.scheduled(NaN);
   }
@@ -152,9 +149,9 @@ export class EventLoop extends EventEmitter<EventLoopEvents> {
    */
   watch(fd: number, options: WatchOptions, handler: WatchHandler): Watcher {
     this.#assertFd(fd);
-    const flags = watchRegistration(this.#k, this.#parts.kernel, options, handler);
+    const flags = watchRegistration(this.#parts.kernel, options, handler);
     this.#state.assertUsable('watch');
-    const generation = this.#fds.register(fd, this.#k.watch, flags);
+    const generation = this.#fds.register(fd, ROLE_WATCH, flags);
     const watcher = new Watcher(fd, handler, options.label, generation, this.#watcherControl);
     this.#fds.hold(fd, new FdEntry(options.label, undefined, undefined, watcher, false));
     this.#driver.scheduled(NaN);
@@ -170,7 +167,7 @@ export class EventLoop extends EventEmitter<EventLoopEvents> {
     assertObject('interest', interest);
     this.#state.assertUsable('setInterest');
     const handlers = clientOf(this.#fds.entries[fd], this.#parts.kernel, fd, 'setInterest');
-    const { readable, writable } = interestChange(this.#k, handlers, interest, this.#parts.core.exports.flagsOf(fd));
+    const { readable, writable } = interestChange(handlers, interest, this.#parts.core.exports.flagsOf(fd));
     this.#fds.setInterest(fd, readable, writable);
   }
 
@@ -449,7 +446,7 @@ export class EventLoop extends EventEmitter<EventLoopEvents> {
     const old = this.#parts.core.exports.flagsOf(fd);
     // A one-shot fd is re-armed even when its interest is unchanged: the
     // kernel disarmed it when it fired.
-    this.#fds.changeFlags(fd, watchChange(this.#k, interest, old), old, (old & this.#k.oneshot) !== 0);
+    this.#fds.changeFlags(fd, watchChange(interest, old), old, (old & ONESHOT) !== 0);
   }
 
   /** A non-negative integer below maxFds: the registry has no slot beyond. */

@@ -22,12 +22,12 @@
 // Any other error is thrown (by close(): the first one, once all is released).
 import { constants as osConstants } from 'node:os';
 
-import type { KernelBackend } from '../backend.js';
-import type { CoreExports } from '../core.js';
+import { ERR_EXISTS, WANT_READ, WANT_WRITE } from '../core/abi.js';
+import type { KernelBackend } from '../kernel/backend.js';
+import type { CoreExports } from '../core/loader.js';
 import { check, systemError, WasmloopError } from '../errors.js';
-import { native } from '../native.js';
-import type { Watcher } from '../watcher.js';
-import type { CoreConstants } from './core-constants.js';
+import { native } from '../kernel/native.js';
+import type { Watcher } from './watcher.js';
 import type { Logger } from './options.js';
 import type { AcceptHandler, ClientHandlers, ServerSocketOptions } from './registration.js';
 
@@ -59,13 +59,11 @@ export class FdTable {
   /** By fd. Read directly by the turn's hot path; written only here. */
   readonly entries: (FdEntry | undefined)[] = [];
   readonly #wasm: CoreExports;
-  readonly #k: CoreConstants;
   readonly #kernel: KernelBackend;
   readonly #logger: Logger | undefined;
 
-  constructor(wasm: CoreExports, k: CoreConstants, kernel: KernelBackend, logger: Logger | undefined) {
+  constructor(wasm: CoreExports, kernel: KernelBackend, logger: Logger | undefined) {
     this.#wasm = wasm;
-    this.#k = k;
     this.#kernel = kernel;
     this.#logger = logger;
   }
@@ -73,7 +71,7 @@ export class FdTable {
   /** Registers fd with the core, then the kernel (the core lets go again if the kernel refuses); returns its generation. */
   register(fd: number, role: number, flags: number): number {
     const generation = this.#wasm.register(fd, role, flags);
-    if (generation === this.#k.errExists) {
+    if (generation === ERR_EXISTS) {
       throw systemError(-EEXIST, this.#kernel.syscalls.control, { fd, info: `fd ${fd} is already registered with this loop` });
     }
     if (generation < 0) throw new WasmloopError('ERR_INTERNAL', `core refused fd ${fd} (code ${generation})`);
@@ -106,9 +104,8 @@ export class FdTable {
 
   /** A client socket's read and write interest; one system call only when the kernel's mask changes. */
   setInterest(fd: number, readable: boolean, writable: boolean): void {
-    const k = this.#k;
     const old = this.#wasm.flagsOf(fd);
-    this.changeFlags(fd, (old & ~(k.wantRead | k.wantWrite)) | (readable ? k.wantRead : 0) | (writable ? k.wantWrite : 0), old);
+    this.changeFlags(fd, (old & ~(WANT_READ | WANT_WRITE)) | (readable ? WANT_READ : 0) | (writable ? WANT_WRITE : 0), old);
   }
 
   /** Lets go of a socket, and closes it when asked; a socket closed behind the loop's back is the caller's error. */

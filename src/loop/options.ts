@@ -5,9 +5,10 @@
 // The starvation guards (maxEvents, callbacksPerIteration, iterationBudgetMs,
 // maxRepolls, acceptsPerEvent) were chosen by `wasmloop bench --guards`; the
 // runs and their figures are in docs/performance.md.
-import type { BackendName, KernelBackend } from '../backend.js';
-import { BACKEND_NAMES } from '../backend.js';
-import { DEFAULT_MAX_TIMERS, MAX_TIMERS_LIMIT } from '../core.js';
+import { PRIORITIES } from '../core/abi.js';
+import type { BackendName, KernelBackend } from '../kernel/backend.js';
+import { BACKEND_NAMES } from '../kernel/backend.js';
+import { DEFAULT_MAX_TIMERS, MAX_TIMERS_LIMIT } from '../core/loader.js';
 import {
   assertBoolean,
   assertFunction,
@@ -107,8 +108,8 @@ export const DEFAULT_MAX_REPOLLS = 8;
 export const DEFAULT_MAX_DEFERRED = 65536;
 export const DEFAULT_SLOW_CALLBACK_MS = 100;
 export const DEFAULT_TRACE_ENTRIES = 4096;
-/** Priorities go from 0 (served first) to PRIORITY_LOWEST. */
-export const PRIORITY_LOWEST = 3;
+/** Priorities go from 0 (served first) to PRIORITY_LOWEST: the core orders records in PRIORITIES runs. */
+export const PRIORITY_LOWEST = PRIORITIES - 1;
 export const DEFAULT_PRIORITY = 1;
 
 /** The options, checked, with every default filled in. */

@@ -2,8 +2,9 @@
 // is constructed and handed to the turn and the driver. Each is one idea:
 //
 //   config     the options, checked (options.ts)
-//   core, k    the wasm core and the constants it exports (core-constants.ts)
-//   kernel     the backend it waits on (backend.ts)
+//   core       the wasm core, its instance and memory (core/loader.ts); the
+//              constants it shares with the host are imported from core/abi.ts
+//   kernel     the backend it waits on (kernel/backend.ts)
 //   clock      the loop's time (clock.ts)
 //   state      where the loop is in its life (state.ts)
 //   fds        the fds it holds, one entry each (fd-table.ts)
@@ -12,14 +13,13 @@
 //   callbacks  running a callback: call, time, report, trace (callbacks.ts)
 import type { EventEmitter } from 'node:events';
 
-import { NativeBackend, type KernelBackend } from '../backend.js';
-import { createCore, type Core } from '../core.js';
-import { DeferredQueue } from '../deferred.js';
+import { NativeBackend, type KernelBackend } from '../kernel/backend.js';
+import { createCore, type Core } from '../core/loader.js';
+import { DeferredQueue } from './deferred.js';
 import { check } from '../errors.js';
-import { native } from '../native.js';
+import { native } from '../kernel/native.js';
 import { CallbackRunner, type CallbackContext, type SlowCallback } from './callbacks.js';
 import { LoopClock } from './clock.js';
-import { readCoreConstants, type CoreConstants } from './core-constants.js';
 import { FdTable } from './fd-table.js';
 import { PRIORITY_LOWEST, type LoopConfig } from './options.js';
 import { LoopState } from './state.js';
@@ -28,7 +28,6 @@ import { TimerTable, type TimersChanged } from './timer-table.js';
 export interface LoopParts {
   readonly config: LoopConfig;
   readonly core: Core;
-  readonly k: CoreConstants;
   readonly kernel: KernelBackend;
   readonly clock: LoopClock;
   readonly state: LoopState;
@@ -57,18 +56,16 @@ export function makeParts(events: LoopEvents, config: LoopConfig, timersChanged:
   const clock = new LoopClock(config.clock);
   const kernel: KernelBackend = typeof config.backend === 'string' ? new NativeBackend(config.backend) : config.backend;
   const core = createCore(config.maxFds, config.maxEvents, native.EVENT_SIZE, native.EVENT_DATA_OFFSET, config.maxTimers);
-  const k = readCoreConstants(core.exports);
   const state = new LoopState();
-  const callbacks = new CallbackRunner(events, core.exports, k, state, config);
+  const callbacks = new CallbackRunner(events, core.exports, state, config);
   const timers = new TimerTable(core.exports, config.maxTimers, clock, state, callbacks, timersChanged);
   const parts: LoopParts = {
     config,
     core,
-    k,
     kernel,
     clock,
     state,
-    fds: new FdTable(core.exports, k, kernel, config.logger),
+    fds: new FdTable(core.exports, kernel, config.logger),
     timers,
     deferred: new DeferredQueue(config.maxDeferred, PRIORITY_LOWEST + 1),
     callbacks,

@@ -4,7 +4,8 @@
 // its callers) is touched.
 import { constants as osConstants } from 'node:os';
 
-import type { KernelBackend } from '../backend.js';
+import { EDGE_TRIGGERED, ONESHOT, PRIORITY_SHIFT, WANT_HANGUP, WANT_READ, WANT_WRITE } from '../core/abi.js';
+import type { KernelBackend } from '../kernel/backend.js';
 import {
   assertBoolean,
   assertFunction,
@@ -17,9 +18,8 @@ import {
   WasmloopError,
   type SystemError,
 } from '../errors.js';
-import { native } from '../native.js';
-import type { WatchHandler, WatchInterest } from '../watcher.js';
-import type { CoreConstants } from './core-constants.js';
+import { native } from '../kernel/native.js';
+import type { WatchHandler, WatchInterest } from './watcher.js';
 import { FdEntry } from './fd-table.js';
 import { DEFAULT_ACCEPTS_PER_EVENT, DEFAULT_PRIORITY, PRIORITY_LOWEST } from './options.js';
 
@@ -114,7 +114,7 @@ export interface Registration {
 }
 
 /** addServerSocket()'s arguments. */
-export function serverRegistration(k: CoreConstants, onAccept: AcceptHandler, options: ServerSocketOptions): Registration {
+export function serverRegistration(onAccept: AcceptHandler, options: ServerSocketOptions): Registration {
   assertFunction('onAccept', onAccept);
   assertObject('options', options);
   assertOptionalFunction('options.onError', options.onError);
@@ -122,49 +122,49 @@ export function serverRegistration(k: CoreConstants, onAccept: AcceptHandler, op
   assertInteger('options.acceptsPerEvent', acceptsPerEvent, 1, 1 << 20);
   const noDelay = options.noDelay ?? true;
   assertBoolean('options.noDelay', noDelay);
-  const flags = priorityFlags(k, options);
+  const flags = priorityFlags(options);
   const server = { onAccept, onError: options.onError, acceptsPerEvent, acceptFlags: noDelay ? native.ACCEPT_NODELAY : 0 };
   return { flags, entry: new FdEntry(options.label, undefined, server, undefined, true) };
 }
 
 /** addClientSocket()'s arguments. */
-export function clientRegistration(k: CoreConstants, kernel: KernelBackend, handlers: ClientHandlers, options: ClientOptions): Registration {
+export function clientRegistration(kernel: KernelBackend, handlers: ClientHandlers, options: ClientOptions): Registration {
   assertObject('handlers', handlers);
   for (const name of ['read', 'write', 'hangup', 'error'] as const) assertOptionalFunction(`handlers.${name}`, handlers[name]);
   assertObject('options', options);
-  const trigger = triggerFlags(k, kernel, options.trigger);
-  const flags = interestFlags(k, handlers, {
+  const trigger = triggerFlags(kernel, options.trigger);
+  const flags = interestFlags(handlers, {
     readable: options.readable ?? handlers.read !== undefined,
     writable: options.writable ?? false,
-  }, trigger | priorityFlags(k, options));
+  }, trigger | priorityFlags(options));
   return { flags, entry: new FdEntry(options.label, handlers, undefined, undefined, true) };
 }
 
 /** watch()'s arguments: the core's flags (the Watcher needs the generation, so the entry comes after). */
-export function watchRegistration(k: CoreConstants, kernel: KernelBackend, options: WatchOptions, handler: WatchHandler): number {
+export function watchRegistration(kernel: KernelBackend, options: WatchOptions, handler: WatchHandler): number {
   assertObject('options', options);
   assertFunction('handler', handler);
-  const trigger = triggerFlags(k, kernel, options.trigger);
+  const trigger = triggerFlags(kernel, options.trigger);
   const oneshot = options.oneshot ?? false;
   assertBoolean('options.oneshot', oneshot);
   if (options.label !== undefined) assertString('options.label', options.label);
-  return watchFlags(k, options, 0) | trigger | (oneshot ? k.oneshot : 0) | priorityFlags(k, options);
+  return watchFlags(options, 0) | trigger | (oneshot ? ONESHOT : 0) | priorityFlags(options);
 }
 
 /** watcher.modify()'s interest: the new flags; what `interest` leaves out stays as in `old`. */
-export function watchChange(k: CoreConstants, interest: WatchInterest, old: number): number {
-  const keep = old & (k.edge | k.oneshot);
-  const priority = interest.priority === undefined ? old & (PRIORITY_LOWEST << k.priorityShift) : priorityFlags(k, interest);
-  return watchFlags(k, interest, old) | keep | priority;
+export function watchChange(interest: WatchInterest, old: number): number {
+  const keep = old & (EDGE_TRIGGERED | ONESHOT);
+  const priority = interest.priority === undefined ? old & (PRIORITY_LOWEST << PRIORITY_SHIFT) : priorityFlags(interest);
+  return watchFlags(interest, old) | keep | priority;
 }
 
 /** setInterest()'s interest, checked against the handlers: what it leaves out stays as in `old`. */
-export function interestChange(k: CoreConstants, handlers: ClientHandlers, interest: Interest, old: number): Required<Interest> {
+export function interestChange(handlers: ClientHandlers, interest: Interest, old: number): Required<Interest> {
   const wanted = {
-    readable: interest.readable ?? (old & k.wantRead) !== 0,
-    writable: interest.writable ?? (old & k.wantWrite) !== 0,
+    readable: interest.readable ?? (old & WANT_READ) !== 0,
+    writable: interest.writable ?? (old & WANT_WRITE) !== 0,
   };
-  interestFlags(k, handlers, wanted, 0);
+  interestFlags(handlers, wanted, 0);
   return wanted;
 }
 
@@ -176,18 +176,18 @@ export function clientOf(entry: FdEntry | undefined, kernel: KernelBackend, fd: 
 }
 
 /** Read/write/hang-up interest flags for a watcher; what `interest` leaves out comes from `old`. */
-export function watchFlags(k: CoreConstants, interest: WatchInterest, old: number): number {
-  const readable = interest.readable ?? (old & k.wantRead) !== 0;
-  const writable = interest.writable ?? (old & k.wantWrite) !== 0;
-  const hangup = interest.hangup ?? (old & k.wantHangup) !== 0;
+export function watchFlags(interest: WatchInterest, old: number): number {
+  const readable = interest.readable ?? (old & WANT_READ) !== 0;
+  const writable = interest.writable ?? (old & WANT_WRITE) !== 0;
+  const hangup = interest.hangup ?? (old & WANT_HANGUP) !== 0;
   assertBoolean('readable', readable);
   assertBoolean('writable', writable);
   assertBoolean('hangup', hangup);
-  return (readable ? k.wantRead : 0) | (writable ? k.wantWrite : 0) | (hangup ? k.wantHangup : 0);
+  return (readable ? WANT_READ : 0) | (writable ? WANT_WRITE : 0) | (hangup ? WANT_HANGUP : 0);
 }
 
 /** A client's interest flags (plus `rest`); each interest needs its handler. */
-export function interestFlags(k: CoreConstants, handlers: ClientHandlers, interest: Required<Interest>, rest: number): number {
+export function interestFlags(handlers: ClientHandlers, interest: Required<Interest>, rest: number): number {
   assertBoolean('readable', interest.readable);
   assertBoolean('writable', interest.writable);
   if (interest.readable && handlers.read === undefined) {
@@ -196,23 +196,23 @@ export function interestFlags(k: CoreConstants, handlers: ClientHandlers, intere
   if (interest.writable && handlers.write === undefined) {
     throw new TypeError('write interest needs a write handler');
   }
-  return (interest.readable ? k.wantRead : 0) | (interest.writable ? k.wantWrite : 0) | rest;
+  return (interest.readable ? WANT_READ : 0) | (interest.writable ? WANT_WRITE : 0) | rest;
 }
 
-export function triggerFlags(k: CoreConstants, kernel: KernelBackend, trigger: Trigger | undefined): number {
+export function triggerFlags(kernel: KernelBackend, trigger: Trigger | undefined): number {
   const chosen = trigger ?? 'level';
   assertOneOf('options.trigger', chosen, ['level', 'edge'] as const);
   if (chosen === 'level') return 0;
   if (kernel.levelOnly) {
     throw new WasmloopError('ERR_EDGE_UNSUPPORTED', `edge-triggered notification needs the epoll backend; this loop uses ${kernel.name}`);
   }
-  return k.edge;
+  return EDGE_TRIGGERED;
 }
 
 /** The priority bits; checks the label too (every registration has both). */
-export function priorityFlags(k: CoreConstants, options: { priority?: number; label?: string }): number {
+export function priorityFlags(options: { priority?: number; label?: string }): number {
   const priority = options.priority ?? DEFAULT_PRIORITY;
   assertInteger('options.priority', priority, 0, PRIORITY_LOWEST);
   if (options.label !== undefined) assertString('options.label', options.label);
-  return priority << k.priorityShift;
+  return priority << PRIORITY_SHIFT;
 }

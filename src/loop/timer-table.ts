@@ -16,7 +16,7 @@
 // A handle-free timeout costs its wheel entry (24 bytes) and its slot (8),
 // and allocates nothing: no object, no closure, and a handle that is a small
 // integer (a V8 Smi) until its entry has been reused 2^(31 - timerIndexBits)
-// times. A Timer costs 48 bytes more (see src/timer.ts).
+// times. A Timer costs 48 bytes more (see src/loop/timer.ts).
 //
 // A pass is pulled by the loop: advance(now) moves the wheel to `now` and
 // returns the first due entry, nextDue() each next one, until -1. A Timer's
@@ -26,7 +26,8 @@
 // fireTimeouts(), called back to back in one scope. A pass the loop leaves
 // early (a stop, a fatal error) is picked up by the next advance(): the
 // timers still due fire first.
-import type { CoreExports } from '../core.js';
+import { ERR_TIMERS_FULL, MAX_TIMER_DELAY_MS } from '../core/abi.js';
+import type { CoreExports } from '../core/loader.js';
 import { assertBoolean, assertFunction, assertObject, assertOneOf, assertString, rangeError, typeError } from '../errors.js';
 import {
   bitsOf,
@@ -43,7 +44,7 @@ import {
   type IntervalOptions,
   type MissedTickPolicy,
   type TimerControl,
-} from '../timer.js';
+} from './timer.js';
 import { CB, type CallbackRunner } from './callbacks.js';
 import type { LoopClock } from './clock.js';
 import { closedError, type LoopState } from './state.js';
@@ -70,8 +71,6 @@ export class TimerTable implements TimerControl {
   readonly #state: LoopState;
   readonly #run: CallbackRunner;
   readonly #changed: TimersChanged;
-  readonly #maxDelay: number;
-  readonly #full: number;
   /** An entry's index is its handle's low timerIndexBits bits; the generation is the rest. */
   readonly #indexMask: number;
   readonly #generationScale: number;
@@ -97,8 +96,6 @@ export class TimerTable implements TimerControl {
     this.#state = state;
     this.#run = run;
     this.#changed = changed;
-    this.#maxDelay = wasm.MAX_TIMER_DELAY_MS.value as number;
-    this.#full = wasm.ERR_TIMERS_FULL.value as number;
     const bits = wasm.timerIndexBits.value as number;
     this.#indexMask = 2 ** bits - 1;
     this.#generationScale = 2 ** bits;
@@ -223,9 +220,9 @@ export class TimerTable implements TimerControl {
    */
   timeout(callback: TimeoutCallback, delay: number, arg: unknown, ref: boolean): number {
     if (this.#closed) throw closedError('timeout');
-    const deadline = this.#clock.now() + (delay < this.#maxDelay ? delay : this.#maxDelay);
+    const deadline = this.#clock.now() + (delay < MAX_TIMER_DELAY_MS ? delay : MAX_TIMER_DELAY_MS);
     const handle = this.#wasm.timerSchedule(deadline, ref ? 0 : 1);
-    if (handle === this.#full) throw this.#fullError();
+    if (handle === ERR_TIMERS_FULL) throw this.#fullError();
     const index = handle & this.#indexMask;
     this.#slots[index] = callback;
     if (arg !== undefined) this.#setArg(index, arg);
@@ -386,7 +383,7 @@ export class TimerTable implements TimerControl {
   #schedule(timer: Timer, base: number): number {
     const deadline = this.#deadline(timer, base);
     const handle = this.#wasm.timerSchedule(deadline, timer.bits & UNREF);
-    if (handle === this.#full) throw this.#fullError();
+    if (handle === ERR_TIMERS_FULL) throw this.#fullError();
     const index = handle & this.#indexMask;
     timer.index = index;
     this.#slots[index] = timer;
@@ -399,7 +396,7 @@ export class TimerTable implements TimerControl {
       timer.base = base;
       if (timer.jitter !== 0) deadline = base + Math.random() * timer.jitter * timer.exactDelay;
     }
-    const limit = this.#clock.last + this.#maxDelay;
+    const limit = this.#clock.last + MAX_TIMER_DELAY_MS;
     return deadline < limit ? deadline : limit;
   }
 

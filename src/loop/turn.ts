@@ -18,15 +18,31 @@
 // after it.
 import { constants as osConstants } from 'node:os';
 
-import type { KernelBackend } from '../backend.js';
-import type { CoreExports } from '../core.js';
-import type { DeferredQueue } from '../deferred.js';
+import {
+  COUNTER_BUDGET_CUTOFFS,
+  COUNTER_BUSY_NS,
+  COUNTER_DEFERRED_RUN,
+  COUNTER_ITERATIONS,
+  COUNTER_REPOLLS,
+  EPOLLHUP,
+  KIND_ACCEPT,
+  KIND_DEAD,
+  KIND_ERROR,
+  KIND_NODE,
+  KIND_READ,
+  KIND_WRITE,
+  ROLE_CLIENT,
+  ROLE_SERVER,
+  WANT_READ,
+} from '../core/abi.js';
+import type { KernelBackend } from '../kernel/backend.js';
+import type { CoreExports } from '../core/loader.js';
+import type { DeferredQueue } from './deferred.js';
 import { systemError } from '../errors.js';
-import { native } from '../native.js';
-import type { Watcher, WatchEvent } from '../watcher.js';
+import { native } from '../kernel/native.js';
+import type { Watcher, WatchEvent } from './watcher.js';
 import { CB, type CallbackRunner } from './callbacks.js';
 import type { LoopClock } from './clock.js';
-import type { CoreConstants } from './core-constants.js';
 import type { FdTable, ServerEntry } from './fd-table.js';
 import type { LoopParts } from './parts.js';
 import type { ClientHandlers } from './registration.js';
@@ -43,7 +59,6 @@ export class Turn {
   nodeWoke = false;
   readonly #core: LoopParts['core'];
   readonly #wasm: CoreExports;
-  readonly #k: CoreConstants;
   readonly #kernel: KernelBackend;
   readonly #clock: LoopClock;
   readonly #state: LoopState;
@@ -60,7 +75,6 @@ export class Turn {
   constructor(parts: LoopParts) {
     this.#core = parts.core;
     this.#wasm = parts.core.exports;
-    this.#k = parts.k;
     this.#kernel = parts.kernel;
     this.#clock = parts.clock;
     this.#state = parts.state;
@@ -86,7 +100,7 @@ export class Turn {
     const w = this.#wasm;
     const state = this.#state;
     const config = this.#config;
-    w.noteCount(this.#k.counterIterations, 1);
+    w.noteCount(COUNTER_ITERATIONS, 1);
     // Idle is the time before a turn's work begins, waiting for it: its wait
     // under runOnce() and run() (between turns, Node or the caller has the
     // thread), and all the time since the last turn ended under start(),
@@ -113,7 +127,7 @@ export class Turn {
           // A full batch suggests more is ready (libuv re-polls the same way).
           if (count < config.maxEvents || repolls === config.maxRepolls || callbacks === 0 || w.pendingRecords() > 0) break;
           if (state.cut) break;
-          w.noteCount(this.#k.counterRepolls, 1);
+          w.noteCount(COUNTER_REPOLLS, 1);
           count = this.#wait(0);
         }
       }
@@ -125,7 +139,7 @@ export class Turn {
       state.inTurn = false;
     }
     const end = performance.now();
-    w.noteCount(this.#k.counterBusyNs, (end - busyFrom) * 1e6);
+    w.noteCount(COUNTER_BUSY_NS, (end - busyFrom) * 1e6);
     this.#idleNs += (busyFrom - idleFrom) * 1e6;
     this.#lastEnd = end;
     return events;
@@ -165,7 +179,6 @@ export class Turn {
     const w = this.#wasm;
     const records = this.#core.records;
     const words = this.#core.recordWords;
-    const k = this.#k;
     const state = this.#state;
     const entries = this.#fds.entries;
     const run = this.#callbacks;
@@ -179,15 +192,15 @@ export class Turn {
         // Read the kind just before acting on it: an earlier handler in this
         // batch may have removed this fd, and the core then marked it dead.
         const kind = records[at]!;
-        if (kind === k.dead) continue;
+        if (kind === KIND_DEAD) continue;
         if (state.cut) break;
         if (callbacks === 0 || start >= deadline) {
-          w.noteCount(k.counterCutoffs, 1);
+          w.noteCount(COUNTER_BUDGET_CUTOFFS, 1);
           this.#config.logger?.debug?.({ pending: end - i, callbacksLeft: callbacks }, 'wasmloop: iteration budget spent; the rest of the batch goes next');
           break;
         }
         const fd = records[at + 1]!;
-        if (kind === k.node) {
+        if (kind === KIND_NODE) {
           this.nodeWoke = true;
           continue;
         }
@@ -195,19 +208,19 @@ export class Turn {
         const entry = entries[fd]!;
         const label = entry.label;
         const client = entry.client;
-        if (client !== undefined && kind === k.read) start = run.call(CB.read, fd, label, client, client.read!);
-        else if (client !== undefined && kind === k.write) start = run.call(CB.write, fd, label, client, client.write!);
+        if (client !== undefined && kind === KIND_READ) start = run.call(CB.read, fd, label, client, client.read!);
+        else if (client !== undefined && kind === KIND_WRITE) start = run.call(CB.write, fd, label, client, client.write!);
         else {
           // The loop's own steps around user callbacks: what they throw is that callback's error.
           let ran: number = CB.watch;
           try {
-            if (kind === k.accept) {
+            if (kind === KIND_ACCEPT) {
               ran = CB.accept;
               this.#accept(fd, entry.server!);
             } else if (client === undefined) {
               this.#watchEvent(fd, entry.watcher!, kind, records[at + 2]!, records[at + 3]!);
             } else {
-              ran = kind === k.error ? CB.error : CB.hangup;
+              ran = kind === KIND_ERROR ? CB.error : CB.hangup;
               this.#hangupOrError(fd, client, kind, records[at + 2]!, records[at + 3]!);
             }
           } catch (error) {
@@ -245,17 +258,16 @@ export class Turn {
         throw error;
       }
       // onAccept may have removed the listener itself.
-      if (w.generationOf(serverFd) !== generation || w.roleOf(serverFd) !== this.#k.server) return;
+      if (w.generationOf(serverFd) !== generation || w.roleOf(serverFd) !== ROLE_SERVER) return;
     }
   }
 
   /** A client socket's hang-up or error: calls the handler, then settles the socket's fate. */
   #hangupOrError(fd: number, handlers: ClientHandlers, kind: number, generation: number, bits: number): void {
     const w = this.#wasm;
-    const k = this.#k;
-    let dead = (bits & k.epollHup) !== 0;
+    let dead = (bits & EPOLLHUP) !== 0;
     try {
-      if (kind === k.error) {
+      if (kind === KIND_ERROR) {
         dead = true;
         const soError = native.socketError(fd);
         // SO_ERROR is cleared by the first call that reports it: a read in
@@ -272,11 +284,11 @@ export class Turn {
       // Unless the handler already dealt with it, a dead connection is closed
       // and a half-closed one stops being watched for reads (a level-triggered
       // hang-up would otherwise be reported on every turn).
-      if (w.generationOf(fd) === generation && w.roleOf(fd) === k.client) {
+      if (w.generationOf(fd) === generation && w.roleOf(fd) === ROLE_CLIENT) {
         if (dead) this.#fds.remove(fd, true);
         else {
           const old = w.flagsOf(fd);
-          this.#fds.changeFlags(fd, old & ~k.wantRead, old);
+          this.#fds.changeFlags(fd, old & ~WANT_READ, old);
         }
       }
     }
@@ -284,9 +296,8 @@ export class Turn {
 
   /** A watcher's readiness. After a full hang-up or an error the loop stops watching. */
   #watchEvent(fd: number, watcher: Watcher, kind: number, generation: number, bits: number): void {
-    const k = this.#k;
-    const event: WatchEvent = kind === k.read ? 'readable' : kind === k.write ? 'writable' : kind === k.error ? 'error' : 'hangup';
-    const final = event === 'error' || (event === 'hangup' && (bits & k.epollHup) !== 0);
+    const event: WatchEvent = kind === KIND_READ ? 'readable' : kind === KIND_WRITE ? 'writable' : kind === KIND_ERROR ? 'error' : 'hangup';
+    const final = event === 'error' || (event === 'hangup' && (bits & EPOLLHUP) !== 0);
     try {
       native.invoke(watcher, watcher.handler, event, watcher);
     } finally {
@@ -343,6 +354,6 @@ export class Turn {
         run.call(CB.deferred, -1, entry.label, entry, callback);
       }
     }
-    this.#wasm.noteCount(this.#k.counterDeferredRun, 1);
+    this.#wasm.noteCount(COUNTER_DEFERRED_RUN, 1);
   }
 }

@@ -4,7 +4,7 @@
 // Parsing happens in place, in the server's read buffer, whenever nothing is
 // left over from the previous read; only a request cut by the end of a read is
 // copied (into the connection's tail), and the next read is appended to it.
-import type { Connection } from '../connection.js';
+import type { Connection } from '../net/connection.js';
 
 /** The same bytes as a Buffer (the server passes Buffers; tests may pass plain views). */
 export function asBuffer(bytes: Uint8Array): Buffer {

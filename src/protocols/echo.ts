@@ -1,7 +1,6 @@
 // Echo: every byte back to its sender. When the peer finishes sending, the
 // connection closes once the echo of everything it sent has been written.
-import type { Protocol } from '../connection.js';
-import type { ProtocolFactory } from '../server.js';
+import type { Protocol, ProtocolFactory } from '../net/protocol.js';
 
 const echo: Protocol = {
   data(connection, bytes) {

@@ -19,9 +19,9 @@
 // server's read buffer, without making strings; only a request cut by the end
 // of a read is copied out (at most the header limit, re-scanned from its start
 // on each read until complete).
-import type { Connection, Protocol } from '../connection.js';
+import type { Connection } from '../net/connection.js';
 import { assertFunction, assertInteger, assertObject } from '../errors.js';
-import type { ProtocolFactory } from '../server.js';
+import type { Protocol, ProtocolFactory } from '../net/protocol.js';
 import { InputTail, ReplyBuffer, asBuffer } from './buffers.js';
 
 export interface HttpOptions {

@@ -1,6 +1,6 @@
 // The protocols a server can speak, by the name the CLI takes. Each entry
 // makes the factory for one server, so state such as RESP's store is per server.
-import type { ProtocolFactory } from '../server.js';
+import type { ProtocolFactory } from '../net/protocol.js';
 import { echoProtocol } from './echo.js';
 import { httpProtocol } from './http.js';
 import { respProtocol } from './resp.js';

@@ -12,9 +12,9 @@
 // buffer and written with one write, so pipelining costs one syscall per read,
 // not per reply. A GET or SET allocates its key string; SET and INCR their
 // stored copy.
-import type { Connection, Protocol } from '../connection.js';
+import type { Connection } from '../net/connection.js';
 import { assertInteger, assertObject } from '../errors.js';
-import type { ProtocolFactory } from '../server.js';
+import type { Protocol, ProtocolFactory } from '../net/protocol.js';
 import { InputTail, ReplyBuffer, asBuffer } from './buffers.js';
 
 export interface RespOptions {

@@ -7,8 +7,8 @@
 // the native backends do. No system call is made: fds are plain numbers.
 import { constants as osConstants } from 'node:os';
 
-import type { EventsRegion, KernelBackend } from '../backend.js';
-import { EPOLLERR, EPOLLET, EPOLLHUP, EPOLLIN, EPOLLONESHOT, EPOLLOUT, EPOLLRDHUP } from '../generated/core-abi.js';
+import type { EventsRegion, KernelBackend } from '../kernel/backend.js';
+import { EPOLLERR, EPOLLET, EPOLLHUP, EPOLLIN, EPOLLONESHOT, EPOLLOUT, EPOLLRDHUP } from '../core/abi.js';
 
 const { EEXIST, ENOENT, EBADF, EINTR, ENOTSUP } = osConstants.errno;
 

@@ -56,7 +56,7 @@ import {
   WANT_HANGUP,
   WANT_READ,
   WANT_WRITE,
-} from '../generated/core-abi.js';
+} from '../core/abi.js';
 
 // Kinds as bits, in the order an fd's records go out (as in dispatch.ts).
 const K_WRITE = 1;

@@ -1,7 +1,7 @@
 // A logger for the command line: one line per entry on stderr, at or above
 // a level. It has pino's shape, so the loop and servers log through it as
 // through any logger given to them.
-import type { Logger } from './loop/options.js';
+import type { Logger } from '../loop/options.js';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
 export const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error', 'silent'];

@@ -21,15 +21,13 @@
 // its back-off timer holds the process in its place.
 import { closeSync, openSync } from 'node:fs';
 
-import { Connection, type CloseReason, type Protocol } from './connection.js';
-import { assertInteger, assertObject, assertOneOf, assertFunction, assertBoolean, WasmloopError, type SystemError } from './errors.js';
-import type { EventLoop } from './loop/event-loop.js';
-import { DEFAULT_ACCEPTS_PER_EVENT } from './loop/options.js';
-import type { ClientHandlers, Trigger } from './loop/registration.js';
-import { SocketManager, DEFAULT_BACKLOG } from './socket-manager.js';
-
-/** Makes the protocol for a new connection (a shared object is fine when it keeps no state). */
-export type ProtocolFactory = (connection: Connection) => Protocol;
+import { Connection, type CloseReason, type ConnectionEvents } from './connection.js';
+import { assertInteger, assertObject, assertOneOf, assertFunction, assertBoolean, WasmloopError, type SystemError } from '../errors.js';
+import type { EventLoop } from '../loop/event-loop.js';
+import { DEFAULT_ACCEPTS_PER_EVENT } from '../loop/options.js';
+import type { ClientHandlers, Trigger } from '../loop/registration.js';
+import type { Protocol, ProtocolFactory } from './protocol.js';
+import { DEFAULT_BACKLOG, readUnchecked, sockets } from './sockets.js';
 
 export interface ServerOptions {
   /** Numeric IPv4 or IPv6 address. Default `'127.0.0.1'`. */
@@ -125,7 +123,6 @@ export const DEFAULT_SHUTDOWN_MS = 5000;
 export class Server {
   readonly loop: EventLoop;
   readonly host: string;
-  readonly #sockets = new SocketManager();
   readonly #factory: ProtocolFactory;
   readonly #options: Required<Omit<ServerOptions, 'onError' | 'host' | 'port' | 'idleTimeoutMs' | 'fdExhaustion'>>;
   readonly #onError: ServerOptions['onError'];
@@ -198,15 +195,15 @@ export class Server {
   listen(): number {
     if (this.#listenFd >= 0) throw new Error('server is already listening');
     if (this.#shutdown !== undefined) throw new WasmloopError('ERR_SERVER_SHUT_DOWN', 'listen: the server is shutting down');
-    const fd = this.#sockets.listen(this.host, this.#requestedPort, {
+    const fd = sockets.listen(this.host, this.#requestedPort, {
       backlog: this.#options.backlog,
       reusePort: this.#options.reusePort,
     });
     try {
-      this.#port = this.#sockets.localPort(fd);
+      this.#port = sockets.localPort(fd);
       this.loop.addServerSocket(fd, this.#accept, { onError: this.#acceptFailed });
     } catch (error) {
-      this.#sockets.close(fd);
+      sockets.close(fd);
       throw error;
     }
     this.#listenFd = fd;
@@ -226,7 +223,7 @@ export class Server {
       this.#accept(fd);
     } catch (error) {
       if (!this.loop.isClosed && this.loop.isRegistered(fd)) this.loop.removeSocket(fd);
-      else this.#sockets.close(fd);
+      else sockets.close(fd);
       throw error;
     }
     return this.#connections[fd]!;
@@ -312,7 +309,7 @@ export class Server {
     if (this.#listenFd >= 0) {
       // A registered listener is closed by the loop (by loop.close() already,
       // if that came first); a paused one is not registered, so close it here.
-      if (this.#acceptPaused) this.#sockets.close(this.#listenFd);
+      if (this.#acceptPaused) sockets.close(this.#listenFd);
       else if (!this.loop.isClosed) this.loop.removeSocket(this.#listenFd);
       this.#listenFd = -1;
     }
@@ -326,7 +323,7 @@ export class Server {
 
   readonly #accept = (fd: number): void => {
     this.loop.addClientSocket(fd, this.#handlers, { readable: true, writable: false, trigger: this.#options.trigger });
-    const connection = new Connection(fd, this.loop, this.#sockets, this.#options, this);
+    const connection = new Connection(fd, this.loop, this.#options, this.#connectionEvents);
     this.#connections[fd] = connection;
     this.#stats.accepted++;
     this.#stats.active++;
@@ -351,14 +348,8 @@ export class Server {
       for (let reads = 0; !bounded || reads < READS_PER_EVENT; reads++) {
         // Replies may still point into the read buffer, which is about to be reused.
         if (reads > 0) connection.keepBorrowed();
-        let count: number | null;
-        try {
-          count = this.#sockets.read(fd, buffer);
-        } catch (error) {
-          connection.close(closeReason(error), error as SystemError);
-          return;
-        }
-        if (count === null) return;
+        const count = readOrClose(connection, buffer);
+        if (count === null || count < 0) return;
         if (count === 0) {
           this.#peerEnded(connection, protocol);
           return;
@@ -391,14 +382,8 @@ export class Server {
   /** Reads and drops what a lingering connection's peer still sends, closing at its EOF. */
   #discard(connection: Connection, buffer: Buffer, bounded: boolean): void {
     for (let reads = 0; !bounded || reads < READS_PER_EVENT; reads++) {
-      let count: number | null;
-      try {
-        count = this.#sockets.read(connection.fd, buffer);
-      } catch (error) {
-        connection.close(closeReason(error), error as SystemError);
-        return;
-      }
-      if (count === null) return;
+      const count = readOrClose(connection, buffer);
+      if (count === null || count < 0) return;
       if (count === 0) {
         connection.close('end');
         return;
@@ -416,8 +401,14 @@ export class Server {
     else connection.end();
   }
 
+  /** What each connection tells the server; internal, so not methods of the public Server. */
+  readonly #connectionEvents: ConnectionEvents = {
+    closed: (connection, reason) => this.#closed(connection, reason),
+    lingering: (connection) => this.#lingering(connection),
+  };
+
   /** From Connection: forget it, and resume accepting if fds ran out. */
-  closed(connection: Connection, reason: CloseReason): void {
+  #closed(connection: Connection, reason: CloseReason): void {
     const fd = connection.fd;
     this.#connections[fd] = undefined;
     this.#protocols[fd] = undefined;
@@ -434,7 +425,7 @@ export class Server {
   }
 
   /** From Connection: it sent its last byte; bound the wait for the peer's EOF. */
-  lingering(connection: Connection): void {
+  #lingering(connection: Connection): void {
     const fd = connection.fd;
     const old = this.#lingerTimers[fd];
     if (old !== undefined) this.#clear(old);
@@ -520,12 +511,12 @@ export class Server {
     for (let i = 0; i < SHED_PER_EVENT; i++) {
       let fd: number | null;
       try {
-        fd = this.#sockets.accept(this.#listenFd, { noDelay: false });
+        fd = sockets.accept(this.#listenFd, { noDelay: false });
       } catch {
         break;
       }
       if (fd === null) break;
-      this.#sockets.close(fd);
+      sockets.close(fd);
       this.#stats.acceptShed++;
     }
     this.loop.logger?.warn?.({ shed: this.#stats.acceptShed }, 'wasmloop: out of fds: shedding new connections');
@@ -577,6 +568,20 @@ function openSpare(): number {
   try {
     return openSync('/dev/null', 'r');
   } catch {
+    return -1;
+  }
+}
+
+/**
+ * One read into the whole of `buffer`: the bytes read, 0 at EOF, null when
+ * nothing is there (EAGAIN); -1 when the read failed, and the connection is
+ * closed for it.
+ */
+function readOrClose(connection: Connection, buffer: Buffer): number | null {
+  try {
+    return readUnchecked(connection.fd, buffer, 0, buffer.length);
+  } catch (error) {
+    connection.close(closeReason(error), error as SystemError);
     return -1;
   }
 }

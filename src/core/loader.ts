@@ -8,12 +8,12 @@
 // and the loop's instance is made over it.
 import { readFileSync } from 'node:fs';
 
-import { assertInteger } from './errors.js';
-import { RECORD_WORDS, RECORDS_PER_EVENT, type CoreExports } from './generated/core-abi.js';
+import { assertInteger } from '../errors.js';
+import { RECORD_WORDS, RECORDS_PER_EVENT, type CoreExports } from './abi.js';
 
 // The exports' types are generated from assembly/ with the module
 // (scripts/build-wasm.mjs), never typed here.
-export type { CoreExports } from './generated/core-abi.js';
+export type { CoreExports } from './abi.js';
 
 /** One loop's core: its instance, its memory, and the constants read once. */
 export interface Core<E extends CoreExports = CoreExports> {
@@ -74,7 +74,7 @@ export class CoreModule<E extends CoreExports = CoreExports> {
 }
 
 /** The product build, build/core.wasm. */
-const product = new CoreModule(new URL('../core.wasm', import.meta.url));
+const product = new CoreModule(new URL('../../core.wasm', import.meta.url));
 
 /** Creates a core for a loop with these capacities. */
 export function createCore(

@@ -1,7 +1,7 @@
 // Watcher: one fd of any kind (pipe, eventfd, timerfd, tty, socket) watched
 // through `loop.watch()`. The loop owns the registration; the fd stays the
 // caller's: closing the watcher never closes the fd.
-import { WasmloopError } from './errors.js';
+import { WasmloopError } from '../errors.js';
 
 export type WatchEvent = 'readable' | 'writable' | 'hangup' | 'error';
 

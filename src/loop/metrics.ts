@@ -1,7 +1,29 @@
 // loop.metrics(): a snapshot of the counters and histograms the wasm core
 // keeps (see assembly/metrics.ts for the block's layout), plus the host's
 // own gauges. Reading allocates the snapshot object and nothing else.
-import type { Core } from './core.js';
+import {
+  BUCKETS,
+  COUNTER_BUDGET_CUTOFFS,
+  COUNTER_BUSY_NS,
+  COUNTER_CALLBACKS,
+  COUNTER_DEFERRED_RUN,
+  COUNTER_ERRORS,
+  COUNTER_EVENTS,
+  COUNTER_ITERATIONS,
+  COUNTER_REPOLLS,
+  COUNTER_SLOW,
+  COUNTER_STALE,
+  COUNTER_TIMERS_FIRED,
+  COUNTER_WAIT_NS,
+  COUNTER_WAITS,
+  COUNTERS,
+  HISTOGRAM_BATCH,
+  HISTOGRAM_CALLBACK_US,
+  HISTOGRAM_TIMER_LATENESS_US,
+  HISTOGRAM_WAIT_US,
+  HISTOGRAMS,
+} from '../core/abi.js';
+import type { Core } from '../core/loader.js';
 
 /** p50/p90/p99 of a log2 histogram: each the upper bound of its bucket. */
 export interface Percentiles {
@@ -64,16 +86,16 @@ export interface HostGauges {
   idleMs: number;
 }
 
+/** busy / (busy + idle), 0 when neither has grown: libuv's loop utilization, the one definition. */
+export function utilization(busyMs: number, idleMs: number): number {
+  return busyMs + idleMs === 0 ? 0 : busyMs / (busyMs + idleMs);
+}
+
 export function readMetrics(core: Core, gauges: HostGauges): LoopMetrics {
   const w = core.exports;
-  const v = (g: WebAssembly.Global): number => g.value as number;
-  const counters = v(w.COUNTERS);
-  const buckets = v(w.BUCKETS);
-  const block = new Float64Array(core.memory.buffer, v(w.metricsBase), counters + v(w.HISTOGRAMS) * buckets);
-  const counter = (g: WebAssembly.Global): number => block[v(g)]!;
-  const histogram = (g: WebAssembly.Global): Percentiles => {
-    const which = v(g);
-    const counts = Array.from(block.subarray(counters + which * buckets, counters + (which + 1) * buckets));
+  const block = new Float64Array(core.memory.buffer, w.metricsBase.value as number, COUNTERS + HISTOGRAMS * BUCKETS);
+  const histogram = (which: number): Percentiles => {
+    const counts = Array.from(block.subarray(COUNTERS + which * BUCKETS, COUNTERS + (which + 1) * BUCKETS));
     let last = counts.length;
     while (last > 0 && counts[last - 1] === 0) last--;
     return {
@@ -84,28 +106,28 @@ export function readMetrics(core: Core, gauges: HostGauges): LoopMetrics {
       buckets: counts.slice(0, last),
     };
   };
-  const waitMs = counter(w.COUNTER_WAIT_NS) / 1e6;
-  const busyMs = counter(w.COUNTER_BUSY_NS) / 1e6;
+  const waitMs = block[COUNTER_WAIT_NS]! / 1e6;
+  const busyMs = block[COUNTER_BUSY_NS]! / 1e6;
   const idleMs = gauges.idleMs;
   return {
-    iterations: counter(w.COUNTER_ITERATIONS),
-    waits: counter(w.COUNTER_WAITS),
-    events: counter(w.COUNTER_EVENTS),
-    staleEvents: counter(w.COUNTER_STALE),
-    callbacks: counter(w.COUNTER_CALLBACKS),
-    eventsPerWait: histogram(w.HISTOGRAM_BATCH),
+    iterations: block[COUNTER_ITERATIONS]!,
+    waits: block[COUNTER_WAITS]!,
+    events: block[COUNTER_EVENTS]!,
+    staleEvents: block[COUNTER_STALE]!,
+    callbacks: block[COUNTER_CALLBACKS]!,
+    eventsPerWait: histogram(HISTOGRAM_BATCH),
     waitMs,
     busyMs,
     idleMs,
-    utilization: busyMs + idleMs === 0 ? 0 : busyMs / (busyMs + idleMs),
-    callbackDurationUs: histogram(w.HISTOGRAM_CALLBACK_US),
-    waitDurationUs: histogram(w.HISTOGRAM_WAIT_US),
-    timers: { fired: counter(w.COUNTER_TIMERS_FIRED), latenessUs: histogram(w.HISTOGRAM_TIMER_LATENESS_US) },
-    deferred: { depth: gauges.deferredDepth, capacity: gauges.deferredCapacity, phases: counter(w.COUNTER_DEFERRED_RUN) },
-    errors: counter(w.COUNTER_ERRORS),
-    slowCallbacks: counter(w.COUNTER_SLOW),
-    budgetCutoffs: counter(w.COUNTER_BUDGET_CUTOFFS),
-    repolls: counter(w.COUNTER_REPOLLS),
+    utilization: utilization(busyMs, idleMs),
+    callbackDurationUs: histogram(HISTOGRAM_CALLBACK_US),
+    waitDurationUs: histogram(HISTOGRAM_WAIT_US),
+    timers: { fired: block[COUNTER_TIMERS_FIRED]!, latenessUs: histogram(HISTOGRAM_TIMER_LATENESS_US) },
+    deferred: { depth: gauges.deferredDepth, capacity: gauges.deferredCapacity, phases: block[COUNTER_DEFERRED_RUN]! },
+    errors: block[COUNTER_ERRORS]!,
+    slowCallbacks: block[COUNTER_SLOW]!,
+    budgetCutoffs: block[COUNTER_BUDGET_CUTOFFS]!,
+    repolls: block[COUNTER_REPOLLS]!,
     pendingRecords: gauges.pendingRecords,
     registered: gauges.registered,
   };

@@ -1,9 +1,11 @@
-// SocketManager: listen, connect, accept, read/write/writev, shutdown, close
+// The socket calls (sockets.*): listen, connect, accept, read/write/writev, shutdown, close
 // and socketError on real loopback sockets, with their argument checks.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import { closeQuietly, openFds, rangeErr, sockets, throws, typeErr, type Expected } from './helpers.js';
+import { SocketManager, sockets } from '../src/index.js';
+import { rangeErr, throws, typeErr, type Expected } from './helpers/errors.js';
+import { closeQuietly, openFds } from './helpers/fds.js';
 import { TestLoop } from './test-loop.js';
 
 // Counted when this file's tests start (uvu may import other files first).
@@ -385,6 +387,21 @@ test('socketError is ECONNREFUSED after a nonblocking connect to a closed port',
   } finally {
     sockets.close(fd);
   }
+});
+
+test('the deprecated SocketManager is the same calls: its methods are the sockets functions, checks and all', () => {
+  const manager = new SocketManager();
+  for (const name of Object.keys(sockets) as (keyof typeof sockets)[]) assert.is(manager[name], sockets[name], name);
+  assert.equal(Object.keys(sockets).sort(), ['accept', 'close', 'connect', 'listen', 'localPort', 'read', 'shutdown', 'socketError', 'write', 'writev']);
+  const listener = manager.listen('127.0.0.1', 0);
+  try {
+    assert.ok(manager.localPort(listener) > 0);
+    assert.is(manager.accept(listener), null);
+    throws(() => manager.read(-1, new Uint8Array(1)), rangeErr);
+  } finally {
+    manager.close(listener);
+  }
+  assert.ok(Object.isFrozen(sockets), 'nobody can swap a call out from under the library');
 });
 
 test('no fds leaked by this file', () => {

@@ -6,8 +6,8 @@
 // they are exposed as summaries: quantile 0.5, 0.9 and 0.99, _count, and
 // _sum where the loop knows the exact total (events per wait, wait time).
 // Rendering makes one string per scrape; nothing is kept between scrapes.
-import type { LoopMetrics, Percentiles } from './metrics.js';
-import type { ServerStats } from './server.js';
+import type { LoopMetrics, Percentiles } from '../loop/metrics.js';
+import type { ServerStats } from '../net/server.js';
 
 export interface PrometheusOptions {
   /** Requests answered, when the protocol counts them (RESP and HTTP do). */

@@ -2,7 +2,7 @@
 // -errno; turning that into an error is the caller's job (see errors.ts).
 import { createRequire } from 'node:module';
 
-/** An opaque handle from startAttach: start()'s libuv handles. */
+/** An opaque handle from startAttach: start()'s libuv handles. Safe to keep after startDetach: every call with it then answers -EINVAL. */
 export type StartHandle = { readonly __start: unique symbol };
 
 export interface NativeAddon {
@@ -16,7 +16,7 @@ export interface NativeAddon {
   /** The backend's own pollable fd (epoll's); -ENOTSUP for poll and select. */
   backendFd(id: number): number;
   /** Calls fn.call(recv, ...args) in its own callback scope: ticks and microtasks run after it when it is the outermost. */
-  invoke(recv: unknown, fn: (...args: never[]) => unknown, a?: unknown, b?: unknown): unknown;
+  invoke(recv: unknown, fn: (...args: never[]) => unknown, ...args: unknown[]): unknown;
   // run(): a libuv prepare handle on Node's loop calls `turn` where Node would block; one per thread (-EBUSY).
   runAttach(turn: (first: boolean) => boolean): number;
   runDetach(): number;
@@ -36,6 +36,7 @@ export interface NativeAddon {
   accept(fd: number, flags: number): number;
   read(fd: number, bytes: Uint8Array, offset: number, length: number): number;
   write(fd: number, bytes: Uint8Array, offset: number, length: number): number;
+  /** -EINVAL for an element that is no Uint8Array or whose buffer is detached, even by a getter of the array (all are fetched before any is read). */
   writev(fd: number, buffers: readonly Uint8Array[]): number;
   shutdown(fd: number, how: number): number;
   close(fd: number): number;
@@ -78,7 +79,7 @@ const require = createRequire(import.meta.url);
  * the AddressSanitizer build `npm run test:asan` makes.
  */
 function load(): NativeAddon {
-  const path = process.env['WASMLOOP_ADDON'] || '../Release/wasmloop.node';
+  const path = process.env['WASMLOOP_ADDON'] || '../../Release/wasmloop.node';
   try {
     return require(path) as NativeAddon;
   } catch (cause) {

@@ -11,13 +11,15 @@
 import { isIP } from 'node:net';
 import { Worker } from 'node:worker_threads';
 
-import type { BackendName } from './backend.js';
-import { EventLoop } from './loop/event-loop.js';
-import type { Trigger } from './loop/registration.js';
+import type { BackendName } from '../kernel/backend.js';
+import { EventLoop } from '../loop/event-loop.js';
+import { utilization } from '../loop/metrics.js';
+import type { Trigger } from '../loop/registration.js';
 import { renderPrometheus } from './prometheus.js';
-import { httpProtocol, protocols, type ProtocolName } from './protocols/index.js';
-import { Server, type ProtocolFactory, type ServerStats } from './server.js';
-import { SocketManager } from './socket-manager.js';
+import { httpProtocol, protocols, type ProtocolName } from '../protocols/index.js';
+import type { ProtocolFactory } from '../net/protocol.js';
+import { Server, type ServerStats } from '../net/server.js';
+import { sockets } from '../net/sockets.js';
 import { stderrLogger, type LogLevel } from './log.js';
 
 export interface ServeConfig {
@@ -51,19 +53,20 @@ export interface StatusSample {
   requests: number | null;
   /** Counts of the events-per-wait log2 histogram (loop.metrics().eventsPerWait.buckets). */
   batchBuckets: number[];
+  /** The loop's busy and idle time (loop.metrics()), whose ratio is its utilization. */
   busyMs: number;
-  waitMs: number;
+  idleMs: number;
 }
 
 /** The sums of several threads' samples. */
 export function mergeSamples(samples: readonly StatusSample[]): StatusSample {
-  const merged: StatusSample = { connections: 0, requests: null, batchBuckets: [], busyMs: 0, waitMs: 0 };
+  const merged: StatusSample = { connections: 0, requests: null, batchBuckets: [], busyMs: 0, idleMs: 0 };
   for (const sample of samples) {
     merged.connections += sample.connections;
     if (sample.requests !== null) merged.requests = (merged.requests ?? 0) + sample.requests;
     sample.batchBuckets.forEach((count, b) => (merged.batchBuckets[b] = (merged.batchBuckets[b] ?? 0) + count));
     merged.busyMs += sample.busyMs;
-    merged.waitMs += sample.waitMs;
+    merged.idleMs += sample.idleMs;
   }
   return merged;
 }
@@ -88,7 +91,8 @@ export function bucketPercentile(buckets: readonly number[], q: number): number 
 /**
  * One status line for the interval between two samples, `elapsedMs` apart:
  * open connections, requests per second, events per wait p50/p99 and loop
- * utilization (over all threads) during the interval.
+ * utilization (the loop's own, busy / (busy + idle), over all threads) during
+ * the interval.
  */
 export function formatStatus(previous: StatusSample, current: StatusSample, elapsedMs: number): string {
   const seconds = elapsedMs / 1000;
@@ -98,11 +102,11 @@ export function formatStatus(previous: StatusSample, current: StatusSample, elap
   const p50 = bucketPercentile(delta, 0.5);
   const p99 = bucketPercentile(delta, 0.99);
   const busy = current.busyMs - previous.busyMs;
-  const total = busy + current.waitMs - previous.waitMs;
-  const utilization = total > 0 ? `${Math.round((busy / total) * 100)}%` : '-';
+  const idle = current.idleMs - previous.idleMs;
+  const loop = busy + idle > 0 ? `${Math.round(utilization(busy, idle) * 100)}%` : '-';
   return (
     `${current.connections} connections | ${rate} req/s | ` +
-    `events/wait p50 ${p50 ?? '-'} p99 ${p99 ?? '-'} | loop ${utilization}`
+    `events/wait p50 ${p50 ?? '-'} p99 ${p99 ?? '-'} | loop ${loop}`
   );
 }
 
@@ -155,7 +159,7 @@ export class ServingThread {
       requests: this.requests ?? null,
       batchBuckets: metrics.eventsPerWait.buckets,
       busyMs: metrics.busyMs,
-      waitMs: metrics.waitMs,
+      idleMs: metrics.idleMs,
     };
   }
 
@@ -284,7 +288,6 @@ interface WorkerHandle {
 }
 
 async function serveWithWorkers(config: ServeConfig): Promise<number> {
-  const sockets = new SocketManager();
   const listener = sockets.listen(config.host, config.port, { backlog: config.backlog, reusePort: true });
   const port = sockets.localPort(listener);
   const handles: WorkerHandle[] = [];

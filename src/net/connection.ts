@@ -19,22 +19,10 @@
 // still sending shuts down its sending side (the peer sees EOF after the
 // last byte) and lingers: the server reads and discards until the peer's
 // EOF, or closes it after a short bound (nginx's lingering close).
-import type { EventLoop } from './loop/event-loop.js';
-import { setInterestUnchecked } from './loop/internal.js';
-import type { SocketManager } from './socket-manager.js';
-import { WRITEV_MAX } from './socket-manager.js';
-import type { SystemError } from './errors.js';
-
-/** What a protocol does with a connection's bytes. */
-export interface Protocol {
-  /**
-   * Bytes arrived. `bytes` is a view of a buffer the server reuses for the
-   * next read: it is valid only during this call, so copy what you keep.
-   */
-  data(connection: Connection, bytes: Uint8Array): void;
-  /** The peer finished sending. Default: `connection.end()`. */
-  end?(connection: Connection): void;
-}
+import type { EventLoop } from '../loop/event-loop.js';
+import { setInterestUnchecked } from '../loop/internal.js';
+import { assertBytes, type SystemError } from '../errors.js';
+import { sockets, WRITEV_MAX, writevUnchecked, writeUnchecked } from './sockets.js';
 
 export interface ConnectionLimits {
   /** Queued bytes at which reading pauses. */
@@ -51,6 +39,11 @@ export interface ConnectionLimits {
  */
 export type CloseReason = 'end' | 'close' | 'reset' | 'error' | 'server' | 'idle';
 
+/**
+ * What a connection tells its server. Internal: the server constructs each
+ * connection with its own private object of these, so they are no methods
+ * of the public Server.
+ */
 export interface ConnectionEvents {
   closed(connection: Connection, reason: CloseReason, error?: SystemError): void;
   /** The connection sent its last byte and now waits for the peer's EOF. */
@@ -76,7 +69,6 @@ export class Connection {
   constructor(
     fd: number,
     private readonly loop: EventLoop,
-    private readonly sockets: SocketManager,
     private readonly limits: ConnectionLimits,
     private readonly events: ConnectionEvents,
   ) {
@@ -112,6 +104,8 @@ export class Connection {
    * bytes are copied when queued, so the caller may reuse its buffer.
    */
   write(bytes: Uint8Array): void {
+    // The one check: from here on the bytes go to the unchecked socket calls.
+    assertBytes('bytes', bytes);
     if (this.#closed || this.#ending || bytes.length === 0) return;
     if (this.#corked) {
       if (this.#borrowedFrom < 0) this.#borrowedFrom = this.#queue.length;
@@ -125,7 +119,7 @@ export class Connection {
     if (this.#queued === 0) {
       let written: number | null;
       try {
-        written = this.sockets.write(this.fd, bytes);
+        written = writeUnchecked(this.fd, bytes, 0, bytes.length);
       } catch (error) {
         this.#writeFailed(error);
         return;
@@ -189,7 +183,7 @@ export class Connection {
       const batch = this.#queue.length <= WRITEV_MAX ? this.#queue : this.#queue.slice(0, WRITEV_MAX);
       let written: number | null;
       try {
-        written = this.sockets.writev(this.fd, batch);
+        written = writevUnchecked(this.fd, batch);
       } catch (error) {
         this.#writeFailed(error);
         return;
@@ -250,7 +244,7 @@ export class Connection {
   #linger(): void {
     this.#lingering = true;
     try {
-      this.sockets.shutdown(this.fd, 'write');
+      sockets.shutdown(this.fd, 'write');
     } catch (error) {
       // ENOTCONN: the peer is gone already; nothing is left to wait for.
       this.close('end', error as SystemError);

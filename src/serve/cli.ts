@@ -10,11 +10,11 @@ import { constants } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
-import { BACKEND_NAMES as BACKENDS } from './backend.js';
-import { DEFAULT_MAX_EVENTS, DEFAULT_MAX_FDS } from './loop/options.js';
-import { protocols, type ProtocolName } from './protocols/index.js';
+import { BACKEND_NAMES as BACKENDS } from '../kernel/backend.js';
+import { DEFAULT_MAX_EVENTS, DEFAULT_MAX_FDS } from '../loop/options.js';
+import { protocols, type ProtocolName } from '../protocols/index.js';
 import { serve as runServe, type ServeConfig } from './serve.js';
-import { DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_SHUTDOWN_MS } from './server.js';
+import { DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_SHUTDOWN_MS } from '../net/server.js';
 import { LOG_LEVELS, type LogLevel } from './log.js';
 
 const USAGE = `Usage: wasmloop serve [options]
@@ -113,7 +113,7 @@ async function serve(args: string[]): Promise<number> {
  * The laboratory lives with the benchmarks, which depend on the library and
  * not the other way round: a checkout has it, an installed package need not.
  */
-const LAB = fileURLToPath(new URL('../bench/lab/cli.js', import.meta.url));
+const LAB = fileURLToPath(new URL('../../bench/lab/cli.js', import.meta.url));
 
 function bench(args: string[]): Promise<number> {
   if (!existsSync(LAB)) {
@@ -139,7 +139,7 @@ function bench(args: string[]): Promise<number> {
 }
 
 function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
   return pkg.version;
 }
 
