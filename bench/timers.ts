@@ -12,8 +12,10 @@
 // Each trial runs in a fresh `node --expose-gc` process, the trials of the
 // implementations interleaved (round r runs each once, in order for odd
 // rounds and reversed for even ones), so drift on a noisy machine hits all
-// alike. Reports the median and min–max of the trials, bytes per live timer,
-// the load average before and after.
+// alike. Reports the median and min–max of the trials, the same rate per
+// second of the process's CPU time (user + system, every thread, from
+// getrusage: what a loaded machine's waits for a CPU do not inflate), bytes
+// per live timer, the load average before and after.
 //
 // The implementations:
 //   wasmloop-core:     the core's exports through createCore, with a JS
@@ -83,6 +85,10 @@ interface Trial {
   fired: number;
   /** cancel-all, expire-1%: timers over the whole life (insert + fire or cancel); fire-same-ms: firings per second. */
   timersPerSecond: number;
+  /** The process's CPU time (every thread) over the same phases, s. */
+  cpuS: number;
+  /** The same rate per second of CPU time: on a loaded machine, without the time spent waiting for a CPU. */
+  timersPerCpuSecond: number;
   /** Heap and external memory (wasm memory counts as external) added per live timer. */
   measuredBytesPerTimer: number;
   /** The wasm memory of the trial's core or loop, bytes (0 for Node): part of the figure above. */
@@ -91,6 +97,11 @@ interface Trial {
 
 const here = (path: string): string => new URL(path, import.meta.url).pathname;
 const seconds = (from: bigint): number => Number(process.hrtime.bigint() - from) / 1e9;
+/** The process's CPU time so far (user + system, every thread), s. */
+const cpuNow = (): number => {
+  const used = process.cpuUsage();
+  return (used.user + used.system) / 1e6;
+};
 
 /** Delays of 1..MAX_DELAY_MS ms from a seeded generator (mulberry32), the same for every side. */
 function delays(seed: number, count: number): Int32Array {
@@ -121,18 +132,43 @@ const loopWasmBytes = (count: number): number => createCore(LOOP_FDS, 1, 12, 4, 
 /** Room for Node's backend fd, which run() registers. */
 const LOOP_FDS = 64;
 
-function result(count: number, insertS: number, expireS: number, cancelS: number, fired: number, bytes: number, wasmBytes: number): Trial {
-  return { timers: count, insertS, expireS, cancelS, fired, timersPerSecond: count / (insertS + expireS + cancelS), measuredBytesPerTimer: bytes, wasmBytes };
+function result(count: number, insertS: number, expireS: number, cancelS: number, cpuS: number, fired: number, bytes: number, wasmBytes: number): Trial {
+  return {
+    timers: count,
+    insertS,
+    expireS,
+    cancelS,
+    fired,
+    timersPerSecond: count / (insertS + expireS + cancelS),
+    cpuS,
+    timersPerCpuSecond: count / cpuS,
+    measuredBytesPerTimer: bytes,
+    wasmBytes,
+  };
+}
+
+/** A fire-same-ms result: the rate from the first callback to the last. */
+function fireResult(count: number, timing: ReturnType<typeof span>, fired: number, bytes: number, wasmBytes: number): Trial {
+  return { ...result(count, 0, timing.seconds(), 0, timing.cpuSeconds(), fired, bytes, wasmBytes), timersPerSecond: count / timing.seconds() };
 }
 
 /** Sentinels around a fire-same-ms run: the first records the start, the last the end. */
-function span(): { first: () => void; last: () => void; seconds: () => number } {
+function span(): { first: () => void; last: () => void; seconds: () => number; cpuSeconds: () => number } {
   let from = 0;
   let to = 0;
+  let cpuFrom = 0;
+  let cpuTo = 0;
   return {
-    first: () => (from = performance.now()),
-    last: () => (to = performance.now()),
+    first: () => {
+      cpuFrom = cpuNow();
+      from = performance.now();
+    },
+    last: () => {
+      to = performance.now();
+      cpuTo = cpuNow();
+    },
     seconds: () => (to - from) / 1000,
+    cpuSeconds: () => cpuTo - cpuFrom,
   };
 }
 
@@ -173,21 +209,28 @@ function coreTrial(scenario: Scenario, all: Int32Array): Trial {
     w.timerExpire(10);
     drain();
     if (fired !== count) throw new Error(`${fired} of ${count} fired`);
-    return { ...result(count, 0, timing.seconds(), 0, fired, bytes, core.memory.buffer.byteLength), timersPerSecond: count / timing.seconds() };
+    return fireResult(count, timing, fired, bytes, core.memory.buffer.byteLength);
   }
+
+  let cpuS = -cpuNow();
 
   const insertStart = process.hrtime.bigint();
   for (let i = 0; i < count; i++) handles[i] = schedule(all[i]!, callback);
   const insertS = seconds(insertStart);
+  cpuS += cpuNow();
   const bytes = (collectedBytes() - before) / count;
 
   let expireS = 0;
   if (scenario === 'expire-1%') {
+    cpuS -= cpuNow();
     const expireStart = process.hrtime.bigint();
     w.timerExpire(expireAt(all));
     drain();
     expireS = seconds(expireStart);
+    cpuS += cpuNow();
   }
+
+  cpuS -= cpuNow();
 
   const cancelStart = process.hrtime.bigint();
   for (let i = 0; i < count; i++) {
@@ -196,8 +239,9 @@ function coreTrial(scenario: Scenario, all: Int32Array): Trial {
     if (w.timerCancel(index, (handle - index) / (mask + 1)) === 1) callbacks[index] = undefined;
   }
   const cancelS = seconds(cancelStart);
+  cpuS += cpuNow();
   if (w.timerCount() !== 0) throw new Error(`${w.timerCount()} timers left`);
-  return result(count, insertS, expireS, cancelS, fired, bytes, core.memory.buffer.byteLength);
+  return result(count, insertS, expireS, cancelS, cpuS, fired, bytes, core.memory.buffer.byteLength);
 }
 
 // ---- wasmloop-timeout, wasmloop-timer ------------------------------------------------------
@@ -243,13 +287,15 @@ async function apiTrial<H>(
       if (drive === 'run') await loop.run();
       else loop.runOnce(0);
       if (fired !== count) throw new Error(`${fired} of ${count} fired`);
-      const firedS = timing.seconds();
-      return { ...result(count, 0, firedS, 0, fired, bytes, loopWasmBytes(count + 2)), timersPerSecond: count / firedS };
+      return fireResult(count, timing, fired, bytes, loopWasmBytes(count + 2));
     }
+
+    let cpuS = -cpuNow();
 
     const insertStart = process.hrtime.bigint();
     for (let i = 0; i < count; i++) handles[i] = set(loop, callback, all[i]!);
     const insertS = seconds(insertStart);
+    cpuS += cpuNow();
     const bytes = (collectedBytes() - before) / count;
 
     let expireS = 0;
@@ -257,16 +303,21 @@ async function apiTrial<H>(
       // Loop time jumps to the 1% point after the first insert (unless the
       // inserts took longer than that: the clock never goes back).
       skew = Math.max(0, expireAt(all) - Number(process.hrtime.bigint() - insertStart) / 1e6);
+      cpuS -= cpuNow();
       const expireStart = process.hrtime.bigint();
       loop.runOnce(0);
       expireS = seconds(expireStart);
+      cpuS += cpuNow();
     }
+
+    cpuS -= cpuNow();
 
     const cancelStart = process.hrtime.bigint();
     for (let i = 0; i < count; i++) clear(loop, handles[i]!);
     const cancelS = seconds(cancelStart);
+    cpuS += cpuNow();
     if (loop.timerCount !== 0) throw new Error(`${loop.timerCount} timers left`);
-    return result(count, insertS, expireS, cancelS, fired, bytes, loopWasmBytes(count + 2));
+    return result(count, insertS, expireS, cancelS, cpuS, fired, bytes, loopWasmBytes(count + 2));
   } finally {
     loop.close();
   }
@@ -305,12 +356,15 @@ async function nodeTrial(scenario: Scenario, all: Int32Array): Promise<Trial> {
     const bytes = (collectedBytes() - before) / count;
     await finished;
     if (fired !== count) throw new Error(`${fired} of ${count} fired`);
-    return { ...result(count, 0, timing.seconds(), 0, fired, bytes, 0), timersPerSecond: count / timing.seconds() };
+    return fireResult(count, timing, fired, bytes, 0);
   }
+
+  let cpuS = -cpuNow();
 
   const insertStart = process.hrtime.bigint();
   for (let i = 0; i < count; i++) timers[i] = setTimeout(callback, all[i]!);
   const insertS = seconds(insertStart);
+  cpuS += cpuNow();
   const bytes = (collectedBytes() - before) / count;
 
   let expireS = 0;
@@ -329,12 +383,16 @@ async function nodeTrial(scenario: Scenario, all: Int32Array): Promise<Trial> {
     }
     const used = process.cpuUsage(cpu);
     expireS = (used.user + used.system) / 1e6;
+    cpuS += expireS;
   }
+
+  cpuS -= cpuNow();
 
   const cancelStart = process.hrtime.bigint();
   for (let i = 0; i < count; i++) clearTimeout(timers[i]);
   const cancelS = seconds(cancelStart);
-  return result(count, insertS, expireS, cancelS, fired, bytes, 0);
+  cpuS += cpuNow();
+  return result(count, insertS, expireS, cancelS, cpuS, fired, bytes, 0);
 }
 
 function trial(implementation: Implementation, scenario: Scenario, all: Int32Array): Promise<Trial> | Trial {
@@ -401,20 +459,22 @@ async function main(): Promise<void> {
   }
   const loadAfter = load();
 
-  console.log('| scenario | timers | rate, median (min–max) | vs node | fired | bytes/timer measured | of which wasm memory |');
-  console.log('|---|---|---|---|---|---|---|');
+  console.log('| scenario | timers | rate, median (min–max) | vs node | per CPU second | vs node | fired | bytes/timer measured | of which wasm memory |');
+  console.log('|---|---|---|---|---|---|---|---|---|');
   for (const scenario of SCENARIOS) {
     const peer = median(results[scenario]!.node!.map((t) => t.timersPerSecond));
+    const cpuPeer = median(results[scenario]!.node!.map((t) => t.timersPerCpuSecond));
     for (const implementation of implementations(scenario)) {
       const trials = results[scenario]![implementation]!;
       const rates = trials.map((t) => t.timersPerSecond);
+      const cpuRate = median(trials.map((t) => t.timersPerCpuSecond));
       const count = trials[0]!.timers;
       const fired = median(trials.map((t) => t.fired)) / count;
       const wasm = implementation === 'node' ? '–' : `${(median(trials.map((t) => t.wasmBytes)) / count).toFixed(1)} (entries: ${TIMER_ENTRY_BYTES})`;
       const unit = scenario === 'fire-same-ms' ? 'fired/s' : 'timers/s';
       console.log(
         `| ${scenario} | ${implementation} | ${fmt(median(rates))} ${unit} (${fmt(Math.min(...rates))}–${fmt(Math.max(...rates))}) ` +
-          `| ${(median(rates) / peer).toFixed(2)}× | ${(fired * 100).toFixed(2)}% ` +
+          `| ${(median(rates) / peer).toFixed(2)}× | ${fmt(cpuRate)} | ${(cpuRate / cpuPeer).toFixed(2)}× | ${(fired * 100).toFixed(2)}% ` +
           `| ${median(trials.map((t) => t.measuredBytesPerTimer)).toFixed(1)} | ${wasm} |`,
       );
     }
