@@ -216,7 +216,7 @@ export class EventLoop extends EventEmitter<EventLoopEvents> {
    * The handle-free timeout: calls `callback(arg)` once, `delayMs` from now
    * (1 ms when left out), with the guarantees of setTimeout, and returns a
    * number, its handle for clearTimeout(). It allocates nothing and costs 32
-   * bytes while pending (a Timer: 96). For code that sets many timers and
+   * bytes while pending (a Timer: 80). For code that sets many timers and
    * holds each by a number (per connection, per key): a shared callback and
    * `arg` to say which. Its callbacks run back to back with the other
    * handle-free ones due in the same pass, sharing one callback scope (ticks
