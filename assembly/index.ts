@@ -8,16 +8,28 @@ export { configure, layoutBytes, eventsBase, recordsBase } from './layout';
 export { batchCursor, setBatchCursor, pendingRecords, recordsInBatch } from './records';
 export { register, unregister, setFlags, registeredCount } from './registry';
 export { dispatch } from './dispatch';
-export { metricsBase, percentile, noteWait, noteCallback, noteTimer, noteCount } from './metrics';
+export { metricsBase, percentile, noteWait, noteCallback, noteCallbacks, noteTimer, noteCount } from './metrics';
+// The wheel by the tick (timerInsert, timerGeneration, timerTakeDue,
+// timerTakenDeadline) is the core's own contract, driven by fuzz-core and the
+// timers benchmark's floor; the host uses the exact way (timerSchedule,
+// timerNext) and the calls both share. timerIndexBits, like eventsBase, is
+// set by `configure`: the host reads it from the instance.
 export {
+  timerIndexBits,
   timerInsert,
+  timerSchedule,
   timerGeneration,
   timerCancel,
+  timerRemove,
+  timerMove,
+  timerSetRef,
   timerExpire,
   timerTakeDue,
   timerTakenDeadline,
+  timerNext,
   timerNextDeadline,
   timerCount,
+  timerUnrefCount,
 } from './timers';
 
 import { maskAt, generationAt, roleAt, flagsAt, slotOf } from './registry';

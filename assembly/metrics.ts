@@ -103,6 +103,17 @@ export function noteCallback(durationNs: f64): void {
   observe(HISTOGRAM_CALLBACK_US, durationNs / 1000);
 }
 
+/**
+ * `callbacks` callbacks the host ran back to back, timed together: each is
+ * counted, and observed at their mean duration.
+ */
+export function noteCallbacks(callbacks: i32, totalNs: f64): void {
+  if (callbacks <= 0) return;
+  count(COUNTER_CALLBACKS, <f64>callbacks);
+  const at = bucketAt(HISTOGRAM_CALLBACK_US, bucketOf(totalNs / <f64>callbacks / 1000));
+  store<f64>(at, load<f64>(at) + <f64>callbacks);
+}
+
 /** A timer fired `latenessNs` after its deadline. */
 export function noteTimer(latenessNs: f64): void {
   count(COUNTER_TIMERS_FIRED, 1);

@@ -31,32 +31,53 @@
 // elapsed's), so its slot may be at or behind elapsed's: the next-slot search
 // starts one past elapsed's slot and treats a slot it wraps onto as next turn.
 //
-// Besides the wheel's 384 lists there are two more:
+// Besides the wheel's 384 lists there are four more:
 //   overdue: timers inserted with a deadline at or before `elapsed`; they
 //            move to `due` on the next timerExpire, ahead of the wheel's.
 //   due:     expired timers, in firing order, until the host takes them.
+//   held:    timers timerNext found due by the millisecond but not yet by
+//            the exact deadline (10.5 at 10.2): they wait here, keeping
+//            their entry and handle, until a later pass.
+//   pass:    the held timers a pass looks at first: timerExpire moves all of
+//            `held` here (after what a pass cut short left).
 // Taking from `due` never refills it, so a timer inserted while the host
 // drains it (even one already overdue) waits for the next timerExpire.
+//
+// Two ways in and out, over the same entries and lists:
+//   by the tick:  timerInsert rounds a deadline up to its tick (ceil), and
+//                 timerTakeDue hands out `due` in order. Never early, to the
+//                 millisecond.
+//   exact:        timerSchedule keeps the deadline as given and files it
+//                 under the millisecond it falls in (floor); timerNext hands
+//                 out `pass`, then `due`, holding back what is due only by
+//                 the millisecond. Never early, to the clock's precision.
+//                 This is what the host uses.
 //
 // Entries (the layout's timers region), TIMER_ENTRY_BYTES each:
 //
 //   0            8       12      16           20       24
 //   ┌────────────┬───────┬───────┬────────────┬────────┐
 //   │ deadline   │ next  │ prev  │ generation │ list   │
-//   │ u64 ticks  │ i32   │ i32   │ u32        │ i32    │
+//   │ f64 ms     │ i32   │ i32   │ u32        │ i32    │
 //   └────────────┴───────┴───────┴────────────┴────────┘
 //
+// deadline:   the exact deadline; the timer belongs to tick floor(deadline).
+//             Exact in an f64 for every tick the clock can reach (CLOCK_LIMIT).
 // generation: bumped when the timer fires (is taken) or is cancelled, so the
-//             host's (index, generation) handle goes stale at once. Kept below
-//             2^31 so it crosses to JS as a positive number.
-// list:       which list holds it (level * 64 + slot, OVERDUE, DUE) or FREE;
-//             cancelling needs it to fix the list's head, tail and bit in O(1).
+//             host's handle goes stale at once. Kept below 2^29 so that a
+//             handle (generation << timerIndexBits | index) is an integer an
+//             f64 holds exactly. Bit 31 is UNREF: the timer does not hold
+//             the host's process (timerUnrefCount counts them).
+// list:       which list holds it (level * 64 + slot, OVERDUE, DUE, HELD,
+//             PASS) or FREE; cancelling needs it to fix the list's head, tail
+//             and bit in O(1).
 // next:       also links the free list.
 //
 // The list heads and tails and the occupied bits are static data (3 KB), not
 // part of the sized region. Nothing here allocates.
 
 import { maxTimers, timersBase, TIMER_ENTRY_BYTES } from './layout';
+import { noteTimer } from './metrics';
 
 const SLOT_BITS: i32 = 6;
 const LEVEL_SLOTS: i32 = 1 << SLOT_BITS;
@@ -76,10 +97,13 @@ const CLOCK_LIMIT: f64 = 4503599627370496;
 
 const OVERDUE: i32 = WHEEL_LEVELS * LEVEL_SLOTS;
 const DUE: i32 = OVERDUE + 1;
-const LIST_COUNT: i32 = DUE + 1;
+const HELD: i32 = DUE + 1;
+const PASS: i32 = HELD + 1;
+const LIST_COUNT: i32 = PASS + 1;
 const FREE: i32 = -1;
 const NIL: i32 = -1;
-const GENERATION_MASK: u32 = 0x7fffffff;
+const GENERATION_MASK: u32 = (1 << 29) - 1;
+const UNREF: u32 = 0x80000000;
 
 // Per list: head i32, tail i32. Per level: the occupied bits, a u64.
 const lists = memory.data(LIST_COUNT * 8, 8);
@@ -87,6 +111,15 @@ const occupied = memory.data(WHEEL_LEVELS * 8, 8);
 
 let elapsed: u64 = 0;
 let live: i32 = 0;
+/** Live timers with UNREF set. */
+let unrefLive: i32 = 0;
+/** The time of the pass timerExpire began: timerNext holds back what is due after it. */
+let passNow: f64 = 0;
+/** The earliest deadline in `held`, when heldMinKnown (else found by a scan). */
+let heldMin: f64 = Infinity;
+let heldMinKnown: bool = true;
+/** A handle is generation << timerIndexBits | index: the bits maxTimers - 1 needs (at least 1). */
+export let timerIndexBits: i32 = 1;
 let freeHead: i32 = NIL;
 /** Entries from here to maxTimers have never been used: no O(maxTimers) set-up. */
 let neverUsed: i32 = 0;
@@ -112,8 +145,12 @@ export function slotFor(when: u64, level: i32): i32 {
 @inline function entryAt(index: i32): usize {
   return timersBase + <usize>index * TIMER_ENTRY_BYTES;
 }
-@inline function deadlineOf(index: i32): u64 {
-  return load<u64>(entryAt(index), 0);
+@inline function deadlineOf(index: i32): f64 {
+  return load<f64>(entryAt(index), 0);
+}
+/** The tick a timer belongs to: the millisecond its deadline falls in. */
+@inline function tickOf(index: i32): u64 {
+  return <u64>deadlineOf(index);
 }
 @inline function nextOf(index: i32): i32 {
   return load<i32>(entryAt(index), 8);
@@ -128,7 +165,10 @@ export function slotFor(when: u64, level: i32): i32 {
   store<i32>(entryAt(index), prev, 12);
 }
 @inline function generationAt(index: i32): u32 {
-  return load<u32>(entryAt(index), 16);
+  return load<u32>(entryAt(index), 16) & GENERATION_MASK;
+}
+@inline function isUnref(index: i32): bool {
+  return (load<u32>(entryAt(index), 16) & UNREF) != 0;
 }
 @inline function listOf(index: i32): i32 {
   return load<i32>(entryAt(index), 20);
@@ -183,11 +223,65 @@ function unlink(index: i32): void {
     const level = list >> SLOT_BITS;
     setOccupied(level, occupiedAt(level) & ~(<u64>1 << <u64>(list & (LEVEL_SLOTS - 1))));
   }
+  if (list == HELD) {
+    if (headOf(HELD) == NIL) {
+      heldMin = Infinity;
+      heldMinKnown = true;
+    } else if (deadlineOf(index) <= heldMin) {
+      heldMinKnown = false;
+    }
+  }
 }
 
-/** Files a timer due at `when` (> elapsed) in the wheel, or in overdue. */
-function place(index: i32, when: u64): void {
-  store<u64>(entryAt(index), when, 0);
+/** Holds back a timer due by the millisecond, not yet by its exact deadline. */
+function hold(index: i32): void {
+  const deadline = deadlineOf(index);
+  if (headOf(HELD) == NIL) {
+    heldMin = deadline;
+    heldMinKnown = true;
+  } else if (heldMinKnown && deadline < heldMin) {
+    heldMin = deadline;
+  }
+  append(HELD, index);
+}
+
+/** The earliest deadline in `list`, by a scan (held and pass lists are short: one millisecond's timers). */
+function earliestIn(list: i32): f64 {
+  let earliest: f64 = Infinity;
+  for (let index = headOf(list); index != NIL; index = nextOf(index)) {
+    const deadline = deadlineOf(index);
+    if (deadline < earliest) earliest = deadline;
+  }
+  return earliest;
+}
+
+/** Appends all of `from` to `to`, in order: O(length of `from`), each entry relabelled. */
+function splice(from: i32, to: i32): void {
+  const head = headOf(from);
+  if (head == NIL) return;
+  const tail = tailOf(from);
+  for (let index = head; index != NIL; index = nextOf(index)) store<i32>(entryAt(index), to, 20);
+  const last = tailOf(to);
+  if (last == NIL) setHead(to, head);
+  else {
+    setNext(last, head);
+    setPrev(head, last);
+  }
+  setTail(to, tail);
+  setHead(from, NIL);
+  setTail(from, NIL);
+}
+
+/**
+ * Files a timer due at `deadline` in the wheel under its tick, or in overdue.
+ * A tick beyond the wheel's range (only an exact deadline can be: the host's
+ * clock runs ahead of `elapsed`) is filed at the range's end; when that slot
+ * is emptied the timer is not due yet and is filed again, at its own tick.
+ */
+function place(index: i32, deadline: f64): void {
+  store<f64>(entryAt(index), deadline, 0);
+  let when = <u64>deadline;
+  if (when > elapsed && when - elapsed > MAX_DELAY) when = elapsed + MAX_DELAY;
   if (when <= elapsed) {
     append(OVERDUE, index);
     return;
@@ -198,7 +292,9 @@ function place(index: i32, when: u64): void {
 
 function release(index: i32): void {
   const entry = entryAt(index);
-  store<u32>(entry, (load<u32>(entry, 16) + 1) & GENERATION_MASK, 16);
+  const word = load<u32>(entry, 16);
+  if ((word & UNREF) != 0) unrefLive--;
+  store<u32>(entry, ((word & GENERATION_MASK) + 1) & GENERATION_MASK, 16);
   store<i32>(entry, FREE, 20);
   store<i32>(entry, freeHead, 8);
   freeHead = index;
@@ -207,6 +303,25 @@ function release(index: i32): void {
 
 @inline function isLive(index: i32, generation: u32): bool {
   return <u32>index < <u32>neverUsed && listOf(index) != FREE && generationAt(index) == generation;
+}
+
+@inline function isPending(index: i32): bool {
+  return <u32>index < <u32>neverUsed && listOf(index) != FREE;
+}
+
+/** An entry off the free list (or never used), counted live; NIL when every entry is in use. */
+function allocate(): i32 {
+  let index = freeHead;
+  if (index != NIL) {
+    freeHead = nextOf(index);
+  } else if (neverUsed < maxTimers) {
+    index = neverUsed++;
+    store<u32>(entryAt(index), 0, 16);
+  } else {
+    return NIL;
+  }
+  live++;
+  return index;
 }
 
 /**
@@ -218,6 +333,17 @@ function deadlineTick(deadlineMs: f64): u64 {
   if (!(deadlineMs > now)) return elapsed;
   if (deadlineMs - now >= MAX_TIMER_DELAY_MS) return elapsed + MAX_DELAY;
   return <u64>Math.ceil(deadlineMs);
+}
+
+/**
+ * An exact deadline as stored: as given (a past one is kept: it is overdue,
+ * and its lateness counts from it), NaN or a negative taken as `elapsed`,
+ * and capped at CLOCK_LIMIT. It is not clamped to the wheel's range: place()
+ * files a far one at the range's end, and it is filed again from there.
+ */
+function exactDeadline(deadlineMs: f64): f64 {
+  if (!(deadlineMs >= 0)) return <f64>elapsed;
+  return deadlineMs < CLOCK_LIMIT ? deadlineMs : CLOCK_LIMIT;
 }
 
 /** Where the next busy slot of `level` starts; the level must have one. */
@@ -267,12 +393,11 @@ function drainSlot(level: i32): i32 {
   let fired: i32 = 0;
   while (index != NIL) {
     const next = nextOf(index);
-    const when = deadlineOf(index);
-    if (when == elapsed) {
+    if (tickOf(index) == elapsed) {
       append(DUE, index);
       fired++;
     } else {
-      place(index, when);
+      place(index, deadlineOf(index));
     }
     index = next;
   }
@@ -287,24 +412,40 @@ export function resetTimers(): void {
   memory.fill(occupied, 0, <usize>WHEEL_LEVELS * 8);
   elapsed = 0;
   live = 0;
+  unrefLive = 0;
+  passNow = 0;
+  heldMin = Infinity;
+  heldMinKnown = true;
   freeHead = NIL;
   neverUsed = 0;
+  timerIndexBits = maxTimers > 2 ? 32 - <i32>clz(<u32>(maxTimers - 1)) : 1;
 }
 
 /** Adds a timer due at `deadlineMs`; its entry index, or ERR_TIMERS_FULL. */
 export function timerInsert(deadlineMs: f64): i32 {
-  let index = freeHead;
-  if (index != NIL) {
-    freeHead = nextOf(index);
-  } else if (neverUsed < maxTimers) {
-    index = neverUsed++;
-    store<u32>(entryAt(index), 0, 16);
-  } else {
-    return ERR_TIMERS_FULL;
-  }
-  live++;
-  place(index, deadlineTick(deadlineMs));
+  const index = allocate();
+  if (index == NIL) return ERR_TIMERS_FULL;
+  place(index, <f64>deadlineTick(deadlineMs));
   return index;
+}
+
+/**
+ * Adds a timer due at exactly `deadlineMs` (see exactDeadline), unref'd when
+ * `unref` is not 0. Its handle, generation << timerIndexBits | index (an
+ * integer below 2^53), or ERR_TIMERS_FULL. The index is the handle's low
+ * timerIndexBits bits.
+ */
+export function timerSchedule(deadlineMs: f64, unref: i32): f64 {
+  const index = allocate();
+  if (index == NIL) return <f64>ERR_TIMERS_FULL;
+  const entry = entryAt(index);
+  const generation = load<u32>(entry, 16);
+  if (unref != 0) {
+    store<u32>(entry, generation | UNREF, 16);
+    unrefLive++;
+  }
+  place(index, exactDeadline(deadlineMs));
+  return <f64>((<u64>generation << <u64>timerIndexBits) | <u64>index);
 }
 
 /** The generation that pairs with `index` in a handle (0 for an index never used). */
@@ -328,7 +469,40 @@ export function timerCancel(index: i32, generation: u32): i32 {
 export function timerReschedule(index: i32, generation: u32, deadlineMs: f64): i32 {
   if (!isLive(index, generation)) return 0;
   unlink(index);
-  place(index, deadlineTick(deadlineMs));
+  place(index, <f64>deadlineTick(deadlineMs));
+  return 1;
+}
+
+/**
+ * The host's side of its own entries, by index alone (the host knows which
+ * entries are its live timers): cancel, move to an exact deadline (like
+ * timerReschedule: it then fires after every timer of that deadline set
+ * before the move), and set whether it holds the process. Each returns 1,
+ * or 0 when the entry is not pending.
+ */
+export function timerRemove(index: i32): i32 {
+  if (!isPending(index)) return 0;
+  unlink(index);
+  release(index);
+  return 1;
+}
+
+export function timerMove(index: i32, deadlineMs: f64): i32 {
+  if (!isPending(index)) return 0;
+  unlink(index);
+  place(index, exactDeadline(deadlineMs));
+  return 1;
+}
+
+export function timerSetRef(index: i32, ref: i32): i32 {
+  if (!isPending(index)) return 0;
+  const entry = entryAt(index);
+  const word = load<u32>(entry, 16);
+  const unref = ref == 0;
+  if (unref != ((word & UNREF) != 0)) {
+    store<u32>(entry, unref ? word | UNREF : word & ~UNREF, 16);
+    unrefLive += unref ? 1 : -1;
+  }
   return 1;
 }
 
@@ -341,6 +515,12 @@ export function timerReschedule(index: i32, generation: u32, deadlineMs: f64): i
 export function timerExpire(nowMs: f64): i32 {
   if (!(nowMs >= <f64>elapsed)) return 0;
   const now: u64 = nowMs >= CLOCK_LIMIT ? <u64>CLOCK_LIMIT : <u64>Math.floor(nowMs);
+  // A new pass at nowMs: the held timers are looked at first, after any a
+  // pass cut short did not reach.
+  passNow = nowMs;
+  splice(HELD, PASS);
+  heldMin = Infinity;
+  heldMinKnown = true;
   let moved: i32 = 0;
   let index = headOf(OVERDUE);
   setHead(OVERDUE, NIL);
@@ -368,7 +548,7 @@ let takenDeadline: u64 = 0;
 export function timerTakeDue(): i32 {
   const index = headOf(DUE);
   if (index == NIL) return -1;
-  takenDeadline = deadlineOf(index);
+  takenDeadline = tickOf(index);
   unlink(index);
   release(index);
   return index;
@@ -379,20 +559,66 @@ export function timerTakenDeadline(): f64 {
 }
 
 /**
+ * The exact way out: pops the pass's next timer, `pass` first, then `due`,
+ * and returns its index (its handle is now stale), or -1 when the pass is
+ * over. A timer whose exact deadline is after the pass's time (timerExpire's
+ * nowMs) is held back instead, for a later pass. Counts each timer it
+ * returns as fired, with its lateness from the exact deadline. Bounded: a
+ * timer is held at most once per pass.
+ */
+export function timerNext(): i32 {
+  while (true) {
+    let index = headOf(PASS);
+    if (index == NIL) index = headOf(DUE);
+    if (index == NIL) return -1;
+    unlink(index);
+    const deadline = deadlineOf(index);
+    if (deadline > passNow) {
+      hold(index);
+      continue;
+    }
+    noteTimer((passNow - deadline) * 1e6);
+    release(index);
+    return index;
+  }
+}
+
+/**
  * The tick the host should wake at, or -1 when no timer is pending: `elapsed`
- * when timers are due or overdue, else the start of the earliest busy slot.
+ * when timers are due or overdue, else the start of the earliest busy slot,
+ * or the exact deadline of a held timer when that is sooner.
  * For a level-0 slot that is the exact deadline; for a higher level it may be
  * earlier than the deadline (the slot start), never later: the host wakes,
  * calls timerExpire, which cascades the slot, and asks again. O(levels).
  */
 export function timerNextDeadline(): f64 {
   if (headOf(DUE) != NIL || headOf(OVERDUE) != NIL) return <f64>elapsed;
-  return earliestLevel() < 0 ? -1 : <f64>earliestStart;
+  let next: f64 = earliestLevel() < 0 ? -1 : <f64>earliestStart;
+  if (headOf(HELD) != NIL) {
+    if (!heldMinKnown) {
+      heldMin = earliestIn(HELD);
+      heldMinKnown = true;
+    }
+    if (next < 0 || heldMin < next) next = heldMin;
+  }
+  // Left by a pass cut short: rare, and a scan. Those due by the pass's
+  // time are due now.
+  if (headOf(PASS) != NIL) {
+    const pass = earliestIn(PASS);
+    if (pass <= passNow) return <f64>elapsed;
+    if (next < 0 || pass < next) next = pass;
+  }
+  return next;
 }
 
-/** Pending timers: in the wheel, overdue or due. */
+/** Pending timers: in the wheel, overdue, due or held. */
 export function timerCount(): i32 {
   return live;
+}
+
+/** Pending timers that do not hold the host's process (timerSchedule's unref, timerSetRef). */
+export function timerUnrefCount(): i32 {
+  return unrefLive;
 }
 
 export function timerCapacity(): i32 {

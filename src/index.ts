@@ -32,7 +32,17 @@ export type {
 } from './loop/registration.js';
 export { Watcher, type WatchEvent, type WatchHandler, type WatchInterest } from './loop/watcher.js';
 export { Deferred } from './loop/deferred.js';
-export { Timer, MISSED_TICK_POLICIES, type MissedTickPolicy, type TimerOptions, type IntervalOptions } from './loop/timer.js';
+export {
+  Timer,
+  MISSED_TICK_POLICIES,
+  DEFAULT_TIMER_DELAY_MS,
+  type MissedTickPolicy,
+  type TimerOptions,
+  type IntervalOptions,
+  type TimeoutOptions,
+  type SleepOptions,
+} from './loop/timer.js';
+export { TIMEOUTS_PER_CLOCK_READ } from './loop/timer-table.js';
 export { DEFAULT_MAX_TIMERS, MAX_TIMERS_LIMIT } from './core/loader.js';
 export { RemoteHandle, DEFAULT_REMOTE_QUEUE, type RemoteHandleData } from './loop/remote.js';
 export type { LoopMetrics, Percentiles } from './loop/metrics.js';

@@ -1,5 +1,5 @@
 // The wasm core's metrics block against a model written here: random
-// sequences of noteWait, noteCallback, noteTimer, noteCount, resetMetrics and
+// sequences of noteWait, noteCallback, noteCallbacks, noteTimer, noteCount, resetMetrics and
 // percentile queries go to both, and after every step the whole block (every
 // counter, every bucket of every histogram) must agree, as must each answer.
 //
@@ -65,8 +65,8 @@ class MetricsModel {
     if (counter >= 0 && counter < COUNTERS) this.counters[counter]! += by;
   }
 
-  observe(histogram: number, value: number): void {
-    this.histograms[histogram]![bucketOf(value)]! += 1;
+  observe(histogram: number, value: number, times = 1): void {
+    this.histograms[histogram]![bucketOf(value)]! += times;
   }
 
   percentile(histogram: number, q: number): number {
@@ -94,6 +94,7 @@ class MetricsModel {
 type Op =
   | { op: 'wait'; events: number; ns: number }
   | { op: 'callback'; ns: number }
+  | { op: 'callbacks'; count: number; ns: number }
   | { op: 'timer'; ns: number }
   | { op: 'count'; counter: number; by: number }
   | { op: 'reset' }
@@ -107,6 +108,7 @@ const nsArb = fc.oneof(fc.double({ min: 0, max: 1e12, noNaN: true }), powerArb.m
 const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 4, arbitrary: fc.record({ op: fc.constant('wait' as const), events: fc.oneof(fc.integer({ min: 0, max: 1024 }), fc.integer({ min: 0, max: 2 ** 31 - 1 })), ns: nsArb }) },
   { weight: 4, arbitrary: fc.record({ op: fc.constant('callback' as const), ns: nsArb }) },
+  { weight: 3, arbitrary: fc.record({ op: fc.constant('callbacks' as const), count: fc.oneof(fc.integer({ min: -1, max: 40 }), fc.integer({ min: 0, max: 2 ** 31 - 1 })), ns: nsArb }) },
   { weight: 3, arbitrary: fc.record({ op: fc.constant('timer' as const), ns: nsArb }) },
   {
     weight: 3,
@@ -145,6 +147,14 @@ function check(ops: Op[]): void {
         w.noteCallback(step.ns);
         model.count(C.CALLBACKS, 1);
         model.observe(H.CALLBACK_US, step.ns / 1000);
+        break;
+      case 'callbacks':
+        // A group run back to back: each counted, each at the group's mean.
+        w.noteCallbacks(step.count, step.ns);
+        if (step.count > 0) {
+          model.count(C.CALLBACKS, step.count);
+          model.observe(H.CALLBACK_US, step.ns / step.count / 1000, step.count);
+        }
         break;
       case 'timer':
         w.noteTimer(step.ns);

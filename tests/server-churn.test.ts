@@ -85,7 +85,10 @@ test(`${CLIENTS} clients connecting and dropping at random: the server keeps ser
     child.kill('SIGTERM');
     assert.is(await withTimeout(exited, 'the server to exit'), 0, stderr);
     assert.match(stdout, new RegExp(`stopped after serving ${CLIENTS + 2} connections`));
-    assert.is(stderr, '');
+    // Nothing went wrong: no error, no warning but the loop's slow-callback
+    // one, which a loaded machine earns by stopping the process mid-callback.
+    const complaints = stderr.split('\n').filter((line) => line !== '' && !line.startsWith('wasmloop: warn: slow callback '));
+    assert.equal(complaints, []);
   } finally {
     if (child.exitCode === null) child.kill('SIGKILL');
   }

@@ -80,7 +80,7 @@ function client(port: number): Client {
 const IDLE_WINDOW_MS = 1000;
 
 for (const mode of ['pause', 'shed'] as const) {
-  test(`fdExhaustion '${mode}': no spinning at EMFILE, counted, and new clients served once fds free up`, async () => {
+  test(`fdExhaustion '${mode}': no spinning at EMFILE, counted, retried after a back-off or shed, and new clients served once fds free up`, async () => {
     const server = await startServer(mode);
     const clients: Client[] = [];
     try {
@@ -123,6 +123,10 @@ for (const mode of ['pause', 'shed'] as const) {
       const unserved = clients.filter((c) => !c.echoed);
       if (mode === 'pause') {
         assert.ok(atLimit.acceptPauses > 0, 'accepting paused');
+        // No fd was freed in the window, so only the back-off's timeout
+        // (100 ms, then 200, 400...) can have resumed accepting, which failed
+        // and paused again.
+        assert.ok(atLimit.acceptPauses >= 2, `${atLimit.acceptPauses} pause(s): the back-off never resumed accepting`);
         assert.is(atLimit.acceptShed, 0);
         assert.ok(unserved.every((c) => !c.closed), 'waiting clients stay queued');
       } else {

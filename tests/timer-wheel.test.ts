@@ -9,9 +9,11 @@ import * as assert from 'uvu/assert';
 import { DEFAULT_MAX_TIMERS, MAX_TIMERS_LIMIT } from '../src/core/loader.js';
 import { createTestingCore, type TestingCoreExports } from '../src/testing/index.js';
 import { rangeErr, throws, typeErr } from './helpers/errors.js';
-import { TimerModel } from './timer-model.js';
+import { ExactTimerModel, TimerModel } from './timer-model.js';
 
 // x86-64's struct epoll_event; the timers do not care, the layout does.
+// The exact way (timerSchedule, timerNext: what the host uses) has its own
+// section at the end, against ExactTimerModel.
 const STRIDE = 12;
 const DATA_OFFSET = 4;
 
@@ -503,6 +505,280 @@ test('timers: random inserts, cancels, reschedules and clock moves agree with th
 test('timers: random inserts, cancels, reschedules and clock moves agree with the model (room to spare)', () => {
   fc.assert(
     fc.property(start, fc.array(command, { minLength: 50, maxLength: 400 }), (startMs, commands) => compare(512, startMs, commands)),
+    { numRuns: 150 },
+  );
+});
+
+// ---- the exact way: timerSchedule, timerNext -------------------------------------------
+
+interface Exact {
+  handle: number;
+  index: number;
+}
+
+/** Schedules at exactly `deadlineMs`; the handle and the index it names. */
+function schedule(w: TestingCoreExports, deadlineMs: number, unref = false): Exact {
+  const handle = w.timerSchedule(deadlineMs, unref ? 1 : 0);
+  assert.ok(handle >= 0, `timerSchedule(${deadlineMs}) returned ${handle}`);
+  return { handle, index: handle % 2 ** (w.timerIndexBits.value as number) };
+}
+
+/** Every timer timerNext hands out in this pass. */
+function pass(w: TestingCoreExports): number[] {
+  const taken: number[] = [];
+  for (let i = 0; i <= w.timerCapacity(); i++) {
+    const index = w.timerNext();
+    if (index < 0) return taken;
+    taken.push(index);
+  }
+  assert.unreachable('a pass handed out more timers than the table holds');
+  return taken;
+}
+
+test('timerIndexBits: the bits maxTimers - 1 needs, at least 1; a handle is generation << bits | index', () => {
+  const cases: [number, number][] = [[0, 1], [1, 1], [2, 1], [3, 2], [64, 6], [65, 7], [65536, 16], [65537, 17], [2 ** 24, 24]];
+  for (const [maxTimers, bits] of cases) {
+    assert.is(createTestingCore(8, 8, STRIDE, DATA_OFFSET, maxTimers).exports.timerIndexBits.value, bits, `maxTimers ${maxTimers}`);
+  }
+  const w = wheel(64);
+  const first = schedule(w, 10);
+  assert.is(first.handle, first.index, 'generation 0: the handle is the index');
+  assert.is(w.timerRemove(first.index), 1);
+  const again = schedule(w, 10);
+  assert.is(again.index, first.index, 'the freed entry');
+  assert.is(again.handle, w.timerGeneration(again.index) * 64 + again.index);
+  assert.is.not(again.handle, first.handle);
+  assert.is(w.timerCancel(first.index, (first.handle - first.index) / 64), 0, 'the old handle is stale');
+  assert.is(w.timerCancel(again.index, (again.handle - again.index) / 64), 1);
+});
+
+test('timerSchedule: the exact deadline is kept; due by the millisecond, timerNext holds it until the deadline itself', () => {
+  const w = wheel();
+  const half = schedule(w, 10.5);
+  const whole = schedule(w, 10);
+  assert.is(w.timerNextDeadline(), 10, 'filed under its millisecond');
+  assert.is(w.timerExpire(10.25), 2, 'both due by the millisecond');
+  assert.equal(pass(w), [whole.index], '10.5 is held');
+  assert.is(w.timerCount(), 1, 'a held timer is still pending');
+  assert.is(w.timerNextDeadline(), 10.5, 'the wait ends at the held deadline');
+  assert.is(w.timerExpire(10.4), 0);
+  assert.equal(pass(w), [], 'held again at 10.4');
+  assert.is(w.timerExpire(10.5), 0, 'nothing new from the wheel');
+  assert.equal(pass(w), [half.index]);
+  assert.is(w.timerCount(), 0);
+  assert.is(w.timerNextDeadline(), -1);
+});
+
+test('timerNext: the held timers of earlier passes come first, then the due list; each counts as fired', () => {
+  const core = createTestingCore(8, 8, STRIDE, DATA_OFFSET, 64);
+  const w = core.exports;
+  const counters = new Float64Array(core.memory.buffer, w.metricsBase.value as number, w.COUNTERS.value as number);
+  const held = schedule(w, 10.75);
+  w.timerExpire(10.5);
+  assert.equal(pass(w), []);
+  const later = schedule(w, 10.6); // set after the pass: overdue by the millisecond, waits for the next expire
+  const next = schedule(w, 11);
+  assert.is(w.timerCount(), 3);
+  assert.is(w.timerExpire(11), 2);
+  assert.equal(pass(w), [held.index, later.index, next.index]);
+  assert.is(counters[w.COUNTER_TIMERS_FIRED.value as number], 3);
+});
+
+test('timerNext: a pass cut short leaves the rest for the next expire, held ones first, and the wait is theirs', () => {
+  const w = wheel();
+  const a = schedule(w, 5.2);
+  const b = schedule(w, 5.4);
+  const c = schedule(w, 6);
+  w.timerExpire(5.1);
+  assert.equal(pass(w), [], 'both held');
+  w.timerExpire(5.3);
+  assert.is(w.timerNext(), a.index);
+  // Cut short here: b is still in the pass list.
+  assert.is(w.timerNextDeadline(), 5.4, "the rest of the pass: b's deadline");
+  w.timerExpire(6);
+  assert.equal(pass(w), [b.index, c.index]);
+});
+
+test("timerSchedule: a deadline beyond the wheel's range from its tick fires at that deadline, never early", () => {
+  const w = wheel();
+  w.timerExpire(1000.5); // the wheel at tick 1000
+  // The host's clock may be ahead of the wheel: its clamp counts from there.
+  const deadline = 1000 + MAX_DELAY + 5000.25;
+  const far = schedule(w, deadline);
+  let fired: number[] = [];
+  let wakeups = 0;
+  while (fired.length === 0 && wakeups < 40) {
+    const next = w.timerNextDeadline();
+    assert.ok(next > 0 && next <= deadline, `next deadline ${next}`);
+    w.timerExpire(next);
+    fired = pass(w);
+    if (fired.length > 0) assert.is(next, deadline, 'fired before its deadline');
+    wakeups++;
+  }
+  assert.equal(fired, [far.index]);
+});
+
+test("timerSchedule: NaN or a negative deadline is the wheel's tick; a past one keeps its lateness", () => {
+  const w = wheel();
+  w.timerExpire(100);
+  const nan = schedule(w, NaN);
+  const negative = schedule(w, -5);
+  const past = schedule(w, 40);
+  assert.is(w.timerNextDeadline(), 100, 'overdue');
+  assert.is(w.timerExpire(100), 3);
+  assert.equal(pass(w), [nan.index, negative.index, past.index], 'overdue timers in insertion order');
+  // Lateness 0, 0 and 60 ms: log2 buckets of µs.
+  assert.is(w.percentile(w.HISTOGRAM_TIMER_LATENESS_US.value as number, 1), 65536);
+});
+
+test('timerRemove, timerMove, timerSetRef: 1 for a pending entry (due and held ones too), 0 otherwise', () => {
+  const w = wheel(8);
+  const a = schedule(w, 5);
+  const b = schedule(w, 5.5, true);
+  const c = schedule(w, 5);
+  assert.is(w.timerUnrefCount(), 1);
+  w.timerExpire(5.2);
+  assert.is(w.timerNext(), a.index);
+  assert.is(w.timerNext(), c.index);
+  assert.is(w.timerNext(), -1, 'b held');
+  assert.is(w.timerSetRef(b.index, 1), 1, 'held');
+  assert.is(w.timerUnrefCount(), 0);
+  assert.is(w.timerSetRef(b.index, 0), 1);
+  assert.is(w.timerSetRef(b.index, 0), 1, 'twice: counted once');
+  assert.is(w.timerUnrefCount(), 1);
+  assert.is(w.timerMove(b.index, 20), 1, 'held, moved');
+  assert.is(w.timerNextDeadline(), 20);
+  for (const index of [a.index, c.index, 7, 100, -1]) {
+    assert.is(w.timerRemove(index), 0, `remove ${index}`);
+    assert.is(w.timerMove(index, 1), 0, `move ${index}`);
+    assert.is(w.timerSetRef(index, 1), 0, `setRef ${index}`);
+  }
+  assert.is(w.timerRemove(b.index), 1);
+  assert.is(w.timerUnrefCount(), 0, 'an unref timer removed is uncounted');
+  assert.is(w.timerCount(), 0);
+  const d = schedule(w, 6, true);
+  w.timerExpire(6);
+  assert.equal(pass(w), [d.index]);
+  assert.is(w.timerUnrefCount(), 0, 'an unref timer fired is uncounted');
+});
+
+test('timerSchedule: a full table answers ERR_TIMERS_FULL; a held timer keeps its entry', () => {
+  const w = wheel(2);
+  schedule(w, 3.5);
+  schedule(w, 3);
+  assert.is(w.timerSchedule(4, 0), FULL);
+  w.timerExpire(3.25);
+  pass(w);
+  assert.is(w.timerCount(), 1, 'the held one');
+  schedule(w, 4);
+  assert.is(w.timerSchedule(4, 0), FULL);
+});
+
+type ExactCommand =
+  | { kind: 'schedule'; delay: number; unref: boolean }
+  | { kind: 'remove'; pick: number }
+  | { kind: 'move'; pick: number; delay: number }
+  | { kind: 'ref'; pick: number; ref: boolean }
+  | { kind: 'advance'; step: number }
+  | { kind: 'next'; count: number };
+
+const exactFraction = fc.constantFrom(0, 0, 0.25, 0.5, 0.999);
+const exactDelay = fc.tuple(
+  fc.oneof(
+    fc.integer({ min: -10, max: 70 }),
+    fc.integer({ min: 0, max: 5000 }),
+    fc.integer({ min: 0, max: 2 ** 32 }),
+    fc.constantFrom(0, 63, 64, 4095, 4096, 2 ** 30, MAX_DELAY - 1),
+  ),
+  exactFraction,
+).map(([n, f]) => n + f);
+const exactStep = fc.tuple(fc.oneof(fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0, max: 70 }), fc.integer({ min: 0, max: 2 ** 33 })), exactFraction).map(([n, f]) => n + f);
+const exactCommand: fc.Arbitrary<ExactCommand> = fc.oneof(
+  { weight: 4, arbitrary: fc.tuple(exactDelay, fc.boolean()).map(([d, unref]) => ({ kind: 'schedule' as const, delay: d, unref })) },
+  { weight: 1, arbitrary: fc.nat().map((pick) => ({ kind: 'remove' as const, pick })) },
+  { weight: 1, arbitrary: fc.tuple(fc.nat(), exactDelay).map(([pick, d]) => ({ kind: 'move' as const, pick, delay: d })) },
+  { weight: 1, arbitrary: fc.tuple(fc.nat(), fc.boolean()).map(([pick, ref]) => ({ kind: 'ref' as const, pick, ref })) },
+  { weight: 2, arbitrary: exactStep.map((s) => ({ kind: 'advance' as const, step: s })) },
+  { weight: 2, arbitrary: fc.integer({ min: 1, max: 8 }).map((count) => ({ kind: 'next' as const, count })) },
+);
+
+/** Runs `commands` through the exact way and ExactTimerModel side by side; throws at the first difference. */
+function compareExact(capacity: number, startMs: number, commands: ExactCommand[]): void {
+  const w = wheel(capacity);
+  const model = new ExactTimerModel(capacity);
+  const bits = w.timerIndexBits.value as number;
+  const ids: number[] = []; // by model id: the entry index
+  const live = new Set<number>();
+  let hostNow = startMs;
+  assert.is(w.timerExpire(startMs), model.expire(startMs));
+  // As the host does: deadlines within the wheel's range of the clock.
+  const deadlineFor = (delay: number): number => hostNow + Math.min(delay, MAX_DELAY);
+  for (const [n, c] of commands.entries()) {
+    const at = `command ${n} ${JSON.stringify(c)}`;
+    if (c.kind === 'schedule') {
+      const deadline = deadlineFor(c.delay);
+      const handle = w.timerSchedule(deadline, c.unref ? 1 : 0);
+      const id = model.schedule(deadline, c.unref);
+      if (id === undefined) {
+        assert.is(handle, FULL, at);
+      } else {
+        assert.ok(handle >= 0 && Number.isSafeInteger(handle), `${at}: got ${handle}`);
+        const index = handle % 2 ** bits;
+        assert.is((handle - index) / 2 ** bits, w.timerGeneration(index), `${at}: the handle's generation`);
+        ids[id] = index;
+        live.add(id);
+      }
+    } else if (c.kind === 'remove' || c.kind === 'move' || c.kind === 'ref') {
+      if (ids.length === 0) continue;
+      const id = c.pick % ids.length;
+      // A stale id names an entry that may be reused: ask the core only for live ones.
+      const expected = c.kind === 'remove' ? model.remove(id) : c.kind === 'move' ? model.move(id, deadlineFor(c.delay)) : model.setRef(id, c.ref);
+      if (!live.has(id)) {
+        assert.is(expected, 0, `${at}: the model still has ${id}`);
+        continue;
+      }
+      const index = ids[id]!;
+      const got = c.kind === 'remove' ? w.timerRemove(index) : c.kind === 'move' ? w.timerMove(index, deadlineFor(c.delay)) : w.timerSetRef(index, c.ref ? 1 : 0);
+      assert.is(got, expected, at);
+      if (c.kind === 'remove') live.delete(id);
+    } else if (c.kind === 'advance') {
+      hostNow += c.step;
+      assert.is(w.timerExpire(hostNow), model.expire(hostNow), at);
+    } else {
+      for (let i = 0; i < c.count; i++) {
+        const index = w.timerNext();
+        const taken = model.next();
+        if (taken === undefined) {
+          assert.is(index, -1, at);
+          break;
+        }
+        assert.is(index, ids[taken.id], `${at}: took entry ${index}, the model timer ${taken.id}`);
+        assert.ok(taken.lateMs >= 0, `${at}: timer ${taken.id} fired ${-taken.lateMs} ms early`);
+        live.delete(taken.id);
+      }
+    }
+    assert.is(w.timerCount(), model.count(), `${at}: count`);
+    assert.is(w.timerUnrefCount(), model.unrefCount(), `${at}: unref count`);
+    const earliest = model.earliest();
+    const next = w.timerNextDeadline();
+    if (earliest === -1 || earliest === model.clock) {
+      assert.is(next, earliest, `${at}: next deadline`);
+    } else {
+      assert.ok(next >= model.clock && next <= earliest, `${at}: next deadline ${next}, clock ${model.clock}, earliest ${earliest}`);
+    }
+  }
+}
+
+test('timers, the exact way: random schedules, removes, moves, refs, clock moves and passes agree with the model (small table)', () => {
+  fc.assert(
+    fc.property(start, fc.array(exactCommand, { maxLength: 150 }), (startMs, commands) => compareExact(12, startMs, commands)),
+    { numRuns: 300 },
+  );
+});
+
+test('timers, the exact way: random schedules, removes, moves, refs, clock moves and passes agree with the model (room to spare)', () => {
+  fc.assert(
+    fc.property(start, fc.array(exactCommand, { minLength: 50, maxLength: 400 }), (startMs, commands) => compareExact(512, startMs, commands)),
     { numRuns: 150 },
   );
 });

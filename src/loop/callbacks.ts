@@ -91,6 +91,22 @@ export class CallbackRunner {
   }
 
   /**
+   * After `count` callbacks run back to back without a clock read between
+   * them (the handle-free timeouts of a timer pass): each is counted, at
+   * their mean duration, and the group is reported as one slow callback if
+   * it took slowCallbackMs. With the trace ring on, groups are of one.
+   */
+  ranMany(kind: number, count: number): void {
+    const start = this.#start;
+    const finished = performance.now();
+    const duration = finished - start;
+    this.#start = finished;
+    this.#wasm.noteCallbacks(count, duration * 1e6);
+    if (duration >= this.#slowMs) this.#slow(kind, -1, undefined, duration);
+    this.#trace?.record(kind, -1, undefined, start, duration);
+  }
+
+  /**
    * A callback threw. The loop goes on: the error goes to the `'error'`
    * listeners, or the logger, or is printed once to stderr. With
    * `fatalErrors` the turn stops instead, after the current callback.

@@ -20,6 +20,7 @@ import { RemoteInbox, type RemoteHandle, type RemoteTarget } from './remote.js';
 import { Watcher, type WatcherControl } from './watcher.js';
 import { CB, type CallbackRunner } from './callbacks.js';
 import { FdEntry, type FdTable } from './fd-table.js';
+import type { LoopClock } from './clock.js';
 import type { LoopConfig } from './options.js';
 import type { LoopEvents, LoopParts } from './parts.js';
 import type { Failure, LoopState } from './state.js';
@@ -44,11 +45,17 @@ export class Driver implements RemoteTarget {
   readonly #timers: TimerTable;
   readonly #deferred: DeferredQueue;
   readonly #callbacks: CallbackRunner;
+  readonly #clock: LoopClock;
   /** Node's backend fd, registered in the loop's own set while run() is active. */
   #nodeFd = -1;
   #settleRun: (failure: Failure | undefined) => void = settled;
   #startHandle: StartHandle | undefined;
+  /** What ref() and unref() asked: whether a running or started loop may hold the process at all. */
   #referenced = true;
+  /** Whether run()'s or start()'s libuv handles were last told to hold the process (see #updateHold). */
+  #holding = true;
+  /** When the started loop's libuv timer wakes it (ms on the loop's clock; Infinity: not set). */
+  #armedAt = Infinity;
   #inbox: RemoteInbox | undefined;
   #resolveClosed: () => void = settled;
   /** Settles once the loop is closed. */
@@ -65,6 +72,7 @@ export class Driver implements RemoteTarget {
     this.#timers = parts.timers;
     this.#deferred = parts.deferred;
     this.#callbacks = parts.callbacks;
+    this.#clock = parts.clock;
   }
 
   /** How many fds are registered, not counting the loop's own (Node's backend fd under run(), the remote eventfd). */
@@ -95,7 +103,10 @@ export class Driver implements RemoteTarget {
     if (state.mode === 'running' || state.mode === 'started') {
       // runOnce() beside start() hands its failure to its own caller and leaves start() be.
       if (state.request !== 'none' || (failure !== undefined && entry !== 'once')) failure = this.#end(failure);
-      else if (state.mode === 'started') this.#armStart();
+      else {
+        if (state.mode === 'started') this.#armStart();
+        this.#updateHold();
+      }
     }
     if (failure !== undefined && entry !== 'run') throw failure.error;
     return events;
@@ -164,7 +175,9 @@ export class Driver implements RemoteTarget {
     this.#nodeFd = nodeFd;
     state.mode = 'running';
     state.request = 'none';
-    if (!this.#referenced) native.runRef(false);
+    // The prepare handle starts out holding the process.
+    this.#holding = true;
+    this.#updateHold();
     const onAbort = (): void => this.stop();
     if (signal?.aborted) state.ask('stop');
     else signal?.addEventListener('abort', onAbort, { once: true });
@@ -221,7 +234,9 @@ export class Driver implements RemoteTarget {
     state.mode = 'started';
     state.request = 'none';
     this.turn.idleSince(performance.now());
-    if (!this.#referenced) native.startRef(handle, false);
+    // The poll and timer handles start out holding the process.
+    this.#holding = true;
+    this.#updateHold();
     this.#armStart();
   }
 
@@ -239,11 +254,49 @@ export class Driver implements RemoteTarget {
   #armStart(): void {
     const timeout = this.#wasm.pendingRecords() > 0 ? 0 : this.turn.waitTimeout(-1);
     native.startArm(this.#startHandle!, timeout);
+    this.#armedAt = timeout < 0 ? Infinity : this.#clock.last + timeout;
   }
 
-  /** A timer or deferred callback was added: a started loop sleeping on libuv's timer may have to wake sooner (a turn sets it anyway at its end). */
-  scheduled(): void {
-    if (this.#state.mode === 'started' && !this.#state.inTurn) this.#armStart();
+  /**
+   * Work was added or removed from outside a turn (a turn sees to both at
+   * its end): a started loop sleeping on libuv's timer may have to wake
+   * sooner, and whether the loop holds the process may change. `deadline`:
+   * a timer's, when only a timer was set (the wakeup moves only if it is
+   * sooner); NaN when nothing needs an earlier wakeup (a cancel, an fd);
+   * undefined: wake when the work asks (deferred work: now).
+   */
+  scheduled(deadline?: number): void {
+    const state = this.#state;
+    if (state.inTurn) return;
+    if (state.mode === 'started') {
+      if (deadline === undefined || deadline < this.#armedAt) this.#armStart();
+    } else if (state.mode !== 'running') {
+      return;
+    }
+    this.#updateHold();
+  }
+
+  /**
+   * Liveness: a running or started loop holds the process (its libuv handles
+   * are referenced) unless unref()'d, or unless all the work it has is
+   * timers that do not hold it (unref'd). Work is an fd it watches (a
+   * socket, a listener, a watcher, the remote handle's eventfd), a deferred
+   * callback, the rest of a batch cut short, a timer. A loop with no work at
+   * all holds the process: it waits for the work it is given, as a listening
+   * server does. The handles are told only when the answer changes.
+   */
+  #updateHold(): void {
+    const holding = this.#referenced && this.#workHolds();
+    if (holding === this.#holding) return;
+    this.#holding = holding;
+    if (this.#state.mode === 'running') native.runRef(holding);
+    else if (this.#state.mode === 'started') native.startRef(this.#startHandle!, holding);
+  }
+
+  #workHolds(): boolean {
+    const unref = this.#timers.unrefCount;
+    if (unref === 0 || this.#timers.count > unref) return true;
+    return this.size > 0 || this.#inbox !== undefined || this.#deferred.depth > 0 || this.#wasm.pendingRecords() > 0;
   }
 
   // ---- stopping, closing ------------------------------------------------------------------
@@ -275,8 +328,7 @@ export class Driver implements RemoteTarget {
 
   ref(referenced: boolean): void {
     this.#referenced = referenced;
-    if (this.#state.mode === 'running') native.runRef(referenced);
-    else if (this.#state.mode === 'started') native.startRef(this.#startHandle!, referenced);
+    if (this.#state.mode === 'running' || this.#state.mode === 'started') this.#updateHold();
   }
 
   #closeNow(): void {

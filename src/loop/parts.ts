@@ -18,13 +18,12 @@ import { createCore, type Core } from '../core/loader.js';
 import { DeferredQueue } from './deferred.js';
 import { check } from '../errors.js';
 import { native } from '../kernel/native.js';
-import type { TimerControl } from './timer.js';
 import { CallbackRunner, type CallbackContext, type SlowCallback } from './callbacks.js';
 import { LoopClock } from './clock.js';
 import { FdTable } from './fd-table.js';
 import { PRIORITY_LOWEST, type LoopConfig } from './options.js';
 import { LoopState } from './state.js';
-import { TimerTable } from './timer-table.js';
+import { TimerTable, type TimersChanged } from './timer-table.js';
 
 export interface LoopParts {
   readonly config: LoopConfig;
@@ -49,23 +48,17 @@ export interface EventLoopEvents {
 export type LoopEvents = EventEmitter<EventLoopEvents>;
 
 /**
- * Makes a loop's parts from its checked options. `refreshed` runs after a
- * timer's refresh() (a started loop may have to wake sooner).
+ * Makes a loop's parts from its checked options. `timersChanged` runs when
+ * timers are set, cancelled, refreshed or ref'd (a started loop may have to
+ * wake sooner; whether the loop holds the process may change).
  */
-export function makeParts(events: LoopEvents, config: LoopConfig, refreshed: () => void): LoopParts {
+export function makeParts(events: LoopEvents, config: LoopConfig, timersChanged: TimersChanged): LoopParts {
   const clock = new LoopClock(config.clock);
   const kernel: KernelBackend = typeof config.backend === 'string' ? new NativeBackend(config.backend) : config.backend;
   const core = createCore(config.maxFds, config.maxEvents, native.EVENT_SIZE, native.EVENT_DATA_OFFSET, config.maxTimers);
   const state = new LoopState();
-  // What every Timer calls for cancel() and refresh().
-  const control: TimerControl = {
-    cancel: (timer) => timers.cancel(timer),
-    refresh: (timer) => {
-      timers.refresh(timer);
-      refreshed();
-    },
-  };
-  const timers = new TimerTable(core.exports, config.maxTimers, clock, control);
+  const callbacks = new CallbackRunner(events, core.exports, state, config);
+  const timers = new TimerTable(core.exports, config.maxTimers, clock, state, callbacks, timersChanged);
   const parts: LoopParts = {
     config,
     core,
@@ -75,7 +68,7 @@ export function makeParts(events: LoopEvents, config: LoopConfig, refreshed: () 
     fds: new FdTable(core.exports, kernel, config.logger),
     timers,
     deferred: new DeferredQueue(config.maxDeferred, PRIORITY_LOWEST + 1),
-    callbacks: new CallbackRunner(events, core.exports, state, config),
+    callbacks,
   };
   const region = {
     buffer: core.memory.buffer,

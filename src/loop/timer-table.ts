@@ -1,255 +1,453 @@
-// The host's side of the timer wheel, and its policy: the Timer objects by
-// wheel entry, the timers held back for the last fraction of their
-// millisecond, the capacity (held timers count against it), scheduling,
-// cancelling and refreshing, and the order of a timer pass. The wheel itself
-// is in the wasm core (assembly/timers.ts).
+// The host's side of the timer wheel, and its policy: what each wheel entry
+// is for, scheduling, cancelling and refreshing, and the order of a timer
+// pass. The wheel itself is in the wasm core (assembly/timers.ts), and so is
+// everything that is per timer and a number: the exact deadline, the links,
+// the generation, whether it holds the process, and the short list of timers
+// held back for the last fraction of their millisecond.
 //
-// A pass is pulled by the loop, one timer at a time: advance(now) moves the
-// wheel to `now` and begins a pass, then next() hands out each due timer
-// until it returns undefined. The loop runs each callback and decides itself
-// whether to go on; a pass it leaves early (a stop, a fatal error) is picked
-// up by the next advance(): the timers still due fire first.
+// Two kinds of timer share the wheel and one table of entries:
+//
+//   slots[index]   a Timer (setTimeout, setInterval: an object the caller
+//                  holds, with options, refresh, ref/unref), or the callback
+//                  of a handle-free timeout (loop.timeout(): the caller holds
+//                  a number, the entry's handle). args[index] holds that
+//                  callback's argument, once any timeout was given one.
+//
+// A handle-free timeout costs its wheel entry (24 bytes) and its slot (8),
+// and allocates nothing: no object, no closure, and a handle that is a small
+// integer (a V8 Smi) until its entry has been reused 2^(31 - timerIndexBits)
+// times. A Timer costs 48 bytes more (see src/loop/timer.ts).
+//
+// A pass is pulled by the loop: advance(now) moves the wheel to `now` and
+// returns the first due entry, nextDue() each next one, until -1. A Timer's
+// entry goes through takeTimer() (an interval is scheduled again before its
+// callback runs) and its callback through the loop's callback runner, one
+// callback scope each; a run of handle-free timeouts goes through
+// fireTimeouts(), called back to back in one scope. A pass the loop leaves
+// early (a stop, a fatal error) is picked up by the next advance(): the
+// timers still due fire first.
 import { ERR_TIMERS_FULL, MAX_TIMER_DELAY_MS } from '../core/abi.js';
 import type { CoreExports } from '../core/loader.js';
-import { assertFunction, assertObject, assertOneOf, assertString, rangeError, typeError } from '../errors.js';
-import { HELD, MISSED_TICK_POLICIES, Timer, type IntervalOptions, type TimerControl } from './timer.js';
+import { assertBoolean, assertFunction, assertObject, assertOneOf, assertString, rangeError, typeError } from '../errors.js';
+import {
+  bitsOf,
+  CANCELLED,
+  delayOf,
+  DetailedTimer,
+  IDLE,
+  isSmall,
+  MISSED_TICK_POLICIES,
+  NO_OPTIONS,
+  REPEAT,
+  Timer,
+  UNREF,
+  type IntervalOptions,
+  type MissedTickPolicy,
+  type TimerControl,
+} from './timer.js';
+import { CB, type CallbackRunner } from './callbacks.js';
 import type { LoopClock } from './clock.js';
-import { closedError } from './state.js';
+import { closedError, type LoopState } from './state.js';
 
-export class TimerTable {
+/** What a handle-free timeout calls, with the argument it was given. */
+export type TimeoutCallback = (arg: never) => void;
+
+/**
+ * Handle-free timeouts of one pass run back to back, and the clock is read
+ * after every TIMEOUTS_PER_CLOCK_READ of them rather than after each: a read
+ * (performance.now()) costs about 50 ns here, as much as a small timeout,
+ * and 32 brings it to under 2 ns each while a slow one still shows, in a
+ * group of at most 32 (bench/timers.ts, scenario fire-same-ms).
+ */
+export const TIMEOUTS_PER_CLOCK_READ = 32;
+
+/** What the table tells the driver: work was added or removed (timers, or their ref). `deadline`: the one a new timer is due at. */
+export type TimersChanged = (deadline: number) => void;
+
+export class TimerTable implements TimerControl {
   readonly capacity: number;
   readonly #wasm: CoreExports;
   readonly #clock: LoopClock;
-  /** What every Timer calls for cancel() and refresh(): the loop's, which comes back here. */
-  readonly #control: TimerControl;
-  /** The Timer of each wheel entry, by entry index. */
-  readonly #timers: (Timer | undefined)[] = [];
-  /**
-   * Timers the wheel released (their millisecond has begun) whose exact
-   * deadline is still ahead: they fire when it passes. So a timer fires at
-   * its deadline to the wait's precision, not up to a millisecond late.
-   */
-  #held: Timer[] = [];
-  /**
-   * Timers whose index is HELD, wherever they are listed (a pass keeps its
-   * own list). The wheel gave their entries back, so they are counted
-   * against the capacity here: an interval held now must find room when it
-   * fires.
-   */
-  #heldCount = 0;
-  /** The pass under way: the held timers it took over, how far it got through them, and its time. */
-  #pass: Timer[] = [];
-  #passAt = 0;
+  readonly #state: LoopState;
+  readonly #run: CallbackRunner;
+  readonly #changed: TimersChanged;
+  /** An entry's index is its handle's low timerIndexBits bits; the generation is the rest. */
+  readonly #indexMask: number;
+  readonly #generationScale: number;
+  /** Handles are below this: generations are below 2^29. */
+  readonly #handleLimit: number;
+  /** By wheel entry: its Timer, or a handle-free timeout's callback. */
+  readonly #slots: (Timer | TimeoutCallback | undefined)[] = [];
+  /** By wheel entry: a handle-free timeout's argument; made on first use, filled as far as used. */
+  #args: unknown[] | undefined;
+  /** The time of the pass under way. */
   #passNow = 0;
-  /**
-   * A pass began and next() has not run out yet. If the loop left it early,
-   * timers may still sit in the wheel's due list: timerExpire counts only the
-   * timers it moves, so without this the next pass would not look at them
-   * until another timer came due.
-   */
-  #open = false;
+  /** How to settle each pending sleep() when the loop closes first. */
+  readonly #sleeps = new Set<(error: unknown) => void>();
+  /** This loop's own Timer classes: their prototype holds the table, so no Timer needs a field for it. */
+  readonly #Plain: new (callback: () => void, bits: number) => Timer;
+  readonly #Detailed: new (callback: () => void, delay: number, flags: number, options: IntervalOptions, missed: MissedTickPolicy) => DetailedTimer;
   #closed = false;
 
-  constructor(wasm: CoreExports, capacity: number, clock: LoopClock, control: TimerControl) {
+  constructor(wasm: CoreExports, capacity: number, clock: LoopClock, state: LoopState, run: CallbackRunner, changed: TimersChanged) {
     this.capacity = capacity;
     this.#wasm = wasm;
     this.#clock = clock;
-    this.#control = control;
+    this.#state = state;
+    this.#run = run;
+    this.#changed = changed;
+    const bits = wasm.timerIndexBits.value as number;
+    this.#indexMask = 2 ** bits - 1;
+    this.#generationScale = 2 ** bits;
+    this.#handleLimit = 2 ** (29 + bits);
+    // Named by their keys, so heap snapshots and stack traces say Timer.
+    this.#Plain = { Timer: class extends Timer {} }.Timer;
+    this.#Detailed = { DetailedTimer: class extends DetailedTimer {} }.DetailedTimer;
+    for (const own of [this.#Plain, this.#Detailed]) Object.defineProperty(own.prototype, 'control', { value: this });
   }
 
   /** Timers scheduled now. */
   get count(): number {
-    return this.#closed ? 0 : this.#wasm.timerCount() + this.#heldCount;
+    return this.#closed ? 0 : this.#wasm.timerCount();
+  }
+
+  /** Timers scheduled now that do not hold the process (unref'd). */
+  get unrefCount(): number {
+    return this.#closed ? 0 : this.#wasm.timerUnrefCount();
   }
 
   /** The earliest deadline to wake for (ms on the loop's clock), or -1 when no timer is scheduled. */
   nextDeadline(): number {
-    let next = this.#wasm.timerNextDeadline();
-    for (const timer of this.#held) if (next < 0 || timer.deadline < next) next = timer.deadline;
-    for (let i = this.#passAt; i < this.#pass.length; i++) {
-      const timer = this.#pass[i]!;
-      if (timer.index === HELD && (next < 0 || timer.deadline < next)) next = timer.deadline;
-    }
-    return next;
+    return this.#wasm.timerNextDeadline();
   }
+
+  // ---- Timer objects -------------------------------------------------------------------
 
   /** setTimeout (`repeat` false) and setInterval: validates, then schedules one `delay` from now. */
   create(callback: () => void, delay: number, repeat: boolean, options: IntervalOptions): Timer {
     assertFunction('callback', callback);
-    const name = repeat ? 'periodMs' : 'delayMs';
-    const minimum = repeat ? 1 : 0;
-    if (typeof delay !== 'number') throw typeError(name, 'a number', delay);
-    if (!Number.isFinite(delay) || delay < minimum) {
-      throw rangeError(`${name} must be a finite number >= ${minimum}, got ${delay}`);
+    checkDelay(repeat ? 'periodMs' : 'delayMs', delay, repeat ? 1 : 0);
+    let flags = repeat ? REPEAT : 0;
+    let detailed = repeat || !isSmall(delay);
+    let missed: MissedTickPolicy = 'skip';
+    let signal: AbortSignal | undefined;
+    // No options: nothing to check (the common case, kept short).
+    if (options !== NO_OPTIONS) {
+      assertObject('options', options);
+      const { jitter, label } = options;
+      if (jitter !== undefined) {
+        if (typeof jitter !== 'number') throw typeError('options.jitter', 'a number', jitter);
+        if (!(jitter >= 0 && jitter <= 1)) throw rangeError(`options.jitter must be a fraction from 0 to 1, got ${jitter}`);
+      }
+      if (label !== undefined) assertString('options.label', label);
+      missed = options.missed ?? 'skip';
+      assertOneOf('options.missed', missed, MISSED_TICK_POLICIES);
+      signal = options.signal;
+      if (signal !== undefined && !(signal instanceof AbortSignal)) throw typeError('options.signal', 'an AbortSignal', signal);
+      const ref = options.ref ?? true;
+      assertBoolean('options.ref', ref);
+      if (!ref) flags |= UNREF;
+      detailed ||= (jitter !== undefined && jitter !== 0) || label !== undefined || signal !== undefined;
     }
-    assertObject('options', options);
-    const jitter = options.jitter ?? 0;
-    if (typeof jitter !== 'number') throw typeError('options.jitter', 'a number', jitter);
-    if (!(jitter >= 0 && jitter <= 1)) throw rangeError(`options.jitter must be a fraction from 0 to 1, got ${jitter}`);
-    if (options.label !== undefined) assertString('options.label', options.label);
-    const missed = options.missed ?? 'skip';
-    assertOneOf('options.missed', missed, MISSED_TICK_POLICIES);
-    const signal = options.signal;
-    if (signal !== undefined && !(signal instanceof AbortSignal)) throw typeError('options.signal', 'an AbortSignal', signal);
     if (this.#closed) throw closedError(repeat ? 'setInterval' : 'setTimeout');
-    const timer = new Timer(callback, delay, repeat, options, missed, this.#control);
+    const timer = detailed ? new this.#Detailed(callback, delay, flags, options, missed) : new this.#Plain(callback, bitsOf(delay, flags));
     if (signal?.aborted) {
-      timer.cancelled = true;
+      timer.index = CANCELLED;
       return timer;
     }
-    this.#schedule(timer, this.#clock.now() + delay);
+    const deadline = this.#schedule(timer, this.#clock.now() + delay);
     if (signal !== undefined) {
-      timer.abort = { signal, listener: () => timer.cancel() };
-      signal.addEventListener('abort', timer.abort.listener, { once: true });
+      const abort = { signal, listener: () => timer.cancel() };
+      (timer as DetailedTimer).abort = abort;
+      signal.addEventListener('abort', abort.listener, { once: true });
     }
+    this.#changed(deadline);
     return timer;
-  }
-
-  /**
-   * Advances the wheel to `now` (timers due by `floor(now)` go to its due
-   * list) and begins a pass at `now`. Returns whether the pass has anything
-   * to look at: timers due, held, or left by a pass cut short.
-   */
-  advance(now: number): boolean {
-    const moved = this.#wasm.timerExpire(now) > 0;
-    const cutShort = this.#open;
-    // Held timers a pass cut short did not look at go ahead of those it held.
-    const held = cutShort && this.#passAt < this.#pass.length ? this.#pass.slice(this.#passAt).concat(this.#held) : this.#held;
-    this.#held = [];
-    this.#pass = held;
-    this.#passAt = 0;
-    this.#passNow = now;
-    this.#open = moved || held.length > 0 || cutShort;
-    return this.#open;
-  }
-
-  /**
-   * The pass's next due timer, its interval already scheduled again (so the
-   * callback can cancel or refresh it); undefined when the pass is over.
-   * First the timers held back by earlier passes, then the wheel's due list,
-   * in deadline order, equal deadlines in insertion order. A timer whose exact
-   * deadline is still ahead (its millisecond has only begun) is held back for
-   * a later pass. The due list is never refilled during a pass: a timer set
-   * by a callback, even overdue, waits for the next advance().
-   */
-  next(): Timer | undefined {
-    const w = this.#wasm;
-    const now = this.#passNow;
-    for (;;) {
-      let timer: Timer;
-      let tick: number;
-      if (this.#passAt < this.#pass.length) {
-        timer = this.#pass[this.#passAt++]!;
-        if (timer.index !== HELD) continue; // cancelled or refreshed meanwhile
-        tick = Math.floor(timer.deadline);
-      } else {
-        const index = w.timerTakeDue();
-        if (index < 0) {
-          this.#open = false;
-          this.#pass = [];
-          this.#passAt = 0;
-          return undefined;
-        }
-        timer = this.#timers[index]!;
-        this.#timers[index] = undefined;
-        tick = w.timerTakenDeadline();
-      }
-      if (now < timer.deadline) {
-        if (timer.index !== HELD) {
-          timer.index = HELD;
-          this.#heldCount++;
-        }
-        this.#held.push(timer);
-        continue;
-      }
-      if (timer.index === HELD) this.#heldCount--;
-      timer.index = -1;
-      if (!timer.repeat) releaseSignal(timer);
-      w.noteTimer(Math.max(0, now - Math.max(tick, timer.deadline)) * 1e6);
-      if (timer.repeat) this.#schedule(timer, nextTick(timer, now));
-      return timer;
-    }
   }
 
   /** Keeps the timer from firing. False when there was nothing to cancel. */
   cancel(timer: Timer): boolean {
+    const index = timer.index;
     // Fired (a timeout), cancelled, or closed with the loop: nothing to do.
-    if (timer.index === -1) return false;
-    timer.cancelled = true;
-    this.#unschedule(timer);
+    if (index < 0) return false;
+    this.#wasm.timerRemove(index);
+    this.#slots[index] = undefined;
+    timer.index = CANCELLED;
     releaseSignal(timer);
+    this.#changed(NaN);
     return true;
   }
 
   /** Restarts the countdown from now. */
   refresh(timer: Timer): void {
-    if (timer.cancelled) return;
+    const index = timer.index;
+    if (index === CANCELLED) return;
     if (this.#closed) throw closedError('refresh');
-    if (timer.index !== -1) {
-      this.#unschedule(timer);
-      this.#schedule(timer, this.#clock.now() + timer.delay);
+    const base = this.#clock.now() + delayOf(timer);
+    if (index >= 0) {
+      const deadline = this.#deadline(timer, base);
+      this.#wasm.timerMove(index, deadline);
+      this.#changed(deadline);
       return;
     }
     // A timeout that fired let go of its signal: an abort since then counts
     // as a cancel, and re-arming takes the signal back.
-    const abort = timer.abort;
+    const abort = timer instanceof DetailedTimer ? timer.abort : undefined;
     if (abort?.signal.aborted) {
-      timer.cancelled = true;
+      timer.index = CANCELLED;
       return;
     }
-    this.#schedule(timer, this.#clock.now() + timer.delay);
+    const deadline = this.#schedule(timer, base);
     abort?.signal.addEventListener('abort', abort.listener, { once: true });
+    this.#changed(deadline);
+  }
+
+  /** ref() and unref(). */
+  setRef(timer: Timer, ref: boolean): void {
+    if (((timer.bits & UNREF) === 0) === ref) return;
+    timer.bits ^= UNREF;
+    if (timer.index >= 0) {
+      this.#wasm.timerSetRef(timer.index, ref ? 1 : 0);
+      this.#changed(NaN);
+    }
+  }
+
+  // ---- handle-free timeouts --------------------------------------------------------------
+
+  /**
+   * loop.timeout(): calls `callback(arg)` once, `delay` ms from now (the
+   * caller checked the arguments). Returns the handle.
+   */
+  timeout(callback: TimeoutCallback, delay: number, arg: unknown, ref: boolean): number {
+    if (this.#closed) throw closedError('timeout');
+    const deadline = this.#clock.now() + (delay < MAX_TIMER_DELAY_MS ? delay : MAX_TIMER_DELAY_MS);
+    const handle = this.#wasm.timerSchedule(deadline, ref ? 0 : 1);
+    if (handle === ERR_TIMERS_FULL) throw this.#fullError();
+    const index = handle & this.#indexMask;
+    this.#slots[index] = callback;
+    if (arg !== undefined) this.#setArg(index, arg);
+    this.#changed(deadline);
+    return handle;
+  }
+
+  /**
+   * Cancels the handle-free timeout `handle`. False when there was nothing to
+   * cancel: it fired, was cancelled, the loop closed, or the number is no
+   * handle this loop gave out (it never names a Timer's entry).
+   */
+  clear(handle: number): boolean {
+    if (!(handle >= 0 && handle < this.#handleLimit) || Math.floor(handle) !== handle) return false;
+    const index = handle & this.#indexMask;
+    if (typeof this.#slots[index] !== 'function') return false;
+    if (this.#wasm.timerCancel(index, (handle - index) / this.#generationScale) === 0) return false;
+    this.#slots[index] = undefined;
+    this.#clearArg(index);
+    this.#changed(NaN);
+    return true;
+  }
+
+  /**
+   * loop.sleep(): a promise of `value`, `delay` ms from now, on a handle-free
+   * timeout (the caller checked the arguments). Aborting `signal` cancels
+   * it with an AbortError; closing the loop, with ERR_LOOP_CLOSED.
+   */
+  sleep<T>(delay: number, value: T, signal: AbortSignal | undefined, ref: boolean): Promise<T> {
+    if (signal?.aborted) return Promise.reject(abortError(signal));
+    return new Promise<T>((resolve, reject) => {
+      const fail = (error: unknown): void => {
+        settle();
+        reject(error);
+      };
+      const onAbort = (): void => {
+        this.clear(handle);
+        fail(abortError(signal!));
+      };
+      const settle = (): void => {
+        this.#sleeps.delete(fail);
+        signal?.removeEventListener('abort', onAbort);
+      };
+      const handle = this.timeout(() => {
+        settle();
+        resolve(value);
+      }, delay, undefined, ref);
+      this.#sleeps.add(fail);
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  // ---- a pass ------------------------------------------------------------------------------
+
+  /**
+   * Advances the wheel to `now` (timers due by `floor(now)` go to its due
+   * list) and begins a pass at `now`. Returns the first due entry, or -1.
+   */
+  advance(now: number): number {
+    this.#passNow = now;
+    this.#wasm.timerExpire(now);
+    return this.#wasm.timerNext();
+  }
+
+  /**
+   * The pass's next due entry, or -1 when the pass is over: held timers of
+   * earlier passes first, then the wheel's due list, in deadline order,
+   * equal deadlines in insertion order; a timer whose exact deadline is still
+   * ahead (its millisecond has only begun) is held back for a later pass by
+   * the core. The due list is never refilled during a pass: a timer set by a
+   * callback, even overdue, waits for the next advance().
+   */
+  nextDue(): number {
+    return this.#wasm.timerNext();
+  }
+
+  /**
+   * The Timer of due entry `index`, its interval already scheduled again (so
+   * the callback can cancel or refresh it), a timeout done; undefined when
+   * the entry is a handle-free timeout's (fireTimeouts runs those).
+   */
+  takeTimer(index: number): Timer | undefined {
+    const slot = this.#slots[index];
+    if (!(slot instanceof Timer)) return undefined;
+    this.#slots[index] = undefined;
+    if ((slot.bits & REPEAT) !== 0) {
+      this.#schedule(slot, nextTick(slot as DetailedTimer, this.#passNow));
+    } else {
+      slot.index = IDLE;
+      releaseSignal(slot);
+    }
+    return slot;
+  }
+
+  /**
+   * Runs the handle-free timeouts from due entry `first` on, back to back,
+   * until the pass is over, the next is a Timer's (its index is returned for
+   * the caller to run), or a callback stops the turn or closes the loop
+   * (-1). What a callback throws goes to the loop's error path; the clock is
+   * read once per TIMEOUTS_PER_CLOCK_READ callbacks.
+   */
+  fireTimeouts(first: number): number {
+    const w = this.#wasm;
+    const slots = this.#slots;
+    const state = this.#state;
+    const run = this.#run;
+    // Kept short: a pass that fires a great many timeouts starts in V8's
+    // interpreter, where every step of this loop counts.
+    const group = run.trace === undefined ? TIMEOUTS_PER_CLOCK_READ : 1;
+    let index = first;
+    let ran = 0;
+    for (;;) {
+      const callback = slots[index] as TimeoutCallback;
+      slots[index] = undefined;
+      try {
+        callback((this.#args === undefined ? undefined : this.#takeArg(index)) as never);
+      } catch (error) {
+        run.failed(error, CB.timer, -1, undefined);
+      }
+      if (++ran === group) {
+        run.ranMany(CB.timer, ran);
+        ran = 0;
+      }
+      // state.cut or state.closed, read as fields.
+      if (state.request !== 'none' || state.fatal !== undefined || state.mode === 'closed') {
+        index = -1;
+        break;
+      }
+      index = w.timerNext();
+      if (index < 0 || typeof slots[index] !== 'function') break;
+    }
+    if (ran > 0) run.ranMany(CB.timer, ran);
+    return index;
   }
 
   /** The loop closed: every timer is cancelled (the wheel goes with the core), and no timer can be set again. */
   closeAll(): void {
-    const pass = this.#pass.slice(this.#passAt).filter((timer) => timer.index === HELD);
-    for (const timer of [...this.#timers, ...this.#held, ...pass]) if (timer !== undefined) dropClosed(timer);
-    this.#timers.length = 0;
-    this.#held = [];
-    this.#heldCount = 0;
-    this.#pass = [];
-    this.#passAt = 0;
-    this.#open = false;
+    const slots = this.#slots;
+    for (let i = 0; i < slots.length; i++) {
+      const slot = slots[i];
+      if (slot instanceof Timer) {
+        slot.index = CANCELLED;
+        releaseSignal(slot);
+      }
+    }
+    slots.length = 0;
+    this.#args = undefined;
     this.#closed = true;
+    for (const fail of [...this.#sleeps]) fail(closedError('sleep'));
   }
+
+  // ---- inside --------------------------------------------------------------------------------
 
   /**
-   * Puts `timer` in the wheel for `base` (plus its jitter). The wheel counts
-   * whole milliseconds: the timer goes in the slot of the millisecond its
-   * deadline falls in, and next() holds it until the exact time.
+   * Puts `timer` in the wheel for `base` (plus its jitter, clamped to the
+   * wheel's range from the loop's time). Returns the deadline.
    */
-  #schedule(timer: Timer, base: number): void {
-    timer.base = base;
-    const jittered = timer.jitter === 0 ? base : base + Math.random() * timer.jitter * timer.delay;
-    timer.deadline = Math.min(jittered, this.#clock.last + MAX_TIMER_DELAY_MS);
-    const room = this.#wasm.timerCount() + this.#heldCount < this.capacity;
-    const index = room ? this.#wasm.timerInsert(Math.floor(timer.deadline)) : ERR_TIMERS_FULL;
-    if (index === ERR_TIMERS_FULL) {
-      throw rangeError(`timer table full (capacity ${this.capacity}); raise the loop's maxTimers option`);
-    }
+  #schedule(timer: Timer, base: number): number {
+    const deadline = this.#deadline(timer, base);
+    const handle = this.#wasm.timerSchedule(deadline, timer.bits & UNREF);
+    if (handle === ERR_TIMERS_FULL) throw this.#fullError();
+    const index = handle & this.#indexMask;
     timer.index = index;
-    timer.generation = this.#wasm.timerGeneration(index);
-    this.#timers[index] = timer;
+    this.#slots[index] = timer;
+    return deadline;
   }
 
-  /** Takes a scheduled timer out of the wheel (or the held list). */
-  #unschedule(timer: Timer): void {
-    if (timer.index === HELD) {
-      const at = this.#held.indexOf(timer);
-      if (at >= 0) this.#held.splice(at, 1);
-      this.#heldCount--;
-    } else {
-      this.#wasm.timerCancel(timer.index, timer.generation);
-      this.#timers[timer.index] = undefined;
+  #deadline(timer: Timer, base: number): number {
+    let deadline = base;
+    if (timer instanceof DetailedTimer) {
+      timer.base = base;
+      if (timer.jitter !== 0) deadline = base + Math.random() * timer.jitter * timer.exactDelay;
     }
-    timer.index = -1;
+    const limit = this.#clock.last + MAX_TIMER_DELAY_MS;
+    return deadline < limit ? deadline : limit;
+  }
+
+  #fullError(): RangeError {
+    return rangeError(`timer table full (capacity ${this.capacity}); raise the loop's maxTimers option`);
+  }
+
+  #setArg(index: number, arg: unknown): void {
+    const args = (this.#args ??= []);
+    // Filled up to the index, so the array stays dense.
+    while (args.length < index) args.push(undefined);
+    args[index] = arg;
+  }
+
+  #takeArg(index: number): unknown {
+    const args = this.#args!;
+    if (index >= args.length) return undefined;
+    const arg = args[index];
+    args[index] = undefined;
+    return arg;
+  }
+
+  #clearArg(index: number): void {
+    const args = this.#args;
+    if (args !== undefined && index < args.length) args[index] = undefined;
   }
 }
 
+/**
+ * A delay as the timer calls take it: a number, finite, at least `minimum`
+ * (0 for a timeout, 1 for an interval). Callers give a default when the
+ * argument is left out.
+ */
+export function checkDelay(name: string, delay: unknown, minimum: number): asserts delay is number {
+  if (typeof delay !== 'number') throw typeError(name, 'a number', delay);
+  if (!(delay >= minimum) || delay === Infinity) {
+    throw rangeError(`${name} must be a finite number >= ${minimum}, got ${delay}`);
+  }
+}
+
+/** What node:timers/promises rejects with when its signal aborts. */
+function abortError(signal: AbortSignal): Error {
+  const error = new Error('The operation was aborted', { cause: signal.reason });
+  error.name = 'AbortError';
+  (error as NodeJS.ErrnoException).code = 'ABORT_ERR';
+  return error;
+}
+
 /** An interval's next firing (before jitter), by its missed-tick policy. */
-function nextTick(timer: Timer, now: number): number {
-  const period = timer.delay;
+function nextTick(timer: DetailedTimer, now: number): number {
+  const period = timer.exactDelay;
   if (timer.missed === 'delay') return now + period;
   const next = timer.base + period;
   if (timer.missed === 'burst' || next > now) return next;
@@ -263,12 +461,5 @@ function nextTick(timer: Timer, now: number): number {
  * otherwise hold every one of them.
  */
 function releaseSignal(timer: Timer): void {
-  if (timer.abort !== undefined) timer.abort.signal.removeEventListener('abort', timer.abort.listener);
-}
-
-/** A timer the loop's close() cancels. */
-function dropClosed(timer: Timer): void {
-  timer.cancelled = true;
-  timer.index = -1;
-  releaseSignal(timer);
+  if (timer instanceof DetailedTimer && timer.abort !== undefined) timer.abort.signal.removeEventListener('abort', timer.abort.listener);
 }

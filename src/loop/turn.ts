@@ -305,18 +305,30 @@ export class Turn {
     }
   }
 
-  /** The timers due by the clock now, pulled from the table one by one, until a callback stops the turn or closes the loop. */
+  /**
+   * The timers due by the clock now, pulled from the table one by one, until
+   * a callback stops the turn or closes the loop. A Timer's callback is its
+   * own callback scope (under run() and start(), ticks and microtasks run
+   * after it); a run of handle-free timeouts shares one.
+   */
   #fireTimers(): void {
     const timers = this.#timers;
-    if (!timers.advance(this.#clock.now())) return;
+    let index = timers.advance(this.#clock.now());
+    if (index < 0) return;
     const state = this.#state;
     const run = this.#callbacks;
     run.begin();
-    for (let timer = timers.next(); timer !== undefined; timer = timers.next()) {
+    do {
+      const timer = timers.takeTimer(index);
+      if (timer === undefined) {
+        index = native.invoke(timers, timers.fireTimeouts, index) as number;
+        continue;
+      }
       run.call(CB.timer, -1, timer.label, timer, timer.callback);
       // Closed: every timer went with the loop. Stopped: the rest stay due and fire first next turn.
       if (state.closed || state.cut) return;
-    }
+      index = timers.nextDue();
+    } while (index >= 0);
   }
 
   /** Deferred callbacks queued before this phase, in priority order. */

@@ -19,6 +19,13 @@
 // server calls the protocol's resume() before anything more is read. A
 // protocol's throw (or its data()'s rejected promise) ends that connection
 // alone and is reported on the loop's 'error'.
+//
+// The server's own timers (the sweep, each lingering connection's bound,
+// the accept back-off, the shutdown deadline) are the loop's handle-free
+// timeouts: a number each, a shared callback, no object or closure per
+// timer. All but the back-off are unref'd: the sockets hold the process,
+// not the timers that watch them; a paused listener is not registered, so
+// its back-off timer holds the process in its place.
 import { closeSync, openSync } from 'node:fs';
 
 import { Connection, type CloseReason, type ConnectionEvents } from './connection.js';
@@ -28,7 +35,6 @@ import { reportErrorUnchecked } from '../loop/internal.js';
 import { native } from '../kernel/native.js';
 import { DEFAULT_ACCEPTS_PER_EVENT } from '../loop/options.js';
 import type { ClientHandlers, Trigger } from '../loop/registration.js';
-import type { Timer } from '../loop/timer.js';
 import type { Deferred } from '../loop/deferred.js';
 import type { Protocol, ProtocolFactory } from './protocol.js';
 import { DEFAULT_BACKLOG, readUnchecked, sockets, writeUnchecked } from './sockets.js';
@@ -181,7 +187,8 @@ export class Server {
   };
   readonly #idleTimeoutMs: number;
   readonly #epochMs: number;
-  #epochTicker: Timer | undefined;
+  /** The idle sweep's timeout handle, NO_TIMER when none. */
+  #sweepTimer = NO_TIMER;
   /** The epoch of each connection's last read or write progress, by fd. */
   readonly #lastActive: number[] = [];
   /** Whether each fd's connection drained and its protocol's resume() is due. */
@@ -191,8 +198,8 @@ export class Server {
   #refusalsLingering = 0;
   /** A deferred callback that resumes protocols left over by RESUMES_PER_EVENT, while one is queued. */
   #resumeLater: Deferred | undefined;
-  /** The linger timer of each connection that lingers, by fd. */
-  readonly #connectionTimers: (Timer | undefined)[] = [];
+  /** The linger timeout handle of each connection that lingers, by fd (NO_TIMER: none): numbers only, so nothing is boxed. */
+  readonly #lingerTimers: number[] = [];
   readonly #fdExhaustion: 'pause' | 'shed';
   /** The spare fd of the reserve-fd trick, -1 when there is none. */
   #spareFd = -1;
@@ -201,8 +208,8 @@ export class Server {
   #port = 0;
   #acceptPaused = false;
   #pauseMs = ACCEPT_PAUSE_MS;
-  #resumeTimer: Timer | undefined;
-  #shutdown: { promise: Promise<void>; resolve(): void; deadline: Timer | undefined } | undefined;
+  #resumeTimer = NO_TIMER;
+  #shutdown: { promise: Promise<void>; resolve(): void; deadline: number } | undefined;
 
   constructor(loop: EventLoop, protocol: ProtocolFactory, options: ServerOptions = {}) {
     assertFunction('protocol', protocol);
@@ -308,8 +315,7 @@ export class Server {
   close(): void {
     this.#stopAccepting();
     for (const connection of this.#connections) connection?.close('server');
-    this.#epochTicker?.cancel();
-    this.#epochTicker = undefined;
+    this.#stopSweeping();
   }
 
   /**
@@ -325,37 +331,41 @@ export class Server {
     if (this.#shutdown !== undefined) return this.#shutdown.promise;
     let resolve!: () => void;
     const promise = new Promise<void>((r) => (resolve = r));
-    const shutdown = { promise, resolve, deadline: undefined as Timer | undefined };
+    const shutdown = { promise, resolve, deadline: NO_TIMER };
     this.#shutdown = shutdown;
     this.loop.logger?.info?.({ connections: this.#stats.active, deadlineMs }, 'wasmloop: shutdown: accepting stopped, draining connections');
     this.#stopAccepting();
     for (const connection of this.#connections) connection?.end();
     if (this.#stats.active === 0) this.#finishShutdown();
     else if (!this.loop.isClosed) {
-      shutdown.deadline = this.loop.setTimeout(() => {
-        this.loop.logger?.warn?.({ connections: this.#stats.active }, 'wasmloop: shutdown: deadline passed, closing the rest');
-        for (const connection of this.#connections) {
-          if (connection === undefined) continue;
-          // A lingering connection has delivered everything: not forced.
-          if (!connection.isLingering) this.#stats.shutdownForced++;
-          connection.close('server');
-        }
-      }, deadlineMs, { label: 'shutdown deadline' });
+      shutdown.deadline = this.loop.timeout(this.#shutdownDeadline, deadlineMs, undefined, UNREF);
     }
     return promise;
   }
 
+  readonly #shutdownDeadline = (): void => {
+    this.#shutdown!.deadline = NO_TIMER;
+    this.loop.logger?.warn?.({ connections: this.#stats.active }, 'wasmloop: shutdown: deadline passed, closing the rest');
+    for (const connection of this.#connections) {
+      if (connection === undefined) continue;
+      // A lingering connection has delivered everything: not forced.
+      if (!connection.isLingering) this.#stats.shutdownForced++;
+      connection.close('server');
+    }
+  };
+
   #finishShutdown(): void {
     const shutdown = this.#shutdown!;
-    shutdown.deadline?.cancel();
-    this.#epochTicker?.cancel();
-    this.#epochTicker = undefined;
+    this.#clear(shutdown.deadline);
+    shutdown.deadline = NO_TIMER;
+    this.#stopSweeping();
     this.loop.logger?.info?.({ forced: this.#stats.shutdownForced }, 'wasmloop: shutdown: every connection closed');
     shutdown.resolve();
   }
 
   #stopAccepting(): void {
-    this.#resumeTimer?.cancel();
+    this.#clear(this.#resumeTimer);
+    this.#resumeTimer = NO_TIMER;
     if (this.#listenFd >= 0) {
       // A registered listener is closed by the loop (by loop.close() already,
       // if that came first); a paused one is not registered, so close it here.
@@ -539,10 +549,10 @@ export class Server {
     this.#connections[fd] = undefined;
     this.#protocols[fd] = undefined;
     this.#resumeDue[fd] = false;
-    const lingerTimer = this.#connectionTimers[fd];
-    if (lingerTimer !== undefined) {
-      lingerTimer.cancel();
-      this.#connectionTimers[fd] = undefined;
+    const lingerTimer = this.#lingerTimers[fd];
+    if (lingerTimer !== undefined && lingerTimer !== NO_TIMER) {
+      this.#clear(lingerTimer);
+      this.#lingerTimers[fd] = NO_TIMER;
     }
     // A refused client was never served: it only gives its fd back.
     const refused = this.#refusal[fd] === true;
@@ -561,8 +571,22 @@ export class Server {
   /** From Connection: it sent its last byte; bound the wait for the peer's EOF. */
   #lingering(connection: Connection): void {
     const fd = connection.fd;
-    this.#connectionTimers[fd]?.cancel();
-    this.#connectionTimers[fd] = this.loop.isClosed ? undefined : this.loop.setTimeout(() => connection.close('end'), LINGER_MS, { label: 'linger' });
+    const old = this.#lingerTimers[fd];
+    if (old !== undefined) this.#clear(old);
+    // Filled up to fd, so the array stays dense (and of numbers only).
+    while (this.#lingerTimers.length < fd) this.#lingerTimers.push(NO_TIMER);
+    this.#lingerTimers[fd] = this.loop.isClosed ? NO_TIMER : this.loop.timeout(this.#lingerExpired, LINGER_MS, fd, UNREF);
+  }
+
+  /** A lingering connection's peer did not end its side within LINGER_MS. */
+  readonly #lingerExpired = (fd: number): void => {
+    this.#lingerTimers[fd] = NO_TIMER;
+    this.#connections[fd]?.close('end');
+  };
+
+  /** Cancels one of the server's timeouts (NO_TIMER: none). */
+  #clear(handle: number): void {
+    if (handle !== NO_TIMER) this.loop.clearTimeout(handle);
   }
 
   /**
@@ -596,14 +620,13 @@ export class Server {
   // ---- idle timeout -------------------------------------------------------------
 
   #watchIdle(connection: Connection): void {
-    if (this.#epochTicker === undefined) {
-      this.#epochTicker = this.loop.setInterval(this.#sweepIdle, this.#epochMs, { label: 'idle sweep' });
-    }
+    if (this.#sweepTimer === NO_TIMER) this.#sweepTimer = this.loop.timeout(this.#sweepIdle, this.#epochMs, undefined, UNREF);
     this.#lastActive[connection.fd] = this.#activeEpoch();
   }
 
-  #epochNow(): number {
-    return Math.floor(this.loop.now() / this.#epochMs);
+  #stopSweeping(): void {
+    this.#clear(this.#sweepTimer);
+    this.#sweepTimer = NO_TIMER;
   }
 
   /**
@@ -624,7 +647,10 @@ export class Server {
    * never early, and at most three epochs (3/16 of the timeout) late.
    */
   readonly #sweepIdle = (): void => {
-    const epoch = this.#epochNow();
+    const now = this.loop.now();
+    const epoch = Math.floor(now / this.#epochMs);
+    // The next sweep at the next epoch's start: one sweep per epoch, however late this one ran.
+    this.#sweepTimer = this.loop.timeout(this.#sweepIdle, (epoch + 1) * this.#epochMs - now, undefined, UNREF);
     const connections = this.#connections;
     for (let fd = 0; fd < connections.length; fd++) {
       const connection = connections[fd];
@@ -682,13 +708,18 @@ export class Server {
     this.#stats.acceptPauses++;
     this.loop.logger?.warn?.({ pauseMs: this.#pauseMs }, 'wasmloop: accepting paused (out of fds or memory); backing off');
     this.loop.removeSocket(this.#listenFd, { close: false });
-    this.#resumeTimer = this.loop.setTimeout(() => this.#resumeAccepting(), this.#pauseMs, { label: 'accept pause' });
+    this.#resumeTimer = this.loop.timeout(this.#resumeAfterPause, this.#pauseMs);
     this.#pauseMs = Math.min(this.#pauseMs * 2, ACCEPT_PAUSE_MAX_MS);
   }
 
+  readonly #resumeAfterPause = (): void => {
+    this.#resumeTimer = NO_TIMER;
+    this.#resumeAccepting();
+  };
+
   #resumeAccepting(): void {
-    this.#resumeTimer?.cancel();
-    this.#resumeTimer = undefined;
+    this.#clear(this.#resumeTimer);
+    this.#resumeTimer = NO_TIMER;
     if (!this.#acceptPaused || this.#listenFd < 0 || this.loop.isClosed) return;
     this.#acceptPaused = false;
     this.loop.logger?.info?.({}, 'wasmloop: accepting again');
@@ -698,6 +729,10 @@ export class Server {
 
 /** A failed connection's protocol: input that arrives while it ends is dropped. */
 const FAILED: Protocol = { data() {}, end: (connection) => connection.end() };
+/** A timeout handle that names no timeout (handles are >= 0). */
+const NO_TIMER = -1;
+/** The options of the server's unref'd timeouts, made once. */
+const UNREF = Object.freeze({ ref: false });
 
 /** Connections shed per accept failure: the loop's accepts-per-event bound. */
 const SHED_PER_EVENT = DEFAULT_ACCEPTS_PER_EVENT;
