@@ -338,3 +338,29 @@ export function parseResponse(text: string): { status: string; headers: Map<stri
   if (text.length < bodyStart + length) return undefined;
   return { status: status!, headers, body: text.slice(bodyStart, bodyStart + length), rest: text.slice(bodyStart + length) };
 }
+
+/**
+ * Writes `head`, then `chunk` over and over until the server ends or resets
+ * the connection or `capBytes` have gone out; samples the server's RSS after
+ * each chunk. Resolves with the bytes sent and the highest RSS seen.
+ */
+export async function streamUntilRefused(
+  client: RawClient,
+  pid: number,
+  head: Buffer | string,
+  chunk: Buffer,
+  capBytes: number,
+): Promise<{ sent: number; peakRss: number }> {
+  await client.write(head);
+  let sent = Buffer.byteLength(head);
+  let peakRss = rssOf(pid);
+  while (sent < capBytes && !client.ended && !client.closed && client.error === undefined) {
+    await client.write(chunk);
+    sent += chunk.length;
+    peakRss = Math.max(peakRss, rssOf(pid));
+    // A write the kernel takes at once calls back without a turn of Node's
+    // loop: give it one, so the server's reply and FIN are read.
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  return { sent, peakRss };
+}
