@@ -41,11 +41,14 @@ test('a body trickled one byte per 40 ms gets 408 and a close at --request-timeo
     assert.ok(value.closedAfterMs >= EARLIEST_MS, `closed after ${value.closedAfterMs.toFixed(0)} ms, before the ${REQUEST_TIMEOUT_MS} ms request timeout`);
     assert.ok(value.closedAfterMs <= LATEST_MS, `closed after ${value.closedAfterMs.toFixed(0)} ms (${value.sent} body bytes); the request timeout is ${REQUEST_TIMEOUT_MS} ms`);
     assert.ok(value.sent < BODY_BYTES, 'the whole body went out before the server cut it');
+    // One request, one response: the server may answer at the end of the header
+    // section (405 for a POST), and then it has nothing more to say; if it has not
+    // answered yet, the answer is 408 with a close.
     const reply = parseResponse(attacker.text());
     assert.ok(reply, `no whole reply: ${JSON.stringify(attacker.text())}`);
-    assert.is(reply.status, 'HTTP/1.1 408 Request Timeout');
-    assert.equal(reply.headers.get('connection'), ['close']);
-    assert.is(reply.rest, '', 'bytes after the 408');
+    assert.is(reply.rest, '', `more than one response to one request: ${JSON.stringify(attacker.text())}`);
+    assert.ok(['HTTP/1.1 408 Request Timeout', 'HTTP/1.1 405 Method Not Allowed'].includes(reply.status), reply.status);
+    if (reply.status.includes('408')) assert.equal(reply.headers.get('connection'), ['close']);
     assert.ok(roundTrips.length >= 3, `only ${roundTrips.length} round trips during the attack`);
     attacker.destroy();
     await comesBack(server, before, RSS_MARGIN, 'after the trickling client left');
