@@ -33,12 +33,19 @@ const CASES: Record<Protocol, Case> = {
   },
   echo: { request: echoed, replies: echoed },
 };
+/**
+ * A client that reads only once its FIN is out cannot send more than the
+ * kernel and the server's watermark hold between them: echo's replies are
+ * its requests, so past that both sides wait on each other, as they would
+ * with any server that applies backpressure. 1 MiB fits.
+ */
+const echoedLate = pattern(MiB, 5);
 
 for (const protocol of ['resp', 'http', 'echo'] as const) {
   for (const readsLate of [false, true]) {
     test(`${protocol}: a client that half-closes gets every reply, then the server's FIN${readsLate ? ' (it starts reading only after its FIN)' : ''}`, async () => {
       await withServe(protocol, [], async (server) => {
-        const { setup, request, replies } = CASES[protocol];
+        const { setup, request, replies } = protocol === 'echo' && readsLate ? { setup: undefined, request: echoedLate, replies: echoedLate } : CASES[protocol];
         if (setup) {
           const setter = await RawClient.open(server.port);
           await setter.write(setup);
@@ -66,7 +73,11 @@ for (const protocol of ['resp', 'http', 'echo'] as const) {
         });
         assert.ok(roundTrips.length >= 3);
         for (const client of clients) client.destroy();
-        await comesBack(server, before, 16 * MiB, 'after the half-closed clients');
+        // 160 MiB of RESP replies passed through the server's buffers; V8
+        // collects what is left of them at its next full GC (seen: 32 MiB
+        // still held on an idle server after 10 s). A kept queue would hold
+        // all 160.
+        await comesBack(server, before, 48 * MiB, 'after the half-closed clients');
       });
     });
   }

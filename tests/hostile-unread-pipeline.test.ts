@@ -116,7 +116,10 @@ test('HTTP: 100,000 pipelined GETs, never read, queue about one watermark; all a
       if (!bytes.subarray(i * replies.length, (i + 1) * replies.length).equals(replies)) assert.unreachable(`replies ${2 * i} and ${2 * i + 1} out of order or wrong`);
     }
     attacker.destroy();
-    await comesBack(server, before, 8 * MiB, 'after the pipelining client left');
+    // 100,000 replies (about 8 MiB) and the requests held back with them
+    // (about 3 MiB) passed through the server's buffers; V8 collects what is
+    // left of them at its next full GC, which an idle server may not run soon.
+    await comesBack(server, before, 16 * MiB, 'after the pipelining client left');
   });
 });
 

@@ -109,6 +109,11 @@ export class Connection {
     return this.#readPaused;
   }
 
+  /** Whether the peer finished sending (its EOF was read, or it was gone). */
+  get isPeerEnded(): boolean {
+    return this.#peerEnded;
+  }
+
   /** Whether end() has sent everything and the connection only waits for the peer's EOF, discarding input. */
   get isLingering(): boolean {
     return this.#lingering;

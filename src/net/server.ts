@@ -193,6 +193,8 @@ export class Server {
   readonly #lastActive: number[] = [];
   /** Whether each fd's connection drained and its protocol's resume() is due. */
   readonly #resumeDue: boolean[] = [];
+  /** Whether each fd's peer ended its input while its protocol still had input kept back at the watermark. */
+  readonly #endPending: boolean[] = [];
   /** Whether each fd is a refused client, lingering until it is closed. */
   readonly #refusal: boolean[] = [];
   #refusalsLingering = 0;
@@ -397,10 +399,19 @@ export class Server {
   };
 
   readonly #read = (fd: number): void => {
+    this.#readSome(fd, this.#options.trigger === 'level', false);
+  };
+
+  /**
+   * Reads and hands the bytes to the protocol: at most READS_PER_EVENT reads
+   * when `bounded`; until the socket is drained, or with `untilEof` until
+   * read() says EOF (a short read then does not mean that the next one
+   * would be EAGAIN); and never past a pause.
+   */
+  #readSome(fd: number, bounded: boolean, untilEof: boolean): void {
     const connection = this.#connections[fd]!;
     const protocol = this.#protocols[fd]!;
     const buffer = this.#readBuffer;
-    const bounded = this.#options.trigger === 'level';
     this.#lastActive[fd] = this.#activeEpoch();
     if (connection.isLingering) {
       this.#discard(connection, buffer, bounded);
@@ -420,13 +431,13 @@ export class Server {
         }
         this.#data(connection, protocol, count === buffer.length ? buffer : buffer.subarray(0, count));
         // A short read drained the socket: another read would only say EAGAIN.
-        if (count < buffer.length || connection.isClosed || !connection.isReading) return;
+        if ((count < buffer.length && !untilEof) || connection.isClosed || !connection.isReading) return;
       }
     } finally {
       connection.uncork();
       if (this.#resumeDue[fd] === true) this.#resume(connection, 'read');
     }
-  };
+  }
 
   readonly #write = (fd: number): void => {
     this.#lastActive[fd] = this.#activeEpoch();
@@ -481,7 +492,7 @@ export class Server {
       }
       this.#resumeDue[fd] = false;
       const protocol = this.#protocols[fd];
-      if (connection.isClosed || protocol?.resume === undefined) return;
+      if (connection.isClosed || protocol?.resume === undefined) break;
       connection.cork();
       try {
         protocol.resume(connection);
@@ -490,6 +501,11 @@ export class Server {
       } finally {
         connection.uncork();
       }
+    }
+    // Caught up with the input kept back: now the protocol hears of its end.
+    if (this.#endPending[fd] === true && !connection.isClosed && !connection.needsDrain) {
+      this.#endPending[fd] = false;
+      this.#peerEnded(connection, this.#protocols[fd]!);
     }
   }
 
@@ -505,7 +521,17 @@ export class Server {
     const connection = this.#connections[fd]!;
     // Gone both ways: nothing queued can be delivered any more.
     if (final) connection.close('end');
-    else this.#peerEnded(connection, this.#protocols[fd]!);
+    // The peer's FIN may stand behind bytes not read yet: a bounded read
+    // left some, or the replies passed the watermark mid-read. The end of
+    // input is where read() says so, so read on until then, or until a
+    // pause: the loop stops watching for reads after this call, and the
+    // connection watches again when it resumes, where the FIN waits still.
+    else {
+      if (connection.isReading) this.#readSome(fd, false, true);
+      // Paused at the watermark, the FIN waits behind the unread bytes;
+      // still reading, read() said EAGAIN, not EOF, yet the peer is done.
+      if (!connection.isClosed && !connection.isReadPaused && !connection.isPeerEnded) this.#peerEnded(connection, this.#protocols[fd]!);
+    }
   };
 
   readonly #error = (fd: number, error: SystemError): void => {
@@ -530,6 +556,13 @@ export class Server {
       return;
     }
     connection.peerEnded();
+    // Input the protocol kept back at the watermark still waits for its
+    // answers: the end of input reaches the protocol after them, once a
+    // resume() has caught up (#resume).
+    if (this.#resumeDue[connection.fd] === true || connection.needsDrain) {
+      this.#endPending[connection.fd] = true;
+      return;
+    }
     if (protocol.end) protocol.end(connection);
     else connection.end();
   }
@@ -549,6 +582,7 @@ export class Server {
     this.#connections[fd] = undefined;
     this.#protocols[fd] = undefined;
     this.#resumeDue[fd] = false;
+    this.#endPending[fd] = false;
     const lingerTimer = this.#lingerTimers[fd];
     if (lingerTimer !== undefined && lingerTimer !== NO_TIMER) {
       this.#clear(lingerTimer);
