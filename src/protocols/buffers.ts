@@ -1,5 +1,6 @@
 // Byte buffers the request/reply protocols share: the unparsed tail a
-// connection keeps between reads, and the scratch buffer replies are built in.
+// connection keeps between reads, the scratch buffer replies are built in,
+// and the bytes that end their lines.
 //
 // Parsing happens in place, in the server's read buffer, whenever nothing is
 // left over from the previous read; only a request cut by the end of a read is
@@ -7,6 +8,10 @@
 import type { Connection } from '../net/connection.js';
 
 /** The same bytes as a Buffer (the server passes Buffers; tests may pass plain views). */
+/** The bytes that end a line in RESP and HTTP/1.1. */
+export const CR = 13;
+export const LF = 10;
+
 export function asBuffer(bytes: Uint8Array): Buffer {
   return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }

@@ -39,7 +39,7 @@ import type { EventLoop } from '../loop/event-loop.js';
 import type { Timer } from '../loop/timer.js';
 import { assertFunction, assertInteger, assertObject } from '../errors.js';
 import type { Protocol, ProtocolFactory } from '../net/protocol.js';
-import { InputTail, ReplyBuffer, asBuffer } from './buffers.js';
+import { CR, InputTail, LF, ReplyBuffer, asBuffer } from './buffers.js';
 
 export interface HttpOptions {
   /** The body of `GET /metrics`. Default: the request count, in Prometheus text format. */
@@ -84,8 +84,6 @@ export const MAX_EMPTY_LINES = 8;
  */
 export const DEADLINE_SWEEP_MAX_MS = 1000;
 
-const CR = 13;
-const LF = 10;
 const SPACE = 32;
 const TAB = 9;
 const COLON = 58;

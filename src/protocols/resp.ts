@@ -30,7 +30,7 @@
 import type { Connection } from '../net/connection.js';
 import { assertInteger, assertObject, typeError } from '../errors.js';
 import type { Protocol, ProtocolFactory } from '../net/protocol.js';
-import { InputTail, ReplyBuffer, asBuffer } from './buffers.js';
+import { CR, InputTail, LF, ReplyBuffer, asBuffer } from './buffers.js';
 
 export interface RespOptions {
   /**
@@ -88,8 +88,6 @@ export const DEFAULT_MAX_ARGUMENTS = 1024 * 1024;
  */
 export const MAX_INLINE_LENGTH = 64 * 1024;
 
-const CR = 13;
-const LF = 10;
 const DOLLAR = 36;
 const STAR = 42;
 const DOUBLE_QUOTE = 34;
