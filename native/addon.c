@@ -323,6 +323,12 @@ FD_INT_CALL(sock_accept, wl_accept)
 FD_INT_CALL(sock_shutdown, wl_shutdown)
 FD_INT_CALL(fd_dup, wl_dup_fd)
 
+/* fdLimit() -> the soft RLIMIT_NOFILE | -errno. */
+static napi_value fd_limit(napi_env env, napi_callback_info info) {
+  (void)info;
+  return int_result(env, wl_fd_limit());
+}
+
 /* -------- other pollable fds ---------------------------------------------- */
 
 /* pipe() -> [readFd, writeFd] | -errno. Not a hot path: the array is fine. */
@@ -441,7 +447,7 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
       {"pipe", fd_pipe},                   {"eventfd", fd_eventfd},
       {"eventfdWrite", fd_eventfd_write},  {"eventfdRead", fd_read_counter},
       {"timerfd", fd_timerfd},             {"timerfdRead", fd_read_counter},
-      {"dupFd", fd_dup},
+      {"dupFd", fd_dup},                   {"fdLimit", fd_limit},
   };
   for (size_t i = 0; i < sizeof functions / sizeof functions[0]; i++) {
     napi_value fn;

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
 
@@ -49,4 +50,11 @@ int wl_timerfd(uint32_t ms, uint32_t interval_ms) {
 int wl_dup_fd(int fd, int min_fd) {
   int copy = fcntl(fd, F_DUPFD_CLOEXEC, min_fd);
   return copy < 0 ? -errno : copy;
+}
+
+int64_t wl_fd_limit(void) {
+  struct rlimit limit;
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return -errno;
+  /* RLIM_INFINITY is far above any fd the kernel hands out (nr_open caps it). */
+  return limit.rlim_cur == RLIM_INFINITY || limit.rlim_cur > INT32_MAX ? INT32_MAX : (int64_t)limit.rlim_cur;
 }

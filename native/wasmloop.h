@@ -132,5 +132,7 @@ int wl_read_counter(int fd, uint64_t *value);
 int wl_timerfd(uint32_t ms, uint32_t interval_ms);
 /* The lowest free fd >= min_fd naming the same file (F_DUPFD_CLOEXEC). */
 int wl_dup_fd(int fd, int min_fd);
+/* The soft RLIMIT_NOFILE (INT32_MAX when unlimited), or -errno. */
+int64_t wl_fd_limit(void);
 
 #endif

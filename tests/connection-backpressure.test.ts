@@ -236,6 +236,7 @@ test('write() of anything but bytes is a TypeError, corked or not, and nothing i
     const connection = new Connection(local, loop, { highWaterMark: HIGH_WATER_MARK, lowWaterMark: LOW_WATER_MARK }, {
       closed: (_, reason) => closed.push(reason),
       lingering: () => {},
+      drained: () => {},
     });
     throws(() => connection.write('not bytes' as unknown as Uint8Array), typeErr);
     connection.cork();

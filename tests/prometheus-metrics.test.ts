@@ -30,6 +30,8 @@ const STATS: ServerStats = {
   acceptErrors: 1,
   acceptPauses: 1,
   acceptShed: 0,
+  refused: 0,
+  protocolErrors: 0,
   idleClosed: 4,
   shutdownForced: 0,
 };

@@ -2,7 +2,7 @@ import { connect } from 'node:net';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import { respProtocol, DEFAULT_MAX_ARGUMENTS, DEFAULT_MAX_BULK_LENGTH, MAX_INLINE_LENGTH, type RespOptions, type RespProtocolFactory } from '../src/protocols/resp.js';
+import { respProtocol, DEFAULT_MAX_ARGUMENTS, DEFAULT_MAX_BULK_LENGTH, DEFAULT_MAX_REQUEST_BYTES, MAX_INLINE_LENGTH, MAX_KEY_LENGTH, MAX_REQUEST_BYTES, type RespOptions, type RespProtocolFactory } from '../src/protocols/resp.js';
 import type { Protocol } from '../src/net/protocol.js';
 import { rangeErr, throws, typeErr } from './helpers/errors.js';
 import { fakeConnection, splitMismatches, type FakeConnection } from './helpers/protocols.js';
@@ -242,7 +242,15 @@ test('a stored value is a copy: later reads into the same buffer do not change i
 test('options are checked: an object, integer limits in range', () => {
   throws(() => respProtocol(null as unknown as RespOptions), typeErr);
   throws(() => respProtocol({ maxBulkLength: '1' as unknown as number }), typeErr);
-  throws(() => respProtocol({ maxBulkLength: DEFAULT_MAX_BULK_LENGTH + 1 }), rangeErr);
+  // A bulk string must fit in one request.
+  throws(() => respProtocol({ maxBulkLength: DEFAULT_MAX_REQUEST_BYTES + 1 }), rangeErr);
+  throws(() => respProtocol({ maxRequestBytes: 1024, maxBulkLength: 1025 }), rangeErr);
+  respProtocol({ maxRequestBytes: 1024, maxBulkLength: 1024 });
+  throws(() => respProtocol({ maxRequestBytes: 0 }), rangeErr);
+  throws(() => respProtocol({ maxRequestBytes: MAX_REQUEST_BYTES + 1 }), rangeErr);
+  throws(() => respProtocol({ maxKeyLength: MAX_KEY_LENGTH + 1 }), rangeErr);
+  // The defaults: below V8's string limit, the bulk limit within the request limit.
+  assert.ok(DEFAULT_MAX_BULK_LENGTH <= DEFAULT_MAX_REQUEST_BYTES && DEFAULT_MAX_REQUEST_BYTES < 2 ** 29 - 24);
   throws(() => respProtocol({ maxArguments: 0 }), rangeErr);
 });
 

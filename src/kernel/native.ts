@@ -55,6 +55,8 @@ export interface NativeAddon {
   timerfdRead(fd: number): number;
   /** The lowest free fd >= `minFd` naming the same file (close-on-exec). */
   dupFd(fd: number, minFd: number): number;
+  /** The soft RLIMIT_NOFILE (2^31 - 1 when unlimited), or -errno. */
+  fdLimit(): number;
   readonly EVENT_SIZE: number;
   readonly EVENT_DATA_OFFSET: number;
   readonly LISTEN_REUSEPORT: number;

@@ -16,7 +16,8 @@ import type { TraceEntry } from './trace.js';
 import { Watcher, type WatcherControl, type WatchHandler, type WatchInterest } from './watcher.js';
 import { Driver } from './driver.js';
 import { FdEntry, type FdTable } from './fd-table.js';
-import { setInterestUnchecked } from './internal.js';
+import { reportErrorUnchecked, setInterestUnchecked } from './internal.js';
+import { CB, type CallbackKind } from './callbacks.js';
 import { DEFAULT_PRIORITY, PRIORITY_LOWEST, resolveOptions, type EventLoopOptions, type Logger } from './options.js';
 import { makeParts, type EventLoopEvents, type LoopParts } from './parts.js';
 import {
@@ -174,6 +175,10 @@ export class EventLoop extends EventEmitter<EventLoopEvents> {
   /** @internal The library's own setInterest, unchecked (see internal.ts). */
   [setInterestUnchecked](fd: number, readable: boolean, writable: boolean): void {
     this.#fds.setInterest(fd, readable, writable);
+  }
+
+  [reportErrorUnchecked](error: unknown, kind: CallbackKind, fd: number): void {
+    this.#parts.callbacks.failed(error, CB[kind], fd, this.#fds.entries[fd]?.label);
   }
 
   /**

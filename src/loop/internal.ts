@@ -9,3 +9,11 @@
 
 /** `loop[setInterestUnchecked](fd, readable, writable)`: a client socket's interest; one system call only when the kernel's mask changes. */
 export const setInterestUnchecked: unique symbol = Symbol('wasmloop.setInterestUnchecked');
+
+/**
+ * `loop[reportErrorUnchecked](error, kind, fd)`: reports an error of an fd's
+ * callback that surfaced after the callback returned (a promise it returned
+ * rejected), as the loop reports one thrown: to 'error' with the kind, the fd
+ * and its registration's label; or with fatalErrors as the turn's failure.
+ */
+export const reportErrorUnchecked: unique symbol = Symbol('wasmloop.reportErrorUnchecked');

@@ -4,7 +4,10 @@
 // does not take is copied into the queue, and only then is write interest
 // turned on, so an idle connection costs no epoll_ctl. The queue drains with
 // writev. Past the high watermark the connection stops reading (the peer is
-// not reading its replies); below the low watermark it reads again.
+// not reading its replies) and `needsDrain` tells the protocol to stop
+// producing; below the low watermark it reads again, and the server calls the
+// protocol's resume() first, so requests it set aside are answered before
+// any new input is read.
 //
 // While the server handles one readiness event it corks the connection:
 // writes are only queued, and uncorking sends them all with one writev. A
@@ -48,6 +51,8 @@ export interface ConnectionEvents {
   closed(connection: Connection, reason: CloseReason, error?: SystemError): void;
   /** The connection sent its last byte and now waits for the peer's EOF. */
   lingering(connection: Connection): void;
+  /** The queue drained below the low watermark after reaching the high one. */
+  drained(connection: Connection): void;
 }
 
 export class Connection {
@@ -68,7 +73,8 @@ export class Connection {
 
   constructor(
     fd: number,
-    private readonly loop: EventLoop,
+    /** The loop it is served on: protocols keep their own deadlines on its clock and timers. */
+    readonly loop: EventLoop,
     private readonly limits: ConnectionLimits,
     private readonly events: ConnectionEvents,
   ) {
@@ -84,9 +90,28 @@ export class Connection {
     return this.#closed;
   }
 
+  /** Queued bytes at which reading pauses and `needsDrain` turns true. */
+  get highWaterMark(): number {
+    return this.limits.highWaterMark;
+  }
+
+  /**
+   * Whether the queue reached the high watermark and has not yet drained
+   * below the low one: a protocol stops producing replies, keeps the input
+   * it has not handled, and continues in its resume().
+   */
+  get needsDrain(): boolean {
+    return this.#readPaused;
+  }
+
   /** Whether reading is paused because too much output is queued. */
   get isReadPaused(): boolean {
     return this.#readPaused;
+  }
+
+  /** Whether the peer finished sending (its EOF was read, or it was gone). */
+  get isPeerEnded(): boolean {
+    return this.#peerEnded;
   }
 
   /** Whether end() has sent everything and the connection only waits for the peer's EOF, discarding input. */
@@ -102,18 +127,20 @@ export class Connection {
   /**
    * Sends `bytes`, now if the socket takes them, else from the queue. The
    * bytes are copied when queued, so the caller may reuse its buffer.
+   * Returns false once the queue has reached the high watermark (as
+   * `needsDrain` says): the caller should stop writing until resume().
    */
-  write(bytes: Uint8Array): void {
+  write(bytes: Uint8Array): boolean {
     // The one check: from here on the bytes go to the unchecked socket calls.
     assertBytes('bytes', bytes);
-    if (this.#closed || this.#ending || bytes.length === 0) return;
+    if (this.#closed || this.#ending || bytes.length === 0) return !this.#readPaused;
     if (this.#corked) {
       if (this.#borrowedFrom < 0) this.#borrowedFrom = this.#queue.length;
       this.#queue.push(bytes);
       this.#queued += bytes.length;
       // Past the high watermark, stop reading now rather than at uncork.
       if (this.#queued >= this.limits.highWaterMark) this.#afterQueueChange();
-      return;
+      return !this.#readPaused;
     }
     let offset = 0;
     if (this.#queued === 0) {
@@ -122,14 +149,15 @@ export class Connection {
         written = writeUnchecked(this.fd, bytes, 0, bytes.length);
       } catch (error) {
         this.#writeFailed(error);
-        return;
+        return false;
       }
-      if (written === bytes.length) return;
+      if (written === bytes.length) return true;
       offset = written ?? 0;
     }
     this.#queue.push(Uint8Array.prototype.slice.call(bytes, offset));
     this.#queued += bytes.length - offset;
     this.#afterQueueChange();
+    return !this.#readPaused;
   }
 
   /** Holds writes in the queue until `uncork()`. */
@@ -230,8 +258,15 @@ export class Connection {
       else if (!this.#lingering) this.#linger();
       return;
     }
+    let drained = false;
     if (!this.#readPaused && this.#queued >= this.limits.highWaterMark) this.#readPaused = true;
-    else if (this.#readPaused && this.#queued <= this.limits.lowWaterMark) this.#readPaused = false;
+    else if (this.#readPaused && this.#queued <= this.limits.lowWaterMark) {
+      this.#readPaused = false;
+      drained = true;
+    }
+    // The server resumes the protocol after the call that drained the queue
+    // returns, never from inside it: a resume writes, and writes drain.
+    if (drained) this.events.drained(this);
     const reading = !this.#readPaused && !this.#ending && !this.#peerEnded;
     const writing = this.#queued > 0;
     if (reading === this.#reading && writing === this.#writing) return;

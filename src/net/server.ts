@@ -13,6 +13,13 @@
 // would cost its memory for every idle one, and a refresh on every read
 // measured 130-190 ns here (a wheel cancel and insert plus a clock read).
 //
+// Output is bounded per connection: a protocol stops answering at the high
+// watermark (`connection.needsDrain`) and keeps the rest of its input; the
+// connection stops reading; once the queue drains below the low watermark the
+// server calls the protocol's resume() before anything more is read. A
+// protocol's throw (or its data()'s rejected promise) ends that connection
+// alone and is reported on the loop's 'error'.
+//
 // The server's own timers (the sweep, each lingering connection's bound,
 // the accept back-off, the shutdown deadline) are the loop's handle-free
 // timeouts: a number each, a shared callback, no object or closure per
@@ -24,10 +31,13 @@ import { closeSync, openSync } from 'node:fs';
 import { Connection, type CloseReason, type ConnectionEvents } from './connection.js';
 import { assertInteger, assertObject, assertOneOf, assertFunction, assertBoolean, WasmloopError, type SystemError } from '../errors.js';
 import type { EventLoop } from '../loop/event-loop.js';
+import { reportErrorUnchecked } from '../loop/internal.js';
+import { native } from '../kernel/native.js';
 import { DEFAULT_ACCEPTS_PER_EVENT } from '../loop/options.js';
 import type { ClientHandlers, Trigger } from '../loop/registration.js';
+import type { Deferred } from '../loop/deferred.js';
 import type { Protocol, ProtocolFactory } from './protocol.js';
-import { DEFAULT_BACKLOG, readUnchecked, sockets } from './sockets.js';
+import { DEFAULT_BACKLOG, readUnchecked, sockets, writeUnchecked } from './sockets.js';
 
 export interface ServerOptions {
   /** Numeric IPv4 or IPv6 address. Default `'127.0.0.1'`. */
@@ -44,6 +54,14 @@ export interface ServerOptions {
   highWaterMark?: number;
   /** Queued output (bytes) at which it reads again. Default a quarter of highWaterMark. */
   lowWaterMark?: number;
+  /**
+   * Connections served at once. The next client is told so in the
+   * protocol's words (its factory's `refuse()`) and closed, and accepting
+   * goes on. Default: Redis's maxclients, 10,000, lowered to the soft
+   * RLIMIT_NOFILE minus 32 fds kept for the listener, the loop and the
+   * refusals themselves (Redis keeps 32 too).
+   */
+  maxConnections?: number;
   /** Bytes per read call. Default 64 KiB. */
   readBufferSize?: number;
   /**
@@ -79,6 +97,10 @@ export interface ServerStats {
   acceptPauses: number;
   /** Connections accepted and closed at once for lack of fds (`fdExhaustion: 'shed'`). */
   acceptShed: number;
+  /** Clients turned away because `maxConnections` were open (not counted in `accepted`). */
+  refused: number;
+  /** Connections ended because their protocol threw (or its data()'s promise rejected). */
+  protocolErrors: number;
   /** Connections closed by the idle timeout. */
   idleClosed: number;
   /** Connections still open when a shutdown's deadline passed, closed with their output discarded. */
@@ -87,6 +109,26 @@ export interface ServerStats {
 
 /** 1 MiB: a slow reader costs at most this much memory before reading stops. */
 export const DEFAULT_HIGH_WATER_MARK = 1 << 20;
+/** Redis's maxclients: ample for one process, and bounded. */
+export const DEFAULT_MAX_CONNECTIONS = 10_000;
+/** fds kept out of maxConnections' default, as Redis's CONFIG_MIN_RESERVED_FDS: the listener, the loop's own, and refusals lingering. */
+export const RESERVED_FDS = 32;
+/**
+ * Refused clients lingering at once, at most: past it a refusal closes at
+ * once (its client may then miss the message to a reset), so a flood of
+ * clients past maxConnections cannot hold more than this many fds.
+ */
+const REFUSALS_LINGERING_MAX = RESERVED_FDS / 2;
+/** Resume calls per readiness event, as READS_PER_EVENT bounds reads: the rest waits for a deferred callback. */
+const RESUMES_PER_EVENT = 16;
+
+/** maxConnections' default: DEFAULT_MAX_CONNECTIONS, or fewer when RLIMIT_NOFILE allows fewer. */
+export function defaultMaxConnections(): number {
+  const limit = native.fdLimit();
+  if (limit < 0) return DEFAULT_MAX_CONNECTIONS;
+  return Math.max(1, Math.min(DEFAULT_MAX_CONNECTIONS, limit - RESERVED_FDS));
+}
+
 /** 64 KiB, the size libuv offers Node for each socket read; not yet tuned here. */
 export const DEFAULT_READ_BUFFER_SIZE = 64 * 1024;
 /**
@@ -124,7 +166,8 @@ export class Server {
   readonly loop: EventLoop;
   readonly host: string;
   readonly #factory: ProtocolFactory;
-  readonly #options: Required<Omit<ServerOptions, 'onError' | 'host' | 'port' | 'idleTimeoutMs' | 'fdExhaustion'>>;
+  readonly #options: Required<Omit<ServerOptions, 'onError' | 'host' | 'port' | 'idleTimeoutMs' | 'fdExhaustion' | 'maxConnections'>>;
+  readonly #maxConnections: number;
   readonly #onError: ServerOptions['onError'];
   readonly #connections: (Connection | undefined)[] = [];
   readonly #protocols: (Protocol | undefined)[] = [];
@@ -137,6 +180,8 @@ export class Server {
     acceptErrors: 0,
     acceptPauses: 0,
     acceptShed: 0,
+    refused: 0,
+    protocolErrors: 0,
     idleClosed: 0,
     shutdownForced: 0,
   };
@@ -146,6 +191,15 @@ export class Server {
   #sweepTimer = NO_TIMER;
   /** The epoch of each connection's last read or write progress, by fd. */
   readonly #lastActive: number[] = [];
+  /** Whether each fd's connection drained and its protocol's resume() is due. */
+  readonly #resumeDue: boolean[] = [];
+  /** Whether each fd's peer ended its input while its protocol still had input kept back at the watermark. */
+  readonly #endPending: boolean[] = [];
+  /** Whether each fd is a refused client, lingering until it is closed. */
+  readonly #refusal: boolean[] = [];
+  #refusalsLingering = 0;
+  /** A deferred callback that resumes protocols left over by RESUMES_PER_EVENT, while one is queued. */
+  #resumeLater: Deferred | undefined;
   /** The linger timeout handle of each connection that lingers, by fd (NO_TIMER: none): numbers only, so nothing is boxed. */
   readonly #lingerTimers: number[] = [];
   readonly #fdExhaustion: 'pause' | 'shed';
@@ -175,6 +229,8 @@ export class Server {
     assertBoolean('options.reusePort', reusePort);
     const idleTimeoutMs = options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
     assertInteger('options.idleTimeoutMs', idleTimeoutMs, 0, 0x7fffffff);
+    const maxConnections = options.maxConnections ?? defaultMaxConnections();
+    assertInteger('options.maxConnections', maxConnections, 1, 2 ** 31 - 1);
     const fdExhaustion = options.fdExhaustion ?? 'pause';
     assertOneOf('options.fdExhaustion', fdExhaustion, ['pause', 'shed'] as const);
     if (options.onError !== undefined) assertFunction('options.onError', options.onError);
@@ -182,6 +238,7 @@ export class Server {
     this.#idleTimeoutMs = idleTimeoutMs;
     this.#epochMs = Math.max(1, Math.ceil(idleTimeoutMs / IDLE_EPOCHS));
     this.#fdExhaustion = fdExhaustion;
+    this.#maxConnections = maxConnections;
     this.host = options.host ?? '127.0.0.1';
     this.#requestedPort = options.port ?? 0;
     this.#factory = protocol;
@@ -238,9 +295,14 @@ export class Server {
     return { ...this.#stats };
   }
 
-  /** Each open connection (a snapshot). */
+  /** The most connections served at once (the `maxConnections` option or its default). */
+  get maxConnections(): number {
+    return this.#maxConnections;
+  }
+
+  /** Each open connection (a snapshot), refused clients still lingering left out. */
   get connections(): Connection[] {
-    return this.#connections.filter((c): c is Connection => c !== undefined);
+    return this.#connections.filter((c, fd): c is Connection => c !== undefined && this.#refusal[fd] !== true);
   }
 
   /** Whether shutdown() was called. */
@@ -324,6 +386,10 @@ export class Server {
   readonly #accept = (fd: number): void => {
     this.loop.addClientSocket(fd, this.#handlers, { readable: true, writable: false, trigger: this.#options.trigger });
     const connection = new Connection(fd, this.loop, this.#options, this.#connectionEvents);
+    if (this.#stats.active >= this.#maxConnections) {
+      this.#refuse(connection);
+      return;
+    }
     this.#connections[fd] = connection;
     this.#stats.accepted++;
     this.#stats.active++;
@@ -333,10 +399,19 @@ export class Server {
   };
 
   readonly #read = (fd: number): void => {
+    this.#readSome(fd, this.#options.trigger === 'level', false);
+  };
+
+  /**
+   * Reads and hands the bytes to the protocol: at most READS_PER_EVENT reads
+   * when `bounded`; until the socket is drained, or with `untilEof` until
+   * read() says EOF (a short read then does not mean that the next one
+   * would be EAGAIN); and never past a pause.
+   */
+  #readSome(fd: number, bounded: boolean, untilEof: boolean): void {
     const connection = this.#connections[fd]!;
     const protocol = this.#protocols[fd]!;
     const buffer = this.#readBuffer;
-    const bounded = this.#options.trigger === 'level';
     this.#lastActive[fd] = this.#activeEpoch();
     if (connection.isLingering) {
       this.#discard(connection, buffer, bounded);
@@ -354,25 +429,109 @@ export class Server {
           this.#peerEnded(connection, protocol);
           return;
         }
-        protocol.data(connection, count === buffer.length ? buffer : buffer.subarray(0, count));
+        this.#data(connection, protocol, count === buffer.length ? buffer : buffer.subarray(0, count));
         // A short read drained the socket: another read would only say EAGAIN.
-        if (count < buffer.length || connection.isClosed || !connection.isReading) return;
+        if ((count < buffer.length && !untilEof) || connection.isClosed || !connection.isReading) return;
       }
     } finally {
       connection.uncork();
+      if (this.#resumeDue[fd] === true) this.#resume(connection, 'read');
     }
-  };
+  }
 
   readonly #write = (fd: number): void => {
     this.#lastActive[fd] = this.#activeEpoch();
-    this.#connections[fd]!.flush();
+    const connection = this.#connections[fd]!;
+    connection.flush();
+    if (this.#resumeDue[fd] === true) this.#resume(connection, 'write');
+  };
+
+  /** Hands a read to the protocol; what it throws or rejects with ends this connection only. */
+  #data(connection: Connection, protocol: Protocol, bytes: Uint8Array): void {
+    let result: unknown;
+    try {
+      result = protocol.data(connection, bytes);
+    } catch (error) {
+      this.#protocolFailed(connection, error, 'read');
+      return;
+    }
+    if (result !== undefined && typeof (result as PromiseLike<void>)?.then === 'function') {
+      (result as PromiseLike<void>).then(undefined, (error: unknown) => this.#protocolFailed(connection, error, 'read'));
+    }
+  }
+
+  /**
+   * The protocol threw. Its state is unknown now, so it is given nothing
+   * more: the connection ends (what it wrote before is delivered, then it
+   * closes) and the error goes to the loop's 'error' like a callback's.
+   */
+  #protocolFailed(connection: Connection, error: unknown, kind: 'read' | 'write'): void {
+    const fd = connection.fd;
+    const current = this.#connections[fd] === connection;
+    if (current) this.#stats.protocolErrors++;
+    if (!this.loop.isClosed) this.loop[reportErrorUnchecked](error, kind, fd);
+    if (current) {
+      this.#protocols[fd] = FAILED;
+      connection.end();
+    }
+  }
+
+  /**
+   * The connection drained below its low watermark: let the protocol answer
+   * what it kept back, corked as a read is. A resume that fills the queue
+   * only to see it drain at once (a fast reader) goes round again, at most
+   * RESUMES_PER_EVENT times; then a deferred callback carries on, so one
+   * connection cannot hold the thread.
+   */
+  #resume(connection: Connection, kind: 'read' | 'write'): void {
+    const fd = connection.fd;
+    for (let rounds = 0; this.#resumeDue[fd] === true; rounds++) {
+      if (rounds === RESUMES_PER_EVENT) {
+        this.#resumeLater ??= this.loop.defer(this.#resumeLeftOver, { label: 'resume' });
+        return;
+      }
+      this.#resumeDue[fd] = false;
+      const protocol = this.#protocols[fd];
+      if (connection.isClosed || protocol?.resume === undefined) break;
+      connection.cork();
+      try {
+        protocol.resume(connection);
+      } catch (error) {
+        this.#protocolFailed(connection, error, kind);
+      } finally {
+        connection.uncork();
+      }
+    }
+    // Caught up with the input kept back: now the protocol hears of its end.
+    if (this.#endPending[fd] === true && !connection.isClosed && !connection.needsDrain) {
+      this.#endPending[fd] = false;
+      this.#peerEnded(connection, this.#protocols[fd]!);
+    }
+  }
+
+  readonly #resumeLeftOver = (): void => {
+    this.#resumeLater = undefined;
+    const connections = this.#connections;
+    for (let fd = 0; fd < this.#resumeDue.length; fd++) {
+      if (this.#resumeDue[fd] === true && connections[fd] !== undefined) this.#resume(connections[fd]!, 'write');
+    }
   };
 
   readonly #hangup = (fd: number, final: boolean): void => {
     const connection = this.#connections[fd]!;
     // Gone both ways: nothing queued can be delivered any more.
     if (final) connection.close('end');
-    else this.#peerEnded(connection, this.#protocols[fd]!);
+    // The peer's FIN may stand behind bytes not read yet: a bounded read
+    // left some, or the replies passed the watermark mid-read. The end of
+    // input is where read() says so, so read on until then, or until a
+    // pause: the loop stops watching for reads after this call, and the
+    // connection watches again when it resumes, where the FIN waits still.
+    else {
+      if (connection.isReading) this.#readSome(fd, false, true);
+      // Paused at the watermark, the FIN waits behind the unread bytes;
+      // still reading, read() said EAGAIN, not EOF, yet the peer is done.
+      if (!connection.isClosed && !connection.isReadPaused && !connection.isPeerEnded) this.#peerEnded(connection, this.#protocols[fd]!);
+    }
   };
 
   readonly #error = (fd: number, error: SystemError): void => {
@@ -397,6 +556,13 @@ export class Server {
       return;
     }
     connection.peerEnded();
+    // Input the protocol kept back at the watermark still waits for its
+    // answers: the end of input reaches the protocol after them, once a
+    // resume() has caught up (#resume).
+    if (this.#resumeDue[connection.fd] === true || connection.needsDrain) {
+      this.#endPending[connection.fd] = true;
+      return;
+    }
     if (protocol.end) protocol.end(connection);
     else connection.end();
   }
@@ -405,6 +571,9 @@ export class Server {
   readonly #connectionEvents: ConnectionEvents = {
     closed: (connection, reason) => this.#closed(connection, reason),
     lingering: (connection) => this.#lingering(connection),
+    drained: (connection) => {
+      this.#resumeDue[connection.fd] = true;
+    },
   };
 
   /** From Connection: forget it, and resume accepting if fds ran out. */
@@ -412,16 +581,25 @@ export class Server {
     const fd = connection.fd;
     this.#connections[fd] = undefined;
     this.#protocols[fd] = undefined;
+    this.#resumeDue[fd] = false;
+    this.#endPending[fd] = false;
     const lingerTimer = this.#lingerTimers[fd];
     if (lingerTimer !== undefined && lingerTimer !== NO_TIMER) {
       this.#clear(lingerTimer);
       this.#lingerTimers[fd] = NO_TIMER;
     }
-    this.#stats.active--;
-    if (reason === 'reset') this.#stats.resets++;
-    else if (reason === 'idle') this.#stats.idleClosed++;
+    // A refused client was never served: it only gives its fd back.
+    const refused = this.#refusal[fd] === true;
+    if (refused) {
+      this.#refusal[fd] = false;
+      this.#refusalsLingering--;
+    } else {
+      this.#stats.active--;
+      if (reason === 'reset') this.#stats.resets++;
+      else if (reason === 'idle') this.#stats.idleClosed++;
+    }
     if (this.#acceptPaused) this.#resumeAccepting();
-    if (this.#shutdown !== undefined && this.#stats.active === 0) this.#finishShutdown();
+    if (!refused && this.#shutdown !== undefined && this.#stats.active === 0) this.#finishShutdown();
   }
 
   /** From Connection: it sent its last byte; bound the wait for the peer's EOF. */
@@ -443,6 +621,34 @@ export class Server {
   /** Cancels one of the server's timeouts (NO_TIMER: none). */
   #clear(handle: number): void {
     if (handle !== NO_TIMER) this.loop.clearTimeout(handle);
+  }
+
+  /**
+   * Turns a client away past maxConnections: the protocol's refusal, written
+   * once without waiting (a new socket's send buffer is empty, so it takes a
+   * short message whole), then a gentle close as end() does, lingering for
+   * the client's EOF so that a reset does not cost it the message. Refused
+   * clients are not served and not counted as active.
+   */
+  #refuse(connection: Connection): void {
+    const fd = connection.fd;
+    this.#stats.refused++;
+    this.#connections[fd] = connection;
+    this.#refusal[fd] = true;
+    this.#refusalsLingering++;
+    this.loop.logger?.info?.({ maxConnections: this.#maxConnections }, 'wasmloop: max connections reached: refusing a client');
+    const refusal = this.#factory.refuse?.();
+    if (refusal !== undefined && refusal.length > 0) {
+      try {
+        writeUnchecked(fd, refusal, 0, refusal.length);
+      } catch {
+        // Gone already (EPIPE, ECONNRESET): closing is all that is left.
+        connection.close('reset');
+        return;
+      }
+    }
+    if (this.#refusalsLingering > REFUSALS_LINGERING_MAX) connection.close('server');
+    else connection.end();
   }
 
   // ---- idle timeout -------------------------------------------------------------
@@ -555,6 +761,8 @@ export class Server {
   }
 }
 
+/** A failed connection's protocol: input that arrives while it ends is dropped. */
+const FAILED: Protocol = { data() {}, end: (connection) => connection.end() };
 /** A timeout handle that names no timeout (handles are >= 0). */
 const NO_TIMER = -1;
 /** The options of the server's unref'd timeouts, made once. */

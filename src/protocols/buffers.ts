@@ -1,5 +1,6 @@
 // Byte buffers the request/reply protocols share: the unparsed tail a
-// connection keeps between reads, and the scratch buffer replies are built in.
+// connection keeps between reads, the scratch buffer replies are built in,
+// and the bytes that end their lines.
 //
 // Parsing happens in place, in the server's read buffer, whenever nothing is
 // left over from the previous read; only a request cut by the end of a read is
@@ -7,6 +8,10 @@
 import type { Connection } from '../net/connection.js';
 
 /** The same bytes as a Buffer (the server passes Buffers; tests may pass plain views). */
+/** The bytes that end a line in RESP and HTTP/1.1. */
+export const CR = 13;
+export const LF = 10;
+
 export function asBuffer(bytes: Uint8Array): Buffer {
   return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
@@ -14,10 +19,40 @@ export function asBuffer(bytes: Uint8Array): Buffer {
 /** A tail this large or larger is given back after use, so one huge request does not pin its memory. */
 const KEEP_AT_MOST = 64 * 1024;
 
-/** The bytes of a connection that no parse has consumed yet. */
+/**
+ * The bytes of a connection that no parse has consumed yet: one unfinished
+ * request (and what was pipelined after it), never more than `limit` bytes
+ * plus one read.
+ *
+ * Past KEEP_AT_MOST the tail lives in a resizable ArrayBuffer whose maximum
+ * is the limit: it grows in place (doubling, so O(log n) resizes, and no
+ * copy: a doubling copy would leave the old buffers to the garbage
+ * collector, which an idle server may not run for a long time), and is
+ * shrunk to nothing once its request is done or refused, which hands the
+ * pages back to the kernel at once (V8 decommits them) instead of at some
+ * later collection. A caller that knows how long the request will be (a
+ * RESP bulk announced by its `$N` line) reserves that much at once.
+ */
 export class InputTail {
-  #bytes: Buffer = Buffer.alloc(0);
+  readonly limit: number;
+  #bytes: Buffer = EMPTY;
   #length = 0;
+  /** The resizable buffer under #bytes once the tail outgrew KEEP_AT_MOST. */
+  #large: ResizableArrayBuffer | undefined;
+
+  constructor(limit: number) {
+    this.limit = limit;
+  }
+
+  /** Bytes kept now. */
+  get length(): number {
+    return this.#length;
+  }
+
+  /** Bytes of memory held now (the buffer's size, not what it holds). */
+  get capacity(): number {
+    return this.#bytes.length;
+  }
 
   /**
    * The bytes to parse: `incoming` itself when nothing is pending (no copy),
@@ -33,31 +68,80 @@ export class InputTail {
 
   /**
    * Keeps `parsed[from..]` for the next read, where `parsed` is what combine()
-   * returned. `from` equal to the length keeps nothing.
+   * returned; it is not valid afterwards. `from` equal to the length keeps
+   * nothing. `expected`, when known, is how many bytes the unfinished request
+   * will take in all (at most the limit): room for it is made now, once.
    */
-  keep(parsed: Buffer, from: number): void {
+  keep(parsed: Buffer, from: number, expected = 0): void {
     const rest = parsed.length - from;
     if (rest === 0) {
       this.#length = 0;
-      if (this.#bytes.length > KEEP_AT_MOST) this.#bytes = Buffer.alloc(0);
+      if (this.#bytes.length > KEEP_AT_MOST) this.release();
       return;
     }
-    if (parsed.buffer === this.#bytes.buffer && parsed.byteOffset === this.#bytes.byteOffset) {
-      this.#bytes.copyWithin(0, from, parsed.length);
-    } else {
-      this.#reserve(rest);
-      parsed.copy(this.#bytes, 0, from);
+    // Never cut short: the caller bounds what it keeps (a request past the
+    // limit is refused before it gets here), and the pipelined requests kept
+    // back at the output watermark may pass the limit by one read.
+    const wanted = Math.max(rest, Math.min(expected, this.limit));
+    const own = parsed.buffer === this.#bytes.buffer && parsed.byteOffset === this.#bytes.byteOffset;
+    if (own && (this.#bytes.length <= KEEP_AT_MOST || wanted > KEEP_AT_MOST || from === 0)) {
+      if (from > 0) this.#bytes.copyWithin(0, from, parsed.length);
+      this.#length = rest;
+      this.#reserve(wanted);
+      return;
     }
+    // From the read buffer, or out of a large buffer into a small one.
+    const large = own ? this.#large : undefined;
+    if (own) {
+      this.#bytes = EMPTY;
+      this.#large = undefined;
+    }
+    this.#length = 0;
+    this.#reserve(wanted);
+    parsed.copy(this.#bytes, 0, from);
     this.#length = rest;
+    large?.resize(0);
+  }
+
+  /** Forgets everything kept and gives the memory back now (a refused request, a closing connection). */
+  release(): void {
+    this.#large?.resize(0);
+    this.#large = undefined;
+    this.#bytes = EMPTY;
+    this.#length = 0;
   }
 
   #reserve(size: number): void {
     if (size <= this.#bytes.length) return;
-    const grown = Buffer.allocUnsafe(Math.max(size, this.#bytes.length * 2, 1024));
-    this.#bytes.copy(grown, 0, 0, this.#length);
-    this.#bytes = grown;
+    const target = Math.max(size, this.#bytes.length * 2, 1024);
+    if (size <= KEEP_AT_MOST) {
+      const grown = Buffer.allocUnsafeSlow(Math.min(target, KEEP_AT_MOST));
+      this.#bytes.copy(grown, 0, 0, this.#length);
+      this.#bytes = grown;
+      return;
+    }
+    let large = this.#large;
+    if (large !== undefined && size <= large.maxByteLength) {
+      large.resize(Math.min(target, large.maxByteLength));
+    } else {
+      // The maximum is only reserved address space; pages are committed as the tail grows.
+      const next = new ResizableArrayBuffer(Math.min(target, Math.max(size, this.limit)), { maxByteLength: Math.max(size, this.limit + KEEP_AT_MOST) });
+      this.#bytes.copy(Buffer.from(next), 0, 0, this.#length);
+      large?.resize(0);
+      this.#large = large = next;
+    }
+    this.#bytes = Buffer.from(large, 0, large.byteLength);
   }
 }
+
+const EMPTY = Buffer.alloc(0);
+
+/** A resizable ArrayBuffer (ES2024, in Node 20's V8), which the TypeScript lib used here does not type yet. */
+interface ResizableArrayBuffer extends ArrayBuffer {
+  readonly maxByteLength: number;
+  resize(byteLength: number): void;
+}
+const ResizableArrayBuffer = ArrayBuffer as unknown as new (byteLength: number, options: { maxByteLength: number }) => ResizableArrayBuffer;
 
 /** A scratch buffer larger than this is replaced by a fresh default-sized one after its write. */
 const REPLY_KEEP_AT_MOST = 1 << 20;

@@ -19,16 +19,45 @@
 // server's read buffer, without making strings; only a request cut by the end
 // of a read is copied out (at most the header limit, re-scanned from its start
 // on each read until complete).
+//
+// Output is bounded as RESP's is: before each request the replies gathered
+// and the connection's queue are held against its high watermark; at it,
+// parsing stops with the rest kept, and resume() goes on once the queue has
+// drained. The shared scratch buffer is handed over in a finally, so no
+// reply can stay behind for another connection.
+//
+// Bounds (docs/protocols.md lists them with their reasons): the header
+// section must arrive within headersTimeoutMs of the request's first byte and
+// the whole request within requestTimeoutMs, however slowly it trickles (408,
+// then a gentle close); at most MAX_EMPTY_LINES empty lines before a request
+// line (400); maxHeaderBytes of header section (431); one Host header (400).
+// The deadlines cost no timer per connection: a request that spans reads
+// joins a set its loop sweeps (HttpDeadlines, below), one interval per loop
+// while any request is pending, none when none is.
 import type { Connection } from '../net/connection.js';
+import type { EventLoop } from '../loop/event-loop.js';
+import type { Timer } from '../loop/timer.js';
 import { assertFunction, assertInteger, assertObject } from '../errors.js';
 import type { Protocol, ProtocolFactory } from '../net/protocol.js';
-import { InputTail, ReplyBuffer, asBuffer } from './buffers.js';
+import { CR, InputTail, LF, ReplyBuffer, asBuffer } from './buffers.js';
 
 export interface HttpOptions {
   /** The body of `GET /metrics`. Default: the request count, in Prometheus text format. */
   metrics?: () => string;
   /** Longest header section (request line and headers), in bytes. Default 8 KiB. */
   maxHeaderBytes?: number;
+  /**
+   * How long the header section may take to arrive, from the request's first
+   * byte (ms); then 408 and close. 0 turns it off. Default 60,000 (node:http's
+   * server.headersTimeout). At most requestTimeoutMs when both are on.
+   */
+  headersTimeoutMs?: number;
+  /**
+   * How long the whole request, body included, may take to arrive, from its
+   * first byte (ms); then 408 and close. 0 turns it off. Default 300,000
+   * (node:http's server.requestTimeout).
+   */
+  requestTimeoutMs?: number;
 }
 
 export interface HttpProtocolFactory extends ProtocolFactory {
@@ -38,9 +67,23 @@ export interface HttpProtocolFactory extends ProtocolFactory {
 
 /** 8 KiB, the limit of nginx's default large_client_header_buffers line and of many proxies. */
 export const DEFAULT_MAX_HEADER_BYTES = 8 * 1024;
+/** node:http's server.headersTimeout: a minute for a header section is ample for any live client. */
+export const DEFAULT_HEADERS_TIMEOUT_MS = 60_000;
+/** node:http's server.requestTimeout: five minutes for a whole request. */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 300_000;
+/**
+ * Empty lines skipped before a request line: RFC 9112 2.2 asks a server to
+ * skip at least one (a client's stray CRLF after a body); more than a few
+ * is no client's mistake, and each would be a read that resets nothing.
+ */
+export const MAX_EMPTY_LINES = 8;
+/**
+ * The deadline sweep's period: at most this, so a request is timed out at
+ * most a second after its deadline (never before), and an eighth of the
+ * shortest timeout below 8 s, so short test timeouts stay precise.
+ */
+export const DEADLINE_SWEEP_MAX_MS = 1000;
 
-const CR = 13;
-const LF = 10;
 const SPACE = 32;
 const TAB = 9;
 const COLON = 58;
@@ -84,7 +127,13 @@ const LENGTH_REQUIRED = Buffer.from(encodeHead('411 Length Required', 'text/plai
 const VERSION_NOT_SUPPORTED = Buffer.from(
   encodeHead('505 HTTP Version Not Supported', 'text/plain', 27, Persistence.Close) + 'http version not supported\n',
 );
+const REQUEST_TIMEOUT = Buffer.from(encodeHead('408 Request Timeout', 'text/plain', 16, Persistence.Close) + 'request timeout\n');
 const INTERNAL_ERROR = Buffer.from(encodeHead('500 Internal Server Error', 'text/plain', 22, Persistence.Close) + 'internal server error\n');
+/** To a client past the server's maxConnections: try again later (RFC 9110 15.6.4). */
+const SERVICE_UNAVAILABLE = Buffer.from(
+  encodeHead('503 Service Unavailable', 'text/plain', 20, Persistence.Close) + 'too many connections',
+);
+const NOTHING = Buffer.alloc(0);
 
 function pick(replies: Buffer[], persistence: Persistence, head: boolean): Buffer {
   return replies[persistence * 2 + (head ? 1 : 0)]!;
@@ -144,6 +193,55 @@ interface Shared {
   requests: number;
   metrics: () => string;
   maxHeaderBytes: number;
+  headersTimeoutMs: number;
+  requestTimeoutMs: number;
+  /** Each loop's sweep of pending requests, made when one first has one. */
+  deadlines: WeakMap<EventLoop, HttpDeadlines>;
+}
+
+/**
+ * The requests of one loop's connections that span reads, swept every
+ * period: those past their deadline get 408 and are closed. A request that
+ * arrives whole in one read never joins, so keep-alive traffic costs one
+ * comparison per read. The interval runs only while the set is not empty.
+ */
+class HttpDeadlines {
+  readonly #loop: EventLoop;
+  readonly #periodMs: number;
+  readonly #pending = new Set<HttpSession>();
+  readonly #owner: WeakMap<EventLoop, HttpDeadlines>;
+  #timer: Timer | undefined;
+
+  constructor(loop: EventLoop, shared: Shared) {
+    this.#loop = loop;
+    this.#owner = shared.deadlines;
+    const shortest = Math.min(shared.headersTimeoutMs || Infinity, shared.requestTimeoutMs || Infinity);
+    this.#periodMs = Math.max(1, Math.min(DEADLINE_SWEEP_MAX_MS, Math.ceil(shortest / 8)));
+  }
+
+  add(session: HttpSession): void {
+    this.#pending.add(session);
+    if (this.#timer === undefined && !this.#loop.isClosed) {
+      this.#timer = this.#loop.setInterval(this.#sweep, this.#periodMs, { label: 'http deadlines' });
+    }
+  }
+
+  delete(session: HttpSession): void {
+    this.#pending.delete(session);
+  }
+
+  readonly #sweep = (): void => {
+    const now = this.#loop.now();
+    for (const session of this.#pending) {
+      if (!session.expire(now)) continue;
+      this.#pending.delete(session);
+    }
+    if (this.#pending.size === 0) {
+      this.#timer?.cancel();
+      this.#timer = undefined;
+      this.#owner.delete(this.#loop);
+    }
+  };
 }
 
 /** The headers that matter here, read from one request. */
@@ -157,41 +255,123 @@ interface Headers {
 
 class HttpSession implements Protocol {
   readonly #shared: Shared;
-  readonly #tail = new InputTail();
+  readonly #connection: Connection;
+  readonly #tail: InputTail;
   readonly #headers: Headers = { contentLength: -1, transferEncoding: false, close: false, keepAlive: false, host: false };
   /** Body bytes of the last request still to arrive, skipped as they do. */
   #bodyLeft = 0;
   #closing = false;
+  /** Empty lines skipped since the last request line. */
+  #emptyLines = 0;
+  /** When the pending request's first byte was read (loop time); -1 when none is pending. */
+  #startedAt = -1;
+  /** Whether the pending request's header section is complete (only its body is awaited). */
+  #headersDone = false;
+  /** The sweep this session's pending request is in, if any. */
+  #deadlines: HttpDeadlines | undefined;
 
-  constructor(shared: Shared) {
+  constructor(shared: Shared, connection: Connection) {
     this.#shared = shared;
+    this.#connection = connection;
+    this.#tail = new InputTail(shared.maxHeaderBytes);
   }
 
   data(connection: Connection, bytes: Uint8Array): void {
     if (this.#closing) return;
-    let incoming = asBuffer(bytes);
+    this.#parse(connection, asBuffer(bytes));
+    if (this.#closing) this.#forget();
+    else if (this.#bodyLeft > 0 || this.#tail.length > 0) {
+      if (this.#startedAt < 0) this.#started();
+    } else if (this.#startedAt >= 0) this.#forget();
+  }
+
+  /**
+   * From the sweep: whether this session is done with it (its request
+   * finished, its connection closed, or it has just timed out: 408 and a
+   * gentle close).
+   */
+  expire(now: number): boolean {
+    const connection = this.#connection;
+    if (this.#startedAt < 0 || this.#closing || connection.isClosed) {
+      this.#deadlines = undefined;
+      return true;
+    }
+    const { headersTimeoutMs, requestTimeoutMs } = this.#shared;
+    const elapsed = now - this.#startedAt;
+    const expired = (requestTimeoutMs > 0 && elapsed >= requestTimeoutMs) || (!this.#headersDone && headersTimeoutMs > 0 && elapsed >= headersTimeoutMs);
+    if (!expired) return false;
+    // Past its header section a request has had its answer (this server
+    // answers before the body): a second one would read as the answer to
+    // the next request, so the connection only closes, as node:http's does
+    // once its response headers are sent.
+    if (!this.#headersDone) {
+      this.#shared.requests++;
+      connection.write(REQUEST_TIMEOUT);
+    }
+    this.#closing = true;
+    this.#startedAt = -1;
+    this.#deadlines = undefined;
+    this.#tail.release();
+    connection.end();
+    return true;
+  }
+
+  /** A request began in this read and did not end in it: its deadlines start now. */
+  #started(): void {
+    const { headersTimeoutMs, requestTimeoutMs, deadlines } = this.#shared;
+    // A stand-in connection with no loop (a unit test's) has no deadlines.
+    const loop = (this.#connection as Partial<Connection>).loop;
+    if ((headersTimeoutMs === 0 && requestTimeoutMs === 0) || loop === undefined || loop.isClosed) return;
+    this.#startedAt = loop.now();
+    let sweep = deadlines.get(loop);
+    if (sweep === undefined) deadlines.set(loop, (sweep = new HttpDeadlines(loop, this.#shared)));
+    this.#deadlines = sweep;
+    sweep.add(this);
+  }
+
+  /** No request is pending any more (or the connection is closing): out of the sweep. */
+  #forget(): void {
+    this.#startedAt = -1;
+    this.#headersDone = false;
+    this.#deadlines?.delete(this);
+    this.#deadlines = undefined;
+  }
+
+  #parse(connection: Connection, bytes: Buffer): void {
+    let incoming = bytes;
     if (this.#bodyLeft > 0) {
       const skipped = Math.min(this.#bodyLeft, incoming.length);
       this.#bodyLeft -= skipped;
       if (skipped === incoming.length) return;
       incoming = incoming.subarray(skipped);
+      // The body ended: the request with it.
+      this.#forget();
     }
     const input = this.#tail.combine(incoming);
     const out = this.#shared.out;
+    const highWaterMark = connection.highWaterMark;
     let at = 0;
-    while (at < input.length) {
-      const next = this.#request(input, at);
-      if (next === INCOMPLETE) break;
-      if (next === CLOSED) {
-        this.#closing = true;
-        out.flushTo(connection);
-        connection.end();
-        return;
+    try {
+      while (at < input.length) {
+        if (out.length + connection.queuedBytes >= highWaterMark) break;
+        const next = this.#request(input, at);
+        if (next === INCOMPLETE) break;
+        if (next === CLOSED) {
+          this.#closing = true;
+          break;
+        }
+        at = next;
       }
-      at = next;
+    } finally {
+      out.flushTo(connection);
     }
-    this.#tail.keep(input, at);
-    out.flushTo(connection);
+    if (this.#closing) connection.end();
+    else this.#tail.keep(input, at);
+  }
+
+  /** The queue drained: answer the pipelined requests data() kept back at the watermark. */
+  resume(connection: Connection): void {
+    this.data(connection, NOTHING);
   }
 
   /** Answers the request at `start`; returns the offset after it (and its body), INCOMPLETE or CLOSED. */
@@ -200,8 +380,12 @@ class HttpSession implements Protocol {
     const limit = start + this.#shared.maxHeaderBytes;
     const lineEnd = input.indexOf(LF, start);
     if (lineEnd < 0 || lineEnd >= limit) return input.length >= limit ? this.#tooLarge() : INCOMPLETE;
-    // RFC 9112 2.2: an empty line before a request line is ignored.
-    if (lineEnd === start || (lineEnd === start + 1 && input[start] === CR)) return lineEnd + 1;
+    // RFC 9112 2.2: an empty line before a request line is ignored, a few of them at most.
+    if (lineEnd === start || (lineEnd === start + 1 && input[start] === CR)) {
+      if (++this.#emptyLines <= MAX_EMPTY_LINES) return lineEnd + 1;
+      this.#shared.requests++;
+      return this.#fail(BAD_REQUEST);
+    }
 
     // The whole header section must be here before anything is answered.
     let headerEnd = lineEnd + 1;
@@ -213,6 +397,7 @@ class HttpSession implements Protocol {
       if (blank) break;
     }
     this.#shared.requests++;
+    this.#emptyLines = 0;
 
     const requestEnd = lineEnd > start && input[lineEnd - 1] === CR ? lineEnd - 1 : lineEnd;
     const methodEnd = input.indexOf(SPACE, start);
@@ -254,8 +439,13 @@ class HttpSession implements Protocol {
     if (persistence === Persistence.Close) return CLOSED;
     const bodyLength = Math.max(headers.contentLength, 0);
     const available = input.length - headerEnd;
-    if (bodyLength <= available) return headerEnd + bodyLength;
+    if (bodyLength <= available) {
+      // Done: the next request's deadlines count from its own first byte.
+      if (this.#startedAt >= 0) this.#forget();
+      return headerEnd + bodyLength;
+    }
     this.#bodyLeft = bodyLength - available;
+    this.#headersDone = true;
     return input.length;
   }
 
@@ -285,7 +475,11 @@ class HttpSession implements Protocol {
         if (length < 0 || (headers.contentLength >= 0 && headers.contentLength !== length)) return false;
         headers.contentLength = length;
       } else if (equalsIgnoreCase(input, lineStart, colon, TRANSFER_ENCODING)) headers.transferEncoding = true;
-      else if (equalsIgnoreCase(input, lineStart, colon, HOST)) headers.host = true;
+      else if (equalsIgnoreCase(input, lineStart, colon, HOST)) {
+        // RFC 9112 3.2: a request with more than one Host is answered 400.
+        if (headers.host) return false;
+        headers.host = true;
+      }
       else if (equalsIgnoreCase(input, lineStart, colon, CONNECTION)) this.#readConnection(input, valueStart, valueEnd);
       lineStart = lineEnd + 1;
     }
@@ -358,14 +552,23 @@ export function httpProtocol(options: HttpOptions = {}): HttpProtocolFactory {
   assertObject('options', options);
   const maxHeaderBytes = options.maxHeaderBytes ?? DEFAULT_MAX_HEADER_BYTES;
   assertInteger('options.maxHeaderBytes', maxHeaderBytes, 64, 1 << 20);
+  const requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+  assertInteger('options.requestTimeoutMs', requestTimeoutMs, 0, 0x7fffffff);
+  // As node:http: by default the smaller of a minute and the request timeout.
+  const headersTimeoutMs = options.headersTimeoutMs ?? (requestTimeoutMs === 0 ? DEFAULT_HEADERS_TIMEOUT_MS : Math.min(DEFAULT_HEADERS_TIMEOUT_MS, requestTimeoutMs));
+  assertInteger('options.headersTimeoutMs', headersTimeoutMs, 0, requestTimeoutMs === 0 ? 0x7fffffff : requestTimeoutMs);
   if (options.metrics !== undefined) assertFunction('options.metrics', options.metrics);
   const shared: Shared = {
     out: new ReplyBuffer(),
     requests: 0,
     maxHeaderBytes,
+    headersTimeoutMs,
+    requestTimeoutMs,
+    deadlines: new WeakMap(),
     metrics: options.metrics ?? (() => `# TYPE wasmloop_http_requests_total counter\nwasmloop_http_requests_total ${shared.requests}\n`),
   };
-  const factory = (() => new HttpSession(shared)) as ProtocolFactory;
+  const factory = ((connection: Connection) => new HttpSession(shared, connection)) as ProtocolFactory;
+  factory.refuse = () => SERVICE_UNAVAILABLE;
   Object.defineProperty(factory, 'requests', { get: () => shared.requests, enumerable: true });
   return factory as HttpProtocolFactory;
 }

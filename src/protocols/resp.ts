@@ -12,16 +12,46 @@
 // buffer and written with one write, so pipelining costs one syscall per read,
 // not per reply. A GET or SET allocates its key string; SET and INCR their
 // stored copy.
+//
+// Bounds on output: before each request the replies gathered so far and the
+// connection's queue are held against its high watermark; at it, parsing
+// stops, the rest of the input is kept as a cut request would be, and
+// resume() picks it up once the queue has drained. The scratch buffer is
+// shared by the server's connections, so it is handed to the connection in
+// a finally: whatever a command throws, no reply stays behind for the next
+// connection to send.
+//
+// Bounds (docs/protocols.md lists them with their reasons): one unfinished
+// request keeps at most maxRequestBytes between reads, one bulk string is at
+// most maxBulkLength, and nothing a client sends is ever made into a string
+// longer than maxKeyLength: values stay bytes from the read to the reply, so
+// no argument can hit V8's string limit. Past the first two the client gets
+// a protocol error and the connection closes gently, its buffer given back.
 import type { Connection } from '../net/connection.js';
-import { assertInteger, assertObject } from '../errors.js';
+import { assertInteger, assertObject, typeError } from '../errors.js';
 import type { Protocol, ProtocolFactory } from '../net/protocol.js';
-import { InputTail, ReplyBuffer, asBuffer } from './buffers.js';
+import { CR, InputTail, LF, ReplyBuffer, asBuffer } from './buffers.js';
 
 export interface RespOptions {
-  /** Longest bulk string accepted, in bytes. Default 512 MiB, Redis's proto-max-bulk-len. */
+  /**
+   * Most bytes one unfinished request may hold between reads (Redis's
+   * client-query-buffer-limit). Default 64 MiB; at most 1 GiB.
+   */
+  maxRequestBytes?: number;
+  /**
+   * Longest bulk string accepted, in bytes (Redis's proto-max-bulk-len).
+   * Default 32 MiB; at most maxRequestBytes.
+   */
   maxBulkLength?: number;
+  /**
+   * Longest key, in bytes: keys are the one argument made into a string.
+   * A longer key is refused by SET and INCR and found by no read. Default 64 KiB.
+   */
+  maxKeyLength?: number;
   /** Most arguments in one multibulk request. Default 1,048,576, Redis's limit before 7.0. */
   maxArguments?: number;
+  /** The keys and values. Default a new Map; pass one to share it between servers or to look inside. */
+  store?: Map<string, Uint8Array>;
 }
 
 /** A RESP server's protocol: makes one session per connection, all sharing one store. */
@@ -32,7 +62,24 @@ export interface RespProtocolFactory extends ProtocolFactory {
   readonly store: ReadonlyMap<string, Uint8Array>;
 }
 
-export const DEFAULT_MAX_BULK_LENGTH = 512 * 1024 * 1024;
+/**
+ * 64 MiB: Redis allows 1 GiB, but a Node process holds every request in its
+ * own external memory and V8 refuses strings past ~512 MiB; 64 MiB lets a few
+ * hostile clients at the limit fit a small machine and is far above any sane
+ * request.
+ */
+export const DEFAULT_MAX_REQUEST_BYTES = 64 * 1024 * 1024;
+/** The largest maxRequestBytes accepted: Redis's own default. */
+export const MAX_REQUEST_BYTES = 1024 * 1024 * 1024;
+/**
+ * 32 MiB: half the request limit, as Redis's 512 MiB is half its 1 GiB, so a
+ * SET of the largest value fits in one request.
+ */
+export const DEFAULT_MAX_BULK_LENGTH = 32 * 1024 * 1024;
+/** 64 KiB: keys become strings (the store's Map keys); far longer than any real key, far below V8's string limit. */
+export const DEFAULT_MAX_KEY_LENGTH = 64 * 1024;
+/** The largest maxKeyLength accepted: a key string stays far below V8's string limit. */
+export const MAX_KEY_LENGTH = 16 * 1024 * 1024;
 export const DEFAULT_MAX_ARGUMENTS = 1024 * 1024;
 /**
  * An inline request, or a `*N`/`$N` line, longer than this without its line
@@ -41,8 +88,6 @@ export const DEFAULT_MAX_ARGUMENTS = 1024 * 1024;
  */
 export const MAX_INLINE_LENGTH = 64 * 1024;
 
-const CR = 13;
-const LF = 10;
 const DOLLAR = 36;
 const STAR = 42;
 const DOUBLE_QUOTE = 34;
@@ -56,6 +101,11 @@ const EMPTY_ARRAY = Buffer.from('*0\r\n');
 const NOT_AN_INTEGER = Buffer.from('-ERR value is not an integer or out of range\r\n');
 const OVERFLOW = Buffer.from('-ERR increment or decrement would overflow\r\n');
 const SYNTAX_ERROR = Buffer.from('-ERR syntax error\r\n');
+/** Redis's words to a client past maxclients. */
+const MAX_CLIENTS_REACHED = Buffer.from('-ERR max number of clients reached\r\n');
+const NOTHING = Buffer.alloc(0);
+/** Worded as Redis words a value past proto-max-bulk-len (SETRANGE, APPEND), with this server's limit. */
+const KEY_TOO_LONG = Buffer.from('-ERR key exceeds maximum allowed size (max-key-length)\r\n');
 /** SET options Redis has and this server does not: refused by name rather than as a syntax error. */
 const SET_OPTIONS = new Set(['nx', 'xx', 'get', 'ex', 'px', 'exat', 'pxat', 'keepttl']);
 /** What CONFIG GET answers: the values of a server that never persists anything. */
@@ -63,6 +113,11 @@ const CONFIG: ReadonlyMap<string, string> = new Map([
   ['save', ''],
   ['appendonly', 'no'],
 ]);
+
+/** Redis logs "Closing client that reached max query buffer length"; the client is told as much. */
+const QUERY_BUFFER_LIMIT = 'client reached max query buffer length';
+/** Argument offset arrays longer than this are given back after their request. */
+const KEEP_ARGUMENTS_AT_MOST = 4096;
 
 /** Outcome of trying to parse one request. */
 const INCOMPLETE = -1;
@@ -89,8 +144,21 @@ interface Arguments {
   ends: number[];
 }
 
-function argString(args: Arguments, i: number): string {
-  return args.source.toString('latin1', args.starts[i], args.ends[i]);
+/**
+ * At most the first `max` bytes of argument i as text (latin1, one character
+ * per byte): for names and error messages, so no argument, however long,
+ * becomes a string of its own size.
+ */
+function argText(args: Arguments, i: number, max = 128): string {
+  const start = args.starts[i]!;
+  return args.source.toString('latin1', start, Math.min(args.ends[i]!, start + max));
+}
+
+/** Argument i as a key, or undefined when it is longer than keys may be. */
+function argKey(session: RespSession, args: Arguments, i: number): string | undefined {
+  const start = args.starts[i]!;
+  const end = args.ends[i]!;
+  return end - start > session.maxKeyLength ? undefined : args.source.toString('latin1', start, end);
 }
 
 /** Whether argument i is `lower` (an ASCII-letters word), ignoring case. */
@@ -163,18 +231,24 @@ function command(name: string, arity: number, run: Command['run']): Command {
 
 const COMMANDS: Command[] = [
   command('get', 2, (session, args) => {
-    const value = session.store.get(argString(args, 1));
+    const key = argKey(session, args, 1);
+    const value = key === undefined ? undefined : session.store.get(key);
     if (value === undefined) session.out.append(NULL_BULK);
     else replyBulk(session.out, value, 0, value.length);
   }),
   command('set', -3, (session, args) => {
     if (args.count > 3) {
-      const option = argString(args, 3);
-      if (SET_OPTIONS.has(option.toLowerCase())) replyError(session.out, `SET option '${option}' is not supported by this server`);
+      const option = argText(args, 3, 16);
+      if (args.ends[3]! - args.starts[3]! <= 16 && SET_OPTIONS.has(option.toLowerCase())) replyError(session.out, `SET option '${option}' is not supported by this server`);
       else session.out.append(SYNTAX_ERROR);
       return;
     }
-    session.store.set(argString(args, 1), copyArgument(args, 2));
+    const key = argKey(session, args, 1);
+    if (key === undefined) {
+      session.out.append(KEY_TOO_LONG);
+      return;
+    }
+    session.store.set(key, copyArgument(args, 2));
     session.out.append(OK);
   }),
   command('ping', -1, (session, args) => {
@@ -183,7 +257,11 @@ const COMMANDS: Command[] = [
     else session.out.append(PONG);
   }),
   command('incr', 2, (session, args) => {
-    const key = argString(args, 1);
+    const key = argKey(session, args, 1);
+    if (key === undefined) {
+      session.out.append(KEY_TOO_LONG);
+      return;
+    }
     const stored = session.store.get(key);
     const current = stored === undefined ? 0 : parseInt64(stored, 0, stored.length);
     if (current === undefined) {
@@ -201,12 +279,18 @@ const COMMANDS: Command[] = [
   }),
   command('del', -2, (session, args) => {
     let deleted = 0;
-    for (let i = 1; i < args.count; i++) if (session.store.delete(argString(args, i))) deleted++;
+    for (let i = 1; i < args.count; i++) {
+      const key = argKey(session, args, i);
+      if (key !== undefined && session.store.delete(key)) deleted++;
+    }
     replyInteger(session.out, deleted);
   }),
   command('exists', -2, (session, args) => {
     let found = 0;
-    for (let i = 1; i < args.count; i++) if (session.store.has(argString(args, i))) found++;
+    for (let i = 1; i < args.count; i++) {
+      const key = argKey(session, args, i);
+      if (key !== undefined && session.store.has(key)) found++;
+    }
     replyInteger(session.out, found);
   }),
   command('echo', 2, (session, args) => {
@@ -223,7 +307,7 @@ const COMMANDS: Command[] = [
     }
     const pairs: string[] = [];
     for (let i = 2; i < args.count; i++) {
-      const name = argString(args, i).toLowerCase();
+      const name = argText(args, i).toLowerCase();
       const value = CONFIG.get(name);
       if (value !== undefined && !pairs.includes(name)) pairs.push(name, value);
     }
@@ -264,16 +348,16 @@ function replyArity(out: ReplyBuffer, name: string): void {
 }
 
 function replyUnknownSubcommand(out: ReplyBuffer, args: Arguments, container: string): void {
-  replyError(out, `unknown subcommand '${argString(args, 1).slice(0, 128)}'. Try ${container} HELP.`);
+  replyError(out, `unknown subcommand '${argText(args, 1)}'. Try ${container} HELP.`);
 }
 
 /** Redis's wording, with its 128-character bounds on the name and on the quoted arguments. */
 function replyUnknownCommand(out: ReplyBuffer, args: Arguments): void {
   let quoted = '';
   for (let i = 1; i < args.count && quoted.length < 128; i++) {
-    quoted += `'${argString(args, i).slice(0, 128 - quoted.length)}' `;
+    quoted += `'${argText(args, i, 128 - quoted.length)}' `;
   }
-  replyError(out, `unknown command '${argString(args, 0).slice(0, 128)}', with args beginning with: ${quoted}`);
+  replyError(out, `unknown command '${argText(args, 0)}', with args beginning with: ${quoted}`);
 }
 
 function findCommand(args: Arguments): Command | undefined {
@@ -288,8 +372,9 @@ function findCommand(args: Arguments): Command | undefined {
 class RespSession implements Protocol {
   readonly store: Map<string, Uint8Array>;
   readonly out: ReplyBuffer;
+  readonly maxKeyLength: number;
   readonly #shared: Shared;
-  readonly #tail = new InputTail();
+  readonly #tail: InputTail;
   readonly #args: Arguments = { source: Buffer.alloc(0), count: 0, starts: [], ends: [] };
   /** Bytes of the inline line being decoded, when it has quotes. */
   #decoded: Buffer = Buffer.alloc(0);
@@ -299,31 +384,51 @@ class RespSession implements Protocol {
   #expected = 0;
   #bulkLength = -1;
   #resumeAt = 0;
+  /** Bytes the suspended request will take in all, once its next bulk is known; 0 when not known. */
+  #requestBytes = 0;
   #rejected = false;
 
   constructor(shared: Shared) {
     this.#shared = shared;
     this.store = shared.store;
     this.out = shared.out;
+    this.maxKeyLength = shared.maxKeyLength;
+    this.#tail = new InputTail(shared.maxRequestBytes);
   }
 
   data(connection: Connection, bytes: Uint8Array): void {
     if (this.#rejected) return;
+    const out = this.out;
     const input = this.#tail.combine(asBuffer(bytes));
+    const highWaterMark = connection.highWaterMark;
     let at = 0;
-    while (at < input.length) {
-      const consumed = input[at] === STAR || this.#expected > 0 ? this.#multibulk(input, at) : this.#inline(input, at);
-      if (consumed === INCOMPLETE) break;
-      if (consumed === REJECTED) {
-        this.#rejected = true;
-        this.out.flushTo(connection);
-        connection.end();
-        return;
+    let consumed = 0;
+    try {
+      while (at < input.length) {
+        // Only between requests, where nothing of one is half-parsed.
+        if (this.#expected === 0 && out.length + connection.queuedBytes >= highWaterMark) break;
+        consumed = input[at] === STAR || this.#expected > 0 ? this.#multibulk(input, at) : this.#inline(input, at);
+        if (consumed < 0) break;
+        at = consumed;
       }
-      at = consumed;
+      // Redis closes a client past client-query-buffer-limit without a word;
+      // the error line says why before the close.
+      if (consumed !== REJECTED && input.length - at > this.#tail.limit) consumed = this.#reject(QUERY_BUFFER_LIMIT);
+    } finally {
+      out.flushTo(connection);
     }
-    this.#tail.keep(input, at);
-    this.out.flushTo(connection);
+    if (consumed === REJECTED) {
+      this.#rejected = true;
+      this.#tail.release();
+      connection.end();
+      return;
+    }
+    this.#tail.keep(input, at, this.#requestBytes);
+  }
+
+  /** The queue drained: answer what data() kept back at the watermark. */
+  resume(connection: Connection): void {
+    this.data(connection, NOTHING);
   }
 
   #execute(): void {
@@ -369,6 +474,8 @@ class RespSession implements Protocol {
         if (length === undefined || length < 0 || length > this.#shared.maxBulkLength) return this.#reject('invalid bulk length');
         this.#bulkLength = Number(length);
         at = lineEnd + 2;
+        // Refused as soon as announced, before any of it is buffered.
+        if (at - start + this.#bulkLength + 2 > this.#tail.limit) return this.#reject(QUERY_BUFFER_LIMIT);
       }
       // As in Redis, the two bytes after the data are taken to be CRLF unchecked.
       if (input.length - at < this.#bulkLength + 2) return this.#suspend(start, at);
@@ -385,13 +492,24 @@ class RespSession implements Protocol {
     args.source = input;
     this.#expected = 0;
     this.#resumeAt = 0;
+    this.#requestBytes = 0;
     this.#execute();
+    // A request of a million arguments leaves no million-entry arrays behind.
+    if (args.starts.length > KEEP_ARGUMENTS_AT_MOST) {
+      args.starts = [];
+      args.ends = [];
+    }
     return at;
   }
 
-  /** Remembers where to resume: offsets stay valid because the tail keeps the request from its first byte. */
+  /**
+   * Remembers where to resume: offsets stay valid because the tail keeps the
+   * request from its first byte. With the next bulk's length known, so is
+   * the least the request will take, and the tail makes room for it at once.
+   */
   #suspend(start: number, at: number): number {
     this.#resumeAt = at - start;
+    this.#requestBytes = this.#bulkLength < 0 ? 0 : at - start + this.#bulkLength + 2;
     return INCOMPLETE;
   }
 
@@ -503,7 +621,9 @@ interface Shared {
   store: Map<string, Uint8Array>;
   out: ReplyBuffer;
   requests: number;
+  maxRequestBytes: number;
   maxBulkLength: number;
+  maxKeyLength: number;
   maxArguments: number;
 }
 
@@ -513,12 +633,27 @@ interface Shared {
  */
 export function respProtocol(options: RespOptions = {}): RespProtocolFactory {
   assertObject('options', options);
-  const maxBulkLength = options.maxBulkLength ?? DEFAULT_MAX_BULK_LENGTH;
-  assertInteger('options.maxBulkLength', maxBulkLength, 0, DEFAULT_MAX_BULK_LENGTH);
+  const maxRequestBytes = options.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES;
+  assertInteger('options.maxRequestBytes', maxRequestBytes, 1, MAX_REQUEST_BYTES);
+  const maxBulkLength = options.maxBulkLength ?? Math.min(DEFAULT_MAX_BULK_LENGTH, maxRequestBytes);
+  assertInteger('options.maxBulkLength', maxBulkLength, 0, maxRequestBytes);
+  const maxKeyLength = options.maxKeyLength ?? Math.min(DEFAULT_MAX_KEY_LENGTH, maxBulkLength);
+  assertInteger('options.maxKeyLength', maxKeyLength, 0, MAX_KEY_LENGTH);
   const maxArguments = options.maxArguments ?? DEFAULT_MAX_ARGUMENTS;
   assertInteger('options.maxArguments', maxArguments, 1, 2 ** 31 - 1);
-  const shared: Shared = { store: new Map(), out: new ReplyBuffer(), requests: 0, maxBulkLength, maxArguments };
+  const store = options.store ?? new Map<string, Uint8Array>();
+  if (!(store instanceof Map)) throw typeError('options.store', 'a Map', store);
+  const shared: Shared = {
+    store,
+    out: new ReplyBuffer(),
+    requests: 0,
+    maxRequestBytes,
+    maxBulkLength,
+    maxKeyLength,
+    maxArguments,
+  };
   const factory = (() => new RespSession(shared)) as ProtocolFactory;
+  factory.refuse = () => MAX_CLIENTS_REACHED;
   Object.defineProperty(factory, 'requests', { get: () => shared.requests, enumerable: true });
   Object.defineProperty(factory, 'store', { value: shared.store, enumerable: true });
   return factory as RespProtocolFactory;

@@ -13,8 +13,10 @@ import { parseArgs } from 'node:util';
 import { BACKEND_NAMES as BACKENDS } from '../kernel/backend.js';
 import { DEFAULT_MAX_EVENTS, DEFAULT_MAX_FDS } from '../loop/options.js';
 import { protocols, type ProtocolName } from '../protocols/index.js';
+import { DEFAULT_HEADERS_TIMEOUT_MS, DEFAULT_MAX_HEADER_BYTES, DEFAULT_REQUEST_TIMEOUT_MS } from '../protocols/http.js';
+import { DEFAULT_MAX_BULK_LENGTH, DEFAULT_MAX_KEY_LENGTH, DEFAULT_MAX_REQUEST_BYTES, MAX_KEY_LENGTH, MAX_REQUEST_BYTES } from '../protocols/resp.js';
 import { serve as runServe, type ServeConfig } from './serve.js';
-import { DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_SHUTDOWN_MS } from '../net/server.js';
+import { DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_MAX_CONNECTIONS, DEFAULT_SHUTDOWN_MS, RESERVED_FDS, defaultMaxConnections } from '../net/server.js';
 import { LOG_LEVELS, type LogLevel } from './log.js';
 
 const USAGE = `Usage: wasmloop serve [options]
@@ -37,6 +39,9 @@ Options:
   --max-fds N            highest fd + 1 the loop can watch (default ${DEFAULT_MAX_FDS})
   --backlog N            listen backlog (default 511)
   --idle-timeout-ms N    close connections silent this long; 0 never (default ${DEFAULT_IDLE_TIMEOUT_MS})
+  --max-connections N    connections served at once, per worker; the next
+                         client is told (RESP -ERR, HTTP 503) and closed
+                         (default ${DEFAULT_MAX_CONNECTIONS}, or RLIMIT_NOFILE - ${RESERVED_FDS} if lower)
   --shutdown-ms N        on SIGINT/SIGTERM, how long queued output may drain (default ${DEFAULT_SHUTDOWN_MS})
   --fd-exhaustion MODE   pause | shed: out of fds, pause accepting or accept
                          and close at once (default pause)
@@ -44,6 +49,20 @@ Options:
                          and server log to stderr (default warn)
   -h, --help             show this help
   -v, --version          show the version
+
+Input bounds (over one: the protocol's error, then the connection closes):
+  --max-request-bytes N  resp: bytes one unfinished request may hold
+                         (default ${DEFAULT_MAX_REQUEST_BYTES}, 64 MiB)
+  --max-bulk-length N    resp: longest bulk string, at most
+                         --max-request-bytes (default ${DEFAULT_MAX_BULK_LENGTH}, 32 MiB)
+  --max-key-length N     resp: longest key (default ${DEFAULT_MAX_KEY_LENGTH})
+  --max-header-bytes N   http: longest header section, 431 past it
+                         (default ${DEFAULT_MAX_HEADER_BYTES})
+  --headers-timeout-ms N http: the header section must arrive within this
+                         of the request's first byte, else 408; 0 never
+                         (default ${DEFAULT_HEADERS_TIMEOUT_MS})
+  --request-timeout-ms N http: the whole request, body included, within
+                         this, else 408; 0 never (default ${DEFAULT_REQUEST_TIMEOUT_MS})
 `;
 
 /** More worker threads than this would only contend for the cores. */
@@ -58,6 +77,11 @@ function integer(name: string, text: string | undefined, fallback: number, max =
   if (value > max) throw new UsageError(`--${name} must be at most ${max}, got ${value}`);
   if (value < min) throw new UsageError(`--${name} must be at least ${min}, got ${value}`);
   return value;
+}
+
+/** A flag with no fallback here: left out, the protocol's own default applies. */
+function optionalInteger(name: string, text: string | undefined, max: number, min = 0): number | undefined {
+  return text === undefined ? undefined : integer(name, text, 0, max, min);
 }
 
 function choice(name: string, text: string | undefined, choices: readonly string[], fallback: string): string {
@@ -85,9 +109,16 @@ async function serve(args: string[]): Promise<number> {
       'max-fds': { type: 'string' },
       backlog: { type: 'string' },
       'idle-timeout-ms': { type: 'string' },
+      'max-connections': { type: 'string' },
       'shutdown-ms': { type: 'string' },
       'fd-exhaustion': { type: 'string' },
       'log-level': { type: 'string' },
+      'max-request-bytes': { type: 'string' },
+      'max-bulk-length': { type: 'string' },
+      'max-key-length': { type: 'string' },
+      'max-header-bytes': { type: 'string' },
+      'headers-timeout-ms': { type: 'string' },
+      'request-timeout-ms': { type: 'string' },
     },
     strict: true,
   });
@@ -101,11 +132,26 @@ async function serve(args: string[]): Promise<number> {
     maxFds: integer('max-fds', values['max-fds'], DEFAULT_MAX_FDS),
     backlog: integer('backlog', values.backlog, 511),
     idleTimeoutMs: integer('idle-timeout-ms', values['idle-timeout-ms'], DEFAULT_IDLE_TIMEOUT_MS, 0x7fffffff),
+    maxConnections: integer('max-connections', values['max-connections'], defaultMaxConnections(), 0x7fffffff, 1),
     shutdownMs: integer('shutdown-ms', values['shutdown-ms'], DEFAULT_SHUTDOWN_MS, 0x7fffffff),
     fdExhaustion: choice('fd-exhaustion', values['fd-exhaustion'], ['pause', 'shed'], 'pause') as 'pause' | 'shed',
     logLevel: choice('log-level', values['log-level'], LOG_LEVELS, 'warn') as LogLevel,
     host: await resolveHost(values.host ?? '127.0.0.1'),
+    maxRequestBytes: optionalInteger('max-request-bytes', values['max-request-bytes'], MAX_REQUEST_BYTES, 1),
+    maxBulkLength: optionalInteger('max-bulk-length', values['max-bulk-length'], MAX_REQUEST_BYTES),
+    maxKeyLength: optionalInteger('max-key-length', values['max-key-length'], MAX_KEY_LENGTH),
+    maxHeaderBytes: optionalInteger('max-header-bytes', values['max-header-bytes'], 1 << 20, 64),
+    headersTimeoutMs: optionalInteger('headers-timeout-ms', values['headers-timeout-ms'], 0x7fffffff),
+    requestTimeoutMs: optionalInteger('request-timeout-ms', values['request-timeout-ms'], 0x7fffffff),
   };
+  const requestBytes = config.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES;
+  if (config.maxBulkLength !== undefined && config.maxBulkLength > requestBytes) {
+    throw new UsageError(`--max-bulk-length must be at most --max-request-bytes (${requestBytes}), got ${config.maxBulkLength}`);
+  }
+  const requestMs = config.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+  if (config.headersTimeoutMs !== undefined && requestMs > 0 && config.headersTimeoutMs > requestMs) {
+    throw new UsageError(`--headers-timeout-ms must be at most --request-timeout-ms (${requestMs}), got ${config.headersTimeoutMs}`);
+  }
   return runServe(config);
 }
 

@@ -16,7 +16,7 @@ import { EventLoop } from '../loop/event-loop.js';
 import { utilization } from '../loop/metrics.js';
 import type { Trigger } from '../loop/registration.js';
 import { renderPrometheus } from './prometheus.js';
-import { httpProtocol, protocols, type ProtocolName } from '../protocols/index.js';
+import { httpProtocol, protocols, respProtocol, type ProtocolName } from '../protocols/index.js';
 import type { ProtocolFactory } from '../net/protocol.js';
 import { Server, type ServerStats } from '../net/server.js';
 import { sockets } from '../net/sockets.js';
@@ -33,12 +33,21 @@ export interface ServeConfig {
   maxFds: number;
   backlog: number;
   idleTimeoutMs: number;
+  /** Connections each worker's server serves at once. */
+  maxConnections: number;
   fdExhaustion: 'pause' | 'shed';
   /** How long a stop lets queued output drain before closing what is left. */
   shutdownMs: number;
   workers: number;
   /** What the loop and server log to stderr. */
   logLevel: LogLevel;
+  /** The protocols' input bounds; each left out takes its protocol's default. */
+  maxRequestBytes?: number;
+  maxBulkLength?: number;
+  maxKeyLength?: number;
+  maxHeaderBytes?: number;
+  headersTimeoutMs?: number;
+  requestTimeoutMs?: number;
 }
 
 /** How often the status line is redrawn. */
@@ -124,8 +133,15 @@ export class ServingThread {
     this.loop = new EventLoop({ backend: config.backend, maxEvents: config.maxEvents, maxFds: config.maxFds, logger });
     this.#factory =
       config.protocol === 'http'
-        ? httpProtocol({ metrics: () => renderPrometheus(this.loop.metrics(), this.server.stats, { requests: this.requests ?? 0, labels: labels ?? {} }) })
-        : protocols[config.protocol]();
+        ? httpProtocol({
+            metrics: () => renderPrometheus(this.loop.metrics(), this.server.stats, { requests: this.requests ?? 0, labels: labels ?? {} }),
+            maxHeaderBytes: config.maxHeaderBytes,
+            headersTimeoutMs: config.headersTimeoutMs,
+            requestTimeoutMs: config.requestTimeoutMs,
+          })
+        : config.protocol === 'resp'
+          ? respProtocol({ maxRequestBytes: config.maxRequestBytes, maxBulkLength: config.maxBulkLength, maxKeyLength: config.maxKeyLength })
+          : protocols[config.protocol]();
     this.server = new Server(this.loop, this.#factory, {
       host: config.host,
       port: config.port,
@@ -133,6 +149,7 @@ export class ServingThread {
       trigger: config.trigger,
       reusePort,
       idleTimeoutMs: config.idleTimeoutMs,
+      maxConnections: config.maxConnections,
       fdExhaustion: config.fdExhaustion,
     });
   }
