@@ -25,7 +25,7 @@
 import type { EventLoop } from '../loop/event-loop.js';
 import { setInterestUnchecked } from '../loop/internal.js';
 import { assertBytes, type SystemError } from '../errors.js';
-import { sockets, WRITEV_MAX, writevUnchecked, writeUnchecked } from './sockets.js';
+import { readUnchecked, sockets, WRITEV_MAX, writevUnchecked, writeUnchecked } from './sockets.js';
 
 export interface ConnectionLimits {
   /** Queued bytes at which reading pauses. */
@@ -293,8 +293,27 @@ export class Connection {
 
   /** A reset or broken pipe closes the connection quietly; anything else is a bug to report. */
   #writeFailed(error: unknown): void {
-    const code = (error as SystemError).code;
-    if (code !== 'EPIPE' && code !== 'ECONNRESET') throw error;
+    if (closeReason(error) !== 'reset') throw error;
     this.close('reset', error as SystemError);
   }
+}
+
+/**
+ * One read into the whole of `buffer`: the bytes read, 0 at EOF, null when
+ * nothing is there (EAGAIN); -1 when the read failed, and the connection is
+ * closed for it.
+ */
+export function readOrClose(connection: Connection, buffer: Buffer): number | null {
+  try {
+    return readUnchecked(connection.fd, buffer, 0, buffer.length);
+  } catch (error) {
+    connection.close(closeReason(error), error as SystemError);
+    return -1;
+  }
+}
+
+/** How a failed socket call ends a connection: a reset or broken pipe is the peer's doing, anything else an error. */
+export function closeReason(error: unknown): CloseReason {
+  const code = (error as SystemError).code;
+  return code === 'ECONNRESET' || code === 'EPIPE' ? 'reset' : 'error';
 }

@@ -21,98 +21,35 @@
 // alone and is reported on the loop's 'error'.
 //
 // The server's own timers (the sweep, each lingering connection's bound,
-// the accept back-off, the shutdown deadline) are the loop's handle-free
+// the accept back-off in accept-guard.ts, the shutdown deadline) are the loop's handle-free
 // timeouts: a number each, a shared callback, no object or closure per
 // timer. All but the back-off are unref'd: the sockets hold the process,
 // not the timers that watch them; a paused listener is not registered, so
 // its back-off timer holds the process in its place.
-import { closeSync, openSync } from 'node:fs';
-
-import { Connection, type CloseReason, type ConnectionEvents } from './connection.js';
+import { closeReason, Connection, readOrClose, type CloseReason, type ConnectionEvents } from './connection.js';
 import { assertInteger, assertObject, assertOneOf, assertFunction, assertBoolean, WasmloopError, type SystemError } from '../errors.js';
 import type { EventLoop } from '../loop/event-loop.js';
 import { reportErrorUnchecked } from '../loop/internal.js';
-import { native } from '../kernel/native.js';
-import { DEFAULT_ACCEPTS_PER_EVENT } from '../loop/options.js';
-import type { ClientHandlers, Trigger } from '../loop/registration.js';
+import type { ClientHandlers } from '../loop/registration.js';
 import type { Deferred } from '../loop/deferred.js';
+import { AcceptGuard } from './accept-guard.js';
 import type { Protocol, ProtocolFactory } from './protocol.js';
-import { DEFAULT_BACKLOG, readUnchecked, sockets, writeUnchecked } from './sockets.js';
+import {
+  DEFAULT_HIGH_WATER_MARK,
+  RESERVED_FDS,
+  defaultMaxConnections,
+  DEFAULT_READ_BUFFER_SIZE,
+  READS_PER_EVENT,
+  DEFAULT_IDLE_TIMEOUT_MS,
+  LINGER_MS,
+  DEFAULT_SHUTDOWN_MS,
+  type ServerOptions,
+  type ServerStats,
+} from './server-options.js';
+import { DEFAULT_BACKLOG, sockets, writeUnchecked } from './sockets.js';
 
-export interface ServerOptions {
-  /** Numeric IPv4 or IPv6 address. Default `'127.0.0.1'`. */
-  host?: string;
-  /** 0 picks a free port (see `server.port`). Default 0. */
-  port?: number;
-  /** Default 511. */
-  backlog?: number;
-  /** SO_REUSEPORT. Default false. */
-  reusePort?: boolean;
-  /** How connections are watched. Default `'level'`. */
-  trigger?: Trigger;
-  /** Queued output (bytes) at which a connection stops reading. Default 1 MiB. */
-  highWaterMark?: number;
-  /** Queued output (bytes) at which it reads again. Default a quarter of highWaterMark. */
-  lowWaterMark?: number;
-  /**
-   * Connections served at once. The next client is told so in the
-   * protocol's words (its factory's `refuse()`) and closed, and accepting
-   * goes on. Default: Redis's maxclients, 10,000, lowered to the soft
-   * RLIMIT_NOFILE minus 32 fds kept for the listener, the loop and the
-   * refusals themselves (Redis keeps 32 too).
-   */
-  maxConnections?: number;
-  /** Bytes per read call. Default 64 KiB. */
-  readBufferSize?: number;
-  /**
-   * A connection with no read and no write progress for this long (ms) is
-   * closed (counted in `stats.idleClosed`). 0 turns it off. Default 120 000.
-   * Closing comes at most 3/16 of idleTimeoutMs late, never early.
-   */
-  idleTimeoutMs?: number;
-  /**
-   * What to do when accept fails for lack of fds (EMFILE, ENFILE).
-   * `'pause'` (default): stop watching the listener; pending connections
-   * wait in the kernel's queue until a connection closes or a backoff
-   * (100 ms doubling to 1.6 s) passes. `'shed'`: libuv's reserve-fd trick;
-   * the server keeps one spare fd open, and when out of fds closes it,
-   * accepts each pending connection and closes it at once (clients see a
-   * clean close instead of waiting), then opens the spare again.
-   */
-  fdExhaustion?: 'pause' | 'shed';
-  /** Called for accept failures (EMFILE...). The server goes on either way. */
-  onError?: (error: SystemError) => void;
-}
+export * from './server-options.js';
 
-export interface ServerStats {
-  /** Connections accepted since listen(). */
-  accepted: number;
-  /** Connections open now. */
-  active: number;
-  /** Connections closed by a reset or broken pipe. */
-  resets: number;
-  /** accept() failures other than a vanished connection. */
-  acceptErrors: number;
-  /** Times accepting paused for lack of fds (EMFILE, ENFILE). */
-  acceptPauses: number;
-  /** Connections accepted and closed at once for lack of fds (`fdExhaustion: 'shed'`). */
-  acceptShed: number;
-  /** Clients turned away because `maxConnections` were open (not counted in `accepted`). */
-  refused: number;
-  /** Connections ended because their protocol threw (or its data()'s promise rejected). */
-  protocolErrors: number;
-  /** Connections closed by the idle timeout. */
-  idleClosed: number;
-  /** Connections still open when a shutdown's deadline passed, closed with their output discarded. */
-  shutdownForced: number;
-}
-
-/** 1 MiB: a slow reader costs at most this much memory before reading stops. */
-export const DEFAULT_HIGH_WATER_MARK = 1 << 20;
-/** Redis's maxclients: ample for one process, and bounded. */
-export const DEFAULT_MAX_CONNECTIONS = 10_000;
-/** fds kept out of maxConnections' default, as Redis's CONFIG_MIN_RESERVED_FDS: the listener, the loop's own, and refusals lingering. */
-export const RESERVED_FDS = 32;
 /**
  * Refused clients lingering at once, at most: past it a refusal closes at
  * once (its client may then miss the message to a reset), so a flood of
@@ -121,46 +58,11 @@ export const RESERVED_FDS = 32;
 const REFUSALS_LINGERING_MAX = RESERVED_FDS / 2;
 /** Resume calls per readiness event, as READS_PER_EVENT bounds reads: the rest waits for a deferred callback. */
 const RESUMES_PER_EVENT = 16;
-
-/** maxConnections' default: DEFAULT_MAX_CONNECTIONS, or fewer when RLIMIT_NOFILE allows fewer. */
-export function defaultMaxConnections(): number {
-  const limit = native.fdLimit();
-  if (limit < 0) return DEFAULT_MAX_CONNECTIONS;
-  return Math.max(1, Math.min(DEFAULT_MAX_CONNECTIONS, limit - RESERVED_FDS));
-}
-
-/** 64 KiB, the size libuv offers Node for each socket read; not yet tuned here. */
-export const DEFAULT_READ_BUFFER_SIZE = 64 * 1024;
-/**
- * Reads per readiness event of a level-triggered connection (16 × 64 KiB =
- * 1 MiB at most), so one busy peer cannot hold the thread; the rest is read
- * next turn. A bound, not a tuned figure. Edge-triggered connections read
- * until drained, since the kernel will not report the rest again.
- */
-export const READS_PER_EVENT = 16;
-/** How long accepting first pauses after EMFILE/ENFILE when no connection closes first. */
-export const ACCEPT_PAUSE_MS = 100;
-/** The longest pause: repeated failures double the pause up to this. */
-export const ACCEPT_PAUSE_MAX_MS = 1600;
-/**
- * 120 s, between nginx's keepalive_timeout (75 s) and Node's
- * server.timeout of old (120 s): long enough for any live client.
- */
-export const DEFAULT_IDLE_TIMEOUT_MS = 120_000;
 /**
  * Epochs per idle timeout: the idle clock ticks this often per timeout, and a
  * close comes at most three epochs (3/16 of the timeout) late.
  */
 const IDLE_EPOCHS = 16;
-/**
- * How long a connection that ended may wait for its peer's EOF, discarding
- * input, before it is closed anyway: ample for in-flight bytes and a FIN
- * on any sane round trip, short enough that a peer that keeps sending
- * cannot hold the fd.
- */
-export const LINGER_MS = 2000;
-/** How long shutdown() lets queued output drain by default. */
-export const DEFAULT_SHUTDOWN_MS = 5000;
 
 export class Server {
   readonly loop: EventLoop;
@@ -168,7 +70,6 @@ export class Server {
   readonly #factory: ProtocolFactory;
   readonly #options: Required<Omit<ServerOptions, 'onError' | 'host' | 'port' | 'idleTimeoutMs' | 'fdExhaustion' | 'maxConnections'>>;
   readonly #maxConnections: number;
-  readonly #onError: ServerOptions['onError'];
   readonly #connections: (Connection | undefined)[] = [];
   readonly #protocols: (Protocol | undefined)[] = [];
   readonly #readBuffer: Buffer;
@@ -202,15 +103,10 @@ export class Server {
   #resumeLater: Deferred | undefined;
   /** The linger timeout handle of each connection that lingers, by fd (NO_TIMER: none): numbers only, so nothing is boxed. */
   readonly #lingerTimers: number[] = [];
-  readonly #fdExhaustion: 'pause' | 'shed';
-  /** The spare fd of the reserve-fd trick, -1 when there is none. */
-  #spareFd = -1;
+  readonly #guard: AcceptGuard;
   #requestedPort: number;
   #listenFd = -1;
   #port = 0;
-  #acceptPaused = false;
-  #pauseMs = ACCEPT_PAUSE_MS;
-  #resumeTimer = NO_TIMER;
   #shutdown: { promise: Promise<void>; resolve(): void; deadline: number } | undefined;
 
   constructor(loop: EventLoop, protocol: ProtocolFactory, options: ServerOptions = {}) {
@@ -237,12 +133,11 @@ export class Server {
     this.loop = loop;
     this.#idleTimeoutMs = idleTimeoutMs;
     this.#epochMs = Math.max(1, Math.ceil(idleTimeoutMs / IDLE_EPOCHS));
-    this.#fdExhaustion = fdExhaustion;
+    this.#guard = new AcceptGuard(loop, fdExhaustion, this.#stats, options.onError, this.#accept);
     this.#maxConnections = maxConnections;
     this.host = options.host ?? '127.0.0.1';
     this.#requestedPort = options.port ?? 0;
     this.#factory = protocol;
-    this.#onError = options.onError;
     this.#options = { backlog, reusePort, trigger, highWaterMark, lowWaterMark, readBufferSize };
     this.#readBuffer = Buffer.allocUnsafe(readBufferSize);
     this.#handlers = { read: this.#read, write: this.#write, hangup: this.#hangup, error: this.#error };
@@ -258,13 +153,13 @@ export class Server {
     });
     try {
       this.#port = sockets.localPort(fd);
-      this.loop.addServerSocket(fd, this.#accept, { onError: this.#acceptFailed });
+      this.loop.addServerSocket(fd, this.#accept, { onError: this.#guard.failed });
     } catch (error) {
       sockets.close(fd);
       throw error;
     }
     this.#listenFd = fd;
-    if (this.#fdExhaustion === 'shed') this.#spareFd = openSpare();
+    this.#guard.listening(fd);
     return this.#port;
   }
 
@@ -366,19 +261,14 @@ export class Server {
   }
 
   #stopAccepting(): void {
-    this.#clear(this.#resumeTimer);
-    this.#resumeTimer = NO_TIMER;
     if (this.#listenFd >= 0) {
       // A registered listener is closed by the loop (by loop.close() already,
       // if that came first); a paused one is not registered, so close it here.
-      if (this.#acceptPaused) sockets.close(this.#listenFd);
+      if (this.#guard.paused) sockets.close(this.#listenFd);
       else if (!this.loop.isClosed) this.loop.removeSocket(this.#listenFd);
       this.#listenFd = -1;
     }
-    if (this.#spareFd >= 0) {
-      closeSync(this.#spareFd);
-      this.#spareFd = -1;
-    }
+    this.#guard.stop();
   }
 
   // ---- loop handlers ---------------------------------------------------------
@@ -393,7 +283,7 @@ export class Server {
     this.#connections[fd] = connection;
     this.#stats.accepted++;
     this.#stats.active++;
-    this.#pauseMs = ACCEPT_PAUSE_MS;
+    this.#guard.accepted();
     if (this.#idleTimeoutMs > 0) this.#watchIdle(connection);
     this.#protocols[fd] = this.#factory(connection);
   };
@@ -598,7 +488,7 @@ export class Server {
       if (reason === 'reset') this.#stats.resets++;
       else if (reason === 'idle') this.#stats.idleClosed++;
     }
-    if (this.#acceptPaused) this.#resumeAccepting();
+    this.#guard.connectionClosed();
     if (!refused && this.#shutdown !== undefined && this.#stats.active === 0) this.#finishShutdown();
   }
 
@@ -692,73 +582,6 @@ export class Server {
       if (epoch - this.#lastActive[fd]! > IDLE_EPOCHS + 1) connection.close('idle');
     }
   };
-
-  // ---- running out of fds ----------------------------------------------------------
-
-  readonly #acceptFailed = (error: SystemError): void => {
-    this.#stats.acceptErrors++;
-    this.loop.logger?.error?.({ err: error, code: error.code }, 'wasmloop: accept failed');
-    this.#onError?.(error);
-    const outOfFds = error.code === 'EMFILE' || error.code === 'ENFILE';
-    if (outOfFds && this.#spareFd >= 0 && this.#shed()) return;
-    if (outOfFds || error.code === 'ENOBUFS' || error.code === 'ENOMEM') this.#pauseAccepting();
-  };
-
-  /**
-   * The reserve-fd trick: give back the spare so one accept can succeed,
-   * close each connection accepted that way at once, and take the spare
-   * again. Returns false when the spare could not be taken back (another
-   * thread took the fd), so the caller pauses instead.
-   */
-  #shed(): boolean {
-    closeSync(this.#spareFd);
-    this.#spareFd = -1;
-    // Bounded like the loop's own accepts: a connect storm cannot hold the thread.
-    for (let i = 0; i < SHED_PER_EVENT; i++) {
-      let fd: number | null;
-      try {
-        fd = sockets.accept(this.#listenFd, { noDelay: false });
-      } catch {
-        break;
-      }
-      if (fd === null) break;
-      sockets.close(fd);
-      this.#stats.acceptShed++;
-    }
-    this.loop.logger?.warn?.({ shed: this.#stats.acceptShed }, 'wasmloop: out of fds: shedding new connections');
-    this.#spareFd = openSpare();
-    return this.#spareFd >= 0;
-  }
-
-  /**
-   * Out of fds: the pending connection stays in the kernel's queue and the
-   * listener stays readable, so accepting again at once would spin. Stop
-   * watching the listener until a connection closes or a pause passes; the
-   * pause doubles while accepting keeps failing.
-   */
-  #pauseAccepting(): void {
-    if (this.#acceptPaused || this.#listenFd < 0) return;
-    this.#acceptPaused = true;
-    this.#stats.acceptPauses++;
-    this.loop.logger?.warn?.({ pauseMs: this.#pauseMs }, 'wasmloop: accepting paused (out of fds or memory); backing off');
-    this.loop.removeSocket(this.#listenFd, { close: false });
-    this.#resumeTimer = this.loop.timeout(this.#resumeAfterPause, this.#pauseMs);
-    this.#pauseMs = Math.min(this.#pauseMs * 2, ACCEPT_PAUSE_MAX_MS);
-  }
-
-  readonly #resumeAfterPause = (): void => {
-    this.#resumeTimer = NO_TIMER;
-    this.#resumeAccepting();
-  };
-
-  #resumeAccepting(): void {
-    this.#clear(this.#resumeTimer);
-    this.#resumeTimer = NO_TIMER;
-    if (!this.#acceptPaused || this.#listenFd < 0 || this.loop.isClosed) return;
-    this.#acceptPaused = false;
-    this.loop.logger?.info?.({}, 'wasmloop: accepting again');
-    this.loop.addServerSocket(this.#listenFd, this.#accept, { onError: this.#acceptFailed });
-  }
 }
 
 /** A failed connection's protocol: input that arrives while it ends is dropped. */
@@ -767,34 +590,3 @@ const FAILED: Protocol = { data() {}, end: (connection) => connection.end() };
 const NO_TIMER = -1;
 /** The options of the server's unref'd timeouts, made once. */
 const UNREF = Object.freeze({ ref: false });
-
-/** Connections shed per accept failure: the loop's accepts-per-event bound. */
-const SHED_PER_EVENT = DEFAULT_ACCEPTS_PER_EVENT;
-
-/** The reserve fd: /dev/null, the cheapest fd to hold. -1 when none is left. */
-function openSpare(): number {
-  try {
-    return openSync('/dev/null', 'r');
-  } catch {
-    return -1;
-  }
-}
-
-/**
- * One read into the whole of `buffer`: the bytes read, 0 at EOF, null when
- * nothing is there (EAGAIN); -1 when the read failed, and the connection is
- * closed for it.
- */
-function readOrClose(connection: Connection, buffer: Buffer): number | null {
-  try {
-    return readUnchecked(connection.fd, buffer, 0, buffer.length);
-  } catch (error) {
-    connection.close(closeReason(error), error as SystemError);
-    return -1;
-  }
-}
-
-function closeReason(error: unknown): CloseReason {
-  const code = (error as SystemError).code;
-  return code === 'ECONNRESET' || code === 'EPIPE' ? 'reset' : 'error';
-}
