@@ -201,9 +201,11 @@ test("libuv's clock is current in a callback after run()'s wait: a libuv timer s
   // wheel's first level), a cached time from before the wait would put a
   // 30 ms timer 30 ms in the past, and the started loop would wake at once.
   // Five tries: Node's own work may end a wait early and refresh the time.
+  // A third of the timer is the bound: the time between the wait and the
+  // callback that arms the timer counts too (19 ms seen under ASan).
   const wakes: number[] = [];
   for (let i = 0; i < 5; i++) wakes.push(await firstWakeAfterArming(60, 30));
-  assert.ok(wakes.every((ms) => ms >= 20), `a 30 ms timer woke the started loop after ${wakes.map((ms) => ms.toFixed(1)).join(', ')} ms`);
+  assert.ok(wakes.every((ms) => ms >= 10), `a 30 ms timer woke the started loop after ${wakes.map((ms) => ms.toFixed(1)).join(', ')} ms`);
 });
 
 test.run();
