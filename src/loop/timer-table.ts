@@ -124,9 +124,24 @@ export class TimerTable implements TimerControl {
     for (const own of [this.#Plain, this.#Detailed]) Object.defineProperty(own.prototype, 'control', { value: this });
   }
 
-  /** Timers scheduled now (the core still holds the entries of the batch's cells that ran). */
+  /**
+   * Timers scheduled now. The core holds the entries of the batch's cells
+   * that ran until the batch ends; they are not counted. From a timeout
+   * callback, the run under way has not told the table its position: its
+   * cells are those whose timeout has left its slot.
+   */
   get count(): number {
-    return this.#closed ? 0 : this.#wasm.timerCount() - (this.#batchAt - this.#batchSkipped);
+    if (this.#closed) return 0;
+    const cells = this.#cells;
+    const end = this.#batchEnd;
+    let at = this.#batchAt;
+    let skipped = this.#batchSkipped;
+    for (; at < end; at++) {
+      const index = cells[at]!;
+      if (index < 0) skipped++;
+      else if (this.#slots[index] !== undefined) break;
+    }
+    return this.#wasm.timerCount() - (at - skipped);
   }
 
   /** Timers scheduled now that do not hold the process (unref'd). */
@@ -371,44 +386,51 @@ export class TimerTable implements TimerControl {
     const args = this.#args;
     // Kept short: a pass that fires a great many timeouts starts in V8's
     // interpreter, where every step of this loop counts. No call into wasm
-    // but one per batch.
+    // but one per batch; the position goes back to the table when the run
+    // ends (count finds it meanwhile).
     const group = run.trace === undefined ? TIMEOUTS_PER_CLOCK_READ : 1;
     let at = this.#batchAt;
     let end = this.#batchEnd;
+    let skipped = 0;
     let ran = 0;
     let next = PASS_OVER;
-    for (;;) {
-      if (at === end) {
-        end = this.#refill();
-        if (end === 0) break;
-        at = 0;
+    try {
+      for (;;) {
+        if (at === end) {
+          this.#batchAt = at;
+          end = this.#refill();
+          at = 0;
+          skipped = 0;
+          if (end === 0) break;
+        }
+        const index = cells[at]!;
+        if (index < 0) {
+          at++;
+          skipped++;
+          continue;
+        }
+        const callback = slots[index];
+        if (typeof callback !== 'function') {
+          next = NEXT_TIMER;
+          break;
+        }
+        slots[index] = undefined;
+        at++;
+        try {
+          callback((args === undefined ? undefined : takeArg(args, index)) as never);
+        } catch (error) {
+          run.failed(error, CB.timer, -1, undefined);
+        }
+        if (++ran === group) {
+          run.ranMany(CB.timer, ran);
+          ran = 0;
+        }
+        if (state.halted) break;
       }
-      const index = cells[at]!;
-      if (index < 0) {
-        this.#batchAt = ++at;
-        this.#batchSkipped++;
-        continue;
-      }
-      const callback = slots[index];
-      if (typeof callback !== 'function') {
-        next = NEXT_TIMER;
-        break;
-      }
-      slots[index] = undefined;
-      // Before the call: what it throws past the error path, a stop, or a
-      // close must find this cell counted as run.
-      this.#batchAt = ++at;
-      try {
-        callback((args === undefined ? undefined : takeArg(args, index)) as never);
-      } catch (error) {
-        run.failed(error, CB.timer, -1, undefined);
-      }
-      if (++ran === group) {
-        run.ranMany(CB.timer, ran);
-        ran = 0;
-      }
-      // state.cut or state.closed, read as fields.
-      if (state.request !== 'none' || state.fatal !== undefined || state.mode === 'closed') break;
+    } finally {
+      // Also when something past the error path threw: the cells run stay run.
+      this.#batchAt = at;
+      this.#batchSkipped += skipped;
     }
     if (ran > 0) run.ranMany(CB.timer, ran);
     return next;

@@ -327,7 +327,7 @@ export class Turn {
         const timer = timers.takeTimer();
         run.call(CB.timer, -1, timer.label, timer, timer.callback);
         // Closed: every timer went with the loop. Stopped: the rest stay due and fire first next turn.
-        if (state.closed || state.cut) return;
+        if (state.halted) return;
         next = timers.peek();
       } while (next !== PASS_OVER);
     } finally {
