@@ -31,6 +31,7 @@ export {
   timerBatchBase,
   timerTakeBatch,
   timerEndBatch,
+  timerNextBatch,
   timerNextDeadline,
   timerCount,
   timerUnrefCount,

@@ -643,11 +643,34 @@ export function timerNext(): i32 {
  * The batched way out (the host's): fills the batch region with the pass's
  * next due entries, as timerNext would hand them out one by one (held ones
  * held back the same way), up to TIMER_BATCH. Returns how many cells it
- * filled, 0 when the pass is over. The entries stay pending until
- * timerEndBatch; the previous batch must have been ended.
+ * filled, 0 when the pass is over. The entries stay pending until the batch
+ * is ended; the previous batch must have been ended.
  */
 export function timerTakeBatch(): i32 {
   assert(batchCount == 0, 'a batch is still open');
+  return takeBatch();
+}
+
+/**
+ * The host ran the batch's cells 0 .. done - 1 (skipping NIL ones): those
+ * entries fired, and are counted and released. The rest go back to the head
+ * of `pass`, in order, still pending. A `done` past the batch is the batch.
+ */
+export function timerEndBatch(done: i32): void {
+  endBatch(done);
+}
+
+/**
+ * timerEndBatch(done), then timerTakeBatch(): the one call per batch of a
+ * pass that runs its batches through (the others are once per pass, so
+ * only this one grows hot enough for V8 to recompile it mid-pass).
+ */
+export function timerNextBatch(done: i32): i32 {
+  endBatch(done);
+  return takeBatch();
+}
+
+@inline function takeBatch(): i32 {
   let count: i32 = 0;
   while (count < TIMER_BATCH) {
     let index = headOf(PASS);
@@ -668,12 +691,7 @@ export function timerTakeBatch(): i32 {
   return count;
 }
 
-/**
- * The host ran the batch's cells 0 .. done - 1 (skipping NIL ones): those
- * entries fired, and are counted and released. The rest go back to the head
- * of `pass`, in order, still pending. A `done` past the batch is the batch.
- */
-export function timerEndBatch(done: i32): void {
+@inline function endBatch(done: i32): void {
   const count = batchCount;
   const ran = done < 0 ? 0 : done < count ? done : count;
   for (let cell = 0; cell < ran; cell++) {

@@ -457,11 +457,9 @@ export class TimerTable implements TimerControl {
 
   /** Ends the batch (every cell run) and takes the next; its length, 0 when the pass is over. */
   #refill(): number {
-    const w = this.#wasm;
-    w.timerEndBatch(this.#batchEnd);
     this.#batchAt = 0;
     this.#batchSkipped = 0;
-    return (this.#batchEnd = w.timerTakeBatch());
+    return (this.#batchEnd = this.#wasm.timerNextBatch(this.#batchEnd));
   }
 
   /** The loop closed: every timer is cancelled (the wheel goes with the core), and no timer can be set again. */
