@@ -32,6 +32,7 @@ export {
   timerTakeBatch,
   timerEndBatch,
   timerNextBatch,
+  timerReleaseRan,
   timerNextDeadline,
   timerCount,
   timerUnrefCount,

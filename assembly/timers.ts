@@ -670,6 +670,24 @@ export function timerNextBatch(done: i32): i32 {
   return takeBatch();
 }
 
+/**
+ * Releases the entries of the batch's cells 0 .. done - 1 now, as ended
+ * batches are, and marks those cells NIL: the host ran them, and needs
+ * their entries for timers its callbacks set while every other entry is in
+ * use. The batch stays open.
+ */
+export function timerReleaseRan(done: i32): void {
+  const ran = done < 0 ? 0 : done < batchCount ? done : batchCount;
+  for (let cell = 0; cell < ran; cell++) {
+    const at = timerBatchBase + (<usize>cell << 2);
+    const index = load<i32>(at);
+    if (index == NIL) continue;
+    noteTimer((passNow - deadlineOf(index)) * 1e6);
+    release(index);
+    store<i32>(at, NIL);
+  }
+}
+
 @inline function takeBatch(): i32 {
   let count: i32 = 0;
   while (count < TIMER_BATCH) {

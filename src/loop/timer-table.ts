@@ -94,10 +94,9 @@ export class TimerTable implements TimerControl {
   #passNow = 0;
   /** The core's batch region: the due entries of the pass, a batch at a time (NIL: cancelled or moved before its turn). */
   readonly #cells: Int32Array;
-  /** Cells in the batch; the next one to run; the cancelled ones before it. */
+  /** Cells in the batch; the next one to run (while fireTimeouts runs, where it began: see #runPosition). */
   #batchEnd = 0;
   #batchAt = 0;
-  #batchSkipped = 0;
   /** How to settle each pending sleep() when the loop closes first. */
   readonly #sleeps = new Set<(error: unknown) => void>();
   /** This loop's own Timer classes: their prototype holds the table, so no Timer needs a field for it. */
@@ -126,22 +125,15 @@ export class TimerTable implements TimerControl {
 
   /**
    * Timers scheduled now. The core holds the entries of the batch's cells
-   * that ran until the batch ends; they are not counted. From a timeout
-   * callback, the run under way has not told the table its position: its
-   * cells are those whose timeout has left its slot.
+   * that ran until the batch ends; they are not counted.
    */
   get count(): number {
     if (this.#closed) return 0;
     const cells = this.#cells;
-    const end = this.#batchEnd;
-    let at = this.#batchAt;
-    let skipped = this.#batchSkipped;
-    for (; at < end; at++) {
-      const index = cells[at]!;
-      if (index < 0) skipped++;
-      else if (this.#slots[index] !== undefined) break;
-    }
-    return this.#wasm.timerCount() - (at - skipped);
+    const at = this.#runPosition();
+    let ran = 0;
+    for (let cell = 0; cell < at; cell++) if (cells[cell]! >= 0) ran++;
+    return this.#wasm.timerCount() - ran;
   }
 
   /** Timers scheduled now that do not hold the process (unref'd). */
@@ -254,8 +246,11 @@ export class TimerTable implements TimerControl {
   timeout(callback: TimeoutCallback, delay: number, arg: unknown, ref: boolean): number {
     if (this.#closed) throw closedError('timeout');
     const deadline = this.#clock.now() + (delay < MAX_TIMER_DELAY_MS ? delay : MAX_TIMER_DELAY_MS);
-    const handle = this.#wasm.timerSchedule(deadline, ref ? 0 : 1);
-    if (handle === ERR_TIMERS_FULL) throw this.#fullError();
+    let handle = this.#wasm.timerSchedule(deadline, ref ? 0 : 1);
+    if (handle === ERR_TIMERS_FULL) {
+      if (!this.#releaseRan()) throw this.#fullError();
+      handle = this.#wasm.timerSchedule(deadline, ref ? 0 : 1);
+    }
     const index = handle & this.#indexMask;
     this.#slots[index] = callback;
     if (arg !== undefined) this.#setArg(index, arg);
@@ -321,7 +316,6 @@ export class TimerTable implements TimerControl {
     this.#passNow = now;
     w.timerExpire(now);
     this.#batchAt = 0;
-    this.#batchSkipped = 0;
     this.#batchEnd = w.timerTakeBatch();
     return this.peek();
   }
@@ -346,7 +340,6 @@ export class TimerTable implements TimerControl {
       const index = cells[at]!;
       if (index >= 0) return typeof this.#slots[index] === 'function' ? NEXT_TIMEOUT : NEXT_TIMER;
       this.#batchAt = at + 1;
-      this.#batchSkipped++;
     }
   }
 
@@ -389,25 +382,25 @@ export class TimerTable implements TimerControl {
     // step of the inner loop below counts: no call into wasm but one per
     // batch, one bound checked per callback for both the batch's end and the
     // group's (a clock read, and the group counted, per group), and the
-    // position told to the table when the run ends (count finds it meanwhile).
+    // position told to the table when the run ends (#runPosition finds it
+    // meanwhile).
     const group = run.trace === undefined ? TIMEOUTS_PER_CLOCK_READ : 1;
     let at = this.#batchAt;
     let end = this.#batchEnd;
-    /** Cells before `at` not yet counted as run: they ran, or (skipped) were cancelled. */
-    let from = at;
-    let skipped = 0;
+    /** Timeouts run and not yet counted. */
+    let ran = 0;
     let next = PASS_OVER;
     try {
       run: for (;;) {
         if (at === end) {
           this.#batchAt = at;
-          this.#batchSkipped += skipped;
-          skipped = 0;
           end = this.#refill();
-          at = from = 0;
+          at = 0;
           if (end === 0) break;
         }
         const stop = end - at > group ? at + group : end;
+        const from = at;
+        let skipped = 0;
         while (at !== stop) {
           const index = cells[at]!;
           if (index < 0) {
@@ -418,6 +411,7 @@ export class TimerTable implements TimerControl {
           const callback = slots[index];
           if (typeof callback !== 'function') {
             next = NEXT_TIMER;
+            ran += at - from - skipped;
             break run;
           }
           slots[index] = undefined;
@@ -427,19 +421,20 @@ export class TimerTable implements TimerControl {
           } catch (error) {
             run.failed(error, CB.timer, -1, undefined);
           }
-          if (state.halted) break run;
+          if (state.halted) {
+            ran += at - from - skipped;
+            break run;
+          }
         }
-        run.ranMany(CB.timer, at - from - skipped);
-        this.#batchSkipped += skipped;
-        skipped = 0;
-        from = at;
+        ran += at - from - skipped;
+        if (ran > 0) run.ranMany(CB.timer, ran);
+        ran = 0;
       }
     } finally {
       // Also when something past the error path threw: the cells run stay run.
       this.#batchAt = at;
-      this.#batchSkipped += skipped;
     }
-    if (at - from - skipped > 0) run.ranMany(CB.timer, at - from - skipped);
+    if (ran > 0) run.ranMany(CB.timer, ran);
     return next;
   }
 
@@ -452,13 +447,42 @@ export class TimerTable implements TimerControl {
     this.#wasm.timerEndBatch(this.#batchAt);
     this.#batchAt = 0;
     this.#batchEnd = 0;
-    this.#batchSkipped = 0;
+  }
+
+  /**
+   * The batch's next cell to run. fireTimeouts keeps its position in a
+   * local until it returns: the cells it ran are those past #batchAt whose
+   * timeout has left its slot (a cell not yet run holds a pending timer,
+   * whose slot is set, or NIL).
+   */
+  #runPosition(): number {
+    const cells = this.#cells;
+    const slots = this.#slots;
+    const end = this.#batchEnd;
+    let at = this.#batchAt;
+    for (; at < end; at++) {
+      const index = cells[at]!;
+      if (index >= 0 && slots[index] !== undefined) break;
+    }
+    return at;
+  }
+
+  /**
+   * The table is full while a batch is open: the entries of its cells that
+   * ran are released now (the core would otherwise keep them until the
+   * batch ends), so a callback can set a timer where a fired one was, as
+   * it could with one entry at a time. False when there was none to free.
+   */
+  #releaseRan(): boolean {
+    if (this.#batchEnd === 0) return false;
+    const before = this.#wasm.timerCount();
+    this.#wasm.timerReleaseRan(this.#runPosition());
+    return this.#wasm.timerCount() < before;
   }
 
   /** Ends the batch (every cell run) and takes the next; its length, 0 when the pass is over. */
   #refill(): number {
     this.#batchAt = 0;
-    this.#batchSkipped = 0;
     return (this.#batchEnd = this.#wasm.timerNextBatch(this.#batchEnd));
   }
 
@@ -486,8 +510,11 @@ export class TimerTable implements TimerControl {
    */
   #schedule(timer: Timer, base: number): number {
     const deadline = this.#deadline(timer, base);
-    const handle = this.#wasm.timerSchedule(deadline, timer.bits & UNREF);
-    if (handle === ERR_TIMERS_FULL) throw this.#fullError();
+    let handle = this.#wasm.timerSchedule(deadline, timer.bits & UNREF);
+    if (handle === ERR_TIMERS_FULL) {
+      if (!this.#releaseRan()) throw this.#fullError();
+      handle = this.#wasm.timerSchedule(deadline, timer.bits & UNREF);
+    }
     const index = handle & this.#indexMask;
     timer.index = index;
     this.#slots[index] = timer;
