@@ -385,6 +385,33 @@ test('with fatalErrors, a throw in the middle of a batch: the rest of the pass, 
   }
 });
 
+test('a throw past the error path (a logger that throws) ends runOnce; the timeout that threw does not run again, the rest of the pass runs next', () => {
+  const { loop, clock } = virtualClockLoop({
+    fatalErrors: false,
+    logger: {
+      error: () => {
+        throw new Error('logger down');
+      },
+    },
+  });
+  try {
+    const fired: number[] = [];
+    const run = (i: number): void => {
+      fired.push(i);
+      if (i === 40) throw new Error('boom');
+    };
+    for (let i = 0; i < 100; i++) loop.timeout(run, 5, i);
+    clock.ms = 5;
+    throws(() => loop.runOnce(0), { type: Error });
+    assert.is(fired.length, 41);
+    assert.is(loop.timerCount, 59);
+    loop.runOnce(0);
+    assert.equal(fired, Array.from({ length: 100 }, (_, i) => i));
+  } finally {
+    loop.close();
+  }
+});
+
 // ---- arguments, capacity, close ----------------------------------------------------------
 
 test('timeout: a callback that is no function, a delay of the wrong type or range, options of the wrong type: TypeError or RangeError, nothing scheduled', () => {
