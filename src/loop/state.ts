@@ -25,6 +25,8 @@
 //   the end of the turn.
 // - `fatal`: with fatalErrors, the first error a callback threw; the turn
 //   stops after that callback and the driver ends what drove it.
+// - `halted`: a request, a fatal error or the closed mode, as one field that
+//   the three setters keep in step: what a pass reads after each callback.
 import { WasmloopError } from '../errors.js';
 
 export type Mode = 'idle' | 'running' | 'started' | 'closed';
