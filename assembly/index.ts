@@ -11,8 +11,9 @@ export { dispatch } from './dispatch';
 export { metricsBase, percentile, noteWait, noteCallback, noteCallbacks, noteTimer, noteCount } from './metrics';
 // The wheel by the tick (timerInsert, timerGeneration, timerTakeDue,
 // timerTakenDeadline) is the core's own contract, driven by fuzz-core and the
-// timers benchmark's floor; the host uses the exact way (timerSchedule,
-// timerNext) and the calls both share. timerIndexBits, like eventsBase, is
+// timers benchmark's floor; the host uses the exact way (timerSchedule, and
+// timerTakeBatch/timerEndBatch: timerNext is the same one timer at a time)
+// and the calls both share. timerIndexBits, like eventsBase, is
 // set by `configure`: the host reads it from the instance.
 export {
   timerIndexBits,
@@ -27,6 +28,11 @@ export {
   timerTakeDue,
   timerTakenDeadline,
   timerNext,
+  timerBatchBase,
+  timerTakeBatch,
+  timerEndBatch,
+  timerNextBatch,
+  timerReleaseRan,
   timerNextDeadline,
   timerCount,
   timerUnrefCount,

@@ -48,6 +48,6 @@ export {
   HISTOGRAM_TIMER_LATENESS_US,
   HISTOGRAM_WAIT_US,
 } from './metrics';
-export { MAX_TIMER_DELAY_MS, ERR_TIMERS_FULL } from './timers';
+export { MAX_TIMER_DELAY_MS, ERR_TIMERS_FULL, TIMER_BATCH } from './timers';
 export { bucketOf, resetMetrics } from './metrics';
 export { levelFor, slotFor, timerReschedule, timerCapacity } from './timers';

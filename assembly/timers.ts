@@ -43,6 +43,25 @@
 // Taking from `due` never refills it, so a timer inserted while the host
 // drains it (even one already overdue) waits for the next timerExpire.
 //
+// The host takes a pass in batches (timerTakeBatch): up to TIMER_BATCH due
+// entries at a time, their indices written to the batch region, one call
+// for the lot instead of one per timer. A batch's entries stay pending
+// (live, same generation, list BATCH, `prev` = their cell) until the host
+// says how far it ran (timerEndBatch): so none is reused while the host may
+// still reach its cell, and a cancel or move of one not yet run writes NIL
+// into its cell, which the host skips.
+//
+//   batch region (written by the core; read by the host)
+//   ┌──────┬──────┬──────┬─────┬──────┐
+//   │ idx  │ idx  │ NIL  │ ... │ idx  │  cells 0 .. count - 1
+//   └──────┴──────┴──────┴─────┴──────┘
+//      ran    ran   cancelled    not yet run
+//
+// timerEndBatch(done) releases the entries of cells 0 .. done - 1 (they
+// fired: counted, with their lateness) and puts those after them back at the
+// head of `pass`, in order, for the next take: a pass the host left early
+// goes on where it stopped.
+//
 // Two ways in and out, over the same entries and lists:
 //   by the tick:  timerInsert rounds a deadline up to its tick (ceil), and
 //                 timerTakeDue hands out `due` in order. Never early, to the
@@ -100,6 +119,8 @@ const DUE: i32 = OVERDUE + 1;
 const HELD: i32 = DUE + 1;
 const PASS: i32 = HELD + 1;
 const LIST_COUNT: i32 = PASS + 1;
+/** In the batch region: not a list of its own (no head, tail or links kept). */
+const BATCH: i32 = LIST_COUNT;
 const FREE: i32 = -1;
 const NIL: i32 = -1;
 const GENERATION_MASK: u32 = (1 << 29) - 1;
@@ -108,6 +129,19 @@ const UNREF: u32 = 0x80000000;
 // Per list: head i32, tail i32. Per level: the occupied bits, a u64.
 const lists = memory.data(LIST_COUNT * 8, 8);
 const occupied = memory.data(WHEEL_LEVELS * 8, 8);
+
+/**
+ * Due entries per batch, at most: 4 KB of static data. A pass of 100,000
+ * timeouts takes about a hundred calls into wasm instead of 100,000
+ * (bench/timers.ts, fire-same-ms). A larger batch saves little more, and
+ * keeps more entries from reuse while it is open (timerReleaseRan gives
+ * them back when the table is full).
+ */
+export const TIMER_BATCH: i32 = 1024;
+/** Where the batch region is (static data): the host reads it once. */
+export const timerBatchBase: usize = memory.data(TIMER_BATCH * 4, 16);
+/** Cells filled by the last timerTakeBatch, until timerEndBatch. */
+let batchCount: i32 = 0;
 
 let elapsed: u64 = 0;
 let live: i32 = 0;
@@ -290,6 +324,28 @@ function place(index: i32, deadline: f64): void {
   append((level << SLOT_BITS) + slotFor(when, level), index);
 }
 
+/**
+ * Takes a pending entry out of wherever it is: its list, or its batch cell
+ * (the host then skips the cell: the timer was cancelled or moved before
+ * its turn came).
+ */
+function detach(index: i32): void {
+  if (listOf(index) == BATCH) store<i32>(timerBatchBase + (<usize>prevOf(index) << 2), NIL);
+  else unlink(index);
+}
+
+/** Puts `index` at the head of `list` (not a wheel list: no occupied bit). */
+function prepend(list: i32, index: i32): void {
+  const head = headOf(list);
+  const entry = entryAt(index);
+  store<i32>(entry, head, 8);
+  store<i32>(entry, NIL, 12);
+  store<i32>(entry, list, 20);
+  if (head == NIL) setTail(list, index);
+  else setPrev(head, index);
+  setHead(list, index);
+}
+
 function release(index: i32): void {
   const entry = entryAt(index);
   const word = load<u32>(entry, 16);
@@ -418,6 +474,7 @@ export function resetTimers(): void {
   heldMinKnown = true;
   freeHead = NIL;
   neverUsed = 0;
+  batchCount = 0;
   timerIndexBits = maxTimers > 2 ? 32 - <i32>clz(<u32>(maxTimers - 1)) : 1;
 }
 
@@ -456,7 +513,7 @@ export function timerGeneration(index: i32): u32 {
 /** 1 when the timer was pending (in the wheel or due) and is now cancelled, else 0. */
 export function timerCancel(index: i32, generation: u32): i32 {
   if (!isLive(index, generation)) return 0;
-  unlink(index);
+  detach(index);
   release(index);
   return 1;
 }
@@ -468,7 +525,7 @@ export function timerCancel(index: i32, generation: u32): i32 {
  */
 export function timerReschedule(index: i32, generation: u32, deadlineMs: f64): i32 {
   if (!isLive(index, generation)) return 0;
-  unlink(index);
+  detach(index);
   place(index, <f64>deadlineTick(deadlineMs));
   return 1;
 }
@@ -482,14 +539,14 @@ export function timerReschedule(index: i32, generation: u32, deadlineMs: f64): i
  */
 export function timerRemove(index: i32): i32 {
   if (!isPending(index)) return 0;
-  unlink(index);
+  detach(index);
   release(index);
   return 1;
 }
 
 export function timerMove(index: i32, deadlineMs: f64): i32 {
   if (!isPending(index)) return 0;
-  unlink(index);
+  detach(index);
   place(index, exactDeadline(deadlineMs));
   return 1;
 }
@@ -581,6 +638,92 @@ export function timerNext(): i32 {
     release(index);
     return index;
   }
+}
+
+/**
+ * The batched way out (the host's): fills the batch region with the pass's
+ * next due entries, as timerNext would hand them out one by one (held ones
+ * held back the same way), up to TIMER_BATCH. Returns how many cells it
+ * filled, 0 when the pass is over. The entries stay pending until the batch
+ * is ended; the previous batch must have been ended.
+ */
+export function timerTakeBatch(): i32 {
+  assert(batchCount == 0, 'a batch is still open');
+  return takeBatch();
+}
+
+/**
+ * The host ran the batch's cells 0 .. done - 1 (skipping NIL ones): those
+ * entries fired, and are counted and released. The rest go back to the head
+ * of `pass`, in order, still pending. A `done` past the batch is the batch.
+ */
+export function timerEndBatch(done: i32): void {
+  endBatch(done);
+}
+
+/**
+ * timerEndBatch(done), then timerTakeBatch(): the one call per batch of a
+ * pass that runs its batches through (the others are once per pass, so
+ * only this one grows hot enough for V8 to recompile it mid-pass).
+ */
+export function timerNextBatch(done: i32): i32 {
+  endBatch(done);
+  return takeBatch();
+}
+
+/**
+ * Releases the entries of the batch's cells 0 .. done - 1 now, as ended
+ * batches are, and marks those cells NIL: the host ran them, and needs
+ * their entries for timers its callbacks set while every other entry is in
+ * use. The batch stays open.
+ */
+export function timerReleaseRan(done: i32): void {
+  const ran = done < 0 ? 0 : done < batchCount ? done : batchCount;
+  for (let cell = 0; cell < ran; cell++) {
+    const at = timerBatchBase + (<usize>cell << 2);
+    const index = load<i32>(at);
+    if (index == NIL) continue;
+    noteTimer((passNow - deadlineOf(index)) * 1e6);
+    release(index);
+    store<i32>(at, NIL);
+  }
+}
+
+@inline function takeBatch(): i32 {
+  let count: i32 = 0;
+  while (count < TIMER_BATCH) {
+    let index = headOf(PASS);
+    if (index == NIL) index = headOf(DUE);
+    if (index == NIL) break;
+    unlink(index);
+    if (deadlineOf(index) > passNow) {
+      hold(index);
+      continue;
+    }
+    store<i32>(timerBatchBase + (<usize>count << 2), index);
+    const entry = entryAt(index);
+    store<i32>(entry, count, 12);
+    store<i32>(entry, BATCH, 20);
+    count++;
+  }
+  batchCount = count;
+  return count;
+}
+
+@inline function endBatch(done: i32): void {
+  const count = batchCount;
+  const ran = done < 0 ? 0 : done < count ? done : count;
+  for (let cell = 0; cell < ran; cell++) {
+    const index = load<i32>(timerBatchBase + (<usize>cell << 2));
+    if (index == NIL) continue;
+    noteTimer((passNow - deadlineOf(index)) * 1e6);
+    release(index);
+  }
+  for (let cell = count - 1; cell >= ran; cell--) {
+    const index = load<i32>(timerBatchBase + (<usize>cell << 2));
+    if (index != NIL) prepend(PASS, index);
+  }
+  batchCount = 0;
 }
 
 /**

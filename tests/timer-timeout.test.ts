@@ -7,6 +7,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
+import { TIMER_BATCH } from '../src/core/abi.js';
 import type { CallbackContext, SlowCallback } from '../src/index.js';
 import { rangeErr, throws, typeErr } from './helpers/errors.js';
 import { virtualClockLoop } from './helpers/mock-loops.js';
@@ -220,6 +221,192 @@ test('a timeout cleared by an earlier callback of the same pass does not run', (
     assert.equal(order, ['first', 'third']);
     assert.is(cleared, true);
     assert.is(clearedAfter, false, 'a timeout that ran this pass');
+  } finally {
+    loop.close();
+  }
+});
+
+// ---- passes longer than a batch ---------------------------------------------------------------
+// The loop takes a pass's due timers from the core TIMER_BATCH at a time;
+// the core keeps a batch's entries until the loop has passed their cells.
+
+test('a pass of several batches fires every timeout in order; a callback that clears a later one stops it, in its own batch or a later one', () => {
+  const { loop, clock } = virtualClockLoop({ maxTimers: 4 * TIMER_BATCH });
+  try {
+    const total = 2 * TIMER_BATCH + 10;
+    const fired: number[] = [];
+    const cleared: boolean[] = [];
+    const handles: number[] = [];
+    const doomed = [10, TIMER_BATCH - 1, TIMER_BATCH + 5, TIMER_BATCH + 30, 2 * TIMER_BATCH + 9];
+    const run = (i: number): void => {
+      fired.push(i);
+      if (i === 3) for (const d of doomed.slice(0, 3)) cleared.push(loop.clearTimeout(handles[d]!));
+      if (i === TIMER_BATCH + 20) for (const d of doomed.slice(3)) cleared.push(loop.clearTimeout(handles[d]!));
+    };
+    for (let i = 0; i < total; i++) handles.push(loop.timeout(run, 5, i));
+    clock.ms = 5;
+    loop.runOnce(0);
+    const expected = Array.from({ length: total }, (_, i) => i).filter((i) => !doomed.includes(i));
+    assert.equal(fired, expected);
+    assert.equal(cleared, [true, true, true, true, true]);
+    assert.is(loop.timerCount, 0);
+    assert.is(loop.metrics().timers.fired, expected.length, 'the cleared ones are not counted as fired');
+    for (const d of doomed) assert.is(loop.clearTimeout(handles[d]!), false);
+  } finally {
+    loop.close();
+  }
+});
+
+test('clearTimeout of a timeout that ran earlier in the same batch is false and cancels nothing; a timeout set then takes no entry of the batch', () => {
+  const { loop, clock } = virtualClockLoop({ maxTimers: 4 * TIMER_BATCH });
+  try {
+    const handles: number[] = [];
+    const results: boolean[] = [];
+    const late: number[] = [];
+    const fired: number[] = [];
+    const added: number[] = [];
+    const run = (i: number): void => {
+      fired.push(i);
+      if (i > 0) results.push(loop.clearTimeout(handles[i - 1]!));
+      // A new timeout, due now: it waits for the next pass, on an entry of its own.
+      added.push(loop.timeout(() => late.push(i), 0));
+    };
+    for (let i = 0; i < 100; i++) handles.push(loop.timeout(run, 5, i));
+    clock.ms = 5;
+    loop.runOnce(0);
+    assert.is(fired.length, 100);
+    assert.ok(results.every((r) => r === false), 'a timeout that ran is not pending');
+    const mask = TIMER_BATCH * 4 - 1; // the index bits of a handle (maxTimers is a power of two)
+    const batchEntries = new Set(handles.map((h) => h & mask));
+    assert.ok(added.every((h) => !batchEntries.has(h & mask)), 'an entry of the batch was reused while it was open');
+    assert.equal(late, [], 'set during the pass: not run in it');
+    assert.is(loop.timerCount, 100);
+    loop.runOnce(0);
+    assert.is(late.length, 100);
+  } finally {
+    loop.close();
+  }
+});
+
+test('a Timer refreshed or cancelled by an earlier callback of the same pass does not fire in it; refreshed, it fires at its new deadline', () => {
+  const { loop, clock } = virtualClockLoop();
+  try {
+    const order: string[] = [];
+    let refreshed: ReturnType<typeof loop.setTimeout> | undefined;
+    let cancelled: ReturnType<typeof loop.setTimeout> | undefined;
+    loop.timeout(() => {
+      order.push('first');
+      refreshed!.refresh();
+      cancelled!.cancel();
+    }, 5);
+    refreshed = loop.setTimeout(() => order.push('refreshed'), 5);
+    cancelled = loop.setTimeout(() => order.push('cancelled'), 5);
+    loop.timeout(() => order.push('last'), 5);
+    clock.ms = 5;
+    loop.runOnce(0);
+    assert.equal(order, ['first', 'last']);
+    assert.is(loop.timerCount, 1);
+    clock.ms = 10;
+    loop.runOnce(0);
+    assert.equal(order, ['first', 'last', 'refreshed']);
+  } finally {
+    loop.close();
+  }
+});
+
+test('with every entry in use, timeout and interval callbacks can set timers: the entries of the ones that fired are free for them', () => {
+  const { loop, clock } = virtualClockLoop({ maxTimers: 6, fatalErrors: false });
+  try {
+    const errors: unknown[] = [];
+    loop.on('error', (error) => errors.push(error));
+    let rearmed = 0;
+    const rearm = (): void => {
+      loop.timeout(() => rearmed++, 5);
+    };
+    for (let i = 0; i < 5; i++) loop.timeout(rearm, 5);
+    let ticks = 0;
+    loop.setInterval(() => ticks++, 5);
+    assert.is(loop.timerCount, 6);
+    clock.ms = 5;
+    loop.runOnce(0);
+    assert.equal(errors, []);
+    assert.is(ticks, 1);
+    assert.is(loop.timerCount, 6);
+    clock.ms = 10;
+    loop.runOnce(0);
+    assert.is(rearmed, 5);
+    assert.is(ticks, 2);
+  } finally {
+    loop.close();
+  }
+});
+
+test('loop.timerCount from a timeout callback counts the timers still to run in the pass, not those that ran', () => {
+  const { loop, clock } = virtualClockLoop({ maxTimers: 4 * TIMER_BATCH });
+  try {
+    const total = TIMER_BATCH + 100;
+    const counts: number[] = [];
+    const record = (): void => {
+      counts.push(loop.timerCount);
+    };
+    for (let i = 0; i < total; i++) loop.timeout(record, 5);
+    loop.timeout(() => {}, 50);
+    clock.ms = 5;
+    loop.runOnce(0);
+    assert.is(counts.length, total);
+    for (let i = 0; i < total; i++) if (counts[i] !== total - i) assert.unreachable(`count ${counts[i]} in callback ${i}, expected ${total - i}`);
+  } finally {
+    loop.close();
+  }
+});
+
+test('with fatalErrors, a throw in the middle of a batch: the rest of the pass, across batches, fires on the next runOnce, in order', () => {
+  const { loop, clock } = virtualClockLoop({ maxTimers: 4 * TIMER_BATCH, fatalErrors: true });
+  try {
+    const total = 2 * TIMER_BATCH + 3;
+    const thrower = TIMER_BATCH - 7;
+    const fired: number[] = [];
+    const boom = new Error('fatal');
+    const run = (i: number): void => {
+      fired.push(i);
+      if (i === thrower) throw boom;
+    };
+    for (let i = 0; i < total; i++) loop.timeout(run, 5, i);
+    clock.ms = 5;
+    assert.is(throws(() => loop.runOnce(0), { type: Error }), boom);
+    assert.is(fired.length, thrower + 1);
+    assert.is(loop.timerCount, total - thrower - 1);
+    loop.runOnce(0);
+    assert.equal(fired, Array.from({ length: total }, (_, i) => i));
+    assert.is(loop.timerCount, 0);
+    assert.is(loop.metrics().timers.fired, total);
+  } finally {
+    loop.close();
+  }
+});
+
+test('a throw past the error path (a logger that throws) ends runOnce; the timeout that threw does not run again, the rest of the pass runs next', () => {
+  const { loop, clock } = virtualClockLoop({
+    fatalErrors: false,
+    logger: {
+      error: () => {
+        throw new Error('logger down');
+      },
+    },
+  });
+  try {
+    const fired: number[] = [];
+    const run = (i: number): void => {
+      fired.push(i);
+      if (i === 40) throw new Error('boom');
+    };
+    for (let i = 0; i < 100; i++) loop.timeout(run, 5, i);
+    clock.ms = 5;
+    throws(() => loop.runOnce(0), { type: Error });
+    assert.is(fired.length, 41);
+    assert.is(loop.timerCount, 59);
+    loop.runOnce(0);
+    assert.equal(fired, Array.from({ length: 100 }, (_, i) => i));
   } finally {
     loop.close();
   }

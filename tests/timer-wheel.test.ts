@@ -783,4 +783,73 @@ test('timers, the exact way: random schedules, removes, moves, refs, clock moves
   );
 });
 
+// ---- the batched way: timerTakeBatch, timerNextBatch, timerEndBatch, timerReleaseRan ------------
+
+/** The batch region's cells, as the host reads them. */
+function batchCells(core: ReturnType<typeof createTestingCore>): Int32Array {
+  return new Int32Array(core.memory.buffer, core.exports.timerBatchBase.value as number, core.exports.TIMER_BATCH.value as number);
+}
+
+test('timerTakeBatch: the pass in order, TIMER_BATCH cells at most, held ones held; the entries stay pending and are not reused until the batch ends', () => {
+  const core = createTestingCore(8, 8, STRIDE, DATA_OFFSET, 4096);
+  const w = core.exports;
+  const cells = batchCells(core);
+  const size = w.TIMER_BATCH.value as number;
+  const due = Array.from({ length: size + 10 }, () => schedule(w, 10).index);
+  const held = schedule(w, 10.75);
+  w.timerExpire(10.5);
+  assert.is(w.timerTakeBatch(), size);
+  assert.equal(Array.from(cells.subarray(0, size)), due.slice(0, size));
+  assert.is(w.timerCount(), size + 11, 'a batch is still pending');
+  const fresh = schedule(w, 20);
+  assert.not.ok(due.includes(fresh.index), 'a new timer took an entry of the open batch');
+  assert.is(w.timerNextBatch(size), 10, 'the rest; the held one held back');
+  assert.equal(Array.from(cells.subarray(0, 10)), due.slice(size));
+  assert.is(w.timerCount(), 12, 'the first batch fired: its entries released');
+  assert.is(w.timerNextBatch(10), 0);
+  assert.is(w.timerCount(), 2, 'the held one and the new one');
+  assert.is(w.timerNextDeadline(), 10.75);
+  const again = schedule(w, 30);
+  assert.ok(due.includes(again.index), 'a released entry is reused');
+  void held;
+});
+
+test('timerEndBatch: cells not reached go back first in the next pass, in order; a cancel or move of a cell not yet run marks it NIL', () => {
+  const core = createTestingCore(8, 8, STRIDE, DATA_OFFSET, 64);
+  const w = core.exports;
+  const cells = batchCells(core);
+  const t = Array.from({ length: 6 }, () => schedule(w, 10));
+  w.timerExpire(10);
+  assert.is(w.timerTakeBatch(), 6);
+  assert.is(w.timerCancel(t[3]!.index, (t[3]!.handle - t[3]!.index) / 64), 1);
+  assert.is(w.timerMove(t[4]!.index, 50), 1);
+  assert.equal(Array.from(cells.subarray(0, 6)), [t[0]!.index, t[1]!.index, t[2]!.index, -1, -1, t[5]!.index]);
+  w.timerEndBatch(2); // ran 0 and 1
+  assert.is(w.timerCount(), 3, '2, 5 and the moved 4');
+  const late = schedule(w, 10);
+  w.timerExpire(11);
+  assert.equal(pass(w), [t[2]!.index, t[5]!.index, late.index]);
+  assert.is(w.timerNextDeadline(), 50);
+});
+
+test('timerReleaseRan: the entries of the cells run so far are released at once and their cells marked NIL; the batch stays open', () => {
+  const core = createTestingCore(8, 8, STRIDE, DATA_OFFSET, 4);
+  const w = core.exports;
+  const cells = batchCells(core);
+  const counters = new Float64Array(core.memory.buffer, w.metricsBase.value as number, w.COUNTERS.value as number);
+  const t = Array.from({ length: 4 }, () => schedule(w, 10));
+  w.timerExpire(10);
+  assert.is(w.timerTakeBatch(), 4);
+  assert.is(w.timerSchedule(20, 0), w.ERR_TIMERS_FULL.value, 'full: the batch holds every entry');
+  w.timerReleaseRan(2);
+  assert.equal(Array.from(cells.subarray(0, 4)), [-1, -1, t[2]!.index, t[3]!.index]);
+  assert.is(w.timerCount(), 2);
+  assert.is(counters[w.COUNTER_TIMERS_FIRED.value as number], 2);
+  const fresh = schedule(w, 20);
+  assert.ok([t[0]!.index, t[1]!.index].includes(fresh.index));
+  w.timerEndBatch(4);
+  assert.is(w.timerCount(), 1, 'only the new one');
+  assert.is(counters[w.COUNTER_TIMERS_FIRED.value as number], 4, 'each fired once');
+});
+
 test.run();

@@ -58,7 +58,7 @@ export function makeParts(events: LoopEvents, config: LoopConfig, timersChanged:
   const core = createCore(config.maxFds, config.maxEvents, native.EVENT_SIZE, native.EVENT_DATA_OFFSET, config.maxTimers);
   const state = new LoopState();
   const callbacks = new CallbackRunner(events, core.exports, state, config);
-  const timers = new TimerTable(core.exports, config.maxTimers, clock, state, callbacks, timersChanged);
+  const timers = new TimerTable(core, config.maxTimers, clock, state, callbacks, timersChanged);
   const parts: LoopParts = {
     config,
     core,

@@ -25,6 +25,8 @@
 //   the end of the turn.
 // - `fatal`: with fatalErrors, the first error a callback threw; the turn
 //   stops after that callback and the driver ends what drove it.
+// - `halted`: a request, a fatal error or the closed mode, as one field that
+//   the three setters keep in step: what a pass reads after each callback.
 import { WasmloopError } from '../errors.js';
 
 export type Mode = 'idle' | 'running' | 'started' | 'closed';
@@ -36,18 +38,53 @@ export interface Failure {
 }
 
 export class LoopState {
-  mode: Mode = 'idle';
-  request: Request = 'none';
+  /**
+   * A pass over callbacks stops now: a stop or close is due, a callback
+   * failed fatally, or the loop is closed. Kept as one field, in step with
+   * the three it sums, so a pass of many small callbacks reads one field
+   * after each, not three.
+   */
+  halted = false;
   inTurn = false;
-  fatal: Failure | undefined;
+  #mode: Mode = 'idle';
+  #request: Request = 'none';
+  #fatal: Failure | undefined;
+
+  get mode(): Mode {
+    return this.#mode;
+  }
+  set mode(mode: Mode) {
+    this.#mode = mode;
+    this.#update();
+  }
+
+  get request(): Request {
+    return this.#request;
+  }
+  set request(request: Request) {
+    this.#request = request;
+    this.#update();
+  }
+
+  get fatal(): Failure | undefined {
+    return this.#fatal;
+  }
+  set fatal(fatal: Failure | undefined) {
+    this.#fatal = fatal;
+    this.#update();
+  }
 
   get closed(): boolean {
-    return this.mode === 'closed';
+    return this.#mode === 'closed';
   }
 
   /** Whether a pass over callbacks should stop now: a stop or close is due, or a callback failed fatally. */
   get cut(): boolean {
-    return this.request !== 'none' || this.fatal !== undefined;
+    return this.#request !== 'none' || this.#fatal !== undefined;
+  }
+
+  #update(): void {
+    this.halted = this.#request !== 'none' || this.#fatal !== undefined || this.#mode === 'closed';
   }
 
   /** Asks for a stop, or a close; a close asked for already is kept. */

@@ -47,7 +47,7 @@ import type { FdTable, ServerEntry } from './fd-table.js';
 import type { LoopParts } from './parts.js';
 import type { ClientHandlers } from './registration.js';
 import type { LoopState } from './state.js';
-import type { TimerTable } from './timer-table.js';
+import { NEXT_TIMEOUT, PASS_OVER, type TimerTable } from './timer-table.js';
 
 const { EAGAIN, ECONNABORTED, EPROTO, EPERM, EINTR } = osConstants.errno;
 
@@ -306,29 +306,33 @@ export class Turn {
   }
 
   /**
-   * The timers due by the clock now, pulled from the table one by one, until
-   * a callback stops the turn or closes the loop. A Timer's callback is its
+   * The timers due by the clock now, in the table's batches, until a
+   * callback stops the turn or closes the loop. A Timer's callback is its
    * own callback scope (under run() and start(), ticks and microtasks run
    * after it); a run of handle-free timeouts shares one.
    */
   #fireTimers(): void {
     const timers = this.#timers;
-    let index = timers.advance(this.#clock.now());
-    if (index < 0) return;
     const state = this.#state;
     const run = this.#callbacks;
-    run.begin();
-    do {
-      const timer = timers.takeTimer(index);
-      if (timer === undefined) {
-        index = native.invoke(timers, timers.fireTimeouts, index) as number;
-        continue;
-      }
-      run.call(CB.timer, -1, timer.label, timer, timer.callback);
-      // Closed: every timer went with the loop. Stopped: the rest stay due and fire first next turn.
-      if (state.closed || state.cut) return;
-      index = timers.nextDue();
-    } while (index >= 0);
+    try {
+      let next = timers.advance(this.#clock.now());
+      if (next === PASS_OVER) return;
+      run.begin();
+      do {
+        if (next === NEXT_TIMEOUT) {
+          next = native.invoke(timers, timers.fireTimeouts) as number;
+          continue;
+        }
+        const timer = timers.takeTimer();
+        run.call(CB.timer, -1, timer.label, timer, timer.callback);
+        // Closed: every timer went with the loop. Stopped: the rest stay due and fire first next turn.
+        if (state.halted) return;
+        next = timers.peek();
+      } while (next !== PASS_OVER);
+    } finally {
+      timers.endPass();
+    }
   }
 
   /** Deferred callbacks queued before this phase, in priority order. */
