@@ -23,12 +23,15 @@ test('a flood of empty lines before the request line gets 400 and a close, and t
   await withServe('http', [], async (server) => {
     const before = await baseline(server);
     const attacker = await RawClient.open(server.port);
-    const { value: streamed, roundTrips } = await servedMeanwhile('http', server.port, streamUntilRefused(attacker, server.pid, '\r\n', CRLFS, CAP));
+    const { roundTrips } = await servedMeanwhile('http', server.port, streamUntilRefused(attacker, server.pid, '\r\n', CRLFS, CAP));
     if (!attacker.ended && !attacker.closed) await attacker.write('GET / HTTP/1.1\r\nHost: flood\r\n\r\n');
     await attacker.untilGone('the server to close the empty-line flood', 5000);
     assert.is(attacker.text(), BAD_REQUEST);
     assert.ok(attacker.ended, 'reset instead of closed after the 400');
-    assert.ok(streamed.sent <= CAP, `${streamed.sent} bytes of empty lines taken`);
+    // How much the client got into the kernel before the 400 reached it says
+    // how loaded the machine is, not what the server took (1 MiB + 2 bytes
+    // seen at a load average of 5): the 400 above is the bound's proof, since
+    // a server that skipped every empty line would answer the GET with 200.
     assert.ok(roundTrips.length >= 3);
     attacker.destroy();
     await comesBack(server, before, 8 * MiB, 'after the empty-line flood');
