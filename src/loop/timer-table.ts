@@ -36,6 +36,8 @@ import {
   UNREF,
   type IntervalOptions,
   type MissedTickPolicy,
+  type SleepOptions,
+  type TimeoutOptions,
   type TimerControl,
 } from './timer.js';
 import type { CallbackRunner } from './callbacks.js';
@@ -201,10 +203,23 @@ export class TimerTable implements TimerControl {
   // ---- handle-free timeouts --------------------------------------------------------------
 
   /**
-   * loop.timeout(): calls `callback(arg)` once, `delay` ms from now (the
-   * caller checked the arguments). Returns the handle.
+   * loop.timeout(): checks its arguments (`delay` given or defaulted), then
+   * calls `callback(arg)` once, `delay` ms from now. Returns the handle.
    */
-  timeout(callback: TimeoutCallback, delay: number, arg: unknown, ref: boolean): number {
+  timeout(callback: unknown, delay: unknown, arg: unknown, options: TimeoutOptions): number {
+    if (typeof callback !== 'function') throw typeError('callback', 'a function', callback);
+    checkDelay('delayMs', delay, 0);
+    let ref = true;
+    if (options !== NO_OPTIONS) {
+      assertObject('options', options);
+      ref = options.ref ?? true;
+      assertBoolean('options.ref', ref);
+    }
+    return this.#timeout(callback as TimeoutCallback, delay, arg, ref);
+  }
+
+  /** loop.timeout() past its checks. */
+  #timeout(callback: TimeoutCallback, delay: number, arg: unknown, ref: boolean): number {
     if (this.#closed) throw closedError('timeout');
     const deadline = this.#clock.now() + (delay < MAX_TIMER_DELAY_MS ? delay : MAX_TIMER_DELAY_MS);
     let handle = this.#wasm.timerSchedule(deadline, ref ? 0 : 1);
@@ -236,11 +251,34 @@ export class TimerTable implements TimerControl {
   }
 
   /**
-   * loop.sleep(): a promise of `value`, `delay` ms from now, on a handle-free
-   * timeout (the caller checked the arguments). Aborting `signal` cancels
-   * it with an AbortError; closing the loop, with ERR_LOOP_CLOSED.
+   * loop.clearTimeout(): cancels a Timer or a handle-free timeout's handle;
+   * false for nothing to cancel (undefined and null too).
    */
-  sleep<T>(delay: number, value: T, signal: AbortSignal | undefined, ref: boolean): Promise<T> {
+  clearAny(timer: unknown): boolean {
+    if (typeof timer === 'number') return this.clear(timer);
+    if (timer instanceof Timer) return timer.cancel();
+    if (timer === undefined || timer === null) return false;
+    throw typeError('timer', 'a Timer or a timeout handle', timer);
+  }
+
+  /**
+   * loop.sleep(): a promise of `value`, `delay` ms from now, on a handle-free
+   * timeout; an argument it cannot take rejects it. Aborting the signal
+   * cancels it with an AbortError; closing the loop, with ERR_LOOP_CLOSED.
+   */
+  sleep<T>(delay: unknown, value: T, options: SleepOptions): Promise<T> {
+    let signal: AbortSignal | undefined;
+    let ref = true;
+    try {
+      checkDelay('delayMs', delay, 0);
+      assertObject('options', options);
+      signal = options.signal;
+      if (signal !== undefined && !(signal instanceof AbortSignal)) throw typeError('options.signal', 'an AbortSignal', signal);
+      ref = options.ref ?? true;
+      assertBoolean('options.ref', ref);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     if (signal?.aborted) return Promise.reject(abortError(signal));
     return new Promise<T>((resolve, reject) => {
       const fail = (error: unknown): void => {
@@ -255,7 +293,7 @@ export class TimerTable implements TimerControl {
         this.#sleeps.delete(fail);
         signal?.removeEventListener('abort', onAbort);
       };
-      const handle = this.timeout(() => {
+      const handle = this.#timeout(() => {
         settle();
         resolve(value);
       }, delay, undefined, ref);
