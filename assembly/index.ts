@@ -16,10 +16,8 @@ export { metricsBase, percentile, noteWait, noteCallback, noteCallbacks, noteTim
 // and the calls both share. timerIndexBits, like eventsBase, is
 // set by `configure`: the host reads it from the instance.
 export {
-  timerIndexBits,
   timerInsert,
   timerSchedule,
-  timerGeneration,
   timerCancel,
   timerRemove,
   timerMove,
@@ -27,16 +25,10 @@ export {
   timerExpire,
   timerTakeDue,
   timerTakenDeadline,
-  timerNext,
-  timerBatchBase,
-  timerTakeBatch,
-  timerEndBatch,
-  timerNextBatch,
-  timerReleaseRan,
   timerNextDeadline,
-  timerCount,
-  timerUnrefCount,
 } from './timers';
+export { timerIndexBits, timerGeneration, timerCount, timerUnrefCount } from './timer-entries';
+export { timerNext, timerBatchBase, timerTakeBatch, timerEndBatch, timerNextBatch, timerReleaseRan } from './timer-batch';
 
 import { maskAt, generationAt, roleAt, flagsAt, slotOf } from './registry';
 import { maxFds } from './layout';

@@ -24,7 +24,7 @@
 // records:  what the host must do, in order: one per handler call.
 // registry: one slot per fd number, indexed directly (as Redis's ae does):
 //           O(1) lookups, and fd numbers are small and dense by POSIX rule.
-// timers:   the timer wheel's entries (assembly/timers.ts draws one); the
+// timers:   the timer wheel's entries (assembly/timer-entries.ts draws one); the
 //           host holds (index, generation) handles into it, never pointers.
 
 import { resetTimers } from './timers';
@@ -35,7 +35,7 @@ export const RECORD_BYTES: i32 = RECORD_WORDS * 4;
 /** An event yields at most three records: read, write, hang-up or error. */
 export const RECORDS_PER_EVENT: i32 = 3;
 export const SLOT_BYTES: i32 = 16;
-/** One timer: deadline, two links, generation, list (assembly/timers.ts). */
+/** One timer: deadline, two links, generation, list (assembly/timer-entries.ts). */
 export const TIMER_ENTRY_BYTES: i32 = 24;
 
 // Set once by `configure`, before any other call.

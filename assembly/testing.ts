@@ -48,6 +48,8 @@ export {
   HISTOGRAM_TIMER_LATENESS_US,
   HISTOGRAM_WAIT_US,
 } from './metrics';
-export { MAX_TIMER_DELAY_MS, ERR_TIMERS_FULL, TIMER_BATCH } from './timers';
+export { MAX_TIMER_DELAY_MS, ERR_TIMERS_FULL } from './timers';
+export { TIMER_BATCH } from './timer-batch';
 export { bucketOf, resetMetrics } from './metrics';
-export { levelFor, slotFor, timerReschedule, timerCapacity } from './timers';
+export { levelFor, slotFor, timerReschedule } from './timers';
+export { timerCapacity } from './timer-entries';

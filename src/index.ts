@@ -42,7 +42,7 @@ export {
   type TimeoutOptions,
   type SleepOptions,
 } from './loop/timer.js';
-export { TIMEOUTS_PER_CLOCK_READ } from './loop/timer-table.js';
+export { TIMEOUTS_PER_CLOCK_READ } from './loop/timer-pass.js';
 export { DEFAULT_MAX_TIMERS, MAX_TIMERS_LIMIT } from './core/loader.js';
 export { RemoteHandle, DEFAULT_REMOTE_QUEUE, type RemoteHandleData } from './loop/remote.js';
 export type { LoopMetrics, Percentiles } from './loop/metrics.js';

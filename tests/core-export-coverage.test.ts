@@ -111,7 +111,7 @@ const COVERED_BY: Record<string, readonly string[]> = {
   noteTimer: ['metrics-model'],
   noteCount: ['metrics-model'],
   resetMetrics: ['metrics-model'],
-  // timer wheel (assembly/timers.ts)
+  // timer wheel (assembly/timers.ts, timer-entries.ts, timer-batch.ts)
   MAX_TIMER_DELAY_MS: ['fuzz-core', 'timer-wheel'],
   ERR_TIMERS_FULL: ['fuzz-core', 'timer-wheel'],
   TIMER_BATCH: ['timer-wheel'],

@@ -11,10 +11,11 @@
 import { constants as osConstants } from 'node:os';
 
 import { ROLE_NODE, ROLE_WATCH, WANT_READ } from '../core/abi.js';
-import type { KernelBackend } from '../kernel/backend.js';
-import type { CoreExports } from '../core/loader.js';
+import { NativeBackend, type KernelBackend } from '../kernel/backend.js';
+import type { Core, CoreExports } from '../core/loader.js';
+import { readMetrics, type LoopMetrics } from './metrics.js';
 import type { DeferredQueue } from './deferred.js';
-import { check, rangeError, systemError, WasmloopError } from '../errors.js';
+import { assertInteger, assertObject, check, rangeError, systemError, WasmloopError } from '../errors.js';
 import { native, type StartHandle } from '../kernel/native.js';
 import { RemoteInbox, type RemoteHandle, type RemoteTarget } from './remote.js';
 import { Watcher, type WatcherControl } from './watcher.js';
@@ -38,6 +39,7 @@ export class Driver implements RemoteTarget {
   readonly turn: Turn;
   readonly #events: LoopEvents;
   readonly #config: LoopConfig;
+  readonly #core: Core;
   readonly #wasm: CoreExports;
   readonly #kernel: KernelBackend;
   readonly #state: LoopState;
@@ -65,6 +67,7 @@ export class Driver implements RemoteTarget {
     this.turn = new Turn(parts);
     this.#events = events;
     this.#config = parts.config;
+    this.#core = parts.core;
     this.#wasm = parts.core.exports;
     this.#kernel = parts.kernel;
     this.#state = parts.state;
@@ -78,6 +81,18 @@ export class Driver implements RemoteTarget {
   /** How many fds are registered, not counting the loop's own (Node's backend fd under run(), the remote eventfd). */
   get size(): number {
     return this.#wasm.registeredCount() - (this.#state.mode === 'running' ? 1 : 0) - (this.#inbox !== undefined ? 1 : 0);
+  }
+
+  /** loop.metrics(): the core's counters and histograms, and the host's gauges. */
+  metrics(): LoopMetrics {
+    const deferred = this.#deferred;
+    return readMetrics(this.#core, {
+      registered: this.size,
+      deferredDepth: deferred.depth,
+      deferredCapacity: deferred.capacity,
+      pendingRecords: this.#state.closed ? 0 : this.#wasm.pendingRecords(),
+      idleMs: this.turn.idleMs,
+    });
   }
 
   // ---- the one driver ------------------------------------------------------------------
@@ -153,14 +168,26 @@ export class Driver implements RemoteTarget {
 
   // ---- runOnce() -----------------------------------------------------------------------
 
-  runOnce(timeoutMs: number): number {
+  runOnce(timeoutMs: unknown): number {
+    assertInteger('timeoutMs', timeoutMs, -1, 0x7fffffff);
+    this.#state.assertUsable('runOnce');
+    if (this.#state.mode === 'running') throw new WasmloopError('ERR_LOOP_RUNNING', 'runOnce() cannot be called while run() is active');
     return this.#drive('once', timeoutMs);
   }
 
   // ---- run(): the loop blocks in its own wait, where Node would block in its poll -------
 
-  run(signal: AbortSignal | undefined): Promise<void> {
+  run(options: { signal?: AbortSignal }): Promise<void> {
+    assertObject('options', options);
+    const signal = options.signal;
+    if (signal !== undefined && !(signal instanceof AbortSignal)) throw new TypeError('options.signal must be an AbortSignal');
     const state = this.#state;
+    state.assertUsable('run');
+    if (state.mode === 'running') throw new WasmloopError('ERR_LOOP_RUNNING', 'run() is already active');
+    if (state.mode === 'started') throw new WasmloopError('ERR_LOOP_STARTED', 'run() cannot be called while start() is active; stop() first');
+    if (!(this.#kernel instanceof NativeBackend)) {
+      throw new WasmloopError('ERR_RUN_NEEDS_KERNEL', `run() needs a native backend; drive a ${this.#kernel.name} backend with runOnce()`);
+    }
     const nodeFd = native.runNodeFd();
     if (nodeFd >= this.#config.maxFds) {
       throw rangeError(`Node's event loop fd (${nodeFd}) is beyond maxFds (${this.#config.maxFds}); raise maxFds`);
@@ -219,6 +246,8 @@ export class Driver implements RemoteTarget {
 
   start(): void {
     const state = this.#state;
+    state.assertUsable('start');
+    if (state.mode === 'running') throw new WasmloopError('ERR_LOOP_RUNNING', 'start() cannot be called while run() is active');
     if (state.mode === 'started') {
       // A handler's stop() then start(): the loop stays started. A pending close() still wins.
       if (state.request === 'stop') state.request = 'none';
@@ -350,6 +379,13 @@ export class Driver implements RemoteTarget {
 
   /** The loop's remote handle; the first call registers its eventfd, read at priority 0. */
   remote(control: WatcherControl): RemoteHandle {
+    this.#state.assertUsable('remote');
+    const handle = this.#remote(control);
+    this.scheduled(NaN);
+    return handle;
+  }
+
+  #remote(control: WatcherControl): RemoteHandle {
     if (this.#inbox !== undefined) return this.#inbox.handle;
     const fd = check(native.eventfd(0), 'eventfd');
     let inbox: RemoteInbox;

@@ -1,31 +1,33 @@
 // EventLoop: the loop's public face. Each call checks its arguments and the
-// loop's state (the checked door), then hands the work to the part that owns
-// it (see parts.ts for the map): the fd table, the timer table, the deferred
-// queue, the driver that turns the loop (driver.ts, turn.ts).
+// loop's state (the checked door), here or in the part that owns the call
+// (the timer calls' in timer-table.ts; run, start, runOnce, remote and
+// metrics in driver.ts), and hands the work to that part (see parts.ts for
+// the map): the fd table, the timer table, the deferred queue, the driver
+// that turns the loop (driver.ts, turn.ts).
 import { EventEmitter } from 'node:events';
 import { constants as osConstants } from 'node:os';
 
-import { ONESHOT, ROLE_CLIENT, ROLE_SERVER, ROLE_WATCH } from '../core/abi.js';
-import { NativeBackend } from '../kernel/backend.js';
+import { ROLE_CLIENT, ROLE_SERVER, ROLE_WATCH } from '../core/abi.js';
 import type { Deferred } from './deferred.js';
-import { assertBoolean, assertFd, assertFunction, assertInteger, assertObject, assertString, rangeError, systemError, typeError, WasmloopError } from '../errors.js';
-import { readMetrics, type LoopMetrics } from './metrics.js';
+import { assertBoolean, assertFd, assertObject, rangeError, systemError, WasmloopError } from '../errors.js';
+import type { LoopMetrics } from './metrics.js';
 import type { RemoteHandle } from './remote.js';
 import { DEFAULT_TIMER_DELAY_MS, NO_OPTIONS, Timer, type IntervalOptions, type SleepOptions, type TimeoutOptions, type TimerOptions } from './timer.js';
 import type { TraceEntry } from './trace.js';
-import { Watcher, type WatcherControl, type WatchHandler, type WatchInterest } from './watcher.js';
+import { Watcher, type WatcherControl, type WatchHandler } from './watcher.js';
 import { Driver } from './driver.js';
 import { FdEntry, type FdTable } from './fd-table.js';
 import { reportErrorUnchecked, setInterestUnchecked } from './internal.js';
 import { CB, type CallbackKind } from './callbacks.js';
-import { DEFAULT_PRIORITY, PRIORITY_LOWEST, resolveOptions, type EventLoopOptions, type Logger } from './options.js';
+import { resolveOptions, type EventLoopOptions, type Logger } from './options.js';
 import { makeParts, type EventLoopEvents, type LoopParts } from './parts.js';
 import {
   clientOf,
   clientRegistration,
+  deferPriority,
   interestChange,
   serverRegistration,
-  watchChange,
+  watcherControl,
   watchRegistration,
   type AcceptHandler,
   type ClientHandlers,
@@ -37,7 +39,7 @@ import {
   type WatchOptions,
 } from './registration.js';
 import type { LoopState } from './state.js';
-import { checkDelay, type TimerTable } from './timer-table.js';
+import type { TimerTable } from './timer-table.js';
 
 const { ENOENT } = osConstants.errno;
 
@@ -61,13 +63,7 @@ export class EventLoop extends EventEmitter<EventLoopEvents> {
   readonly #fds: FdTable;
   readonly #timers: TimerTable;
   readonly #driver: Driver;
-  readonly #watcherControl: WatcherControl = {
-    modify: (watcher, interest) => this.#modifyWatcher(watcher, interest),
-    close: (watcher) => {
-      if (this.#fds.entries[watcher.fd]?.watcher === watcher) this.#fds.unwatch(watcher.fd);
-      this.#driver.scheduled(NaN);
-    },
-  };
+  readonly #watcherControl: WatcherControl;
 
   constructor(options: EventLoopOptions = {}) {
     super();
@@ -87,6 +83,7 @@ export class EventLoop extends EventEmitter<EventLoopEvents> {
     this.#state = parts.state;
     this.#fds = parts.fds;
     this.#timers = parts.timers;
+    this.#watcherControl = watcherControl(parts.fds, parts.state, parts.core.exports, () => this.#driver.scheduled(NaN));
     this.#driver = new Driver(this, parts);
     this.closed = this.#driver.closed;
   }
@@ -229,16 +226,7 @@ export class EventLoop extends EventEmitter<EventLoopEvents> {
    * groups (see docs/api.md).
    */
   timeout<A = undefined>(callback: (arg: A) => void, delayMs?: number, arg?: A, options: TimeoutOptions = NO_OPTIONS): number {
-    if (typeof callback !== 'function') throw typeError('callback', 'a function', callback);
-    const delay = arguments.length < 2 ? DEFAULT_TIMER_DELAY_MS : delayMs;
-    checkDelay('delayMs', delay, 0);
-    let ref = true;
-    if (options !== NO_OPTIONS) {
-      assertObject('options', options);
-      ref = options.ref ?? true;
-      assertBoolean('options.ref', ref);
-    }
-    return this.#timers.timeout(callback as (arg: never) => void, delay, arg, ref);
+    return this.#timers.timeout(callback, arguments.length < 2 ? DEFAULT_TIMER_DELAY_MS : delayMs, arg, options);
   }
 
   /**
@@ -248,10 +236,7 @@ export class EventLoop extends EventEmitter<EventLoopEvents> {
    * that is no pending timeout's handle).
    */
   clearTimeout(timer: Timer | number | null | undefined): boolean {
-    if (typeof timer === 'number') return this.#timers.clear(timer);
-    if (timer instanceof Timer) return timer.cancel();
-    if (timer === undefined || timer === null) return false;
-    throw typeError('timer', 'a Timer or a timeout handle', timer);
+    return this.#timers.clearAny(timer);
   }
 
   /** The same as clearTimeout(): either cancels any timer. */
@@ -268,20 +253,7 @@ export class EventLoop extends EventEmitter<EventLoopEvents> {
    * the argument error for arguments it cannot take.
    */
   sleep<T = undefined>(delayMs?: number, value?: T, options: SleepOptions = NO_OPTIONS): Promise<T> {
-    const delay = arguments.length < 1 ? DEFAULT_TIMER_DELAY_MS : delayMs;
-    let signal: AbortSignal | undefined;
-    let ref = true;
-    try {
-      checkDelay('delayMs', delay, 0);
-      assertObject('options', options);
-      signal = options.signal;
-      if (signal !== undefined && !(signal instanceof AbortSignal)) throw typeError('options.signal', 'an AbortSignal', signal);
-      ref = options.ref ?? true;
-      assertBoolean('options.ref', ref);
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    return this.#timers.sleep(delay, value as T, signal, ref);
+    return this.#timers.sleep(arguments.length < 1 ? DEFAULT_TIMER_DELAY_MS : delayMs, value as T, options);
   }
 
   /** The loop's time, ms since it was created (its clock, never going back). */
@@ -311,11 +283,7 @@ export class EventLoop extends EventEmitter<EventLoopEvents> {
    * `ERR_DEFER_QUEUE_FULL`, and the caller should slow down.
    */
   defer(callback: () => void, options: DeferOptions = {}): Deferred {
-    assertFunction('callback', callback);
-    assertObject('options', options);
-    const priority = options.priority ?? DEFAULT_PRIORITY;
-    assertInteger('options.priority', priority, 0, PRIORITY_LOWEST);
-    if (options.label !== undefined) assertString('options.label', options.label);
+    const priority = deferPriority(callback, options);
     this.#state.assertUsable('defer');
     const deferred = this.#parts.deferred;
     const entry = deferred.push(callback, priority, options.label);
@@ -333,9 +301,6 @@ export class EventLoop extends EventEmitter<EventLoopEvents> {
    * the kernel reported.
    */
   runOnce(timeoutMs = -1): number {
-    assertInteger('timeoutMs', timeoutMs, -1, 0x7fffffff);
-    this.#state.assertUsable('runOnce');
-    if (this.isRunning) throw new WasmloopError('ERR_LOOP_RUNNING', 'runOnce() cannot be called while run() is active');
     return this.#driver.runOnce(timeoutMs);
   }
 
@@ -353,16 +318,7 @@ export class EventLoop extends EventEmitter<EventLoopEvents> {
    * can be in `run()` at a time.
    */
   run(options: { signal?: AbortSignal } = {}): Promise<void> {
-    assertObject('options', options);
-    const signal = options.signal;
-    if (signal !== undefined && !(signal instanceof AbortSignal)) throw new TypeError('options.signal must be an AbortSignal');
-    this.#state.assertUsable('run');
-    if (this.isRunning) throw new WasmloopError('ERR_LOOP_RUNNING', 'run() is already active');
-    if (this.isStarted) throw new WasmloopError('ERR_LOOP_STARTED', 'run() cannot be called while start() is active; stop() first');
-    if (!(this.#parts.kernel instanceof NativeBackend)) {
-      throw new WasmloopError('ERR_RUN_NEEDS_KERNEL', `run() needs a native backend; drive a ${this.backend} backend with runOnce()`);
-    }
-    return this.#driver.run(signal);
+    return this.#driver.run(options);
   }
 
   /**
@@ -374,8 +330,6 @@ export class EventLoop extends EventEmitter<EventLoopEvents> {
    * libuv could watch).
    */
   start(): void {
-    this.#state.assertUsable('start');
-    if (this.isRunning) throw new WasmloopError('ERR_LOOP_RUNNING', 'start() cannot be called while run() is active');
     this.#driver.start();
   }
 
@@ -416,22 +370,12 @@ export class EventLoop extends EventEmitter<EventLoopEvents> {
    * an eventfd in the loop's own set; later calls return the same handle.
    */
   remote(): RemoteHandle {
-    this.#state.assertUsable('remote');
-    const handle = this.#driver.remote(this.#watcherControl);
-    this.#driver.scheduled(NaN);
-    return handle;
+    return this.#driver.remote(this.#watcherControl);
   }
 
   /** A snapshot of the loop's counters and histograms (see docs/api.md). */
   metrics(): LoopMetrics {
-    const { core, deferred } = this.#parts;
-    return readMetrics(core, {
-      registered: this.size,
-      deferredDepth: deferred.depth,
-      deferredCapacity: deferred.capacity,
-      pendingRecords: this.isClosed ? 0 : core.exports.pendingRecords(),
-      idleMs: this.#driver.turn.idleMs,
-    });
+    return this.#driver.metrics();
   }
 
   /** The trace ring's entries, oldest first; empty unless trace mode is on. */
@@ -442,16 +386,6 @@ export class EventLoop extends EventEmitter<EventLoopEvents> {
   /** The trace ring as JSON. */
   dumpTrace(): string {
     return JSON.stringify({ backend: this.backend, entries: this.trace() });
-  }
-
-  #modifyWatcher(watcher: Watcher, interest: WatchInterest): void {
-    assertObject('interest', interest);
-    this.#state.assertUsable('modify');
-    const fd = watcher.fd;
-    const old = this.#parts.core.exports.flagsOf(fd);
-    // A one-shot fd is re-armed even when its interest is unchanged: the
-    // kernel disarmed it when it fired.
-    this.#fds.changeFlags(fd, watchChange(interest, old), old, (old & ONESHOT) !== 0);
   }
 
   /** A non-negative integer below maxFds: the registry has no slot beyond. */

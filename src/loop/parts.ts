@@ -8,7 +8,7 @@
 //   clock      the loop's time (clock.ts)
 //   state      where the loop is in its life (state.ts)
 //   fds        the fds it holds, one entry each (fd-table.ts)
-//   timers     the host's side of the timer wheel (timer-table.ts)
+//   timers     the host's side of the timer wheel (timer-table.ts, and its pass: timer-pass.ts)
 //   deferred   the deferred queue (deferred.ts)
 //   callbacks  running a callback: call, time, report, trace (callbacks.ts)
 import type { EventEmitter } from 'node:events';

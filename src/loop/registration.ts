@@ -1,5 +1,6 @@
-// What a caller may register and ask for (the public shapes), and the checks
-// that turn those options into the core's flag bits. These are the checked
+// What a caller may register and ask for (the public shapes), the checks
+// that turn those options into the core's flag bits, and the control a
+// watcher changes its interest through. These are the checked
 // doors: every value is validated here, before the fd table (which trusts
 // its callers) is touched.
 import { constants as osConstants } from 'node:os';
@@ -19,8 +20,10 @@ import {
   type SystemError,
 } from '../errors.js';
 import { native } from '../kernel/native.js';
-import type { WatchHandler, WatchInterest } from './watcher.js';
-import { FdEntry } from './fd-table.js';
+import type { CoreExports } from '../core/loader.js';
+import type { WatcherControl, WatchHandler, WatchInterest } from './watcher.js';
+import { FdEntry, type FdTable } from './fd-table.js';
+import type { LoopState } from './state.js';
 import { DEFAULT_ACCEPTS_PER_EVENT, DEFAULT_PRIORITY, PRIORITY_LOWEST } from './options.js';
 
 const { ENOENT } = osConstants.errno;
@@ -151,11 +154,44 @@ export function watchRegistration(kernel: KernelBackend, options: WatchOptions, 
   return watchFlags(options, 0) | trigger | (oneshot ? ONESHOT : 0) | priorityFlags(options);
 }
 
+/** defer()'s arguments, checked: the priority to queue at. */
+export function deferPriority(callback: unknown, options: DeferOptions): number {
+  assertFunction('callback', callback);
+  assertObject('options', options);
+  const priority = options.priority ?? DEFAULT_PRIORITY;
+  assertInteger('options.priority', priority, 0, PRIORITY_LOWEST);
+  if (options.label !== undefined) assertString('options.label', options.label);
+  return priority;
+}
+
 /** watcher.modify()'s interest: the new flags; what `interest` leaves out stays as in `old`. */
 export function watchChange(interest: WatchInterest, old: number): number {
   const keep = old & (EDGE_TRIGGERED | ONESHOT);
   const priority = interest.priority === undefined ? old & (PRIORITY_LOWEST << PRIORITY_SHIFT) : priorityFlags(interest);
   return watchFlags(interest, old) | keep | priority;
+}
+
+/**
+ * What a loop's watchers ask of it: modify() checks the interest and changes
+ * the fd's flags; close() lets go of the fd (the caller's to close), and
+ * `changed` tells the driver its work changed.
+ */
+export function watcherControl(fds: FdTable, state: LoopState, wasm: CoreExports, changed: () => void): WatcherControl {
+  return {
+    modify(watcher, interest) {
+      assertObject('interest', interest);
+      state.assertUsable('modify');
+      const fd = watcher.fd;
+      const old = wasm.flagsOf(fd);
+      // A one-shot fd is re-armed even when its interest is unchanged: the
+      // kernel disarmed it when it fired.
+      fds.changeFlags(fd, watchChange(interest, old), old, (old & ONESHOT) !== 0);
+    },
+    close(watcher) {
+      if (fds.entries[watcher.fd]?.watcher === watcher) fds.unwatch(watcher.fd);
+      changed();
+    },
+  };
 }
 
 /** setInterest()'s interest, checked against the handlers: what it leaves out stays as in `old`. */

@@ -195,3 +195,12 @@ export function bitsOf(delay: number, flags: number): number {
 export function delayOf(timer: Timer): number {
   return timer instanceof DetailedTimer ? timer.exactDelay : Math.floor(timer.bits / FLAG_BITS);
 }
+
+/**
+ * @internal Takes the timer's listener off its AbortSignal once the timer is done (a
+ * timeout that fired, a cancel): a signal that outlives many timers would
+ * otherwise hold every one of them.
+ */
+export function releaseSignal(timer: Timer): void {
+  if (timer instanceof DetailedTimer && timer.abort !== undefined) timer.abort.signal.removeEventListener('abort', timer.abort.listener);
+}

@@ -47,7 +47,8 @@ import type { FdTable, ServerEntry } from './fd-table.js';
 import type { LoopParts } from './parts.js';
 import type { ClientHandlers } from './registration.js';
 import type { LoopState } from './state.js';
-import { NEXT_TIMEOUT, PASS_OVER, type TimerTable } from './timer-table.js';
+import type { TimerTable } from './timer-table.js';
+import { NEXT_TIMEOUT, PASS_OVER } from './timer-pass.js';
 
 const { EAGAIN, ECONNABORTED, EPROTO, EPERM, EINTR } = osConstants.errno;
 
@@ -312,7 +313,7 @@ export class Turn {
    * after it); a run of handle-free timeouts shares one.
    */
   #fireTimers(): void {
-    const timers = this.#timers;
+    const timers = this.#timers.pass;
     const state = this.#state;
     const run = this.#callbacks;
     try {

@@ -1,0 +1,293 @@
+// A timer pass, as the loop runs it: the host's side of the core's batches
+// (assembly/timer-batch.ts). The timer table (timer-table.ts) says what each
+// wheel entry is for; this runs the entries a pass finds due.
+//
+// A pass is pulled by the loop: advance(now) moves the wheel to `now` and
+// takes the first batch of due entries from the core (up to TIMER_BATCH
+// indices in its batch region, one call into wasm per batch, none per
+// timer); peek() says what runs next. A Timer's entry goes through
+// takeTimer() (an interval is scheduled again before its callback runs) and
+// its callback through the loop's callback runner, one callback scope each;
+// a run of handle-free timeouts goes through fireTimeouts(), called back to
+// back in one scope. The core keeps a batch's entries pending until the
+// host has passed their cells (endPass(), or the next batch): so a callback
+// that cancels or moves a later timer of the batch has its cell marked and
+// skipped, and no entry of the batch is reused under the host. A pass the
+// loop leaves early (a stop, a fatal error) is ended where it stopped: the
+// timers still due fire first in the next advance().
+import { TIMER_BATCH } from '../core/abi.js';
+import type { Core, CoreExports } from '../core/loader.js';
+import { DetailedTimer, IDLE, REPEAT, releaseSignal, type Timer } from './timer.js';
+import { CB, type CallbackRunner } from './callbacks.js';
+import type { LoopState } from './state.js';
+
+/** What a handle-free timeout calls, with the argument it was given. */
+export type TimeoutCallback = (arg: never) => void;
+
+/** By wheel entry: its Timer, or a handle-free timeout's callback. */
+export type TimerSlots = (Timer | TimeoutCallback | undefined)[];
+
+/**
+ * Handle-free timeouts of one pass run back to back, and the clock is read
+ * after every TIMEOUTS_PER_CLOCK_READ of them rather than after each: a read
+ * (performance.now()) costs about 50 ns here, as much as a small timeout,
+ * and 32 brings it to under 2 ns each while a slow one still shows, in a
+ * group of at most 32 (bench/timers.ts, scenario fire-same-ms).
+ */
+export const TIMEOUTS_PER_CLOCK_READ = 32;
+
+/** What a pass runs next (TimerPass.advance, peek, fireTimeouts). */
+export const PASS_OVER = -1;
+export const NEXT_TIMEOUT = 0;
+export const NEXT_TIMER = 1;
+
+export class TimerPass {
+  readonly #wasm: CoreExports;
+  readonly #state: LoopState;
+  readonly #run: CallbackRunner;
+  /** The table's slots, by wheel entry (the same array: the table fills it). */
+  readonly #slots: TimerSlots;
+  /** The table's handle-free timeouts' arguments, undefined until any was given one. */
+  readonly #args: () => unknown[] | undefined;
+  /** Schedules an interval again, at `base` (plus its jitter). */
+  readonly #rearm: (timer: Timer, base: number) => void;
+  /** The time of the pass under way. */
+  #passNow = 0;
+  /** The core's batch region: the due entries of the pass, a batch at a time (NIL: cancelled or moved before its turn). */
+  readonly #cells: Int32Array;
+  /** Cells in the batch; the next one to run (while fireTimeouts runs, where it began: see runPosition). */
+  #batchEnd = 0;
+  #batchAt = 0;
+
+  constructor(core: Core, state: LoopState, run: CallbackRunner, slots: TimerSlots, args: () => unknown[] | undefined, rearm: (timer: Timer, base: number) => void) {
+    const wasm = core.exports;
+    this.#wasm = wasm;
+    this.#cells = new Int32Array(core.memory.buffer, wasm.timerBatchBase.value as number, TIMER_BATCH);
+    this.#state = state;
+    this.#run = run;
+    this.#slots = slots;
+    this.#args = args;
+    this.#rearm = rearm;
+  }
+
+  /** Cells of the open batch that ran, whose entries the core still holds until the batch ends. */
+  ranCells(): number {
+    const cells = this.#cells;
+    const at = this.runPosition();
+    let ran = 0;
+    for (let cell = 0; cell < at; cell++) if (cells[cell]! >= 0) ran++;
+    return ran;
+  }
+
+  /**
+   * Advances the wheel to `now` (timers due by `floor(now)` go to its due
+   * list), begins a pass at `now` and takes its first batch. Returns what
+   * comes first: NEXT_TIMEOUT, NEXT_TIMER or PASS_OVER. The pass is ended
+   * by endPass(), however it ends.
+   */
+  advance(now: number): number {
+    const w = this.#wasm;
+    this.#passNow = now;
+    w.timerExpire(now);
+    this.#batchAt = 0;
+    this.#batchEnd = w.timerTakeBatch();
+    return this.peek();
+  }
+
+  /**
+   * What the pass runs next: held timers of earlier passes first, then the
+   * wheel's due list, in deadline order, equal deadlines in insertion order;
+   * a timer whose exact deadline is still ahead (its millisecond has only
+   * begun) is held back for a later pass by the core. The due list is never
+   * refilled during a pass: a timer set by a callback, even overdue, waits
+   * for the next advance(). A cell whose timer was cancelled or moved
+   * before its turn is skipped.
+   */
+  peek(): number {
+    const cells = this.#cells;
+    for (;;) {
+      const at = this.#batchAt;
+      if (at === this.#batchEnd) {
+        if (at === 0 || this.#refill() === 0) return PASS_OVER;
+        continue;
+      }
+      const index = cells[at]!;
+      if (index >= 0) return typeof this.#slots[index] === 'function' ? NEXT_TIMEOUT : NEXT_TIMER;
+      this.#batchAt = at + 1;
+    }
+  }
+
+  /**
+   * Takes the Timer peek() found next, its interval already scheduled again
+   * (so the callback can cancel or refresh it), a timeout done.
+   */
+  takeTimer(): Timer {
+    const at = this.#batchAt;
+    const index = this.#cells[at]!;
+    const timer = this.#slots[index] as Timer;
+    this.#slots[index] = undefined;
+    this.#batchAt = at + 1;
+    if ((timer.bits & REPEAT) !== 0) {
+      this.#rearm(timer, nextTick(timer as DetailedTimer, this.#passNow));
+    } else {
+      timer.index = IDLE;
+      releaseSignal(timer);
+    }
+    return timer;
+  }
+
+  /**
+   * Runs the handle-free timeouts from the one peek() found next, back to
+   * back, across batches, until the pass is over (PASS_OVER), the next is a
+   * Timer's (NEXT_TIMER), or a callback stops the turn or closes the loop
+   * (PASS_OVER). What a callback throws goes to the loop's error path; the
+   * clock is read once per TIMEOUTS_PER_CLOCK_READ callbacks.
+   */
+  fireTimeouts(): number {
+    const cells = this.#cells;
+    const slots = this.#slots;
+    const state = this.#state;
+    const run = this.#run;
+    // No timeout due in this pass was given an argument unless the table
+    // existed when the pass began: a timeout set during it is not due in it.
+    const args = this.#args();
+    const group = run.trace === undefined ? TIMEOUTS_PER_CLOCK_READ : 1;
+    let at = this.#batchAt;
+    let end = this.#batchEnd;
+    let next = PASS_OVER;
+    let returned = false;
+    try {
+      for (;;) {
+        if (at === end) {
+          this.#batchAt = at;
+          end = this.#refill();
+          at = 0;
+          if (end === 0) break;
+        }
+        const from = at;
+        at = runCells(cells, slots, args, state, run, at, end - at > group ? at + group : end);
+        if (at < 0) {
+          at = ~at;
+          next = NEXT_TIMER;
+        }
+        const ran = at - from - cellsSkipped;
+        if (ran > 0) run.ranMany(CB.timer, ran);
+        if (next === NEXT_TIMER || state.halted) break;
+      }
+      returned = true;
+    } finally {
+      // Something thrown past the error path leaves `at` at its group's
+      // start: the cells run are found from their slots.
+      this.#batchAt = at;
+      if (!returned) this.#batchAt = this.runPosition();
+    }
+    return next;
+  }
+
+  /**
+   * The pass is over, or left early (a stop, a fatal error, a close): the
+   * cells run so far are done (the core counts them fired), and the timers
+   * of the rest stay due, first in the next pass.
+   */
+  endPass(): void {
+    this.#wasm.timerEndBatch(this.#batchAt);
+    this.#batchAt = 0;
+    this.#batchEnd = 0;
+  }
+
+  /**
+   * The batch's next cell to run. fireTimeouts keeps its position in a
+   * local until it returns: the cells it ran are those past #batchAt whose
+   * timeout has left its slot (a cell not yet run holds a pending timer,
+   * whose slot is set, or NIL).
+   */
+  runPosition(): number {
+    const cells = this.#cells;
+    const slots = this.#slots;
+    const end = this.#batchEnd;
+    let at = this.#batchAt;
+    for (; at < end; at++) {
+      const index = cells[at]!;
+      if (index >= 0 && slots[index] !== undefined) break;
+    }
+    return at;
+  }
+
+  /**
+   * The table is full while a batch is open: the entries of its cells that
+   * ran are released now (the core would otherwise keep them until the
+   * batch ends), so a callback can set a timer where a fired one was, as
+   * it could with one entry at a time. False when there was none to free.
+   */
+  releaseRan(): boolean {
+    if (this.#batchEnd === 0) return false;
+    const before = this.#wasm.timerCount();
+    this.#wasm.timerReleaseRan(this.runPosition());
+    return this.#wasm.timerCount() < before;
+  }
+
+  /** Ends the batch (every cell run) and takes the next; its length, 0 when the pass is over. */
+  #refill(): number {
+    this.#batchAt = 0;
+    return (this.#batchEnd = this.#wasm.timerNextBatch(this.#batchEnd));
+  }
+}
+
+/** NIL cells the last runCells passed. */
+let cellsSkipped = 0;
+
+/**
+ * The timeouts of cells `at` .. `stop` - 1, run back to back, with no call
+ * into wasm and the fewest steps between callbacks. A function of its own,
+ * small and called once per group: in a fresh process V8 optimizes it
+ * after a few thousand timeouts, where the same loop inside fireTimeouts
+ * waited for the whole of fireTimeouts to be compiled and swapped in (on
+ * this 2-core machine, most of a 100,000-timeout pass: 4-6M timeouts/s
+ * against 11-19M/s, bench/timers.ts, scenario fire-same-ms). Returns the
+ * next cell, ~cell when that cell is a Timer's, or the cell after the
+ * callback that halted the loop; cellsSkipped counts the NIL cells passed.
+ */
+function runCells(cells: Int32Array, slots: (Timer | TimeoutCallback | undefined)[], args: unknown[] | undefined, state: LoopState, run: CallbackRunner, at: number, stop: number): number {
+  let skipped = 0;
+  while (at !== stop) {
+    const index = cells[at]!;
+    if (index < 0) {
+      at++;
+      skipped++;
+      continue;
+    }
+    const callback = slots[index];
+    if (typeof callback !== 'function') {
+      cellsSkipped = skipped;
+      return ~at;
+    }
+    slots[index] = undefined;
+    at++;
+    try {
+      callback((args === undefined ? undefined : takeArg(args, index)) as never);
+    } catch (error) {
+      run.failed(error, CB.timer, -1, undefined);
+    }
+    if (state.halted) break;
+  }
+  cellsSkipped = skipped;
+  return at;
+}
+
+/** A due timeout's argument, taken out of the table. */
+function takeArg(args: unknown[], index: number): unknown {
+  if (index >= args.length) return undefined;
+  const arg = args[index];
+  args[index] = undefined;
+  return arg;
+}
+
+/** An interval's next firing (before jitter), by its missed-tick policy. */
+function nextTick(timer: DetailedTimer, now: number): number {
+  const period = timer.exactDelay;
+  if (timer.missed === 'delay') return now + period;
+  const next = timer.base + period;
+  if (timer.missed === 'burst' || next > now) return next;
+  // skip: the first tick of the original phase after now.
+  return timer.base + period * (Math.floor((now - timer.base) / period) + 1);
+}
