@@ -34,9 +34,10 @@ export function request(...args: (string | Buffer)[]): Buffer {
 
 /**
  * A raw client: `exchange(input, expected)` writes `input` and waits until
- * exactly `expected` has come back (as many bytes), returning what came.
+ * as many bytes as `expected` has have come back (or, given a predicate,
+ * until it holds of what came, or until the socket closes), returning what came.
  */
-export function rawClient(socket: import('node:net').Socket): { exchange(input: string | Buffer, expected: string): Promise<string>; closed: Promise<void> } {
+export function rawClient(socket: import('node:net').Socket): { exchange(input: string | Buffer, expected: string | ((text: string) => boolean)): Promise<string>; closed: Promise<void> } {
   let received = Buffer.alloc(0);
   let waiter: (() => void) | undefined;
   socket.on('data', (chunk: Buffer) => {
@@ -53,10 +54,16 @@ export function rawClient(socket: import('node:net').Socket): { exchange(input: 
     async exchange(input, expected) {
       received = Buffer.alloc(0);
       socket.write(input);
-      const want = Buffer.byteLength(expected, 'latin1');
-      while (received.length < want && !socket.destroyed) await new Promise<void>((resolve) => (waiter = resolve));
+      const done = typeof expected === 'string' ? (): boolean => received.length >= Buffer.byteLength(expected, 'latin1') : (): boolean => expected(received.toString('latin1'));
+      while (!done() && !socket.destroyed) await new Promise<void>((resolve) => (waiter = resolve));
       waiter = undefined;
       return received.toString('latin1');
     },
   };
+}
+
+/** Whether `text` holds one whole bulk (`$N`) or verbatim (`=N`) reply. */
+export function wholeBulk(text: string): boolean {
+  const header = /^[$=](\d+)\r\n/.exec(text);
+  return header !== null && text.length >= header[0].length + Number(header[1]) + 2;
 }
