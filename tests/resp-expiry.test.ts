@@ -35,8 +35,9 @@ test('EXPIRE, PEXPIRE, TTL, PTTL, PERSIST and SET EX/PX follow the loop clock; a
       await check('PEXPIRE k 100\r\nSET p v PX 50\r\nSET e v EX 1\r\nPTTL p\r\n', ':1\r\n+OK\r\n+OK\r\n:50\r\n', 'PEXPIRE, SET PX and EX');
       await check('EXPIRE k 5 NX\r\nEXPIRE k 5 GT\r\nEXPIRE k 1 LT\r\nPTTL k\r\nEXPIRE k 1 XX GT\r\nEXPIRE k 1 NX XX\r\nEXPIRE k 1 GT LT\r\nEXPIRE k 1 BOGUS\r\n',
         ':0\r\n:1\r\n:1\r\n:1000\r\n:0\r\n-ERR NX and XX, GT or LT options at the same time are not compatible\r\n-ERR GT and LT options at the same time are not compatible\r\n-ERR Unsupported option BOGUS\r\n', 'EXPIRE options');
+      await check('SET forever v\r\nEXPIRE forever 5 GT\r\nEXPIRE forever 5 XX\r\nEXPIRE forever 5 LT\r\nTTL forever\r\n', '+OK\r\n:0\r\n:0\r\n:1\r\n:5\r\n', 'no deadline is an infinite one: GT and XX refuse, LT sets');
       await check('EXPIRE k x\r\nEXPIRE k 9223372036854775807\r\n', "-ERR value is not an integer or out of range\r\n-ERR invalid expire time in 'expire' command\r\n", 'EXPIRE errors');
-      await check('SET keep v EX 100\r\nSET keep w KEEPTTL\r\nTTL keep\r\nSET keep x\r\nTTL keep\r\nEXPIRE keep 100\r\nINCR keep\r\nTTL keep\r\n', '+OK\r\n+OK\r\n:100\r\n+OK\r\n:-1\r\n:1\r\n-ERR value is not an integer or out of range\r\n:100\r\n', 'KEEPTTL, and a plain SET drops the deadline');
+      await check('SET keep v EX 100\r\nSET keep w KEEPTTL\r\nTTL keep\r\nSET keep 5\r\nTTL keep\r\nEXPIRE keep 100\r\nINCR keep\r\nTTL keep\r\nAPPEND keep 0\r\nTTL keep\r\n', '+OK\r\n+OK\r\n:100\r\n+OK\r\n:-1\r\n:1\r\n:6\r\n:100\r\n:2\r\n:100\r\n', 'KEEPTTL, INCR and APPEND keep the deadline, a plain SET drops it');
       time.ms += 50;
       await check('GET p\r\nEXISTS p\r\nTTL p\r\nPTTL e\r\n', '$-1\r\n:0\r\n:-2\r\n:950\r\n', 'expired at its deadline exactly');
       time.ms += 949;
@@ -61,8 +62,10 @@ test('the sweep frees expired keys that nobody reads, a bounded number per perio
       input += 'SET forever v\r\nDBSIZE\r\n';
       await client.exchange(input, '+OK\r\n'.repeat(1001) + ':1001\r\n');
       assert.is(factory.store.size, 1001);
-      time.ms += 10;
-      // Each sweep checks at most 320 keys: all 1000 take several periods.
+      // One sweep, the first after the keys expired, checks 16 rounds of 20 keys: 320 freed, no more.
+      time.ms += SWEEP_INTERVAL_MS + 10;
+      await until(() => factory.store.size < 1001, 'the first sweep', () => new Promise((resolve) => setTimeout(resolve, 20)));
+      assert.is(factory.store.size, 1001 - 320, 'one sweep frees at most 320 keys');
       await until(() => { time.ms += SWEEP_INTERVAL_MS; return factory.store.size === 1; }, () => `the sweep to free every expired key (${factory.store.size} left)`, () => new Promise((resolve) => setTimeout(resolve, 20)));
       assert.ok(factory.store.has('forever'));
     } finally {
