@@ -20,7 +20,24 @@ export function installed(tool: string): boolean {
  * fails in CI and is skipped, with a note, elsewhere.
  */
 export function testWithTools(tools: readonly string[], name: string, body: () => void | Promise<void>): void {
-  const missing = tools.filter((tool) => !installed(tool));
+  testWithout(tools.filter((tool) => !installed(tool)), name, body);
+}
+
+/** Whether python3 is on PATH and imports `module`. */
+export function pythonModuleInstalled(module: string): boolean {
+  return spawnSync('python3', ['-c', 'import sys, importlib; importlib.import_module(sys.argv[1])', module]).status === 0;
+}
+
+/**
+ * Defines the test `name` when python3 imports every one of `modules`
+ * (CI installs them as Debian packages, python3-<module>), with the rule of
+ * testWithTools otherwise.
+ */
+export function testWithPythonModules(modules: readonly string[], name: string, body: () => void | Promise<void>): void {
+  testWithout(modules.filter((module) => !pythonModuleInstalled(module)).map((module) => `python3 module ${module}`), name, body);
+}
+
+function testWithout(missing: readonly string[], name: string, body: () => void | Promise<void>): void {
   if (missing.length === 0) {
     test(name, body);
   } else if (toolsRequired) {
