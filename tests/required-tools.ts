@@ -5,6 +5,7 @@
 // quietly running less. scripts/test-native.mjs applies the same rule to
 // valgrind through `toolsRequired`.
 import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { test } from 'uvu';
 
 /** True in CI, where a missing tool is a failure rather than a skip. */
@@ -23,9 +24,15 @@ export function testWithTools(tools: readonly string[], name: string, body: () =
   testWithout(tools.filter((tool) => !installed(tool)), name, body);
 }
 
-/** Whether python3 is on PATH and imports `module`. */
+/**
+ * The python3 the tests run: Debian's, where CI's apt-get puts python3-<module>
+ * (a python3 first on PATH, pyenv's say, would not see it); PYTHON overrides.
+ */
+export const PYTHON = process.env.PYTHON ?? (existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3');
+
+/** Whether PYTHON imports `module`. */
 export function pythonModuleInstalled(module: string): boolean {
-  return spawnSync('python3', ['-c', 'import sys, importlib; importlib.import_module(sys.argv[1])', module]).status === 0;
+  return spawnSync(PYTHON, ['-c', 'import sys, importlib; importlib.import_module(sys.argv[1])', module]).status === 0;
 }
 
 /**

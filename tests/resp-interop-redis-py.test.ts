@@ -9,7 +9,7 @@ import { respProtocol } from '../src/protocols/resp.js';
 import { HOST } from './helpers/fds.js';
 import { recording } from './helpers/resp-clients.js';
 import { withServer } from './helpers/servers.js';
-import { testWithPythonModules } from './required-tools.js';
+import { PYTHON, testWithPythonModules } from './required-tools.js';
 
 /** Prints "ok" once every check holds; an assertion error otherwise (and a non-zero exit). */
 const SCRIPT = String.raw`
@@ -49,7 +49,7 @@ testWithPythonModules(['redis'], 'redis-py, default options: connects, runs comm
   const { factory, sent } = recording(respProtocol());
   await withServer(factory, {}, 'redis-py', async (_server, port) => {
     const result = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-      execFile('python3', ['-c', SCRIPT, HOST, String(port)], { timeout: 15_000 }, (error, stdout, stderr) => {
+      execFile(PYTHON, ['-c', SCRIPT, HOST, String(port)], { timeout: 15_000 }, (error, stdout, stderr) => {
         resolve({ code: error ? Number((error as NodeJS.ErrnoException).code ?? 1) : 0, stdout, stderr });
       });
     });
