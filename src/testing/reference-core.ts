@@ -196,14 +196,17 @@ export class ReferenceCore {
     if (role === ROLE_NONE) return ERR_NOT_REGISTERED;
     if (role !== ROLE_CLIENT && role !== ROLE_WATCH) return ERR_BAD_ROLE;
     this.#flags[fd] = flags;
-    const mask = referenceMaskFor(role, flags);
-    if (mask === this.#mask[fd]) return 0;
-    this.#mask[fd] = mask;
+    // Cancel before comparing masks, as the core does: a disarmed one-shot fd
+    // has mask 0 both before and after losing its interest, yet its pending
+    // records must go.
     let unwanted = 0;
     if (!(flags & WANT_READ)) unwanted |= 1 << KIND_READ;
     if (!(flags & WANT_WRITE)) unwanted |= 1 << KIND_WRITE;
     if (role === ROLE_WATCH && !(flags & WANT_HANGUP)) unwanted |= 1 << KIND_HANGUP;
     this.#cancelRecords(this.#firstRecord[fd]!, this.#pendingCount[fd]!, fd, this.#generation[fd]!, unwanted);
+    const mask = referenceMaskFor(role, flags);
+    if (mask === this.#mask[fd]) return 0;
+    this.#mask[fd] = mask;
     return 1;
   }
 
