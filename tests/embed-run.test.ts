@@ -175,11 +175,14 @@ async function firstWakeAfterArming(blockedMs: number, timerMs: number): Promise
   try {
     return await withTimeout(new Promise<number>((resolve) => {
       running.setTimeout(() => {
+        // Timed from the callback's start, right after the wait: making the
+        // loop below takes time of its own (tens of ms under ASan), which a
+        // stale clock would hide and a current one counts.
+        const armed = performance.now();
         // Made here, so its wheel is current: the timer is waited for in one go.
         const loop = (started = new TestLoop());
         loop.start();
         loop.setTimeout(() => {}, timerMs);
-        const armed = performance.now();
         // Looked at once per turn of Node's loop: a late look only makes the wake seem later.
         const look = (): void => {
           if (loop.metrics().iterations > 0) resolve(performance.now() - armed);
@@ -196,16 +199,15 @@ async function firstWakeAfterArming(blockedMs: number, timerMs: number): Promise
 }
 
 test("libuv's clock is current in a callback after run()'s wait: a libuv timer started there counts from now", async () => {
-  // uv_timer_start counts from libuv's cached time. After a 60 ms wait (one
+  // uv_timer_start counts from libuv's cached time. After a 200 ms wait (one
   // wait: the running loop and its wheel are fresh, so its timer is on the
   // wheel's first level), a cached time from before the wait would put a
-  // 30 ms timer 30 ms in the past, and the started loop would wake at once.
-  // Five tries: Node's own work may end a wait early and refresh the time.
-  // A third of the timer is the bound: the time between the wait and the
-  // callback that arms the timer counts too (19 ms seen under ASan).
+  // 100 ms timer 100 ms in the past, and the started loop would wake as soon
+  // as it was made; a current one wakes it 100 ms after the wait. Five
+  // tries: Node's own work may end a wait early and refresh the time.
   const wakes: number[] = [];
-  for (let i = 0; i < 5; i++) wakes.push(await firstWakeAfterArming(60, 30));
-  assert.ok(wakes.every((ms) => ms >= 10), `a 30 ms timer woke the started loop after ${wakes.map((ms) => ms.toFixed(1)).join(', ')} ms`);
+  for (let i = 0; i < 5; i++) wakes.push(await firstWakeAfterArming(200, 100));
+  assert.ok(wakes.every((ms) => ms >= 80), `a 100 ms timer woke the started loop after ${wakes.map((ms) => ms.toFixed(1)).join(', ')} ms`);
 });
 
 test.run();
