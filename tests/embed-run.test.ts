@@ -199,15 +199,16 @@ async function firstWakeAfterArming(blockedMs: number, timerMs: number): Promise
 }
 
 test("libuv's clock is current in a callback after run()'s wait: a libuv timer started there counts from now", async () => {
-  // uv_timer_start counts from libuv's cached time. After a 200 ms wait (one
-  // wait: the running loop and its wheel are fresh, so its timer is on the
-  // wheel's first level), a cached time from before the wait would put a
-  // 100 ms timer 100 ms in the past, and the started loop would wake as soon
-  // as it was made; a current one wakes it 100 ms after the wait. Five
-  // tries: Node's own work may end a wait early and refresh the time.
+  // uv_timer_start counts from libuv's cached time. After a 60 ms wait (one
+  // wait: the running loop and its wheel are fresh, so its 30 ms timer is on
+  // the wheel's first level and the started loop's first wake is that
+  // timer), a cached time from before the wait would put the timer 30 ms in
+  // the past, and the started loop would wake as soon as it was made; a
+  // current one wakes it 30 ms after the wait. Five tries: Node's own work
+  // may end a wait early and refresh the time.
   const wakes: number[] = [];
-  for (let i = 0; i < 5; i++) wakes.push(await firstWakeAfterArming(200, 100));
-  assert.ok(wakes.every((ms) => ms >= 80), `a 100 ms timer woke the started loop after ${wakes.map((ms) => ms.toFixed(1)).join(', ')} ms`);
+  for (let i = 0; i < 5; i++) wakes.push(await firstWakeAfterArming(60, 30));
+  assert.ok(wakes.every((ms) => ms >= 25), `a 30 ms timer woke the started loop after ${wakes.map((ms) => ms.toFixed(1)).join(', ')} ms`);
 });
 
 test.run();
