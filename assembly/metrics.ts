@@ -120,6 +120,13 @@ export function noteTimer(latenessNs: f64): void {
   observe(HISTOGRAM_TIMER_LATENESS_US, latenessNs / 1000);
 }
 
+/** `timers` timers that fired `latenessNs` after their deadline (one deadline: a batch's run of them). */
+export function noteTimers(latenessNs: f64, timers: i32): void {
+  count(COUNTER_TIMERS_FIRED, <f64>timers);
+  const at = bucketAt(HISTOGRAM_TIMER_LATENESS_US, bucketOf(latenessNs / 1000));
+  store<f64>(at, load<f64>(at) + <f64>timers);
+}
+
 /** Host-side counters (iterations, busy time, errors...): one call each. */
 export function noteCount(counter: i32, by: f64): void {
   if (<u32>counter < <u32>COUNTERS) count(counter, by);

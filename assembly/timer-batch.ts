@@ -27,12 +27,13 @@
 // head of `pass`, in order, for the next take: a pass the host left early
 // goes on where it stopped.
 
-import { noteTimer } from './metrics';
+import { noteTimer, noteTimers } from './metrics';
 import {
   BATCH,
   deadlineOf,
   DUE,
   entryAt,
+  nextOf,
   headOf,
   hold,
   listOf,
@@ -42,6 +43,9 @@ import {
   prepend,
   prevOf,
   release,
+  setHead,
+  setPrev,
+  setTail,
   unlink,
   earliestIn,
 } from './timer-entries';
@@ -170,34 +174,70 @@ export function timerReleaseRan(done: i32): void {
 
 @inline function takeBatch(): i32 {
   let count: i32 = 0;
+  // `pass` first: the held timers of earlier passes (one millisecond's at most).
   while (count < TIMER_BATCH) {
-    let index = headOf(PASS);
-    if (index == NIL) index = headOf(DUE);
+    const index = headOf(PASS);
     if (index == NIL) break;
     unlink(index);
-    if (deadlineOf(index) > passNow) {
-      hold(index);
-      continue;
-    }
-    store<i32>(timerBatchBase + (<usize>count << 2), index);
-    const entry = entryAt(index);
-    store<i32>(entry, count, 12);
-    store<i32>(entry, BATCH, 20);
-    count++;
+    if (deadlineOf(index) > passNow) hold(index);
+    else count = toCell(index, count);
   }
+  // Then `due`, walked from its head: the run taken is cut off the list
+  // once, at the end, rather than unlinked entry by entry (a pass of many
+  // timers is mostly this loop).
+  let index = headOf(DUE);
+  while (count < TIMER_BATCH && index != NIL) {
+    const next = nextOf(index);
+    if (deadlineOf(index) > passNow) {
+      cutDue(index);
+      unlink(index);
+      hold(index);
+    } else {
+      count = toCell(index, count);
+    }
+    index = next;
+  }
+  cutDue(index);
   batchCount = count;
   return count;
+}
+
+/** `due` begins at `index` (NIL: empty): the entries before it were taken. */
+@inline function cutDue(index: i32): void {
+  setHead(DUE, index);
+  if (index == NIL) setTail(DUE, NIL);
+  else setPrev(index, NIL);
+}
+
+/** Puts a due entry in the batch's next cell, pending; returns the cells filled. */
+@inline function toCell(index: i32, count: i32): i32 {
+  store<i32>(timerBatchBase + (<usize>count << 2), index);
+  const entry = entryAt(index);
+  store<i32>(entry, count, 12);
+  store<i32>(entry, BATCH, 20);
+  return count + 1;
 }
 
 @inline function endBatch(done: i32): void {
   const count = batchCount;
   const ran = done < 0 ? 0 : done < count ? done : count;
+  // Fired timers are counted by runs of one deadline (timers due together
+  // share it): one histogram update per run instead of one per timer.
+  let deadline: f64 = NaN;
+  let alike: i32 = 0;
   for (let cell = 0; cell < ran; cell++) {
     const index = load<i32>(timerBatchBase + (<usize>cell << 2));
     if (index == NIL) continue;
-    noteTimer((passNow - deadlineOf(index)) * 1e6);
+    const own = deadlineOf(index);
+    if (own != deadline) {
+      if (alike > 0) noteTimers((passNow - deadline) * 1e6, alike);
+      deadline = own;
+      alike = 0;
+    }
+    alike++;
     release(index);
   }
+  if (alike > 0) noteTimers((passNow - deadline) * 1e6, alike);
   for (let cell = count - 1; cell >= ran; cell--) {
     const index = load<i32>(timerBatchBase + (<usize>cell << 2));
     if (index != NIL) prepend(PASS, index);

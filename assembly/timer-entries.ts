@@ -103,7 +103,7 @@ export function resetEntries(): void {
 @inline export function prevOf(index: i32): i32 {
   return load<i32>(entryAt(index), 12);
 }
-@inline function setPrev(index: i32, prev: i32): void {
+@inline export function setPrev(index: i32, prev: i32): void {
   store<i32>(entryAt(index), prev, 12);
 }
 @inline export function generationAt(index: i32): u32 {

@@ -95,8 +95,9 @@ export class CallbackRunner {
    * them (the handle-free timeouts of a timer pass): each is counted, at
    * their mean duration, and the group is reported as one slow callback if
    * it took slowCallbackMs. With the trace ring on, groups are of one.
+   * Returns how long they took (ms).
    */
-  ranMany(kind: number, count: number): void {
+  ranMany(kind: number, count: number): number {
     const start = this.#start;
     const finished = performance.now();
     const duration = finished - start;
@@ -104,6 +105,7 @@ export class CallbackRunner {
     this.#wasm.noteCallbacks(count, duration * 1e6);
     if (duration >= this.#slowMs) this.#slow(kind, -1, undefined, duration);
     this.#trace?.record(kind, -1, undefined, start, duration);
+    return duration;
   }
 
   /**

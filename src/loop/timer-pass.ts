@@ -28,13 +28,26 @@ export type TimeoutCallback = (arg: never) => void;
 export type TimerSlots = (Timer | TimeoutCallback | undefined)[];
 
 /**
- * Handle-free timeouts of one pass run back to back, and the clock is read
- * after every TIMEOUTS_PER_CLOCK_READ of them rather than after each: a read
- * (performance.now()) costs about 50 ns here, as much as a small timeout,
- * and 32 brings it to under 2 ns each while a slow one still shows, in a
- * group of at most 32 (bench/timers.ts, scenario fire-same-ms).
+ * Handle-free timeouts of one pass run back to back, in groups, and the
+ * clock is read after each group rather than after each timeout: a read
+ * (performance.now()) costs about 50 ns here, as much as a small timeout.
+ * A pass's first group is TIMEOUTS_PER_CLOCK_READ timeouts; each next one
+ * is sized to take about TIMEOUT_GROUP_MS at the pace of the one before
+ * (timeoutGroup): at most twice as many, 1 to TIMER_BATCH. So a run of
+ * fast timeouts reads the clock about once per batch (a pass of 100,000
+ * reads it about a hundred times instead of 3,125, and the clock's and the
+ * runner's code is not hot enough to be compiled in the middle of it:
+ * bench/timers.ts, scenario fire-same-ms), and a slow one is timed in a
+ * group of a few, or alone.
  */
 export const TIMEOUTS_PER_CLOCK_READ = 32;
+
+/**
+ * What a group of timeouts is sized to take, ms: 50 µs, a thousand clock
+ * reads' worth, so reading costs about 0.1%, and a slow timeout's reported
+ * duration ('slow') is its own plus about this much.
+ */
+export const TIMEOUT_GROUP_MS = 0.05;
 
 /** What a pass runs next (TimerPass.advance, peek, fireTimeouts). */
 export const PASS_OVER = -1;
@@ -151,7 +164,8 @@ export class TimerPass {
     // No timeout due in this pass was given an argument unless the table
     // existed when the pass began: a timeout set during it is not due in it.
     const args = this.#args();
-    const group = run.trace === undefined ? TIMEOUTS_PER_CLOCK_READ : 1;
+    const traced = run.trace !== undefined;
+    let group = traced ? 1 : TIMEOUTS_PER_CLOCK_READ;
     let at = this.#batchAt;
     let end = this.#batchEnd;
     let next = PASS_OVER;
@@ -171,7 +185,10 @@ export class TimerPass {
           next = NEXT_TIMER;
         }
         const ran = at - from - cellsSkipped;
-        if (ran > 0) run.ranMany(CB.timer, ran);
+        if (ran > 0) {
+          const ms = run.ranMany(CB.timer, ran);
+          if (!traced) group = timeoutGroup(group, ran, ms);
+        }
         if (next === NEXT_TIMER || state.halted) break;
       }
       returned = true;
@@ -272,6 +289,17 @@ function runCells(cells: Int32Array, slots: (Timer | TimeoutCallback | undefined
   }
   cellsSkipped = skipped;
   return at;
+}
+
+/**
+ * The next group's size, after `ran` timeouts took `ms`: as many as take
+ * TIMEOUT_GROUP_MS at that pace, at most twice `group`, 1 to TIMER_BATCH.
+ */
+export function timeoutGroup(group: number, ran: number, ms: number): number {
+  const most = group < TIMER_BATCH / 2 ? group * 2 : TIMER_BATCH;
+  if (!(ms > 0)) return most;
+  const fit = Math.floor((ran * TIMEOUT_GROUP_MS) / ms);
+  return fit < 1 ? 1 : fit < most ? fit : most;
 }
 
 /** A due timeout's argument, taken out of the table. */
