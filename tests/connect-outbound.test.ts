@@ -5,20 +5,20 @@
 // 'close' with its code and the protocol's close hook, never as the loop's
 // 'error'.
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type Server as NetServer, type Socket } from 'node:net';
+import { connect as netConnect, createServer, type Server as NetServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import { connect, type CloseReason, type Connection, type Protocol, type SystemError } from '../src/index.js';
+import { BACKENDS, connect, sockets, type BackendName, type CloseReason, type Connection, type Protocol, type SystemError } from '../src/index.js';
 import { HOST } from './helpers/fds.js';
 import { until, withTimeout } from './helpers/waiting.js';
 import { TestLoop } from './test-loop.js';
 
 /** Runs a loop while `body` runs; every loop error is collected and must be none. */
-async function withLoop(what: string, body: (loop: TestLoop) => Promise<void>): Promise<void> {
-  const loop = new TestLoop({ fatalErrors: false });
+async function withLoop(what: string, body: (loop: TestLoop) => Promise<void>, backend: BackendName = 'epoll'): Promise<void> {
+  const loop = new TestLoop({ fatalErrors: false, backend });
   const loopErrors: unknown[] = [];
   loop.on('error', (error) => loopErrors.push(error));
   const running = loop.run();
@@ -93,6 +93,27 @@ test('echo round trip to a node:net server; writes made before the connect are q
   }
 });
 
+test('end() before the connect (the name not even resolved): it connects first, then sends its EOF; the peer sees a clean end', async () => {
+  const peerEvents: string[] = [];
+  const peer = await netServer((socket) => {
+    peerEvents.push('connection');
+    socket.on('data', (chunk: Buffer) => peerEvents.push(`data ${chunk}`));
+    socket.on('end', () => peerEvents.push('end'));
+  }, { host: HOST });
+  try {
+    await withLoop('end() before connect', async (loop) => {
+      const protocol = recorder();
+      const connection = connect(loop, { host: 'localhost', port: peer.port }, protocol.factory);
+      connection.end();
+      assert.is(connection.write('too late'), false, 'a write after end() is refused even before the connect');
+      assert.equal(await closeOf(connection), ['end', undefined]);
+      assert.equal(peerEvents, ['connection', 'end']);
+    });
+  } finally {
+    await peer.close();
+  }
+});
+
 test('a host name goes through node:dns: localhost connects', async () => {
   const peer = await netServer(echo, { host: HOST });
   try {
@@ -114,28 +135,30 @@ test('a host name goes through node:dns: localhost connects', async () => {
   }
 });
 
-test('a refused port: \'close\' with ECONNREFUSED, \'error\' when listened to, the close hook, and nothing on the loop\'s error', async () => {
-  // A port nobody listens on: listen, note the port, close.
-  const gone = await netServer(() => {}, { host: HOST });
-  await gone.close();
-  await withLoop('a refused connect', async (loop) => {
-    const protocol = recorder();
-    const connection = connect(loop, { host: HOST, port: gone.port }, protocol.factory);
-    const errors: string[] = [];
-    connection.on('error', (error) => errors.push(error.code ?? 'none'));
-    connection.write('never sent');
-    const [reason, error] = await closeOf(connection);
-    assert.is(reason, 'error');
-    assert.is(error?.code, 'ECONNREFUSED');
-    assert.equal(errors, ['ECONNREFUSED']);
-    assert.equal(protocol.closes, [['error', 'ECONNREFUSED']]);
-    assert.ok(connection.isClosed);
-    // A write after it closed is refused too.
-    assert.is(connection.write('late'), false);
-    await until(() => errors.length === 2, 'the write-after-close error');
-    assert.equal(errors, ['ECONNREFUSED', 'ERR_STREAM_DESTROYED']);
+for (const backend of BACKENDS) {
+  test(`${backend}: a refused port: 'close' with ECONNREFUSED, 'error' when listened to, the close hook, and nothing on the loop's error`, async () => {
+    // A port nobody listens on: listen, note the port, close.
+    const gone = await netServer(() => {}, { host: HOST });
+    await gone.close();
+    await withLoop(`a refused connect (${backend})`, async (loop) => {
+      const protocol = recorder();
+      const connection = connect(loop, { host: HOST, port: gone.port }, protocol.factory);
+      const errors: string[] = [];
+      connection.on('error', (error) => errors.push(error.code ?? 'none'));
+      connection.write('never sent');
+      const [reason, error] = await closeOf(connection);
+      assert.is(reason, 'error');
+      assert.is(error?.code, 'ECONNREFUSED');
+      assert.equal(errors, ['ECONNREFUSED']);
+      assert.equal(protocol.closes, [['error', 'ECONNREFUSED']]);
+      assert.ok(connection.isClosed);
+      // A write after it closed is refused too.
+      assert.is(connection.write('late'), false);
+      await until(() => errors.length === 2, 'the write-after-close error');
+      assert.equal(errors, ['ECONNREFUSED', 'ERR_STREAM_DESTROYED']);
+    }, backend);
   });
-});
+}
 
 test('a name that does not resolve: \'close\' with the lookup\'s ENOTFOUND and the close hook', async () => {
   await withLoop('an unresolvable name', async (loop) => {
@@ -181,16 +204,14 @@ test('a Unix socket path: echo round trip against a node:net Unix server; a miss
 test('a connect that takes longer than timeoutMs closes with ETIMEDOUT: a listener whose backlog is full', async () => {
   // A raw listener with backlog 0 that never accepts: once its queue is full
   // the kernel drops further SYNs, and a connect waits (on loopback).
-  const { sockets } = await import('../src/index.js');
   const listener = sockets.listen(HOST, 0, { backlog: 1 });
   const port = sockets.localPort(listener);
   const fillers: Socket[] = [];
   try {
     await withLoop('a timed-out connect', async (loop) => {
       // Fill the accept queue with plain clients until one stays unconnected.
-      const net = await import('node:net');
       for (let i = 0; i < 8; i++) {
-        const socket = net.connect(port, HOST);
+        const socket = netConnect(port, HOST);
         socket.on('error', () => {});
         fillers.push(socket);
       }
