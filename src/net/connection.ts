@@ -99,12 +99,16 @@ export const connected: unique symbol = Symbol('wasmloop.connection.connected');
 /** `connection[fail](error)`: ends the connection, its close carrying `error` (the protocol threw). Internal. */
 export const fail: unique symbol = Symbol('wasmloop.connection.fail');
 
+/** The queue of every connection that has queued nothing yet: shared, and never written to (#enqueue replaces it). */
+const NO_QUEUE: Uint8Array[] = [];
+
 /** setsockopt's answers on a socket that has no such option (a Unix domain socket): nothing to set. */
 const NO_SUCH_OPTION = new Set([-osConstants.errno.EOPNOTSUPP, -osConstants.errno.ENOPROTOOPT]);
 
 export class Connection extends Emitter<ConnectionEventMap> {
   #fd: number;
-  #queue: Uint8Array[] = [];
+  /** NO_QUEUE until the first write that queues: an idle connection holds no array of its own. */
+  #queue: Uint8Array[] = NO_QUEUE;
   #queued = 0;
   #readPaused = false;
   #ending = false;
@@ -207,7 +211,7 @@ export class Connection extends Emitter<ConnectionEventMap> {
     if (bytes.length === 0) return !this.#readPaused;
     if (this.#corked && !this.#connecting) {
       if (this.#borrowedFrom < 0) this.#borrowedFrom = this.#queue.length;
-      this.#queue.push(bytes);
+      this.#enqueue(bytes);
       this.#queued += bytes.length;
       // Past the high watermark, stop reading now rather than at uncork.
       if (this.#queued >= this.limits.highWaterMark) this.#afterQueueChange();
@@ -225,7 +229,7 @@ export class Connection extends Emitter<ConnectionEventMap> {
       if (written === bytes.length) return true;
       offset = written ?? 0;
     }
-    this.#queue.push(Uint8Array.prototype.slice.call(bytes, offset));
+    this.#enqueue(Uint8Array.prototype.slice.call(bytes, offset));
     this.#queued += bytes.length - offset;
     this.#afterQueueChange();
     return !this.#readPaused;
@@ -275,7 +279,7 @@ export class Connection extends Emitter<ConnectionEventMap> {
   close(reason: CloseReason = 'close', error?: SystemError): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#queue = [];
+    this.#queue = NO_QUEUE;
     this.#queued = 0;
     this.#borrowedFrom = -1;
     const failure = this.#extra?.failure;
@@ -416,6 +420,11 @@ export class Connection extends Emitter<ConnectionEventMap> {
     if (this.#peerEnded) return;
     this.#peerEnded = true;
     this.#reading = false;
+  }
+
+  #enqueue(bytes: Uint8Array): void {
+    if (this.#queue === NO_QUEUE) this.#queue = [bytes];
+    else this.#queue.push(bytes);
   }
 
   #consume(written: number): void {
