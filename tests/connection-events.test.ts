@@ -185,4 +185,21 @@ test('strings are written in their encoding (utf8 by default); end(data, encodin
   });
 });
 
+test("a protocol close hook that throws: reported on the loop's 'error', and 'close' still comes", async () => {
+  const loopErrors: string[] = [];
+  const seen = served(() => ({
+    data() {},
+    close() {
+      throw new Error('close hook failed');
+    },
+  }));
+  await withServer(seen.factory, {}, 'close hook throws', async (server, port) => {
+    server.loop.on('error', (error) => void loopErrors.push((error as Error).message));
+    const client = await connected(HOST, port);
+    client.end();
+    await until(() => seen.events.includes('close end'), () => `the close (${seen.events})`);
+    assert.equal(loopErrors, ['close hook failed']);
+  }, { fatalErrors: false });
+});
+
 test.run();
