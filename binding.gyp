@@ -10,6 +10,7 @@
         "native/backend_select.c",
         "native/fds.c",
         "native/node_loop.c",
+        "native/socket_info.c",
         "native/sockets.c"
       ],
       "cflags": ["-std=gnu11", "-O2", "-Wall", "-Wextra", "-fvisibility=hidden"],

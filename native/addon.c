@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/select.h>
+#include <sys/socket.h>
 
 #include "glue.h"
 
@@ -247,6 +248,60 @@ static napi_value sock_connect(napi_env env, napi_callback_info info) {
   return int_result(env, wl_connect(host, port));
 }
 
+/* connectUnix(path) -> fd | -errno; the outcome is read as for connect(). */
+static napi_value sock_connect_unix(napi_env env, napi_callback_info info) {
+  GET_ARGS(1);
+  /* Longer than any sun_path: wl_connect_unix names what is too long. */
+  char path[256];
+  if (arg_string(env, argv[0], path, sizeof path) == NULL) return int_result(env, -ENAMETOOLONG);
+  return int_result(env, wl_connect_unix(path));
+}
+
+/* address(fd, peer) -> [address, port, family] | -errno; family is the
+ * AF_* number, and an AF_UNIX socket's address is the empty string. Read
+ * once per connection, on first use: the array is fine. */
+static napi_value sock_address(napi_env env, napi_callback_info info) {
+  GET_ARGS(2);
+  int ok = 1;
+  int32_t fd = arg_i32(env, argv[0], &ok), peer = arg_i32(env, argv[1], &ok);
+  if (!ok) return int_result(env, -EINVAL);
+  char text[64]; /* INET6_ADDRSTRLEN is 46 */
+  int port = 0;
+  int family = wl_address(fd, peer, text, sizeof text, &port);
+  if (family < 0) return int_result(env, family);
+  napi_value triple, address;
+  napi_create_array_with_length(env, 3, &triple);
+  napi_create_string_utf8(env, text, NAPI_AUTO_LENGTH, &address);
+  napi_set_element(env, triple, 0, address);
+  napi_set_element(env, triple, 1, int_result(env, port));
+  napi_set_element(env, triple, 2, int_result(env, family));
+  return triple;
+}
+
+/* setKeepAlive(fd, on, idleSeconds) -> 0 | -errno */
+static napi_value sock_set_keepalive(napi_env env, napi_callback_info info) {
+  GET_ARGS(3);
+  int ok = 1;
+  int32_t fd = arg_i32(env, argv[0], &ok), on = arg_i32(env, argv[1], &ok), idle = arg_i32(env, argv[2], &ok);
+  if (!ok || idle < 0) return int_result(env, -EINVAL);
+  return int_result(env, wl_set_keepalive(fd, on != 0, idle));
+}
+
+/* tcpOptions(fd) -> [noDelay, keepAlive, keepIdleSeconds] | -errno */
+static napi_value sock_tcp_options(napi_env env, napi_callback_info info) {
+  GET_ARGS(1);
+  int ok = 1;
+  int32_t fd = arg_i32(env, argv[0], &ok);
+  if (!ok) return int_result(env, -EINVAL);
+  int values[3];
+  int rc = wl_tcp_options(fd, values);
+  if (rc < 0) return int_result(env, rc);
+  napi_value triple;
+  napi_create_array_with_length(env, 3, &triple);
+  for (uint32_t i = 0; i < 3; i++) napi_set_element(env, triple, i, int_result(env, values[i]));
+  return triple;
+}
+
 /* read(fd, bytes, offset, length) / write(...) -> count | -errno */
 static napi_value transfer(napi_env env, napi_callback_info info, int writing) {
   GET_ARGS(4);
@@ -321,6 +376,7 @@ FD_CALL(sock_error, wl_socket_error)
 FD_CALL(sock_local_port, wl_local_port)
 FD_INT_CALL(sock_accept, wl_accept)
 FD_INT_CALL(sock_shutdown, wl_shutdown)
+FD_INT_CALL(sock_set_nodelay, wl_set_nodelay)
 FD_INT_CALL(fd_dup, wl_dup_fd)
 
 /* fdLimit() -> the soft RLIMIT_NOFILE | -errno. */
@@ -448,6 +504,9 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
       {"eventfdWrite", fd_eventfd_write},  {"eventfdRead", fd_read_counter},
       {"timerfd", fd_timerfd},             {"timerfdRead", fd_read_counter},
       {"dupFd", fd_dup},                   {"fdLimit", fd_limit},
+      {"connectUnix", sock_connect_unix},  {"address", sock_address},
+      {"setNoDelay", sock_set_nodelay},    {"setKeepAlive", sock_set_keepalive},
+      {"tcpOptions", sock_tcp_options},
   };
   for (size_t i = 0; i < sizeof functions / sizeof functions[0]; i++) {
     napi_value fn;
@@ -462,6 +521,9 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
   set_int(env, exports, "ACCEPT_NODELAY", WL_ACCEPT_NODELAY);
   set_int(env, exports, "WRITEV_MAX", WRITEV_MAX);
   set_int(env, exports, "FD_SETSIZE", FD_SETSIZE);
+  /* The families address() reports. */
+  set_int(env, exports, "AF_INET", AF_INET);
+  set_int(env, exports, "AF_INET6", AF_INET6);
   /* The kernel's event bits, from <sys/epoll.h>. The core defines its own
    * copy (assembly/events.ts) for every backend to report in; a test holds
    * the two equal. EPOLLET is bit 31, hence unsigned. */

@@ -5,10 +5,12 @@
  * is an EPIPE return, never a signal. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stddef.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "wasmloop.h"
@@ -75,6 +77,27 @@ int wl_connect(const char *host, int port) {
   /* A non-blocking connect finishes later: the socket turns writable, or
    * reports EPOLLERR with the reason in SO_ERROR. */
   if (connect(fd, (struct sockaddr *)&ss, len) != 0 && errno != EINPROGRESS)
+    return fail_and_close(fd);
+  return fd;
+}
+
+int wl_connect_unix(const char *path) {
+  struct sockaddr_un un;
+  memset(&un, 0, sizeof un);
+  size_t len = strlen(path);
+  /* sun_path holds the path and its NUL; a longer one cannot be named. */
+  if (len == 0) return -EINVAL;
+  if (len >= sizeof un.sun_path) return -ENAMETOOLONG;
+  un.sun_family = AF_UNIX;
+  memcpy(un.sun_path, path, len);
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -errno;
+  /* A Unix socket connects at once or fails at once (ECONNREFUSED, ENOENT,
+   * EAGAIN for a full backlog: no connection is pending then, as libuv
+   * reports it too); the caller still learns the outcome from writability
+   * and SO_ERROR, as for TCP. */
+  socklen_t size = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len + 1);
+  if (connect(fd, (struct sockaddr *)&un, size) != 0 && errno != EINPROGRESS)
     return fail_and_close(fd);
   return fd;
 }

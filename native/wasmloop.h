@@ -104,6 +104,8 @@ enum {
 
 int wl_listen(const char *host, int port, int backlog, int flags);
 int wl_connect(const char *host, int port);
+/* A non-blocking AF_UNIX stream connect to path (-ENAMETOOLONG past sun_path). */
+int wl_connect_unix(const char *path);
 int wl_accept(int listen_fd, int flags);
 int wl_read(int fd, void *buf, size_t len);
 int wl_write(int fd, const void *buf, size_t len);
@@ -114,6 +116,18 @@ int wl_close(int fd);
 int wl_socket_error(int fd);
 /* The local port of a bound socket. */
 int wl_local_port(int fd);
+
+/* ---- A connected socket's addresses and options (socket_info.c) ----------
+ *
+ * wl_address: the local (peer 0) or remote (peer 1) address as text into
+ * text[size] and its port into *port; returns the family (AF_INET, AF_INET6,
+ * or AF_UNIX with no text), or -errno. wl_tcp_options: TCP_NODELAY,
+ * SO_KEEPALIVE and TCP_KEEPIDLE into out[0..2].
+ */
+int wl_address(int fd, int peer, char *text, size_t size, int *port);
+int wl_set_nodelay(int fd, int on);
+int wl_set_keepalive(int fd, int on, int idle_seconds);
+int wl_tcp_options(int fd, int out[3]);
 
 /* ---- Other pollable fds ------------------------------------------------------
  *

@@ -57,6 +57,7 @@ export {
   type ListenOptions,
   type AcceptOptions,
   type ShutdownHow,
+  type SocketAddress,
 } from './net/sockets.js';
 export { WasmloopError, type SystemError } from './errors.js';
 export {
@@ -72,7 +73,8 @@ export {
   type ServerOptions,
   type ServerStats,
 } from './net/server.js';
-export { Connection, type CloseReason } from './net/connection.js';
+export { Connection, type CloseReason, type ConnectionEventMap } from './net/connection.js';
+export { connect, DEFAULT_CONNECT_TIMEOUT_MS, type ConnectTarget, type ConnectOptions } from './net/connect.js';
 export type { Protocol, ProtocolFactory } from './net/protocol.js';
 export { renderPrometheus, type PrometheusOptions } from './serve/prometheus.js';
 export {

@@ -227,7 +227,7 @@ test('Connection.close() discards the queue: the peer gets only what the kernel 
   });
 });
 
-test('write() of anything but bytes is a TypeError, corked or not, and nothing is queued or sent', () => {
+test('write() of anything but bytes or a string is a TypeError, corked or not, and nothing is queued or sent', () => {
   const loop = new TestLoop();
   const { peer, local } = pair();
   const closed: string[] = [];
@@ -238,7 +238,7 @@ test('write() of anything but bytes is a TypeError, corked or not, and nothing i
       lingering: () => {},
       drained: () => {},
     });
-    throws(() => connection.write('not bytes' as unknown as Uint8Array), typeErr);
+    throws(() => connection.write(42 as unknown as Uint8Array), typeErr);
     connection.cork();
     throws(() => connection.write([1, 2, 3] as unknown as Uint8Array), typeErr);
     assert.is(connection.queuedBytes, 0);

@@ -1,6 +1,7 @@
 // A protocol that throws in data(), or whose async data() rejects, ends that
-// connection alone: what it wrote before is delivered, then it closes; the
-// error goes to the loop's 'error' as the read callback's; the server (and the
+// connection alone: what it wrote before is delivered, then it closes, its
+// 'close' and the protocol's close hook carrying the error; the error goes to
+// the loop's 'error' as the read callback's; the server (and the
 // process: a rejection nobody handles would end it) goes on serving.
 import type { Socket } from 'node:net';
 import { test } from 'uvu';
@@ -22,10 +23,15 @@ function collect(socket: Socket): { text(): string; closed: Promise<void> } {
 
 /** The fd of the last connection whose data() failed. */
 let failedFd = -1;
+/** What the failed connection's 'close' and its protocol's close hook were told: "event reason message". */
+const failedCloses: string[] = [];
 
 /** Echoes each read prefixed by `ok:`; a read that holds `boom` fails, as `fail` says, after writing `partial`. */
 function failing(fail: () => void | Promise<void>): ProtocolFactory {
-  return () => ({
+  return (served) => ({
+    close(connection, reason, error) {
+      if (connection.fd === failedFd) failedCloses.push(`hook ${reason} ${error?.message}`);
+    },
     data(connection, bytes) {
       const text = Buffer.from(bytes).toString('latin1');
       if (!text.includes('boom')) {
@@ -33,6 +39,7 @@ function failing(fail: () => void | Promise<void>): ProtocolFactory {
         return;
       }
       failedFd = connection.fd;
+      served.on('close', (reason, error) => failedCloses.push(`event ${reason} ${error?.message}`));
       connection.write(Buffer.from('partial'));
       return fail();
     },
@@ -52,6 +59,7 @@ const cases: [string, ProtocolFactory][] = [
 for (const [how, protocol] of cases) {
   test(`a data() that ${how}: its connection gets what was written, then closes; reported as { kind: 'read', fd }; others are served`, async () => {
     const errors: { message: string; context: CallbackContext }[] = [];
+    failedCloses.length = 0;
     await withServer(protocol, {}, `data() ${how}`, async (server, port) => {
       server.loop.on('error', (error, context) => void errors.push({ message: (error as Error).message, context }));
       const a = await connected(HOST, port);
@@ -77,6 +85,9 @@ for (const [how, protocol] of cases) {
         assert.is(errors[0]!.context.fd, failedFd);
         assert.is(server.stats.protocolErrors, 1);
         assert.is(server.stats.active, 2);
+        const message = errors[0]!.message;
+        await until(() => failedCloses.length === 2, () => `the failed connection's close (${failedCloses})`);
+        assert.equal(failedCloses, [`hook error ${message}`, `event error ${message}`]);
       } finally {
         a.destroy();
         b.destroy();

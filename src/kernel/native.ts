@@ -33,6 +33,15 @@ export interface NativeAddon {
   startDetach(handle: StartHandle): number;
   listen(host: string, port: number, backlog: number, flags: number): number;
   connect(host: string, port: number): number;
+  /** A non-blocking AF_UNIX connect: fd, or -errno (-ENAMETOOLONG past sun_path). */
+  connectUnix(path: string): number;
+  /** getpeername (peer 1) or getsockname (peer 0): [address, port, AF_* family]; address '' for AF_UNIX. */
+  address(fd: number, peer: number): [string, number, number] | number;
+  setNoDelay(fd: number, on: number): number;
+  /** SO_KEEPALIVE, and TCP_KEEPIDLE when on and idleSeconds > 0. */
+  setKeepAlive(fd: number, on: number, idleSeconds: number): number;
+  /** [TCP_NODELAY, SO_KEEPALIVE, TCP_KEEPIDLE seconds], or -errno. */
+  tcpOptions(fd: number): [number, number, number] | number;
   accept(fd: number, flags: number): number;
   read(fd: number, bytes: Uint8Array, offset: number, length: number): number;
   write(fd: number, bytes: Uint8Array, offset: number, length: number): number;
@@ -64,6 +73,8 @@ export interface NativeAddon {
   readonly WRITEV_MAX: number;
   /** select's limit: the select backend refuses fds >= this (-ERANGE). */
   readonly FD_SETSIZE: number;
+  readonly AF_INET: number;
+  readonly AF_INET6: number;
   /** The kernel's EPOLL* bits (<sys/epoll.h>), unsigned; the core's own must equal them. */
   readonly EPOLLIN: number;
   readonly EPOLLOUT: number;

@@ -22,10 +22,22 @@
 // still sending shuts down its sending side (the peer sees EOF after the
 // last byte) and lingers: the server reads and discards until the peer's
 // EOF, or closes it after a short bound (nginx's lingering close).
+//
+// A connection is also what a node:net user knows: events ('close', 'end',
+// 'drain', 'error', and 'connect' for an outbound one) from a small emitter
+// that costs an idle connection one empty field (emitter.ts), string writes,
+// its addresses (read from the kernel on first use, then kept), and
+// setNoDelay()/setKeepAlive(). Anything else a connection seldom needs lives
+// in one object made when first needed, so a served connection that never
+// asks stays the size it was.
+import { constants as osConstants } from 'node:os';
+
 import type { EventLoop } from '../loop/event-loop.js';
 import { setInterestUnchecked } from '../loop/internal.js';
-import { assertBytes, type SystemError } from '../errors.js';
-import { readUnchecked, sockets, WRITEV_MAX, writevUnchecked, writeUnchecked } from './sockets.js';
+import { assertBoolean, assertBytes, assertInteger, systemError, WasmloopError, type SystemError } from '../errors.js';
+import { native } from '../kernel/native.js';
+import { Emitter } from './emitter.js';
+import { addressUnchecked, readUnchecked, sockets, WRITEV_MAX, writevUnchecked, writeUnchecked, type SocketAddress } from './sockets.js';
 
 export interface ConnectionLimits {
   /** Queued bytes at which reading pauses. */
@@ -55,9 +67,48 @@ export interface ConnectionEvents {
   drained(connection: Connection): void;
 }
 
-export class Connection {
-  readonly fd: number;
-  #queue: Uint8Array[] = [];
+/** A connection's events, with their listeners' arguments. */
+export interface ConnectionEventMap {
+  /** Closed, once: why, and the error when one closed it. Nothing is emitted after it. */
+  close: (reason: CloseReason, error?: SystemError) => void;
+  /** The peer finished sending (its EOF); the protocol's end() runs after this. */
+  end: () => void;
+  /** The queue drained below the low watermark after write() returned false. */
+  drain: () => void;
+  /** The error a close carries (just before 'close'), or a write after end() or close(). Emitted only when listened to. */
+  error: (error: Error & { code?: string }) => void;
+  /** An outbound connection (connect()) is established. */
+  connect: () => void;
+}
+
+/** What an idle connection does not pay for: made on first use (addresses, options before the socket exists, a protocol's failure). */
+interface Extra {
+  remote?: SocketAddress | null;
+  local?: SocketAddress | null;
+  /** setNoDelay() and setKeepAlive() before an outbound connection has its socket. */
+  noDelay?: boolean;
+  keepAlive?: [enable: boolean, initialDelayMs: number];
+  /** Why the connection ends (the protocol threw): what its close reports. */
+  failure?: SystemError;
+}
+
+/** `connection[attach](fd)`: an outbound connection got its socket, registered writable only until connected. Internal. */
+export const attach: unique symbol = Symbol('wasmloop.connection.attach');
+/** `connection[connected]()`: the socket connected: 'connect', then the queue goes out. Internal. */
+export const connected: unique symbol = Symbol('wasmloop.connection.connected');
+/** `connection[fail](error)`: ends the connection, its close carrying `error` (the protocol threw). Internal. */
+export const fail: unique symbol = Symbol('wasmloop.connection.fail');
+
+/** The queue of every connection that has queued nothing yet: shared, and never written to (#enqueue replaces it). */
+const NO_QUEUE: Uint8Array[] = [];
+
+/** setsockopt's answers on a socket that has no such option (a Unix domain socket): nothing to set. */
+const NO_SUCH_OPTION = new Set([-osConstants.errno.EOPNOTSUPP, -osConstants.errno.ENOPROTOOPT]);
+
+export class Connection extends Emitter<ConnectionEventMap> {
+  #fd: number;
+  /** NO_QUEUE until the first write that queues: an idle connection holds no array of its own. */
+  #queue: Uint8Array[] = NO_QUEUE;
   #queued = 0;
   #readPaused = false;
   #ending = false;
@@ -68,8 +119,11 @@ export class Connection {
   #reading = true;
   #writing = false;
   #corked = false;
+  /** Outbound, not connected yet: writes only queue. */
+  #connecting: boolean;
   /** Queue entries from this index on are views of someone else's buffer. */
   #borrowedFrom = -1;
+  #extra: Extra | undefined;
 
   constructor(
     fd: number,
@@ -77,8 +131,22 @@ export class Connection {
     readonly loop: EventLoop,
     private readonly limits: ConnectionLimits,
     private readonly events: ConnectionEvents,
+    /** An outbound connection, connecting: `fd` is -1 until it has its socket. */
+    connecting = false,
   ) {
-    this.fd = fd;
+    super();
+    this.#fd = fd;
+    this.#connecting = connecting;
+  }
+
+  /** The socket's fd (-1 while an outbound connection resolves its host name). */
+  get fd(): number {
+    return this.#fd;
+  }
+
+  /** Whether an outbound connection is still connecting. */
+  get isConnecting(): boolean {
+    return this.#connecting;
   }
 
   /** Bytes waiting for the socket to accept them. */
@@ -125,28 +193,35 @@ export class Connection {
   }
 
   /**
-   * Sends `bytes`, now if the socket takes them, else from the queue. The
-   * bytes are copied when queued, so the caller may reuse its buffer.
-   * Returns false once the queue has reached the high watermark (as
-   * `needsDrain` says): the caller should stop writing until resume().
+   * Sends `data` (a string is encoded with `encoding`, utf8 by default), now
+   * if the socket takes it, else from the queue. The bytes are copied when
+   * queued, so the caller may reuse its buffer. Returns false once the queue
+   * has reached the high watermark (as `needsDrain` says): stop writing
+   * until 'drain' (or the protocol's resume()). After end() or close() it
+   * returns false and writes nothing, and 'error' reports it.
    */
-  write(bytes: Uint8Array): boolean {
+  write(data: Uint8Array | string, encoding?: BufferEncoding): boolean {
     // The one check: from here on the bytes go to the unchecked socket calls.
-    assertBytes('bytes', bytes);
-    if (this.#closed || this.#ending || bytes.length === 0) return !this.#readPaused;
-    if (this.#corked) {
+    const bytes = typeof data === 'string' ? Buffer.from(data, encoding) : data;
+    assertBytes('data', bytes);
+    if (this.#closed || this.#ending) {
+      this.#writeRefused();
+      return false;
+    }
+    if (bytes.length === 0) return !this.#readPaused;
+    if (this.#corked && !this.#connecting) {
       if (this.#borrowedFrom < 0) this.#borrowedFrom = this.#queue.length;
-      this.#queue.push(bytes);
+      this.#enqueue(bytes);
       this.#queued += bytes.length;
       // Past the high watermark, stop reading now rather than at uncork.
       if (this.#queued >= this.limits.highWaterMark) this.#afterQueueChange();
       return !this.#readPaused;
     }
     let offset = 0;
-    if (this.#queued === 0) {
+    if (this.#queued === 0 && !this.#connecting) {
       let written: number | null;
       try {
-        written = writeUnchecked(this.fd, bytes, 0, bytes.length);
+        written = writeUnchecked(this.#fd, bytes, 0, bytes.length);
       } catch (error) {
         this.#writeFailed(error);
         return false;
@@ -154,7 +229,7 @@ export class Connection {
       if (written === bytes.length) return true;
       offset = written ?? 0;
     }
-    this.#queue.push(Uint8Array.prototype.slice.call(bytes, offset));
+    this.#enqueue(Uint8Array.prototype.slice.call(bytes, offset));
     this.#queued += bytes.length - offset;
     this.#afterQueueChange();
     return !this.#readPaused;
@@ -169,7 +244,7 @@ export class Connection {
   uncork(): void {
     if (!this.#corked) return;
     this.#corked = false;
-    if (this.#closed) return;
+    if (this.#closed || this.#connecting) return;
     if (this.#queued > 0) this.flush();
     else this.#afterQueueChange();
     this.keepBorrowed();
@@ -185,24 +260,139 @@ export class Connection {
   }
 
   /**
-   * Closes once every queued byte is written (after the peer's EOF, if it
-   * is still sending). Further writes are dropped.
+   * Writes `data` if given, then closes once every queued byte is written
+   * (after the peer's EOF, if it is still sending). Later writes are
+   * refused (ERR_STREAM_WRITE_AFTER_END on 'error').
    */
-  end(): void {
+  end(data?: Uint8Array | string, encoding?: BufferEncoding): void {
+    if (data !== undefined) this.write(data, encoding);
     if (this.#closed || this.#ending) return;
     this.#ending = true;
     this.#afterQueueChange();
   }
 
-  /** Closes now; queued bytes are discarded. */
+  /**
+   * Closes now; queued bytes are discarded. The server (or connect()) and
+   * the protocol's close hook hear of it first, then 'error' (when `error`
+   * is given and someone listens) and 'close'.
+   */
   close(reason: CloseReason = 'close', error?: SystemError): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#queue = [];
+    this.#queue = NO_QUEUE;
     this.#queued = 0;
     this.#borrowedFrom = -1;
-    if (!this.loop.isClosed && this.loop.isRegistered(this.fd)) this.loop.removeSocket(this.fd);
+    const failure = this.#extra?.failure;
+    if (failure !== undefined && error === undefined) {
+      error = failure;
+      reason = 'error';
+    }
+    if (this.#fd >= 0 && !this.loop.isClosed && this.loop.isRegistered(this.#fd)) this.loop.removeSocket(this.#fd);
     this.events.closed(this, reason, error);
+    if (error !== undefined) this.emit('error', error);
+    this.emit('close', reason, error);
+  }
+
+  // ---- what node:net's Socket has besides ---------------------------------------
+
+  /** The peer's address, read from the kernel when first asked for; undefined for a Unix domain socket, or after close if never asked for. */
+  get remoteAddress(): string | undefined {
+    return this.#address(true)?.address;
+  }
+
+  get remotePort(): number | undefined {
+    return this.#address(true)?.port;
+  }
+
+  get remoteFamily(): 'IPv4' | 'IPv6' | undefined {
+    return this.#address(true)?.family;
+  }
+
+  /** The local address, read when first asked for, as remoteAddress is. */
+  get localAddress(): string | undefined {
+    return this.#address(false)?.address;
+  }
+
+  get localPort(): number | undefined {
+    return this.#address(false)?.port;
+  }
+
+  /** The local address as node:net's `socket.address()` gives it; `{}` when there is none. */
+  address(): SocketAddress | Record<string, never> {
+    return this.#address(false) ?? {};
+  }
+
+  /** TCP_NODELAY on (the default for served and outbound connections) or off. A no-op on a Unix domain socket or a closed connection. */
+  setNoDelay(noDelay = true): this {
+    assertBoolean('noDelay', noDelay);
+    if (this.#fd < 0) (this.#extra ??= {}).noDelay = noDelay;
+    else if (!this.#closed) this.#setOption(native.setNoDelay(this.#fd, noDelay ? 1 : 0));
+    return this;
+  }
+
+  /** SO_KEEPALIVE, with TCP_KEEPIDLE from `initialDelayMs` (whole seconds; 0 keeps the system's). A no-op where setNoDelay() is one. */
+  setKeepAlive(enable = false, initialDelayMs = 0): this {
+    assertBoolean('enable', enable);
+    assertInteger('initialDelayMs', initialDelayMs, 0, 0x7fffffff);
+    if (this.#fd < 0) (this.#extra ??= {}).keepAlive = [enable, initialDelayMs];
+    else if (!this.#closed) this.#setOption(native.setKeepAlive(this.#fd, enable ? 1 : 0, Math.floor(initialDelayMs / 1000)));
+    return this;
+  }
+
+  /** The socket an outbound connection connects on; registered writable, not readable, until it is connected. */
+  [attach](fd: number): void {
+    this.#fd = fd;
+    this.#reading = false;
+    this.#writing = true;
+    const extra = this.#extra;
+    if (extra?.noDelay !== undefined) this.setNoDelay(extra.noDelay);
+    if (extra?.keepAlive !== undefined) this.setKeepAlive(...extra.keepAlive);
+  }
+
+  [connected](): void {
+    this.#connecting = false;
+    this.emit('connect');
+    if (this.#closed) return;
+    if (this.#queued > 0) this.flush();
+    else this.#afterQueueChange();
+  }
+
+  [fail](error: SystemError): void {
+    (this.#extra ??= {}).failure ??= error;
+    this.end();
+  }
+
+  /** getpeername or getsockname, once: kept from the first answer. */
+  #address(peer: boolean): SocketAddress | null | undefined {
+    const extra = this.#extra;
+    const known = peer ? extra?.remote : extra?.local;
+    if (known !== undefined || this.#closed || this.#connecting) return known;
+    let found: SocketAddress | null;
+    try {
+      found = addressUnchecked(this.#fd, peer);
+    } catch {
+      // ENOTCONN: the peer is gone already; node:net has no address then either.
+      return undefined;
+    }
+    if (peer) (this.#extra ??= {}).remote = found;
+    else (this.#extra ??= {}).local = found;
+    return found;
+  }
+
+  #setOption(result: number): void {
+    if (result < 0 && !NO_SUCH_OPTION.has(result)) throw systemError(result, 'setsockopt', { fd: this.#fd });
+  }
+
+  /** A write after end() or close(): refused, and reported on 'error' after the call returns, as node:net does. */
+  #writeRefused(): void {
+    const destroyed = this.#closed;
+    queueMicrotask(() => {
+      if (this.listenerCount('error') === 0) return;
+      const error = destroyed
+        ? new WasmloopError('ERR_STREAM_DESTROYED', 'Cannot call write after a stream was destroyed')
+        : new WasmloopError('ERR_STREAM_WRITE_AFTER_END', 'write after end');
+      this.emit('error', error);
+    });
   }
 
   /** The loop says the socket is writable: drain the queue. */
@@ -211,7 +401,7 @@ export class Connection {
       const batch = this.#queue.length <= WRITEV_MAX ? this.#queue : this.#queue.slice(0, WRITEV_MAX);
       let written: number | null;
       try {
-        written = writevUnchecked(this.fd, batch);
+        written = writevUnchecked(this.#fd, batch);
       } catch (error) {
         this.#writeFailed(error);
         return;
@@ -230,6 +420,11 @@ export class Connection {
     if (this.#peerEnded) return;
     this.#peerEnded = true;
     this.#reading = false;
+  }
+
+  #enqueue(bytes: Uint8Array): void {
+    if (this.#queue === NO_QUEUE) this.#queue = [bytes];
+    else this.#queue.push(bytes);
   }
 
   #consume(written: number): void {
@@ -253,6 +448,11 @@ export class Connection {
 
   /** Closes or lingers when ended and drained; else sets read and write interest from the queue. */
   #afterQueueChange(): void {
+    if (this.#connecting) {
+      // Nothing is sent before the socket connects: only the watermark counts.
+      if (this.#queued >= this.limits.highWaterMark) this.#readPaused = true;
+      return;
+    }
     if (this.#ending && this.#queued === 0) {
       if (this.#peerEnded) this.close('end');
       else if (!this.#lingering) this.#linger();
@@ -272,14 +472,14 @@ export class Connection {
     if (reading === this.#reading && writing === this.#writing) return;
     this.#reading = reading;
     this.#writing = writing;
-    this.loop[setInterestUnchecked](this.fd, reading, writing);
+    this.loop[setInterestUnchecked](this.#fd, reading, writing);
   }
 
   /** Sends EOF and keeps reading (the server discards it) until the peer's EOF. */
   #linger(): void {
     this.#lingering = true;
     try {
-      sockets.shutdown(this.fd, 'write');
+      sockets.shutdown(this.#fd, 'write');
     } catch (error) {
       // ENOTCONN: the peer is gone already; nothing is left to wait for.
       this.close('end', error as SystemError);
@@ -287,7 +487,7 @@ export class Connection {
     }
     this.#reading = true;
     this.#writing = false;
-    this.loop[setInterestUnchecked](this.fd, true, false);
+    this.loop[setInterestUnchecked](this.#fd, true, false);
     this.events.lingering(this);
   }
 

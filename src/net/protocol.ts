@@ -1,7 +1,8 @@
-// What a server asks of a protocol: a factory that makes one per connection,
+// What a server (or connect()) asks of a protocol: a factory that makes one per connection,
 // and the calls the server makes on it as bytes arrive. The protocols in
 // src/protocols/ (echo, RESP, HTTP) implement it; so may a user.
-import type { Connection } from './connection.js';
+import type { CloseReason, Connection } from './connection.js';
+import type { SystemError } from '../errors.js';
 
 /** What a protocol does with a connection's bytes. */
 export interface Protocol {
@@ -14,8 +15,10 @@ export interface Protocol {
    * answering, keep the input not yet handled, and go on in `resume()`.
    *
    * A throw, or a returned promise that rejects, ends this connection (what
-   * it wrote before is still delivered, then it closes) and is reported on
-   * the loop's `'error'` as the read callback's error; the server goes on.
+   * it wrote before is still delivered, then it closes, its `'close'` and
+   * close() carrying the error) and is reported on the loop's `'error'` as
+   * the read callback's error; the server goes on. The protocol is given
+   * nothing more but its close().
    * (Typed `void` so that any function fits, an async one included.)
    */
   data(connection: Connection, bytes: Uint8Array): void;
@@ -27,8 +30,15 @@ export interface Protocol {
    * reading pausing).
    */
   resume?(connection: Connection): void;
-  /** The peer finished sending. Default: `connection.end()`. */
+  /** The peer finished sending (after the connection's `'end'`). Default: `connection.end()`. */
   end?(connection: Connection): void;
+  /**
+   * The connection closed: called once, before its `'close'` event, with
+   * the same reason and error (a failed connect's ECONNREFUSED, a reset's
+   * ECONNRESET, what data() threw). The protocol gets nothing after it. A
+   * throw is reported on the loop's `'error'`.
+   */
+  close?(connection: Connection, reason: CloseReason, error?: SystemError): void;
 }
 
 /** Makes the protocol for a new connection (a shared object is fine when it keeps no state). */

@@ -89,6 +89,17 @@ export function connect(host: string, port: number): number {
   return check(native.connect(host, port), 'connect', { info: `${host}:${port}` });
 }
 
+/**
+ * Starts a connection to the Unix domain socket at `path` and returns its fd
+ * (ENAMETOOLONG past the kernel's 107 bytes). It connects at once or fails
+ * at once, and is then read as connect()'s: writable when connected, the
+ * failure in SO_ERROR.
+ */
+export function connectUnix(path: string): number {
+  assertString('path', path);
+  return check(native.connectUnix(path), 'connect', { info: path });
+}
+
 /** Accepts one pending connection; null when none is pending. */
 export function accept(fd: number, options: AcceptOptions = {}): number | null {
   assertFd(fd);
@@ -142,6 +153,52 @@ export function localPort(fd: number): number {
   return check(native.localPort(fd), 'getsockname', { fd });
 }
 
+/** A socket's address: node:net's names, as `socket.address()` gives them. */
+export interface SocketAddress {
+  address: string;
+  port: number;
+  family: 'IPv4' | 'IPv6';
+}
+
+/** The address the socket is bound to (getsockname); null for a Unix domain socket, which node:net gives none for. */
+export function address(fd: number): SocketAddress | null {
+  assertFd(fd);
+  return addressUnchecked(fd, false);
+}
+
+/** The address of the socket's peer (getpeername; ENOTCONN once it is gone); null for a Unix domain socket. */
+export function peerAddress(fd: number): SocketAddress | null {
+  assertFd(fd);
+  return addressUnchecked(fd, true);
+}
+
+/** TCP_NODELAY: send small writes at once rather than coalescing them (Nagle's algorithm off). */
+export function setNoDelay(fd: number, noDelay = true): void {
+  assertFd(fd);
+  assertBoolean('noDelay', noDelay);
+  check(native.setNoDelay(fd, noDelay ? 1 : 0), 'setsockopt', { fd });
+}
+
+/**
+ * SO_KEEPALIVE, and with it TCP_KEEPIDLE: the idle time before the first
+ * probe, in whole seconds of `initialDelayMs` (0 keeps the system's), as
+ * node:net's setKeepAlive() takes it.
+ */
+export function setKeepAlive(fd: number, enable = false, initialDelayMs = 0): void {
+  assertFd(fd);
+  assertBoolean('enable', enable);
+  assertInteger('initialDelayMs', initialDelayMs, 0, 0x7fffffff);
+  check(native.setKeepAlive(fd, enable ? 1 : 0, Math.floor(initialDelayMs / 1000)), 'setsockopt', { fd });
+}
+
+/** What setNoDelay() and setKeepAlive() set, read back (getsockopt). */
+export function tcpOptions(fd: number): { noDelay: boolean; keepAlive: boolean; keepAliveIdleSeconds: number } {
+  assertFd(fd);
+  const result = native.tcpOptions(fd);
+  if (typeof result === 'number') throw systemError(result, 'getsockopt', { fd });
+  return { noDelay: result[0] !== 0, keepAlive: result[1] !== 0, keepAliveIdleSeconds: result[2] };
+}
+
 /** The socket's pending error (SO_ERROR), or null when there is none. Reading it clears it. */
 export function socketError(fd: number): SystemError | null {
   assertFd(fd);
@@ -150,7 +207,24 @@ export function socketError(fd: number): SystemError | null {
 }
 
 /** The checked socket calls, as the package exports them: `sockets.listen(...)`. */
-export const sockets = Object.freeze({ listen, connect, accept, read, write, writev, shutdown, close, localPort, socketError });
+export const sockets = Object.freeze({
+  listen,
+  connect,
+  connectUnix,
+  accept,
+  read,
+  write,
+  writev,
+  shutdown,
+  close,
+  localPort,
+  socketError,
+  address,
+  peerAddress,
+  setNoDelay,
+  setKeepAlive,
+  tcpOptions,
+});
 export type Sockets = typeof sockets;
 
 // ---- the unchecked rooms: for the library's own hot paths ----------------------------
@@ -168,6 +242,16 @@ export function writeUnchecked(fd: number, buffer: Uint8Array, offset: number, l
 /** writev() for a caller that knows fd is a socket and `buffers` an array of Uint8Arrays. */
 export function writevUnchecked(fd: number, buffers: readonly Uint8Array[]): number | null {
   return transferred(native.writev(fd, buffers), 'writev', fd);
+}
+
+/** address() or peerAddress() for a caller that knows fd is a socket; throws what getsockname/getpeername say. */
+export function addressUnchecked(fd: number, peer: boolean): SocketAddress | null {
+  const result = native.address(fd, peer ? 1 : 0);
+  if (typeof result === 'number') throw systemError(result, peer ? 'getpeername' : 'getsockname', { fd });
+  const [address, port, family] = result;
+  if (family === native.AF_INET) return { address, port, family: 'IPv4' };
+  if (family === native.AF_INET6) return { address, port, family: 'IPv6' };
+  return null;
 }
 
 // ---- what this module was ------------------------------------------------------------

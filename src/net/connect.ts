@@ -1,0 +1,164 @@
+// connect(): an outbound connection on the loop, driven as a served one is.
+//
+// The Connection exists at once; what is written before it connects is
+// queued (bounded by the high watermark like any queue: write() returns
+// false past it) and sent once connected. A host name goes through
+// node:dns's lookup first, off the loop; a numeric address or a Unix socket
+// path connects at once. The socket is registered for writability only, so
+// no read can run before it is connected: the driver reads the outcome from
+// SO_ERROR when the socket turns writable or fails (connection-driver.ts).
+// A refused, unresolved or timed-out connect is the connection's 'close'
+// (and its 'error', and its protocol's close hook) with the error's code:
+// ECONNREFUSED, ENOTFOUND, ETIMEDOUT. It never reaches the loop's 'error'.
+//
+// The connections of one loop share a driver for each read buffer size (its
+// handlers object, its arrays by fd and its read buffer), as a server's share
+// its one, so an outbound connection costs what a served one does.
+import { lookup } from 'node:dns';
+import { isIP } from 'node:net';
+import { constants as osConstants } from 'node:os';
+
+import { assertBoolean, assertFunction, assertInteger, assertObject, assertString, systemError, type SystemError } from '../errors.js';
+import type { EventLoop } from '../loop/event-loop.js';
+import { closedError } from '../loop/state.js';
+import { Connection, type CloseReason } from './connection.js';
+import { ConnectionDriver } from './connection-driver.js';
+import type { ProtocolFactory } from './protocol.js';
+import { DEFAULT_HIGH_WATER_MARK, DEFAULT_READ_BUFFER_SIZE } from './server-options.js';
+import { connect as connectTcp, connectUnix } from './sockets.js';
+
+/** Where to connect: a host (a name or a numeric address) and port, or a Unix domain socket's path. */
+export type ConnectTarget = { host: string; port: number } | { path: string };
+
+export interface ConnectOptions {
+  /** Queued bytes at which write() returns false and reading pauses. Default 1 MiB, as a server's. */
+  highWaterMark?: number;
+  /** Queued bytes at which 'drain' comes and reading resumes. Default a quarter of highWaterMark. */
+  lowWaterMark?: number;
+  /** The read buffer of the driver this connection shares with the loop's other outbound ones of that size. Default 64 KiB. */
+  readBufferSize?: number;
+  /** TCP_NODELAY. Default true, as a server's connections have it. */
+  noDelay?: boolean;
+  /** The longest the connect (name lookup included) may take before it closes with ETIMEDOUT; 0: no bound but the kernel's. Default 30 s. */
+  timeoutMs?: number;
+}
+
+/**
+ * Bounds a connect that the kernel would otherwise retry for about two
+ * minutes (net.ipv4.tcp_syn_retries = 6) against a host that never answers.
+ */
+export const DEFAULT_CONNECT_TIMEOUT_MS = 30_000;
+
+/**
+ * Opens a connection to `target` on `loop`, with the protocol `protocol`
+ * makes for it, and returns it at once. 'connect' follows when connected;
+ * a failure is its 'close' with the error (see above).
+ */
+export function connect(loop: EventLoop, target: ConnectTarget, protocol: ProtocolFactory, options: ConnectOptions = {}): Connection {
+  assertObject('target', target);
+  assertFunction('protocol', protocol);
+  assertObject('options', options);
+  const highWaterMark = options.highWaterMark ?? DEFAULT_HIGH_WATER_MARK;
+  assertInteger('options.highWaterMark', highWaterMark, 1, 2 ** 31 - 1);
+  const lowWaterMark = options.lowWaterMark ?? Math.floor(highWaterMark / 4);
+  assertInteger('options.lowWaterMark', lowWaterMark, 0, highWaterMark - 1);
+  const readBufferSize = options.readBufferSize ?? DEFAULT_READ_BUFFER_SIZE;
+  assertInteger('options.readBufferSize', readBufferSize, 1, 1 << 26);
+  const noDelay = options.noDelay ?? true;
+  assertBoolean('options.noDelay', noDelay);
+  const timeoutMs = options.timeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+  assertInteger('options.timeoutMs', timeoutMs, 0, 0x7fffffff);
+  const open = opener(target);
+  if (loop.isClosed) throw closedError('connect');
+
+  const outbound = outboundFor(loop, readBufferSize);
+  const connection = new Connection(-1, loop, { highWaterMark, lowWaterMark }, outbound.driver.events, true);
+  outbound.driver.addUnattached(connection, protocol(connection));
+  connection.setNoDelay(noDelay);
+  if (timeoutMs > 0) outbound.bound(connection, timeoutMs);
+  if ('path' in target || isIP(target.host) !== 0) {
+    // Failing at once (ENOENT, ECONNREFUSED for a Unix socket): reported
+    // from the loop, once the caller has had the chance to listen.
+    outbound.open(connection, () => open(undefined), true);
+    return connection;
+  }
+  // IPv4 first, as dns.lookup's `verbatim: false` orders them: a name such as
+  // localhost then means the address most servers listen on; one is tried.
+  lookup(target.host, { verbatim: false }, (error, address) => {
+    if (connection.isClosed) return;
+    if (error !== null) connection.close('error', error as unknown as SystemError);
+    else outbound.open(connection, () => open(address), false);
+  });
+  return connection;
+}
+
+/** Checks `target`; returns what opens its socket (given the resolved address of a host name). */
+function opener(target: ConnectTarget): (address: string | undefined) => number {
+  if ('path' in target) {
+    assertString('target.path', target.path);
+    return () => connectUnix(target.path);
+  }
+  assertString('target.host', target.host);
+  assertInteger('target.port', target.port, 1, 65535);
+  return (address) => connectTcp(address ?? target.host, target.port);
+}
+
+/** A loop's outbound connections of one read buffer size: their driver and their connect timeouts. */
+class Outbound {
+  readonly driver: ConnectionDriver;
+  /** Each connecting connection's timeout handle, until it connects or closes. */
+  readonly #timers = new Map<Connection, number>();
+
+  constructor(readonly loop: EventLoop, readBufferSize: number) {
+    // Outbound connections have no idle timeout: the epoch length is unused.
+    this.driver = new ConnectionDriver(loop, this, { readBufferSize, level: true, epochMs: DEFAULT_CONNECT_TIMEOUT_MS });
+  }
+
+  /** Opens the socket and hands it to the driver; a failure closes the connection (from the loop when `fromLoop`). */
+  open(connection: Connection, socket: () => number, fromLoop: boolean): void {
+    try {
+      this.driver.attach(connection, socket());
+    } catch (error) {
+      const fail = (): void => connection.close('error', error as SystemError);
+      if (fromLoop && !this.loop.isClosed) this.loop.defer(fail, { label: 'connect' });
+      else fail();
+    }
+  }
+
+  /** Closes `connection` with ETIMEDOUT unless it connects within `ms`. Ref'd, as its socket is: a connect in progress (its name lookup included) keeps the process alive. */
+  bound(connection: Connection, ms: number): void {
+    this.#timers.set(connection, this.loop.timeout(this.#expired, ms, connection));
+  }
+
+  readonly #expired = (connection: Connection): void => {
+    this.#timers.delete(connection);
+    const error = systemError(-osConstants.errno.ETIMEDOUT, 'connect', { info: 'the connection was not established in time (options.timeoutMs)' });
+    connection.close('error', error);
+  };
+
+  connected(connection: Connection): void {
+    this.#unbind(connection);
+  }
+
+  closed(connection: Connection, _reason: CloseReason): void {
+    this.#unbind(connection);
+  }
+
+  #unbind(connection: Connection): void {
+    const timer = this.#timers.get(connection);
+    if (timer === undefined) return;
+    this.#timers.delete(connection);
+    if (!this.loop.isClosed) this.loop.clearTimeout(timer);
+  }
+}
+
+/** The Outbound of each loop and read buffer size, made on the first connect() with them. */
+const outbounds = new WeakMap<EventLoop, Map<number, Outbound>>();
+
+function outboundFor(loop: EventLoop, readBufferSize: number): Outbound {
+  let bySize = outbounds.get(loop);
+  if (bySize === undefined) outbounds.set(loop, (bySize = new Map()));
+  let outbound = bySize.get(readBufferSize);
+  if (outbound === undefined) bySize.set(readBufferSize, (outbound = new Outbound(loop, readBufferSize)));
+  return outbound;
+}
