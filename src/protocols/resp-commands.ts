@@ -83,8 +83,16 @@ function lookup(session: RespSession, args: Arguments, i: number): Uint8Array | 
 function storeArgument(session: RespSession, key: string, args: Arguments, i: number, keepDeadline = false): void {
   const start = args.starts[i]!;
   const end = args.ends[i]!;
-  args.source.copy(session.keys.write(key, end - start, keepDeadline), 0, start, end);
+  const value = session.keys.write(key, end - start, keepDeadline);
+  const source = args.source;
+  // Buffer.copy of part of a buffer makes a Uint8Array view of the part first
+  // (perf: 2% of SET's CPU at -P16); a short value is copied byte by byte.
+  if (end - start > SHORT_COPY) source.copy(value, 0, start, end);
+  else for (let k = start; k < end; k++) value[k - start] = source[k]!;
 }
+
+/** Values up to this many bytes are copied in a loop: below it the loop beats the view Buffer.copy makes. */
+const SHORT_COPY = 64;
 
 function replyValue(session: RespSession, value: Uint8Array | undefined): void {
   if (value === undefined) session.out.append(session.nullReply);
