@@ -16,8 +16,9 @@
 // out, and parsing resumes where it stopped (a long multibulk arriving in many
 // reads is scanned once). The replies of one read are gathered in a scratch
 // buffer and written with one write, so pipelining costs one syscall per read,
-// not per reply. A GET or SET allocates its key string; SET and INCR their
-// stored copy.
+// not per reply. A GET allocates its key string; a SET its key string and,
+// unless the value keeps its old length, one Buffer view of a slab slot, never
+// a backing store of its own (resp-values.ts).
 //
 // Bounds on output: before each request the replies gathered so far and the
 // connection's queue are held against its high watermark; at it, parsing
