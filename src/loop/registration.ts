@@ -140,8 +140,19 @@ export function clientRegistration(kernel: KernelBackend, handlers: ClientHandle
     readable: options.readable ?? handlers.read !== undefined,
     writable: options.writable ?? false,
   }, trigger | priorityFlags(options));
-  return { flags, entry: new FdEntry(options.label, handlers, undefined, undefined, true) };
+  if (options.label !== undefined) return { flags, entry: new FdEntry(options.label, handlers, undefined, undefined, true) };
+  let entry = unlabelled.get(handlers);
+  if (entry === undefined) unlabelled.set(handlers, (entry = new FdEntry(undefined, handlers, undefined, undefined, true)));
+  return { flags, entry };
 }
+
+/**
+ * The entry of every fd added with these handlers and no label. An entry is
+ * never written after it is made and says nothing of its fd, and a server
+ * adds all its connections with one handlers object, so they share one entry
+ * instead of 64 bytes of heap each (an idle connection's third largest cost).
+ */
+const unlabelled = new WeakMap<ClientHandlers, FdEntry>();
 
 /** watch()'s arguments: the core's flags (the Watcher needs the generation, so the entry comes after). */
 export function watchRegistration(kernel: KernelBackend, options: WatchOptions, handler: WatchHandler): number {

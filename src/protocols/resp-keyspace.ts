@@ -10,6 +10,7 @@
 // keyspace serves, so a loop on a virtual clock moves expiry with it. Until
 // a connection brings a loop, performance.now() stands in and nothing sweeps.
 import type { EventLoop } from '../loop/event-loop.js';
+import { pagesOf, type ValuePages } from './resp-values.js';
 
 /** The sweep's period: Redis's hz 10. */
 export const SWEEP_INTERVAL_MS = 100;
@@ -27,6 +28,8 @@ const UNREF = { ref: false } as const;
 
 export class Keyspace {
   readonly values: Map<string, Uint8Array>;
+  /** Where the values written here live (resp-values.ts); every value leaving `values` goes back through #forget. */
+  readonly pages: ValuePages;
   /** Deadline in loop ms of each key that expires; every key here is in `values` too. */
   readonly #deadlines = new Map<string, number>();
   #loop: EventLoop | undefined;
@@ -36,6 +39,7 @@ export class Keyspace {
 
   constructor(values: Map<string, Uint8Array>) {
     this.values = values;
+    this.pages = pagesOf(values);
   }
 
   /** The loop whose clock and wheel the keyspace uses: the first one given. */
@@ -61,27 +65,56 @@ export class Keyspace {
     if (value === undefined || this.#deadlines.size === 0) return value;
     const deadline = this.#deadlines.get(key);
     if (deadline !== undefined && deadline <= this.now()) {
-      this.values.delete(key);
-      this.#deadlines.delete(key);
+      this.#forget(key, value);
       return undefined;
     }
     return value;
   }
 
-  /** Sets a value; its deadline goes unless `keepDeadline` (Redis's KEEPTTL, and INCR, APPEND). */
-  set(key: string, value: Uint8Array, keepDeadline = false): void {
-    this.values.set(key, value);
+  /**
+   * The storage of `key`'s next value, `length` bytes for the caller to fill
+   * at once, its first `carry` bytes those of the current value (APPEND).
+   * The current value's own storage when the length fits it (written over in
+   * place: a Buffer read from the store earlier sees the new bytes), else
+   * new storage, the old given back. The deadline goes unless
+   * `keepDeadline` (Redis's KEEPTTL, and INCR, APPEND).
+   */
+  write(key: string, length: number, keepDeadline = false, carry = 0): Buffer {
+    const values = this.values;
+    const old = values.get(key);
     if (!keepDeadline && this.#deadlines.size > 0) this.#deadlines.delete(key);
+    const refit = old === undefined ? undefined : this.pages.refit(old, length);
+    if (refit !== undefined) {
+      if (refit !== old) values.set(key, refit);
+      return refit;
+    }
+    const value = this.pages.alloc(length);
+    try {
+      values.set(key, value);
+    } catch (error) {
+      // A Map at its 2^24 keys: the slot goes back, the old value stays.
+      this.pages.free(value);
+      throw error;
+    }
+    if (old !== undefined) {
+      if (carry > 0) value.set(old.subarray(0, carry));
+      this.pages.free(old);
+    }
+    return value;
   }
 
   /** Deletes `key`; true if it was live. */
   delete(key: string): boolean {
-    const live = this.get(key) !== undefined;
-    if (live) {
-      this.values.delete(key);
-      this.#deadlines.delete(key);
-    }
-    return live;
+    const value = this.get(key);
+    if (value === undefined) return false;
+    this.#forget(key, value);
+    return true;
+  }
+
+  #forget(key: string, value: Uint8Array): void {
+    this.values.delete(key);
+    this.#deadlines.delete(key);
+    this.pages.free(value);
   }
 
   /** The deadline of a live key, or undefined when it has none. */
@@ -92,8 +125,8 @@ export class Keyspace {
   /** Gives a live key a deadline; one already past deletes it, as Redis does. */
   expireAt(key: string, deadline: number): void {
     if (deadline <= this.now()) {
-      this.values.delete(key);
-      this.#deadlines.delete(key);
+      const value = this.values.get(key);
+      if (value !== undefined) this.#forget(key, value);
       return;
     }
     this.#deadlines.set(key, deadline);
@@ -107,6 +140,7 @@ export class Keyspace {
 
   clear(): void {
     this.values.clear();
+    this.pages.reset();
     this.#deadlines.clear();
     this.#cursor = undefined;
   }
@@ -132,8 +166,9 @@ export class Keyspace {
         }
         const [key, deadline] = next.value;
         if (deadline <= now) {
-          this.values.delete(key);
-          this.#deadlines.delete(key);
+          const value = this.values.get(key);
+          if (value !== undefined) this.#forget(key, value);
+          else this.#deadlines.delete(key);
           expired++;
         }
       }

@@ -84,26 +84,6 @@ export function replyError(out: ReplyBuffer, message: string): void {
   out.latin1(`-ERR ${message.replace(/[\r\n]/g, ' ')}\r\n`);
 }
 
-export function copyArgument(args: Arguments, i: number): Buffer {
-  const start = args.starts[i]!;
-  const end = args.ends[i]!;
-  const length = end - start;
-  // Not from the shared pool: a pooled copy would pin its whole 8 KiB slab
-  // for as long as the key lives. And a size class (a power of two) rather
-  // than the exact size: values of every size set and freed at random
-  // fragment malloc's heap until RSS only grows (measured: 78 -> 110 MiB over
-  // 400,000 SETs of 0-2000 bytes with a steady JS heap); blocks of a few
-  // sizes are reused instead.
-  const copy = allocValue(length);
-  args.source.copy(copy, 0, start, end);
-  return copy;
-}
-
-/** A value's buffer: of its own, in a size class (see copyArgument). */
-export function allocValue(length: number): Buffer {
-  return Buffer.allocUnsafeSlow(length <= 64 ? 64 : 2 ** Math.ceil(Math.log2(length))).subarray(0, length);
-}
-
 export function replyArity(out: ReplyBuffer, name: string): void {
   replyError(out, `wrong number of arguments for '${name}' command`);
 }

@@ -16,8 +16,9 @@
 // out, and parsing resumes where it stopped (a long multibulk arriving in many
 // reads is scanned once). The replies of one read are gathered in a scratch
 // buffer and written with one write, so pipelining costs one syscall per read,
-// not per reply. A GET or SET allocates its key string; SET and INCR their
-// stored copy.
+// not per reply. A GET allocates its key string; a SET its key string and,
+// unless the value keeps its old length, one Buffer view of a slab slot, never
+// a backing store of its own (resp-values.ts).
 //
 // Bounds on output: before each request the replies gathered so far and the
 // connection's queue are held against its high watermark; at it, parsing
@@ -117,58 +118,64 @@ const REJECTED = -2;
 
 // ---- one connection ---------------------------------------------------------
 
+// An idle session costs one small object: what every request needs and no
+// request keeps between reads (the arguments, the decoded inline line, the
+// reply buffer, the limits) is the server's, in Shared; the input tail is
+// made when a request is first cut by the end of a read, and a request's
+// own arguments only while it is suspended across reads.
 export class RespSession implements Protocol {
-  readonly keys: Keyspace;
-  readonly out: ReplyBuffer;
-  readonly maxKeyLength: number;
   readonly shared: Shared;
   /** CLIENT ID: from 1, in the order of connection. */
   readonly id: number;
   /** RESP2 until HELLO 3. */
   proto: 2 | 3 = 2;
-  /** A missing value: `$-1` in RESP2, `_` in RESP3. */
-  nullReply: Buffer = NULL_BULK;
   /** CLIENT SETNAME's, HELLO SETNAME's. */
   name: Buffer | undefined;
   /** QUIT ran: its +OK goes out, then the connection ends and later input is ignored. */
   quitting = false;
-  readonly #tail: InputTail;
-  readonly #args: Arguments = { source: Buffer.alloc(0), count: 0, starts: [], ends: [] };
-  /** Bytes of the inline line being decoded, when it has quotes. */
-  #decoded: Buffer = Buffer.alloc(0);
-  // A multibulk request in progress, resumed at the next read: arguments
-  // announced, bulk length of the argument being read (-1: its `$N` line is
-  // next), and offsets relative to the request's first byte.
-  #expected = 0;
-  #bulkLength = -1;
-  #resumeAt = 0;
-  /** Bytes the suspended request will take in all, once its next bulk is known; 0 when not known. */
-  #requestBytes = 0;
+  /** What no parse has consumed yet; made at the first request cut by the end of a read. */
+  #tail: InputTail | undefined;
+  /** The multibulk request suspended across reads: its parse state and arguments, taken from Shared while it is. */
+  #partial: Request | undefined;
   #rejected = false;
 
   constructor(shared: Shared, connection: Connection) {
     this.shared = shared;
     this.id = shared.nextId++;
-    this.keys = shared.keys;
     // A fake connection in a test may come without a loop.
     shared.keys.attach((connection as Partial<Connection>).loop);
-    this.out = shared.out;
-    this.maxKeyLength = shared.maxKeyLength;
-    this.#tail = new InputTail(shared.maxRequestBytes);
+  }
+
+  get keys(): Keyspace {
+    return this.shared.keys;
+  }
+
+  get out(): ReplyBuffer {
+    return this.shared.out;
+  }
+
+  get maxKeyLength(): number {
+    return this.shared.maxKeyLength;
+  }
+
+  /** A missing value: `$-1` in RESP2, `_` in RESP3. */
+  get nullReply(): Buffer {
+    return this.proto === 3 ? NULL_RESP3 : NULL_BULK;
   }
 
   data(connection: Connection, bytes: Uint8Array): void {
     if (this.#rejected) return;
-    const out = this.out;
-    const input = this.#tail.combine(asBuffer(bytes));
+    const out = this.shared.out;
+    const tail = this.#tail;
+    const input = tail === undefined ? asBuffer(bytes) : tail.combine(asBuffer(bytes));
     const highWaterMark = connection.highWaterMark;
     let at = 0;
     let consumed = 0;
     try {
       while (at < input.length) {
         // Only between requests, where nothing of one is half-parsed.
-        if (this.#expected === 0 && out.length + connection.queuedBytes >= highWaterMark) break;
-        consumed = input[at] === STAR || this.#expected > 0 ? this.#multibulk(input, at) : this.#inline(input, at);
+        if (this.#partial === undefined && out.length + connection.queuedBytes >= highWaterMark) break;
+        consumed = input[at] === STAR || this.#partial !== undefined ? this.#multibulk(input, at) : this.#inline(input, at);
         if (consumed < 0) break;
         at = consumed;
         if (this.quitting) {
@@ -178,17 +185,27 @@ export class RespSession implements Protocol {
       }
       // Redis closes a client past client-query-buffer-limit without a word;
       // the error line says why before the close.
-      if (consumed !== REJECTED && input.length - at > this.#tail.limit) consumed = this.#reject(QUERY_BUFFER_LIMIT);
+      if (consumed !== REJECTED && input.length - at > this.shared.maxRequestBytes) consumed = this.#reject(QUERY_BUFFER_LIMIT);
     } finally {
       out.flushTo(connection);
+      // A request refused (or a command that threw) half-way leaves no parse state for the next session.
+      const shared = this.shared.args;
+      if (this.#partial === undefined && (shared.expected !== 0 || shared.bulkLength !== -1)) {
+        shared.expected = 0;
+        shared.bulkLength = -1;
+        shared.resumeAt = 0;
+        shared.requestBytes = 0;
+      }
     }
     if (consumed === REJECTED) {
       this.#rejected = true;
-      this.#tail.release();
+      this.#tail?.release();
       connection.end();
       return;
     }
-    this.#tail.keep(input, at, this.#requestBytes);
+    const requestBytes = this.#partial?.requestBytes ?? 0;
+    if (tail !== undefined) tail.keep(input, at, requestBytes);
+    else if (at < input.length) (this.#tail = new InputTail(this.shared.maxRequestBytes)).keep(input, at, requestBytes);
   }
 
   /** The queue drained: answer what data() kept back at the watermark. */
@@ -198,11 +215,9 @@ export class RespSession implements Protocol {
 
   setProtocol(proto: 2 | 3): void {
     this.proto = proto;
-    this.nullReply = proto === 3 ? NULL_RESP3 : NULL_BULK;
   }
 
-  #execute(): void {
-    const args = this.#args;
+  #execute(args: Arguments): void {
     this.shared.requests++;
     const found = findCommand(args);
     if (found === undefined) replyUnknownCommand(this.out, args);
@@ -220,9 +235,9 @@ export class RespSession implements Protocol {
    * after it once executed, INCOMPLETE, or REJECTED.
    */
   #multibulk(input: Buffer, start: number): number {
-    const args = this.#args;
-    let at = start + this.#resumeAt;
-    if (this.#expected === 0) {
+    const args = this.#partial ?? this.shared.args;
+    let at = start + args.resumeAt;
+    if (args.expected === 0) {
       const lineEnd = this.#lineEnd(input, at);
       if (lineEnd < 0) return lineEnd === INCOMPLETE ? INCOMPLETE : this.#reject('too big mbulk count string');
       const count = parseInt64(input, at + 1, lineEnd);
@@ -230,40 +245,45 @@ export class RespSession implements Protocol {
       at = lineEnd + 2;
       // `*0` and `*-1` are empty requests: Redis skips them without a reply.
       if (count <= 0) return at;
-      this.#expected = Number(count);
+      args.expected = Number(count);
       args.count = 0;
     }
-    while (args.count < this.#expected) {
-      if (this.#bulkLength < 0) {
-        if (at >= input.length) return this.#suspend(start, at);
+    while (args.count < args.expected) {
+      if (args.bulkLength < 0) {
+        if (at >= input.length) return this.#suspend(args, start, at);
         if (input[at] !== DOLLAR) return this.#reject(`expected '$', got '${String.fromCharCode(input[at]!)}'`);
         const lineEnd = this.#lineEnd(input, at);
-        if (lineEnd === INCOMPLETE) return this.#suspend(start, at);
+        if (lineEnd === INCOMPLETE) return this.#suspend(args, start, at);
         if (lineEnd < 0) return this.#reject('too big bulk count string');
         const length = parseInt64(input, at + 1, lineEnd);
         if (length === undefined || length < 0 || length > this.shared.maxBulkLength) return this.#reject('invalid bulk length');
-        this.#bulkLength = Number(length);
+        args.bulkLength = Number(length);
         at = lineEnd + 2;
         // Refused as soon as announced, before any of it is buffered.
-        if (at - start + this.#bulkLength + 2 > this.#tail.limit) return this.#reject(QUERY_BUFFER_LIMIT);
+        if (at - start + args.bulkLength + 2 > this.shared.maxRequestBytes) return this.#reject(QUERY_BUFFER_LIMIT);
       }
       // As in Redis, the two bytes after the data are taken to be CRLF unchecked.
-      if (input.length - at < this.#bulkLength + 2) return this.#suspend(start, at);
+      if (input.length - at < args.bulkLength + 2) return this.#suspend(args, start, at);
       args.starts[args.count] = at - start;
-      args.ends[args.count] = at - start + this.#bulkLength;
+      args.ends[args.count] = at - start + args.bulkLength;
       args.count++;
-      at += this.#bulkLength + 2;
-      this.#bulkLength = -1;
+      at += args.bulkLength + 2;
+      args.bulkLength = -1;
     }
     for (let i = 0; i < args.count; i++) {
       args.starts[i]! += start;
       args.ends[i]! += start;
     }
     args.source = input;
-    this.#expected = 0;
-    this.#resumeAt = 0;
-    this.#requestBytes = 0;
-    this.#execute();
+    args.expected = 0;
+    args.resumeAt = 0;
+    args.requestBytes = 0;
+    // The suspended request's arguments become the server's again (the ones made in their place are dropped).
+    if (this.#partial !== undefined) {
+      this.shared.args = this.#partial;
+      this.#partial = undefined;
+    }
+    this.#execute(args);
     // A request of a million arguments leaves no million-entry arrays behind.
     if (args.starts.length > KEEP_ARGUMENTS_AT_MOST) {
       args.starts = [];
@@ -277,9 +297,13 @@ export class RespSession implements Protocol {
    * request from its first byte. With the next bulk's length known, so is
    * the least the request will take, and the tail makes room for it at once.
    */
-  #suspend(start: number, at: number): number {
-    this.#resumeAt = at - start;
-    this.#requestBytes = this.#bulkLength < 0 ? 0 : at - start + this.#bulkLength + 2;
+  #suspend(args: Request, start: number, at: number): number {
+    if (this.#partial === undefined) {
+      this.#partial = args;
+      this.shared.args = emptyRequest();
+    }
+    args.resumeAt = at - start;
+    args.requestBytes = args.bulkLength < 0 ? 0 : at - start + args.bulkLength + 2;
     return INCOMPLETE;
   }
 
@@ -304,13 +328,13 @@ export class RespSession implements Protocol {
     if (!this.#splitPlain(input, start, end) && !this.#splitQuoted(input, start, end)) {
       return this.#reject('unbalanced quotes in request');
     }
-    if (this.#args.count > 0) this.#execute();
+    if (this.shared.args.count > 0) this.#execute(this.shared.args);
     return newline + 1;
   }
 
   /** Splits a line without quotes where it lies; false at the first quote, for #splitQuoted to redo. */
   #splitPlain(input: Buffer, start: number, end: number): boolean {
-    const args = this.#args;
+    const args = this.shared.args;
     args.source = input;
     args.count = 0;
     let i = start;
@@ -328,9 +352,10 @@ export class RespSession implements Protocol {
 
   /** Splits into #decoded as Redis's sdssplitargs does: "..." with \xHH, \n, \r, \t, \b, \a escapes; '...' with \'; a closing quote must end the word. */
   #splitQuoted(input: Buffer, start: number, end: number): boolean {
-    if (this.#decoded.length < end - start) this.#decoded = Buffer.allocUnsafe(Math.max(end - start, 256));
-    const out = this.#decoded;
-    const args = this.#args;
+    const shared = this.shared;
+    if (shared.decoded.length < end - start) shared.decoded = Buffer.allocUnsafe(Math.max(end - start, 256));
+    const out = shared.decoded;
+    const args = shared.args;
     args.source = out;
     args.count = 0;
     let o = 0;
@@ -386,9 +411,31 @@ function hexValue(c: number): number {
   return c <= 57 ? c - 48 : (c | 0x20) - 87;
 }
 
+/**
+ * The request being parsed: its arguments, and where a multibulk one stands
+ * when a read ends inside it, resumed at the next read: arguments announced,
+ * bulk length of the argument being read (-1: its `$N` line is next), the
+ * offset to go on from, relative to the request's first byte, and the bytes
+ * the request will take in all once its next bulk is known (0 when not).
+ */
+interface Request extends Arguments {
+  expected: number;
+  bulkLength: number;
+  resumeAt: number;
+  requestBytes: number;
+}
+
+function emptyRequest(): Request {
+  return { source: NOTHING, count: 0, starts: [], ends: [], expected: 0, bulkLength: -1, resumeAt: 0, requestBytes: 0 };
+}
+
 /** What the sessions of one server share. */
 interface Shared {
   keys: Keyspace;
+  /** The arguments of the request being parsed, unless it is a suspended one (RespSession's #partial). */
+  args: Request;
+  /** Bytes of the inline line being decoded, when it has quotes; the decoded line lives only while its request runs. */
+  decoded: Buffer;
   nextId: number;
   /** performance.now() when made, for INFO's uptime. */
   startedAt: number;
@@ -419,6 +466,8 @@ export function respProtocol(options: RespOptions = {}): RespProtocolFactory {
   const keys = new Keyspace(store);
   const shared: Shared = {
     keys,
+    args: emptyRequest(),
+    decoded: NOTHING,
     nextId: 1,
     startedAt: performance.now(),
     out: new ReplyBuffer(),
