@@ -21,6 +21,7 @@ import type { ProtocolFactory } from '../net/protocol.js';
 import { Server, type ServerStats } from '../net/server.js';
 import { sockets } from '../net/sockets.js';
 import { stderrLogger, type LogLevel } from './log.js';
+import { workerResourceLimits, type YoungGeneration } from './young-generation.js';
 
 export interface ServeConfig {
   protocol: ProtocolName;
@@ -41,6 +42,8 @@ export interface ServeConfig {
   workers: number;
   /** What the loop and server log to stderr. */
   logLevel: LogLevel;
+  /** Whether V8's young generation stays small in every serving thread (young-generation.ts). */
+  youngGeneration: YoungGeneration;
   /** The protocols' input bounds; each left out takes its protocol's default. */
   maxRequestBytes?: number;
   maxBulkLength?: number;
@@ -224,7 +227,9 @@ class StatusLine {
  * the exit code.
  */
 export function serve(config: ServeConfig): Promise<number> {
-  return config.workers === 1 ? serveHere(config) : serveWithWorkers(config);
+  // A heap's young generation is sized when the heap is made: the main
+  // thread's was made before this ran, so a fixed one needs a worker.
+  return config.workers === 1 && config.youngGeneration === 'grow' ? serveHere(config) : serveWithWorkers(config);
 }
 
 function listeningLine(config: ServeConfig, port: number): string {
@@ -316,7 +321,10 @@ async function serveWithWorkers(config: ServeConfig): Promise<number> {
 
   for (let index = 0; index < config.workers; index++) {
     const data: WorkerData = { config: { ...config, port }, index };
-    const worker = new Worker(new URL('./serve-worker.js', import.meta.url), { workerData: data });
+    const worker = new Worker(new URL('./serve-worker.js', import.meta.url), {
+      workerData: data,
+      resourceLimits: workerResourceLimits(config.youngGeneration),
+    });
     const handle: WorkerHandle = {
       worker,
       index,
