@@ -3,6 +3,10 @@
 // with SO_REUSEPORT, a live status line on a terminal, and a graceful stop
 // on SIGINT/SIGTERM.
 //
+// With a fixed young generation (the default) even one loop runs in a
+// worker, whose heap can be sized (young-generation.ts); it says what the
+// main thread's loop would say, in the same words.
+//
 // With workers the main thread runs no loop: it picks the port (binding a
 // SO_REUSEPORT listener first, so port 0 resolves once for all), starts the
 // workers, closes its own listener once they all listen (before that, no
@@ -294,6 +298,8 @@ export type FromWorker =
   | { type: 'listening'; port: number }
   | { type: 'failed'; message: string }
   | { type: 'sample'; id: number; sample: StatusSample }
+  /** The shutdown started, with this many connections open. */
+  | { type: 'closing'; connections: number }
   | { type: 'stopped'; stats: ServerStats; requests: number | null };
 
 /** What `new Worker()` is given. */
@@ -337,6 +343,9 @@ async function serveWithWorkers(config: ServeConfig): Promise<number> {
       } else if (message.type === 'failed') {
         failure ??= message.message;
         allListening();
+      } else if (message.type === 'closing') {
+        // A lone worker stands for the main thread's loop: its shutdown line.
+        if (config.workers === 1) console.log(`wasmloop: ${stopSignal}: closing ${message.connections} connections`);
       } else if (message.type === 'sample') {
         const request = samples.get(message.id);
         if (request === undefined) return;
@@ -382,6 +391,7 @@ async function serveWithWorkers(config: ServeConfig): Promise<number> {
     statusTimer = setInterval(collect, STATUS_INTERVAL_MS);
   }
   let stopping = false;
+  let stopSignal: NodeJS.Signals | undefined;
   const stopListening = onSignals((signal, count) => {
     clearInterval(statusTimer);
     samples.clear();
@@ -390,8 +400,9 @@ async function serveWithWorkers(config: ServeConfig): Promise<number> {
       return;
     }
     stopping = true;
+    stopSignal = signal;
     status.finish();
-    console.log(`wasmloop: ${signal}: stopping ${handles.length} workers`);
+    if (config.workers > 1) console.log(`wasmloop: ${signal}: stopping ${handles.length} workers`);
     post({ type: 'shutdown', deadlineMs: config.shutdownMs });
   });
   // Only now: whoever waits for this line may signal at once.
@@ -412,7 +423,7 @@ async function serveWithWorkers(config: ServeConfig): Promise<number> {
     accepted += stopped.stats.accepted;
     forced += stopped.stats.shutdownForced;
     const requests = stopped.requests === null ? '' : `, ${stopped.requests} requests`;
-    console.log(`wasmloop: worker ${handle.index}: accepted ${stopped.stats.accepted} connections${requests}`);
+    if (config.workers > 1) console.log(`wasmloop: worker ${handle.index}: accepted ${stopped.stats.accepted} connections${requests}`);
   }
   console.log(`wasmloop: stopped after serving ${accepted} connections${forced > 0 ? ` (${forced} closed at the deadline)` : ''}`);
   const clean = stopping && handles.every((h) => h.stopped !== undefined) && codes.every((code) => code === 0);
