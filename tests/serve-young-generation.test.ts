@@ -2,6 +2,8 @@
 // limits keeps V8's new space at 1 MiB semi-spaces through a burst of
 // long-lived objects (what a burst of accepts is), where V8's own sizing
 // grows it. The worker reports its new space's size; nothing else is shared.
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -46,6 +48,22 @@ test('fixed: the new space stays at two 1 MiB semi-spaces through a burst of sur
   const grown = await newSpaceAfterBurst('grow');
   assert.ok(fixed <= FIXED_NEW_SPACE, `fixed: new space ${fixed} bytes`);
   assert.ok(grown > FIXED_NEW_SPACE, `grow: new space ${grown} bytes`);
+});
+
+const MODULE = fileURLToPath(new URL('../src/serve/young-generation.js', import.meta.url));
+
+/** What mainThreadYoungGenerationSized() says in a fresh node started with `flags` and `nodeOptions`. */
+function sizedIn(flags: string[], nodeOptions: string): boolean {
+  const script = `import(${JSON.stringify(MODULE)}).then((m) => process.stdout.write(String(m.mainThreadYoungGenerationSized())))`;
+  const env = { ...process.env, NODE_OPTIONS: nodeOptions };
+  return execFileSync(process.execPath, [...flags, '-e', script], { env, encoding: 'utf8', timeout: WORKER_TIMEOUT_MS }) === 'true';
+}
+
+test('the main thread serves a fixed young generation itself only when node was started with a semi-space size', () => {
+  assert.is(sizedIn([], ''), false);
+  assert.is(sizedIn(['--max-semi-space-size=1'], ''), true);
+  assert.is(sizedIn([], '--max-semi-space-size=1'), true);
+  assert.is(sizedIn(['--max-old-space-size=512'], '--no-warnings'), false);
 });
 
 test.run();

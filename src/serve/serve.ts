@@ -4,8 +4,9 @@
 // on SIGINT/SIGTERM.
 //
 // With a fixed young generation (the default) even one loop runs in a
-// worker, whose heap can be sized (young-generation.ts); it says what the
-// main thread's loop would say, in the same words.
+// worker, whose heap can be sized (young-generation.ts), unless node was
+// started with --max-semi-space-size; a lone worker says what the main
+// thread's loop would say, in the same words.
 //
 // With workers the main thread runs no loop: it picks the port (binding a
 // SO_REUSEPORT listener first, so port 0 resolves once for all), starts the
@@ -25,7 +26,7 @@ import type { ProtocolFactory } from '../net/protocol.js';
 import { Server, type ServerStats } from '../net/server.js';
 import { sockets } from '../net/sockets.js';
 import { stderrLogger, type LogLevel } from './log.js';
-import { workerResourceLimits, type YoungGeneration } from './young-generation.js';
+import { mainThreadYoungGenerationSized, workerResourceLimits, type YoungGeneration } from './young-generation.js';
 
 export interface ServeConfig {
   protocol: ProtocolName;
@@ -232,8 +233,10 @@ class StatusLine {
  */
 export function serve(config: ServeConfig): Promise<number> {
   // A heap's young generation is sized when the heap is made: the main
-  // thread's was made before this ran, so a fixed one needs a worker.
-  return config.workers === 1 && config.youngGeneration === 'grow' ? serveHere(config) : serveWithWorkers(config);
+  // thread's was made before this ran, so a fixed one needs a worker, unless
+  // Node was started with its size.
+  const here = config.youngGeneration === 'grow' || mainThreadYoungGenerationSized();
+  return config.workers === 1 && here ? serveHere(config) : serveWithWorkers(config);
 }
 
 function listeningLine(config: ServeConfig, port: number): string {
