@@ -392,7 +392,7 @@ test('socketError is ECONNREFUSED after a nonblocking connect to a closed port',
 test('the deprecated SocketManager is the same calls: its methods are the sockets functions, checks and all', () => {
   const manager = new SocketManager();
   for (const name of Object.keys(sockets) as (keyof typeof sockets)[]) assert.is(manager[name], sockets[name], name);
-  assert.equal(Object.keys(sockets).sort(), ['accept', 'close', 'connect', 'listen', 'localPort', 'read', 'shutdown', 'socketError', 'write', 'writev']);
+  assert.equal(Object.keys(sockets).sort(), ['accept', 'close', 'connect', 'listen', 'listenUnix', 'localPort', 'read', 'shutdown', 'socketError', 'write', 'writev']);
   const listener = manager.listen('127.0.0.1', 0);
   try {
     assert.ok(manager.localPort(listener) > 0);
