@@ -53,6 +53,7 @@ export {
   SocketManager,
   DEFAULT_BACKLOG,
   WRITEV_MAX,
+  UNIX_PATH_MAX,
   type Sockets,
   type ListenOptions,
   type AcceptOptions,
@@ -71,6 +72,8 @@ export {
   DEFAULT_SHUTDOWN_MS,
   type ServerOptions,
   type ServerStats,
+  type ServerEvents,
+  type ListenAddress,
 } from './net/server.js';
 export { Connection, type CloseReason } from './net/connection.js';
 export type { Protocol, ProtocolFactory } from './net/protocol.js';
