@@ -24,9 +24,11 @@ import { stderrLogger, type LogLevel } from './log.js';
 
 export interface ServeConfig {
   protocol: ProtocolName;
-  /** A numeric address. */
+  /** A numeric address (unused with `path`). */
   host: string;
   port: number;
+  /** A Unix socket path to listen on instead of host and port; one thread only (`workers` 1). */
+  path?: string | undefined;
   backend: BackendName;
   trigger: Trigger;
   maxEvents: number;
@@ -143,8 +145,7 @@ export class ServingThread {
           ? respProtocol({ maxRequestBytes: config.maxRequestBytes, maxBulkLength: config.maxBulkLength, maxKeyLength: config.maxKeyLength })
           : protocols[config.protocol]();
     this.server = new Server(this.loop, this.#factory, {
-      host: config.host,
-      port: config.port,
+      ...(config.path === undefined ? { host: config.host, port: config.port } : { path: config.path }),
       backlog: config.backlog,
       trigger: config.trigger,
       reusePort,
@@ -224,13 +225,15 @@ class StatusLine {
  * the exit code.
  */
 export function serve(config: ServeConfig): Promise<number> {
-  return config.workers === 1 ? serveHere(config) : serveWithWorkers(config);
+  if (config.workers === 1) return serveHere(config);
+  if (config.path !== undefined) return Promise.reject(new Error('a Unix socket (path) is served by one thread: workers must be 1'));
+  return serveWithWorkers(config);
 }
 
 function listeningLine(config: ServeConfig, port: number): string {
   const workers = config.workers === 1 ? '' : `, ${config.workers} workers`;
   return (
-    `wasmloop: ${config.protocol} server listening on ${formatAddress(config.host, port)} ` +
+    `wasmloop: ${config.protocol} server listening on ${config.path ?? formatAddress(config.host, port)} ` +
     `(backend ${config.backend}, ${config.trigger}-triggered, maxEvents ${config.maxEvents}${workers})`
   );
 }
