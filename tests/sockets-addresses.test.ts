@@ -69,7 +69,11 @@ test('a Unix domain socket: connectUnix() connects, its addresses are null, TCP 
   }
 });
 
-test('no fds leaked by this file', () => {
+// The node:net peers' handles close asynchronously, and one was seen still
+// open here on a loaded machine: the count is given a moment to settle; a
+// leaked fd still fails (it never closes).
+test('no fds leaked by this file', async () => {
+  for (let waited = 0; openFds() !== fdsAtStart && waited < 2000; waited += 20) await new Promise((resolve) => setTimeout(resolve, 20));
   assert.is(openFds(), fdsAtStart);
 });
 
