@@ -1,7 +1,8 @@
 // What a server asks of a protocol: a factory that makes one per connection,
 // and the calls the server makes on it as bytes arrive. The protocols in
 // src/protocols/ (echo, RESP, HTTP) implement it; so may a user.
-import type { Connection } from './connection.js';
+import type { SystemError } from '../errors.js';
+import type { CloseReason, Connection } from './connection.js';
 
 /** What a protocol does with a connection's bytes. */
 export interface Protocol {
@@ -29,6 +30,12 @@ export interface Protocol {
   resume?(connection: Connection): void;
   /** The peer finished sending. Default: `connection.end()`. */
   end?(connection: Connection): void;
+  /**
+   * The connection closed, for `reason` (with the socket error that ended
+   * it, if one did). Called once; the protocol gets nothing more. A throw is
+   * reported on the loop's `'error'`.
+   */
+  close?(connection: Connection, reason: CloseReason, error?: SystemError): void;
 }
 
 /** Makes the protocol for a new connection (a shared object is fine when it keeps no state). */

@@ -459,7 +459,7 @@ export class Server {
 
   /** What each connection tells the server; internal, so not methods of the public Server. */
   readonly #connectionEvents: ConnectionEvents = {
-    closed: (connection, reason) => this.#closed(connection, reason),
+    closed: (connection, reason, error) => this.#closed(connection, reason, error),
     lingering: (connection) => this.#lingering(connection),
     drained: (connection) => {
       this.#resumeDue[connection.fd] = true;
@@ -467,8 +467,13 @@ export class Server {
   };
 
   /** From Connection: forget it, and resume accepting if fds ran out. */
-  #closed(connection: Connection, reason: CloseReason): void {
+  #closed(connection: Connection, reason: CloseReason, error?: SystemError): void {
     const fd = connection.fd;
+    try {
+      this.#protocols[fd]?.close?.(connection, reason, error);
+    } catch (thrown) {
+      if (!this.loop.isClosed) this.loop[reportErrorUnchecked](thrown, 'read', fd);
+    }
     this.#connections[fd] = undefined;
     this.#protocols[fd] = undefined;
     this.#resumeDue[fd] = false;
