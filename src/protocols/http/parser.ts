@@ -103,8 +103,10 @@ export class RequestParser {
   #emptyLines = 0;
   /** Header bytes counted before the running execute. */
   #headerBytes = 0;
-  /** Where the request began in the running execute (-1: before it). */
-  #headStart = -1;
+  /** Where the header section's bytes in the running execute begin: its first byte, or where the request began in it. */
+  #headStart = 0;
+  /** Whether the request began in the running execute and its URL has not come yet. */
+  #begunHere = false;
   /** The end of the last span of the header section in the running execute (-1: none yet). */
   #lastSpanEnd = -1;
   /** Whether that span was the URL's (the version and its line end follow it). */
@@ -214,7 +216,8 @@ export class RequestParser {
     const table = this.#parsers.table;
     const bytes = this.bytes;
     const count = table[C.HEADER_COUNT]!;
-    this.#headStart = this.#phase === Phase.Head ? base : -1;
+    this.#headStart = base;
+    this.#begunHere = false;
     this.#lastSpanEnd = -1;
     for (let i = 0, r = FIRST; i < count && this.#phase !== Phase.Stopped; i++, r += WORDS) {
       const kind = table[r]!;
@@ -228,21 +231,24 @@ export class RequestParser {
         this.#field += b === 0 ? '' : bytes.toString('latin1', a, a + b);
         if (b > 0) this.#spanEnd(a + b, false);
       } else if (kind === KIND_BODY) {
+        this.#lastSpanEnd = a + b;
         this.#bodyBytes += b;
         if (this.#bodyBytes > this.#maxBodyBytes) return this.#refuse(413, 'body over maxBodyBytes');
         this.#sink.body(bytes, a, b);
       } else if (kind === KIND_URL) {
         if (b > 0) {
-          if (this.#url === '' && this.#headStart < 0) {
-            this.#headStart = Math.max(base, a - METHOD_GUESS);
-            this.#methodGuessed = this.#headStart === a - METHOD_GUESS;
+          if (this.#url === '' && this.#begunHere) {
+            // The method and its space are before the URL: counted as METHOD_GUESS bytes until llhttp names the method.
+            this.#methodGuessed = a - METHOD_GUESS >= this.#headStart;
+            this.#headStart = Math.max(this.#headStart, a - METHOD_GUESS);
+            this.#begunHere = false;
           }
           this.#url += bytes.toString('latin1', a, a + b);
           this.#spanEnd(a + b, true);
         }
         if (table[r + 3] !== 0) this.#urlDone = true;
       } else if (kind === KIND_BEGIN) {
-        this.#begin();
+        this.#begin(this.#lastSpanEnd < 0 ? base : this.#lastSpanEnd);
       } else if (kind === KIND_HEADERS) {
         this.#headers(table[r + 1]!, table[r + 2]!, table[r + 3]!, end);
       } else if (kind === KIND_COMPLETE) {
@@ -251,7 +257,7 @@ export class RequestParser {
     }
     if (this.#phase === Phase.Head) {
       // Still in the header section at the end of the bytes: all of them count.
-      this.#headerBytes += end - (this.#headStart < 0 ? base : this.#headStart);
+      this.#headerBytes += end - this.#headStart;
       if (this.#headerBytes >= this.#maxHeaderBytes) this.#refuse(this.#urlDone ? 431 : 414, 'header section over maxHeaderBytes');
     }
   }
@@ -261,11 +267,13 @@ export class RequestParser {
     this.#lastSpanUrl = url;
   }
 
-  #begin(): void {
+  /** MESSAGE_BEGIN, somewhere after `after` (the end of the last span before it in this execute, or its first byte). */
+  #begin(after: number): void {
     this.#phase = Phase.Head;
     this.#emptyLines = 0;
     this.#headerBytes = 0;
-    this.#headStart = -1;
+    this.#headStart = after;
+    this.#begunHere = true;
     this.#lastSpanEnd = -1;
     this.#methodGuessed = false;
     this.#url = '';
@@ -296,7 +304,7 @@ export class RequestParser {
     const raw = this.#raw;
     // The section's size: what came before this execute, and this execute's
     // part up to its last span and the line ends after it.
-    const start = this.#headStart < 0 ? end : this.#headStart;
+    const start = this.#headStart;
     const headEnd =
       this.#lastSpanEnd < 0 ? start + Math.min(LINE_END * 2, end - start) : this.#lastSpanEnd + LINE_END * 2 + (this.#lastSpanUrl ? VERSION_AND_LINE_END - LINE_END : 0);
     const size = this.#headerBytes + headEnd - start + (this.#methodGuessed ? method.length + 1 - METHOD_GUESS : 0);

@@ -105,6 +105,8 @@ export class HttpSession implements Protocol, RequestSink, BodyReader {
   #upgrading: { req: HttpRequest; head: Buffer } | undefined;
   /** The protocol an upgrade handed the connection to (null: none, input dropped). */
   #upgraded: Protocol | null | undefined;
+  /** The default handler's requests not answered yet: the output was at its watermark (bounded by one read's requests). */
+  readonly #waiting: { method: string; url: string; persistence: Persistence }[] = [];
   /** Inside data(): writes gather in the shared buffer, for one write per read. */
   #batching = false;
   /** No more requests: the connection ends once the responses before are out. */
@@ -142,7 +144,7 @@ export class HttpSession implements Protocol, RequestSink, BodyReader {
       this.#batching = false;
       out.flushTo(connection);
     }
-    if (this.#closing && this.#exchanges.length === 0 && this.#upgrading === undefined) this.#end();
+    if (this.#closing && this.#exchanges.length === 0 && this.#waiting.length === 0 && this.#upgrading === undefined) this.#end();
     if (this.#upgrading !== undefined) this.#handOver();
     this.#afterRead();
   }
@@ -152,7 +154,35 @@ export class HttpSession implements Protocol, RequestSink, BodyReader {
       this.#upgraded?.resume?.(connection);
       return;
     }
+    if (this.#waiting.length > 0) this.#answerWaiting();
     this.#exchanges[0]?.res.drained();
+  }
+
+  /** The default handler's answers held back at the watermark, while under it. */
+  #answerWaiting(): void {
+    const shared = this.#shared;
+    const waiting = this.#waiting;
+    let answered = 0;
+    this.#batching = true;
+    try {
+      while (answered < waiting.length && !this.#atWatermark()) {
+        const { method, url, persistence } = waiting[answered++]!;
+        if (!answerByDefault(shared.out, method, url, persistence, shared.metrics)) {
+          this.#stop();
+          answered = waiting.length;
+        }
+      }
+    } finally {
+      this.#batching = false;
+      waiting.splice(0, answered);
+      shared.out.flushTo(this.#connection);
+    }
+    if (this.#closing && waiting.length === 0) this.#end();
+  }
+
+  #atWatermark(): boolean {
+    const connection = this.#connection;
+    return this.#shared.out.length + connection.queuedBytes >= connection.highWaterMark;
   }
 
   end(connection: Connection): void {
@@ -163,13 +193,13 @@ export class HttpSession implements Protocol, RequestSink, BodyReader {
     }
     // A body cut by the peer's end will not come: its request is aborted.
     if (this.#current !== undefined) {
-      this.#current.req.closed();
+      abort(this.#current.req);
       this.#current = undefined;
     }
     this.#parser.stop();
     this.#closing = true;
     this.#forget();
-    if (this.#exchanges.length === 0) this.#end();
+    if (this.#exchanges.length === 0 && this.#waiting.length === 0) this.#end();
   }
 
   close(connection: Connection, reason: CloseReason, error?: Parameters<NonNullable<Protocol['close']>>[2]): void {
@@ -178,7 +208,7 @@ export class HttpSession implements Protocol, RequestSink, BodyReader {
     this.#ended = true;
     const exchanges = this.#exchanges.splice(0);
     for (const exchange of exchanges) {
-      exchange.req.closed();
+      abort(exchange.req);
       exchange.res.closed();
     }
     this.#upgraded?.close?.(connection, reason, error);
@@ -196,8 +226,10 @@ export class HttpSession implements Protocol, RequestSink, BodyReader {
     }
     if (handler === undefined) {
       const persistence = !head.keepAlive ? Persistence.Close : head.versionMinor === 0 ? Persistence.KeepAlive : Persistence.Default;
-      const ok = answerByDefault(shared.out, head.method, head.url, persistence, shared.metrics);
-      if (!ok || persistence === Persistence.Close) this.#stop();
+      if (persistence === Persistence.Close) this.#stop();
+      // Past the output watermark the answers wait (the request's words, not its reply) for resume().
+      if (this.#waiting.length > 0 || this.#atWatermark()) this.#waiting.push({ method: head.method, url: head.url, persistence });
+      else if (!answerByDefault(shared.out, head.method, head.url, persistence, shared.metrics)) this.#stop();
       return;
     }
     const exchange = new Exchange(this, head, this.#connection);
@@ -236,7 +268,7 @@ export class HttpSession implements Protocol, RequestSink, BodyReader {
     this.#current = undefined;
     // A body cut by the refusal: its request is aborted; if its response has not begun, the refusal takes its place.
     if (current !== undefined) {
-      current.req.closed();
+      abort(current.req);
       if (!current.res.headersSent) this.#replace(current, reply);
       this.#closing = true;
       return;
@@ -302,7 +334,7 @@ export class HttpSession implements Protocol, RequestSink, BodyReader {
       if (res.closesConnection) {
         this.#stop();
         for (const later of exchanges.splice(0)) {
-          later.req.closed();
+          abort(later.req);
           queueMicrotask(() => later.res.closed());
         }
         break;
@@ -458,7 +490,7 @@ export class HttpSession implements Protocol, RequestSink, BodyReader {
     this.#stop();
     if (current !== undefined) {
       // Its body did not come in time. A response already begun can only be cut short, as node:http does.
-      current.req.closed();
+      abort(current.req);
       if (!current.res.headersSent) this.#replace(current, reply);
       else this.#end();
     } else if (!headDone) {
@@ -490,3 +522,12 @@ export class HttpSession implements Protocol, RequestSink, BodyReader {
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/**
+ * A request whose connection closed or whose body will not come: told on a
+ * microtask, so that a handler called in the same read (handlers run after
+ * the parser's pass) has added its listeners first.
+ */
+function abort(req: HttpRequest): void {
+  queueMicrotask(() => req.closed());
+}
