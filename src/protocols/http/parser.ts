@@ -287,7 +287,10 @@ export class RequestParser {
 
   #fieldDone(): void {
     const field = this.#field;
-    const value = this.#value;
+    // Trailing blanks are not part of a value (RFC 9110 5.5); llhttp leaves them in the span.
+    let value = this.#value;
+    const last = value.charCodeAt(value.length - 1);
+    if (last === 32 || last === 9) value = value.replace(/[ \t]+$/, '');
     this.#field = this.#value = '';
     if (this.#phase === Phase.Body) {
       this.#trailers.push(field, value);
