@@ -19,7 +19,7 @@ test('pieces without a length: Transfer-Encoding: chunked, each write one chunk,
         res.statusCode = 201;
         res.write('one ');
         await new Promise((resolve) => setTimeout(resolve, 5));
-        res.write(Buffer.from('two '));
+        res.write(Buffer.from('two, twenty bytes:  '));
         res.write('');
         res.end('three');
       },
@@ -30,12 +30,12 @@ test('pieces without a length: Transfer-Encoding: chunked, each write one chunk,
       assert.is(reply.status, 201);
       assert.is(reply.headers['transfer-encoding'], 'chunked');
       assert.is(reply.headers['content-length'], undefined);
-      assert.is(reply.body.toString(), 'one two three');
+      assert.is(reply.body.toString(), 'one two, twenty bytes:  three');
 
       const raw = await rawSession(port);
       raw.socket.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
       await raw.until((t) => t.endsWith('0\r\n\r\n'), 'the last chunk');
-      assert.match(raw.text(), /\r\n\r\n4\r\none \r\n4\r\ntwo \r\n5\r\nthree\r\n0\r\n\r\n$/);
+      assert.match(raw.text(), /\r\n\r\n4\r\none \r\n14\r\ntwo, twenty bytes:  \r\n5\r\nthree\r\n0\r\n\r\n$/);
       raw.close();
 
       const fixed = await fetchReply(port, { path: '/length' });
