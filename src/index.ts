@@ -85,4 +85,12 @@ export {
   type RespProtocolFactory,
   type HttpOptions,
   type HttpProtocolFactory,
+  type HttpHandler,
+  type UpgradeHandler,
+  type HttpRequest,
+  type HttpResponse,
+  type IncomingHeaders,
+  type OutgoingHeaders,
+  type OutgoingValue,
+  type PeerAddress,
 } from './protocols/index.js';

@@ -11,7 +11,7 @@ import type { Server } from '../src/net/server.js';
 
 function errorsOf(server: Server): string[] {
   const seen: string[] = [];
-  server.loop.on('error', (error: Error) => seen.push(error.message));
+  server.loop.on('error', (error: unknown) => void seen.push((error as Error).message));
   return seen;
 }
 
