@@ -75,10 +75,13 @@ const LINE_END = 2;
 /** The method's bytes and its space, counted before llhttp names the method (at the end of the header section). */
 const METHOD_GUESS = 4;
 
-let shared: LlhttpParsers | undefined;
+let shared: { parsers: LlhttpParsers; bytes: Buffer } | undefined;
 /** Every connection's parser lives in one instance: one module, one table, one input region per thread. */
-function parsers(): LlhttpParsers {
-  shared ??= new LlhttpParsers();
+function instance(): { parsers: LlhttpParsers; bytes: Buffer } {
+  if (shared === undefined) {
+    const parsers = new LlhttpParsers();
+    shared = { parsers, bytes: Buffer.from(parsers.memory.buffer, parsers.inputOffset, parsers.inputCapacity) };
+  }
   return shared;
 }
 
@@ -95,8 +98,8 @@ export class RequestParser {
   readonly #sink: RequestSink;
   readonly #maxHeaderBytes: number;
   readonly #maxBodyBytes: number;
-  readonly #parsers = parsers();
-  /** The input region as a Buffer, for latin1Slice. */
+  readonly #parsers: LlhttpParsers;
+  /** The input region as a Buffer (one for all connections), for the sink's offsets. */
   readonly bytes: Buffer;
   #parser = -1;
   #phase = Phase.Idle;
@@ -129,8 +132,9 @@ export class RequestParser {
     this.#sink = sink;
     this.#maxHeaderBytes = maxHeaderBytes;
     this.#maxBodyBytes = maxBodyBytes;
-    const p = this.#parsers;
-    this.bytes = Buffer.from(p.memory.buffer, p.inputOffset, p.inputCapacity);
+    const { parsers, bytes } = instance();
+    this.#parsers = parsers;
+    this.bytes = bytes;
   }
 
   /** Whether a request is partly read (its deadlines run). */
