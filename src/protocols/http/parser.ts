@@ -21,7 +21,7 @@
 // bytes around them are counted as a well-formed request has them (one space
 // after the method, CRLF CRLF at the end): exact for a section that spans
 // reads or is well-formed, within a few bytes otherwise.
-import { LlhttpParsers, llhttpConstants, llhttpErrorName } from '../llhttp.js';
+import { LlhttpParsers, llhttpConstants, llhttpErrorName, type LlhttpConstants } from '../llhttp.js';
 import { MAX_EMPTY_LINES } from './constants.js';
 
 export interface RequestHead {
@@ -55,18 +55,35 @@ export interface RequestSink {
   refuse(status: number, reason: string): void;
 }
 
-const C = llhttpConstants();
-const KIND_URL = C.KIND_URL;
-const KIND_FIELD = C.KIND_HEADER_FIELD;
-const KIND_VALUE = C.KIND_HEADER_VALUE;
-const KIND_BEGIN = C.KIND_MESSAGE_BEGIN;
-const KIND_HEADERS = C.KIND_HEADERS_COMPLETE;
-const KIND_BODY = C.KIND_BODY;
-const KIND_COMPLETE = C.KIND_MESSAGE_COMPLETE;
-const WORDS = C.RECORD_WORDS;
-const FIRST = C.HEADER_WORDS;
-const F_CHUNKED = C.F_CHUNKED << C.INFO_FLAGS_SHIFT;
-const F_CONTENT_LENGTH = C.F_CONTENT_LENGTH << C.INFO_FLAGS_SHIFT;
+// llhttp's constants, read from the module when the first parser is made
+// (so that importing this file, as the CLI does, loads no module).
+let C!: LlhttpConstants;
+let KIND_URL = 0;
+let KIND_FIELD = 0;
+let KIND_VALUE = 0;
+let KIND_BEGIN = 0;
+let KIND_HEADERS = 0;
+let KIND_BODY = 0;
+let KIND_COMPLETE = 0;
+let WORDS = 0;
+let FIRST = 0;
+let F_CHUNKED = 0;
+let F_CONTENT_LENGTH = 0;
+
+function readConstants(): void {
+  C = llhttpConstants();
+  KIND_URL = C.KIND_URL;
+  KIND_FIELD = C.KIND_HEADER_FIELD;
+  KIND_VALUE = C.KIND_HEADER_VALUE;
+  KIND_BEGIN = C.KIND_MESSAGE_BEGIN;
+  KIND_HEADERS = C.KIND_HEADERS_COMPLETE;
+  KIND_BODY = C.KIND_BODY;
+  KIND_COMPLETE = C.KIND_MESSAGE_COMPLETE;
+  WORDS = C.RECORD_WORDS;
+  FIRST = C.HEADER_WORDS;
+  F_CHUNKED = C.F_CHUNKED << C.INFO_FLAGS_SHIFT;
+  F_CONTENT_LENGTH = C.F_CONTENT_LENGTH << C.INFO_FLAGS_SHIFT;
+}
 const CR = 13;
 const LF = 10;
 /** Bytes around the spans of a well-formed header section: "M" SP url SP "HTTP/1.1" CRLF, then CRLF. */
@@ -79,6 +96,7 @@ let shared: { parsers: LlhttpParsers; bytes: Buffer } | undefined;
 /** Every connection's parser lives in one instance: one module, one table, one input region per thread. */
 function instance(): { parsers: LlhttpParsers; bytes: Buffer } {
   if (shared === undefined) {
+    readConstants();
     const parsers = new LlhttpParsers();
     shared = { parsers, bytes: Buffer.from(parsers.memory.buffer, parsers.inputOffset, parsers.inputCapacity) };
   }
