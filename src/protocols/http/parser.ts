@@ -92,6 +92,14 @@ const LINE_END = 2;
 /** The method's bytes and its space, counted before llhttp names the method (at the end of the header section). */
 const METHOD_GUESS = 4;
 
+/** Whether a header name (a token) is `lower` in any case, without making a string. */
+function isName(field: string, lower: string): boolean {
+  if (field.length !== lower.length) return false;
+  // A token's letters differ from their lower case by bit 0x20, and its other characters have that bit already or are not letters.
+  for (let i = 0; i < lower.length; i++) if ((field.charCodeAt(i) | 0x20) !== lower.charCodeAt(i)) return false;
+  return true;
+}
+
 let shared: { parsers: LlhttpParsers; bytes: Buffer } | undefined;
 /** Every connection's parser lives in one instance: one module, one table, one input region per thread. */
 function instance(): { parsers: LlhttpParsers; bytes: Buffer } {
@@ -319,8 +327,8 @@ export class RequestParser {
       return;
     }
     this.#raw.push(field, value);
-    if (field.length === 4 && field.toLowerCase() === 'host') this.#hosts++;
-    else if (field.length === 6 && field.toLowerCase() === 'expect' && value.toLowerCase() === '100-continue') this.#expectContinue = true;
+    if (isName(field, 'host')) this.#hosts++;
+    else if (isName(field, 'expect') && value.toLowerCase() === '100-continue') this.#expectContinue = true;
   }
 
   /** HEADERS_COMPLETE: checks what llhttp leaves to its user, then tells the sink; false when refused. */

@@ -75,6 +75,7 @@ export class HttpRequest extends SmallEmitter implements AsyncIterable<Buffer> {
   #ended = false;
   #scheduled = false;
   #endEmitted = false;
+  #closed = false;
   #error: Error | undefined;
   /** The async iterator waiting for the next chunk. */
   #waiter: ((result: IteratorResult<Buffer>) => void) | undefined;
@@ -181,8 +182,10 @@ export class HttpRequest extends SmallEmitter implements AsyncIterable<Buffer> {
     } else if (this.#flow === Flow.Flowing) this.#schedule();
   }
 
-  /** The connection closed: before the body ended, the request is aborted. */
+  /** The connection closed (or the body will not come): before the body ended, the request is aborted. Once. */
   closed(): void {
+    if (this.#closed) return;
+    this.#closed = true;
     if (!this.#ended) {
       this.aborted = true;
       this.#ended = true;

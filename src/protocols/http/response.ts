@@ -16,6 +16,7 @@
 import { STATUS_CODES } from 'node:http';
 
 import { WasmloopError } from '../../errors.js';
+import { CONTINUE } from './constants.js';
 import { SmallEmitter } from './emitter.js';
 import type { HttpRequest } from './request.js';
 
@@ -23,6 +24,8 @@ import type { HttpRequest } from './request.js';
 export interface ResponseOutput {
   /** Hands bytes over; false when the writer should wait for the response's 'drain'. */
   send(response: HttpResponse, bytes: Uint8Array): boolean;
+  /** A whole response: its head (latin1 text) and its body, in one piece. */
+  sendWhole(response: HttpResponse, head: string, body: Uint8Array): boolean;
   /** The response's last bytes were handed over. */
   ended(response: HttpResponse): void;
 }
@@ -78,6 +81,7 @@ function toBytes(chunk: string | Uint8Array, encoding: BufferEncoding): Uint8Arr
 const CRLF = Buffer.from('\r\n', 'latin1');
 const LAST_CHUNK = Buffer.from('0\r\n\r\n', 'latin1');
 const EMPTY = Buffer.alloc(0);
+const NO_HEADERS: ReadonlyMap<string, [string, OutgoingValue]> = new Map();
 
 type Callback = (error?: Error | null) => void;
 
@@ -93,7 +97,7 @@ export class HttpResponse extends SmallEmitter {
   readonly #http10: boolean;
   readonly #output: ResponseOutput;
   /** Set headers by lower-case name: [name as given, value]. */
-  readonly #headers = new Map<string, [string, OutgoingValue]>();
+  #headers: Map<string, [string, OutgoingValue]> | undefined;
   /** The encoded head, once writeHead() or the first write made it (headersSent). */
   #headText: string | undefined;
   #headWritten = false;
@@ -133,31 +137,31 @@ export class HttpResponse extends SmallEmitter {
   setHeader(name: string, value: OutgoingValue): this {
     if (this.#headText !== undefined) throw headersSentError('set');
     checkHeader(name, value);
-    this.#headers.set(name.toLowerCase(), [name, value]);
+    (this.#headers ??= new Map()).set(name.toLowerCase(), [name, value]);
     return this;
   }
 
   getHeader(name: string): OutgoingValue | undefined {
-    return this.#headers.get(String(name).toLowerCase())?.[1];
+    return this.#headers?.get(String(name).toLowerCase())?.[1];
   }
 
   getHeaders(): OutgoingHeaders {
     const headers: OutgoingHeaders = Object.create(null) as OutgoingHeaders;
-    for (const [key, [, value]] of this.#headers) headers[key] = value;
+    if (this.#headers !== undefined) for (const [key, [, value]] of this.#headers) headers[key] = value;
     return headers;
   }
 
   getHeaderNames(): string[] {
-    return [...this.#headers.keys()];
+    return this.#headers === undefined ? [] : [...this.#headers.keys()];
   }
 
   hasHeader(name: string): boolean {
-    return this.#headers.has(String(name).toLowerCase());
+    return this.#headers?.has(String(name).toLowerCase()) ?? false;
   }
 
   removeHeader(name: string): void {
     if (this.#headText !== undefined) throw headersSentError('remove');
-    this.#headers.delete(String(name).toLowerCase());
+    this.#headers?.delete(String(name).toLowerCase());
   }
 
   /** Sets the status (and message) and headers, as node:http's writeHead: headers given here win over setHeader's. */
@@ -191,7 +195,7 @@ export class HttpResponse extends SmallEmitter {
 
   /** Sends `100 Continue` (for a request that asked with Expect: 100-continue). */
   writeContinue(): void {
-    this.#output.send(this, Buffer.from('HTTP/1.1 100 Continue\r\n\r\n', 'latin1'));
+    this.#output.send(this, CONTINUE);
   }
 
   write(chunk: string | Uint8Array, encoding?: BufferEncoding | Callback, callback?: Callback): boolean {
@@ -233,13 +237,8 @@ export class HttpResponse extends SmallEmitter {
     if (this.#headText === undefined) {
       // Nothing written yet: the whole body is known, so it gets a Content-Length, in one write with the head.
       this.#makeHead(bytes.length);
-      const body = this.#noBody ? EMPTY : bytes;
-      const head = this.#headText!;
-      const whole = Buffer.allocUnsafe(head.length + body.length);
-      whole.write(head, 0, 'latin1');
-      whole.set(body, head.length);
       this.#headWritten = true;
-      this.#output.send(this, whole);
+      this.#output.sendWhole(this, this.#headText!, this.#noBody ? EMPTY : bytes);
     } else {
       if (bytes.length > 0) this.#sendBody(bytes);
       else this.#sendHead();
@@ -290,7 +289,7 @@ export class HttpResponse extends SmallEmitter {
     let hasDate = false;
     let hasConnection = false;
     let transferEncoding: string | undefined;
-    for (const [key, [name, value]] of this.#headers) {
+    for (const [key, [name, value]] of this.#headers ?? NO_HEADERS) {
       if (Array.isArray(value)) for (const v of value as string[]) text += `${name}: ${v}\r\n`;
       else text += `${name}: ${String(value)}\r\n`;
       if (key === 'content-length') hasLength = true;

@@ -85,6 +85,10 @@ class Exchange implements ResponseOutput {
     return this.#session.send(this, bytes);
   }
 
+  sendWhole(_response: HttpResponse, head: string, body: Uint8Array): boolean {
+    return this.#session.sendWhole(this, head, body);
+  }
+
   ended(_response: HttpResponse): void {
     this.done = true;
     this.#session.responseEnded(this);
@@ -308,6 +312,20 @@ export class HttpSession implements Protocol, RequestSink, BodyReader {
     return this.#write(bytes);
   }
 
+  /** A response's head and body in one piece: straight into the read's batch when it is on the wire, else one buffer. */
+  sendWhole(exchange: Exchange, head: string, body: Uint8Array): boolean {
+    const out = this.#shared.out;
+    if (this.#batching && this.#exchanges[0] === exchange && exchange.replacement === undefined && !this.#ended && head.length + body.length <= BATCH_AT_MOST) {
+      out.latin1(head);
+      out.append(body);
+      return out.length + this.#connection.queuedBytes < this.#connection.highWaterMark;
+    }
+    const whole = Buffer.allocUnsafe(head.length + body.length);
+    whole.write(head, 0, 'latin1');
+    whole.set(body, head.length);
+    return this.send(exchange, whole);
+  }
+
   responseEnded(exchange: Exchange): void {
     // The rest of a body nobody read is dropped as it arrives (node:http dumps it too).
     if (!exchange.req.complete && !exchange.req.wanted) {
@@ -329,9 +347,8 @@ export class HttpSession implements Protocol, RequestSink, BodyReader {
       }
       if (!first.done) break;
       exchanges.shift();
-      const res = first.res;
-      queueMicrotask(() => res.finished());
-      if (res.closesConnection) {
+      this.#finish(first.res);
+      if (first.res.closesConnection) {
         this.#stop();
         for (const later of exchanges.splice(0)) {
           abort(later.req);
@@ -356,6 +373,11 @@ export class HttpSession implements Protocol, RequestSink, BodyReader {
       this.#readHeld = false;
       this.#connection.resumeReading();
     }
+  }
+
+  /** 'finish' and 'close' on a microtask, as node:http emits them: one microtask for all the responses finished meanwhile. */
+  #finish(res: HttpResponse): void {
+    if (finishing.push(res) === 1) queueMicrotask(finishAll);
   }
 
   #write(bytes: Uint8Array): boolean {
@@ -522,6 +544,14 @@ export class HttpSession implements Protocol, RequestSink, BodyReader {
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/** Responses whose 'finish' is due, across connections (one thread, one list). */
+let finishing: HttpResponse[] = [];
+function finishAll(): void {
+  const due = finishing;
+  finishing = [];
+  for (const res of due) res.finished();
+}
 
 /**
  * A request whose connection closed or whose body will not come: told on a
