@@ -239,6 +239,10 @@ export class HttpResponse extends SmallEmitter {
       this.#makeHead(bytes.length);
       this.#headWritten = true;
       this.#output.sendWhole(this, this.#headText!, this.#noBody ? EMPTY : bytes);
+    } else if (!this.#headWritten && !this.#chunked) {
+      // writeHead() then end(body): still one piece.
+      this.#headWritten = true;
+      this.#output.sendWhole(this, this.#headText!, this.#noBody ? EMPTY : bytes);
     } else {
       if (bytes.length > 0) this.#sendBody(bytes);
       else this.#sendHead();
