@@ -47,12 +47,3 @@ export function joinHeaders(raw: readonly string[]): IncomingHeaders {
   }
   return headers;
 }
-
-/** The first value of `name` (lower case) in a raw list, without building the object. */
-export function rawHeader(raw: readonly string[], name: string): string | undefined {
-  for (let i = 0; i < raw.length; i += 2) {
-    const field = raw[i]!;
-    if (field.length === name.length && field.toLowerCase() === name) return raw[i + 1];
-  }
-  return undefined;
-}
