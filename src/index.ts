@@ -90,4 +90,11 @@ export {
   type RespProtocolFactory,
   type HttpOptions,
   type HttpProtocolFactory,
+  type HttpHandler,
+  type UpgradeHandler,
+  type HttpRequest,
+  type HttpResponse,
+  type IncomingHeaders,
+  type OutgoingHeaders,
+  type OutgoingValue,
 } from './protocols/index.js';

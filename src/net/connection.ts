@@ -111,6 +111,8 @@ export class Connection extends Emitter<ConnectionEventMap> {
   #queue: Uint8Array[] = NO_QUEUE;
   #queued = 0;
   #readPaused = false;
+  /** Reading held off by pauseReading(), whatever the queue. */
+  #held = false;
   #ending = false;
   #peerEnded = false;
   #closed = false;
@@ -172,9 +174,28 @@ export class Connection extends Emitter<ConnectionEventMap> {
     return this.#readPaused;
   }
 
-  /** Whether reading is paused because too much output is queued. */
+  /** Whether reading is paused: too much output is queued, or pauseReading() holds it off. */
   get isReadPaused(): boolean {
-    return this.#readPaused;
+    return this.#readPaused || this.#held;
+  }
+
+  /**
+   * Stops reading until resumeReading(), whatever the queue: for a protocol
+   * whose consumer has not caught up with the input it was given (an HTTP
+   * handler that has not read its request's body). Bytes and the peer's EOF
+   * wait in the kernel meanwhile.
+   */
+  pauseReading(): void {
+    if (this.#held) return;
+    this.#held = true;
+    this.#afterQueueChange();
+  }
+
+  /** Reads again after pauseReading() (unless the queue still holds reading off). */
+  resumeReading(): void {
+    if (!this.#held) return;
+    this.#held = false;
+    this.#afterQueueChange();
   }
 
   /** Whether the peer finished sending (its EOF was read, or it was gone). */
@@ -467,7 +488,7 @@ export class Connection extends Emitter<ConnectionEventMap> {
     // The server resumes the protocol after the call that drained the queue
     // returns, never from inside it: a resume writes, and writes drain.
     if (drained) this.events.drained(this);
-    const reading = !this.#readPaused && !this.#ending && !this.#peerEnded;
+    const reading = !this.#readPaused && !this.#held && !this.#ending && !this.#peerEnded;
     const writing = this.#queued > 0;
     if (reading === this.#reading && writing === this.#writing) return;
     this.#reading = reading;
