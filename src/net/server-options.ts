@@ -1,7 +1,7 @@
 // The Server's options, its counters and the defaults of both, with the
 // reason for each: what a user reads to configure a server, apart from the
 // server's workings (server.ts).
-import type { SystemError } from '../errors.js';
+import { assertInteger, type SystemError } from '../errors.js';
 import type { Connection } from './connection.js';
 import { native } from '../kernel/native.js';
 import type { Trigger } from '../loop/registration.js';
@@ -137,3 +137,21 @@ export const DEFAULT_IDLE_TIMEOUT_MS = 120_000;
 export const LINGER_MS = 2000;
 /** How long shutdown() lets queued output drain by default. */
 export const DEFAULT_SHUTDOWN_MS = 5000;
+
+/** The options a served and an outbound connection share: its queue's watermarks and its read buffer. */
+export interface ConnectionBufferOptions {
+  highWaterMark?: number;
+  lowWaterMark?: number;
+  readBufferSize?: number;
+}
+
+/** Checks the watermarks and read buffer size and fills in their defaults (a low watermark of a quarter of the high one). */
+export function connectionBuffers(options: ConnectionBufferOptions): Required<ConnectionBufferOptions> {
+  const highWaterMark = options.highWaterMark ?? DEFAULT_HIGH_WATER_MARK;
+  assertInteger('options.highWaterMark', highWaterMark, 1, 2 ** 31 - 1);
+  const lowWaterMark = options.lowWaterMark ?? Math.floor(highWaterMark / 4);
+  assertInteger('options.lowWaterMark', lowWaterMark, 0, highWaterMark - 1);
+  const readBufferSize = options.readBufferSize ?? DEFAULT_READ_BUFFER_SIZE;
+  assertInteger('options.readBufferSize', readBufferSize, 1, 1 << 26);
+  return { highWaterMark, lowWaterMark, readBufferSize };
+}

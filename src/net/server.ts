@@ -31,10 +31,9 @@ import { AcceptGuard } from './accept-guard.js';
 import { acceptErrors, Listening, listenTarget, type ListenAddress } from './listener.js';
 import type { ProtocolFactory } from './protocol.js';
 import {
-  DEFAULT_HIGH_WATER_MARK,
+  connectionBuffers,
   RESERVED_FDS,
   defaultMaxConnections,
-  DEFAULT_READ_BUFFER_SIZE,
   DEFAULT_IDLE_TIMEOUT_MS,
   DEFAULT_SHUTDOWN_MS,
   type ServerOptions,
@@ -97,12 +96,7 @@ export class Server extends EventEmitter<ServerEvents> {
     assertFunction('protocol', protocol);
     assertObject('options', options);
     const target = listenTarget(options.host, options.port, options.path);
-    const highWaterMark = options.highWaterMark ?? DEFAULT_HIGH_WATER_MARK;
-    assertInteger('options.highWaterMark', highWaterMark, 1, 2 ** 31 - 1);
-    const lowWaterMark = options.lowWaterMark ?? Math.floor(highWaterMark / 4);
-    assertInteger('options.lowWaterMark', lowWaterMark, 0, highWaterMark - 1);
-    const readBufferSize = options.readBufferSize ?? DEFAULT_READ_BUFFER_SIZE;
-    assertInteger('options.readBufferSize', readBufferSize, 1, 1 << 26);
+    const { highWaterMark, lowWaterMark, readBufferSize } = connectionBuffers(options);
     const trigger = options.trigger ?? 'level';
     assertOneOf('options.trigger', trigger, ['level', 'edge'] as const);
     const backlog = options.backlog ?? DEFAULT_BACKLOG;
