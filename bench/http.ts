@@ -32,12 +32,12 @@ import { cEpoll, MANY_FDS, nginx, nodePeer, wasmloops } from './servers.js';
 const CONNECTIONS = [50, 1000];
 const SECONDS = 2;
 
-interface Trial extends WrkReport {
+export interface Trial extends WrkReport {
   cpuUsPerRequest: number;
 }
 
 /** One server at one connection count, over its trials. */
-interface Figures {
+export interface Figures {
   perSecond: Spread;
   p50ms: Spread;
   p99ms: Spread;
@@ -47,7 +47,7 @@ interface Figures {
   non2xx: number[];
 }
 
-async function trial(spec: ServerSpec, connections: number): Promise<Trial> {
+export async function trial(spec: ServerSpec, connections: number): Promise<Trial> {
   const server = await startServer(spec);
   try {
     const before = cpuSeconds(server.pid);
@@ -77,20 +77,7 @@ export async function run({ machine, cPeerMissing, baseline }: Context): Promise
   const label = ({ connections, spec }: (typeof configs)[number]): string => `${spec.name} c${connections}`;
   const outcomes = await interleave('http', configs, label, ({ spec, connections }) => trial(spec, connections));
 
-  const figures = (name: string, connections: number): Figures | null => {
-    const trials = outcomes.get(`${name} c${connections}`)?.trials ?? [];
-    if (trials.length === 0) return null;
-    const pick = (f: (t: Trial) => number) => summarize(trials.map(f));
-    return {
-      perSecond: pick((t) => t.perSecond),
-      p50ms: pick((t) => t.p50ms),
-      p99ms: pick((t) => t.p99ms),
-      cpuUsPerRequest: pick((t) => t.cpuUsPerRequest),
-      timeouts: trials.map((t) => t.timeouts),
-      socketErrors: trials.map((t) => t.socketErrors),
-      non2xx: trials.map((t) => t.non2xx),
-    };
-  };
+  const figures = figuresOf(outcomes);
 
   const sections = [
     `## HTTP: wrk -t1 -d${SECONDS}s --latency, GET / → "hello"\n\n` +
@@ -152,6 +139,24 @@ export async function run({ machine, cPeerMissing, baseline }: Context): Promise
       'http-cpu.svg': chart(`${title}: server CPU per request`, 'connections', 'server CPU µs/request', cpus),
     },
     baseline: [...baselineRows('http', 'requests/s', rates), ...baselineRows('http', 'server CPU µs/req', cpus)],
+  };
+}
+
+/** Each server's figures at a connection count, from the trials `interleave` ran (labelled `<name> c<connections>`). */
+export function figuresOf(outcomes: Map<string, { trials: Trial[] }>): (name: string, connections: number) => Figures | null {
+  return (name, connections) => {
+    const trials = outcomes.get(`${name} c${connections}`)?.trials ?? [];
+    if (trials.length === 0) return null;
+    const pick = (f: (t: Trial) => number): Spread => summarize(trials.map(f));
+    return {
+      perSecond: pick((t) => t.perSecond),
+      p50ms: pick((t) => t.p50ms),
+      p99ms: pick((t) => t.p99ms),
+      cpuUsPerRequest: pick((t) => t.cpuUsPerRequest),
+      timeouts: trials.map((t) => t.timeouts),
+      socketErrors: trials.map((t) => t.socketErrors),
+      non2xx: trials.map((t) => t.non2xx),
+    };
   };
 }
 

@@ -2,6 +2,7 @@
 // in about three minutes on two cores. Scenarios, one file each:
 //   resp      redis-benchmark -P 1 and -P 16 (bench/resp.ts)
 //   http      wrk at 50 and 1,000 connections (bench/http.ts)
+//   handlers  the handler APIs: wasmloop, node:http, Fastify, nginx, wrk at 50 and 1,000 (bench/http-handlers.ts)
 //   echo      the project's echo load, 64 B and 16 KiB (bench/echo.ts)
 //   idle      RSS of 10,000 idle connections (bench/idle.ts)
 //   timers    bench/timers.js, scaled down
@@ -19,6 +20,7 @@ import { loadavg } from 'node:os';
 import * as echo from './echo.js';
 import { describeMachine, here, progress, readResult, RESULTS_DIR, runToEnd, table, writeResult, type Context, type ScenarioReport } from './harness.js';
 import * as http from './http.js';
+import * as handlers from './http-handlers.js';
 import * as idle from './idle.js';
 import { parseBenchArgs, UsageError, type BenchOptions } from './options.js';
 import { baselineTable, timerGoals, type TimerResults } from './report.js';
@@ -47,6 +49,7 @@ async function inProcess(scenario: string, title: string, env: Record<string, st
 const SCENARIOS: Record<string, Runner> = {
   resp: resp.run,
   http: http.run,
+  handlers: handlers.run,
   echo: echo.run,
   idle: idle.run,
   timers: async () => ({

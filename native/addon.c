@@ -238,6 +238,21 @@ static napi_value sock_listen(napi_env env, napi_callback_info info) {
   return int_result(env, wl_listen(host, port, backlog, flags));
 }
 
+/* listenUnix(path, backlog) -> fd | -errno. The buffer holds any path
+ * sun_path can (108 bytes) and more, so an over-long one reaches
+ * wl_listen_unix and is answered -ENAMETOOLONG, not -EINVAL. */
+static napi_value sock_listen_unix(napi_env env, napi_callback_info info) {
+  GET_ARGS(2);
+  char path[256];
+  int ok = 1;
+  int32_t backlog = arg_i32(env, argv[1], &ok);
+  napi_valuetype type;
+  if (!ok || napi_typeof(env, argv[0], &type) != napi_ok || type != napi_string)
+    return int_result(env, -EINVAL);
+  if (arg_string(env, argv[0], path, sizeof path) == NULL) return int_result(env, -ENAMETOOLONG);
+  return int_result(env, wl_listen_unix(path, backlog));
+}
+
 /* connect(host, port) -> fd | -errno; the connection completes asynchronously. */
 static napi_value sock_connect(napi_env env, napi_callback_info info) {
   GET_ARGS(2);
@@ -496,6 +511,7 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
       {"startAttach", start_attach},       {"startArm", start_arm},
       {"startRef", start_ref},             {"startDetach", start_detach},
       {"listen", sock_listen},             {"connect", sock_connect},
+      {"listenUnix", sock_listen_unix},
       {"accept", sock_accept},             {"read", sock_read},
       {"write", sock_write},               {"writev", sock_writev},
       {"shutdown", sock_shutdown},         {"close", sock_close},

@@ -69,6 +69,27 @@ int wl_listen(const char *host, int port, int backlog, int flags) {
   return fd;
 }
 
+/* No SO_REUSEADDR: a Unix socket's address is its file, and bind() fails
+ * with EADDRINUSE while the file exists, stale or not, as node:net leaves
+ * it; removing the file is its owner's call. */
+int wl_listen_unix(const char *path, int backlog) {
+  struct sockaddr_un un = {.sun_family = AF_UNIX};
+  size_t len = strlen(path);
+  if (len == 0) return -EINVAL;
+  if (len >= sizeof un.sun_path) return -ENAMETOOLONG;
+  memcpy(un.sun_path, path, len + 1);
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -errno;
+  if (bind(fd, (struct sockaddr *)&un, sizeof un) != 0) return fail_and_close(fd);
+  if (listen(fd, backlog) != 0) {
+    int err = errno;
+    unlink(path);
+    close(fd);
+    return -err;
+  }
+  return fd;
+}
+
 int wl_connect(const char *host, int port) {
   struct sockaddr_storage ss;
   socklen_t len;

@@ -95,7 +95,8 @@ int wl_check_same_file(int fd, const wl_file_id *file);
 /* ---- Sockets ---------------------------------------------------------------
  *
  * Every socket is created non-blocking and close-on-exec. Addresses are
- * numeric IPv4 or IPv6 literals; name resolution belongs to the host.
+ * numeric IPv4 or IPv6 literals or Unix socket paths; name resolution
+ * belongs to the host.
  */
 enum {
   WL_LISTEN_REUSEPORT = 1 << 0, /* SO_REUSEPORT: one listener per thread */
@@ -103,6 +104,9 @@ enum {
 };
 
 int wl_listen(const char *host, int port, int backlog, int flags);
+/* An AF_UNIX listener bound to `path` (created by bind): -EADDRINUSE if the
+ * path exists, -ENAMETOOLONG past sun_path. */
+int wl_listen_unix(const char *path, int backlog);
 int wl_connect(const char *host, int port);
 /* A non-blocking AF_UNIX stream connect to path (-ENAMETOOLONG past sun_path). */
 int wl_connect_unix(const char *path);

@@ -53,6 +53,7 @@ export {
   SocketManager,
   DEFAULT_BACKLOG,
   WRITEV_MAX,
+  UNIX_PATH_MAX,
   type Sockets,
   type ListenOptions,
   type AcceptOptions,
@@ -72,6 +73,8 @@ export {
   DEFAULT_SHUTDOWN_MS,
   type ServerOptions,
   type ServerStats,
+  type ServerEvents,
+  type ListenAddress,
 } from './net/server.js';
 export { Connection, type CloseReason, type ConnectionEventMap } from './net/connection.js';
 export { connect, DEFAULT_CONNECT_TIMEOUT_MS, type ConnectTarget, type ConnectOptions } from './net/connect.js';
@@ -87,4 +90,11 @@ export {
   type RespProtocolFactory,
   type HttpOptions,
   type HttpProtocolFactory,
+  type HttpHandler,
+  type UpgradeHandler,
+  type HttpRequest,
+  type HttpResponse,
+  type IncomingHeaders,
+  type OutgoingHeaders,
+  type OutgoingValue,
 } from './protocols/index.js';

@@ -1,67 +1,19 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { lookup } from 'node:dns/promises';
 import { readFileSync } from 'node:fs';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
-import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
+import { runCli, spawnCli, stopped, waitForOutput, type Child } from './helpers/cli.js';
 import { tcpSocket } from './helpers/fds.js';
 import { parsePrometheus, prometheusValue } from './helpers/prometheus.js';
 import { ioOf } from './helpers/servers.js';
 import { connected, tick, until } from './helpers/waiting.js';
-import { UNCAUGHT_LOOP_ERROR } from './test-loop.js';
 
-const CLI = fileURLToPath(new URL('../src/serve/cli.js', import.meta.url));
 const PACKAGE_JSON = new URL('../../package.json', import.meta.url);
-/** A child still running after this long is killed, which fails its test. */
-const CHILD_TIMEOUT_MS = 10_000;
 const LISTENING = /listening on (?:\[([^\]]+)\]|([^\s:]+)):(\d+)/;
-
-interface Exit {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
-
-interface Child {
-  process: ChildProcess;
-  stdout(): string;
-  stderr(): string;
-  /** Settles when the child exits; rejects if it had to be killed. */
-  exited: Promise<Exit>;
-}
-
-/** Spawns the CLI with a kill timer, so a hung child fails the test instead of hanging CI. */
-function spawnCli(args: string[]): Child {
-  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.setEncoding('utf8').on('data', (text: string) => (stdout += text));
-  child.stderr!.setEncoding('utf8').on('data', (text: string) => (stderr += text));
-  let killed = false;
-  const timer = setTimeout(() => {
-    killed = true;
-    child.kill('SIGKILL');
-  }, CHILD_TIMEOUT_MS);
-  const exited = new Promise<Exit>((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      if (killed) reject(new Error(`wasmloop ${args.join(' ')} hung; killed after ${CHILD_TIMEOUT_MS} ms\nstdout: ${stdout}\nstderr: ${stderr}`));
-      else if (UNCAUGHT_LOOP_ERROR.test(stderr)) reject(new Error(`wasmloop ${args.join(' ')}: a loop callback threw\nstderr: ${stderr}`));
-      else resolve({ code, signal, stdout, stderr });
-    });
-  });
-  return { process: child, stdout: () => stdout, stderr: () => stderr, exited };
-}
-
-/** Runs the CLI to completion. */
-function runCli(args: string[]): Promise<Exit> {
-  return spawnCli(args).exited;
-}
 
 interface Serving extends Child {
   host: string;
@@ -71,23 +23,8 @@ interface Serving extends Child {
 /** Starts `wasmloop serve ...` and waits for its listening line. */
 async function serve(args: string[]): Promise<Serving> {
   const child = spawnCli(['serve', ...args]);
-  try {
-    const match = await new Promise<RegExpMatchArray>((resolve, reject) => {
-      const check = (): void => {
-        const found = LISTENING.exec(child.stdout());
-        if (found) resolve(found);
-      };
-      child.process.stdout!.on('data', check);
-      child.exited.then(
-        (exit) => reject(new Error(`exited (${exit.code}) before listening\nstdout: ${exit.stdout}\nstderr: ${exit.stderr}`)),
-        reject,
-      );
-    });
-    return { ...child, host: match[1] ?? match[2]!, port: Number(match[3]) };
-  } catch (error) {
-    child.process.kill('SIGKILL');
-    throw error;
-  }
+  const match = await waitForOutput(child, LISTENING);
+  return { ...child, host: match[1] ?? match[2]!, port: Number(match[3]) };
 }
 
 /**
@@ -116,13 +53,6 @@ async function holdsOutput(child: Serving, client: Socket, since: { read: number
       kernel = tcpSocket(child.port, client.localPort!);
     },
   );
-}
-
-/** Makes sure a serving child is gone when a test ends, whatever happened; fails the test if a loop callback threw in it. */
-async function stopped(child: Child): Promise<void> {
-  if (child.process.exitCode === null && child.process.signalCode === null) child.process.kill('SIGKILL');
-  await child.exited.catch(() => {});
-  assert.not.match(child.stderr(), UNCAUGHT_LOOP_ERROR, `a loop callback threw in the server:\n${child.stderr()}`);
 }
 
 /** Sends `payload`, half-closes, and returns everything received until close. */

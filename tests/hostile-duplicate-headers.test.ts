@@ -85,12 +85,15 @@ test('every duplicate-header variant is refused with its status and a close; not
   });
 });
 
-test('the same Content-Length twice is one length (RFC 9110 8.6): answered, and the connection kept', async () => {
+// llhttp (node:http's parser) refuses a repeated Content-Length even when the
+// values agree, where RFC 9110 8.6 lets a server take it as one: stricter, and
+// documented in docs/protocols.md.
+test('the same Content-Length twice: llhttp refuses it (400) and the connection closes, nothing after it answered', async () => {
   await withServe('http', [], async (server) => {
     const client = await RawClient.open(server.port);
     await client.write('POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabcGET / HTTP/1.1\r\nHost: a\r\n\r\n');
-    await client.until((c) => (c.text().match(/HTTP\/1\.1 /g) ?? []).length === 2 || c.ended, 'two replies');
-    assert.equal(client.text().match(/HTTP\/1\.1 \d{3}/g), ['HTTP/1.1 405', 'HTTP/1.1 200'], client.text());
+    await client.until((c) => c.ended || c.closed, 'the close');
+    assert.equal(client.text().match(/HTTP\/1\.1 \d{3}/g), ['HTTP/1.1 400'], client.text());
     client.destroy();
   });
 });

@@ -86,6 +86,7 @@ test('the CLI runs from the library alone; wasmloop bench then says where the la
   try {
     cpSync(join(build, 'src'), join(root, 'build', 'src'), { recursive: true });
     copyFileSync(join(build, 'core.wasm'), join(root, 'build', 'core.wasm'));
+    copyFileSync(join(build, 'llhttp.wasm'), join(root, 'build', 'llhttp.wasm'));
     symlinkSync(join(build, 'Release'), join(root, 'build', 'Release'));
     copyFileSync(join(build, '..', 'package.json'), join(root, 'package.json'));
     const cli = (...args: string[]) => spawnSync(process.execPath, [join(root, 'build', 'src', 'serve', 'cli.js'), ...args], { encoding: 'utf8', timeout: 20_000 });

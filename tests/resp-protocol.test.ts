@@ -5,18 +5,9 @@ import * as assert from 'uvu/assert';
 import { respProtocol, DEFAULT_MAX_ARGUMENTS, DEFAULT_MAX_BULK_LENGTH, DEFAULT_MAX_REQUEST_BYTES, MAX_INLINE_LENGTH, MAX_KEY_LENGTH, MAX_REQUEST_BYTES, type RespOptions, type RespProtocolFactory } from '../src/protocols/resp.js';
 import type { Protocol } from '../src/net/protocol.js';
 import { rangeErr, throws, typeErr } from './helpers/errors.js';
+import { respCommand as command } from './helpers/limits.js';
 import { fakeConnection, splitMismatches, type FakeConnection } from './helpers/protocols.js';
 import { withServer } from './helpers/servers.js';
-
-/** One multibulk request, binary-safe. */
-function command(...args: (string | Buffer)[]): Buffer {
-  const parts: Buffer[] = [Buffer.from(`*${args.length}\r\n`)];
-  for (const arg of args) {
-    const bytes = typeof arg === 'string' ? Buffer.from(arg, 'latin1') : arg;
-    parts.push(Buffer.from(`$${bytes.length}\r\n`), bytes, Buffer.from('\r\n'));
-  }
-  return Buffer.concat(parts);
-}
 
 /** A key no test sets (short enough for the smallest maxBulkLength here): a SET of it that runs shows in the store. */
 const AFTER_THE_END = 'late';

@@ -7,11 +7,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
 import { respProtocol } from '../src/protocols/resp.js';
+import { respCommand as command } from './helpers/limits.js';
 import { fakeConnection } from './helpers/protocols.js';
-
-function command(...args: string[]): Buffer {
-  return Buffer.from(`*${args.length}\r\n${args.map((arg) => `$${arg.length}\r\n${arg}\r\n`).join('')}`, 'latin1');
-}
 
 function sessions(count: number) {
   const factory = respProtocol();

@@ -9,16 +9,9 @@ import * as assert from 'uvu/assert';
 
 import { respProtocol } from '../src/protocols/resp.js';
 import { PAGE_SIZE, SLAB_MAX, pagesOf } from '../src/protocols/resp-values.js';
+import { respCommand as command } from './helpers/limits.js';
 import { fakeConnection } from './helpers/protocols.js';
-
-function command(...args: (string | Buffer)[]): Buffer {
-  const parts: Buffer[] = [Buffer.from(`*${args.length}\r\n`)];
-  for (const arg of args) {
-    const bytes = typeof arg === 'string' ? Buffer.from(arg, 'latin1') : arg;
-    parts.push(Buffer.from(`$${bytes.length}\r\n`), bytes, Buffer.from('\r\n'));
-  }
-  return Buffer.concat(parts);
-}
+import { random } from './helpers/random.js';
 
 /** A session and a way to send it one request and read the reply. */
 function session(store = new Map<string, Uint8Array>()) {
@@ -34,16 +27,6 @@ function session(store = new Map<string, Uint8Array>()) {
     return reply;
   };
   return { factory, store, send, pages: pagesOf(store) };
-}
-
-/** A small deterministic generator (mulberry32), so a failure replays. */
-function random(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 test('a SET of the same length writes over the stored Buffer; one of another size class moves it', () => {

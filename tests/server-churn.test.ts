@@ -11,21 +11,12 @@ import * as assert from 'uvu/assert';
 
 import { HOST } from './helpers/fds.js';
 import { until, withTimeout } from './helpers/waiting.js';
+import { random } from './helpers/random.js';
 
 const CLI = fileURLToPath(new URL('../src/serve/cli.js', import.meta.url));
 const CLIENTS = 1000;
 const CONCURRENCY = 100;
 const REQUEST = 'GET / HTTP/1.1\r\nHost: x\r\n\r\n';
-
-/** A small deterministic generator (mulberry32), so a failure can be replayed. */
-function random(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const fdsOf = (pid: number): number => readdirSync(`/proc/${pid}/fd`).length;
 

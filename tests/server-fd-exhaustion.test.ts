@@ -3,6 +3,7 @@
 // and serves new clients once fds free up. Both policies: 'pause' (pending
 // connections wait in the kernel's queue and are served later) and 'shed'
 // (the reserve-fd trick: pending connections are accepted and closed).
+// Each accept failure reaches the onError option and the server's 'error'.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
@@ -119,6 +120,10 @@ for (const mode of ['pause', 'shed'] as const) {
 
       const atLimit = JSON.parse(await server.ask('stats')) as ServerStats;
       assert.ok(atLimit.acceptErrors > 0, 'accept failures are counted');
+      // Each failure reached both the onError option and the server's 'error' listener.
+      const errors = JSON.parse(await server.ask('errors')) as { onError: number; events: number; codes: string[] };
+      assert.ok(errors.onError >= atLimit.acceptErrors && errors.events === errors.onError, JSON.stringify(errors));
+      assert.equal(errors.codes, ['EMFILE']);
       assert.is(atLimit.active, served.length);
       const unserved = clients.filter((c) => !c.echoed);
       if (mode === 'pause') {

@@ -47,7 +47,7 @@ test('setNoDelay() and setKeepAlive() set what tcpOptions() reads back', () => {
   }
 });
 
-test('a Unix domain socket: connectUnix() connects, its addresses are null, TCP options are ENOTSUP (EOPNOTSUPP); a missing or too long path fails', async () => {
+test('a Unix domain socket: connectUnix() connects, its addresses are null, TCP options are ENOTSUP (EOPNOTSUPP); a missing path fails, a too long one is refused up front as listenUnix refuses it', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'wasmloop-sockets-'));
   const path = join(dir, 's.sock');
   const server = createServer((socket) => socket.destroy());
@@ -61,7 +61,7 @@ test('a Unix domain socket: connectUnix() connects, its addresses are null, TCP 
       sockets.close(fd);
     }
     throws(() => sockets.connectUnix(join(dir, 'missing.sock')), { type: Error, code: 'ENOENT' });
-    throws(() => sockets.connectUnix(`/tmp/${'x'.repeat(120)}`), { type: Error, code: 'ENAMETOOLONG' });
+    throws(() => sockets.connectUnix(`/tmp/${'x'.repeat(120)}`), { type: RangeError, code: 'ERR_INVALID_ARG_VALUE' });
     throws(() => sockets.connectUnix(7 as never), typeErr);
   } finally {
     await new Promise((resolve) => server.close(resolve));
@@ -69,7 +69,11 @@ test('a Unix domain socket: connectUnix() connects, its addresses are null, TCP 
   }
 });
 
-test('no fds leaked by this file', () => {
+// The node:net peers' handles close asynchronously, and one was seen still
+// open here on a loaded machine: the count is given a moment to settle; a
+// leaked fd still fails (it never closes).
+test('no fds leaked by this file', async () => {
+  for (let waited = 0; openFds() !== fdsAtStart && waited < 2000; waited += 20) await new Promise((resolve) => setTimeout(resolve, 20));
   assert.is(openFds(), fdsAtStart);
 });
 

@@ -393,7 +393,7 @@ test('the deprecated SocketManager is the same calls: its methods are the socket
   const manager = new SocketManager();
   for (const name of Object.keys(sockets) as (keyof typeof sockets)[]) assert.is(manager[name], sockets[name], name);
   assert.equal(Object.keys(sockets).sort(), [
-    'accept', 'address', 'close', 'connect', 'connectUnix', 'listen', 'localPort', 'peerAddress', 'read',
+    'accept', 'address', 'close', 'connect', 'connectUnix', 'listen', 'listenUnix', 'localPort', 'peerAddress', 'read',
     'setKeepAlive', 'setNoDelay', 'shutdown', 'socketError', 'tcpOptions', 'write', 'writev',
   ]);
   const listener = manager.listen('127.0.0.1', 0);

@@ -32,6 +32,8 @@ export interface NativeAddon {
   startRef(handle: StartHandle, ref: boolean): number;
   startDetach(handle: StartHandle): number;
   listen(host: string, port: number, backlog: number, flags: number): number;
+  /** An AF_UNIX listener on `path`: -EADDRINUSE if it exists, -ENAMETOOLONG past 107 bytes. */
+  listenUnix(path: string, backlog: number): number;
   connect(host: string, port: number): number;
   /** A non-blocking AF_UNIX connect: fd, or -errno (-ENAMETOOLONG past sun_path). */
   connectUnix(path: string): number;

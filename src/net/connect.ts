@@ -24,7 +24,7 @@ import { closedError } from '../loop/state.js';
 import { Connection, type CloseReason } from './connection.js';
 import { ConnectionDriver } from './connection-driver.js';
 import type { ProtocolFactory } from './protocol.js';
-import { DEFAULT_HIGH_WATER_MARK, DEFAULT_READ_BUFFER_SIZE } from './server-options.js';
+import { connectionBuffers } from './server-options.js';
 import { connect as connectTcp, connectUnix } from './sockets.js';
 
 /** Where to connect: a host (a name or a numeric address) and port, or a Unix domain socket's path. */
@@ -58,12 +58,7 @@ export function connect(loop: EventLoop, target: ConnectTarget, protocol: Protoc
   assertObject('target', target);
   assertFunction('protocol', protocol);
   assertObject('options', options);
-  const highWaterMark = options.highWaterMark ?? DEFAULT_HIGH_WATER_MARK;
-  assertInteger('options.highWaterMark', highWaterMark, 1, 2 ** 31 - 1);
-  const lowWaterMark = options.lowWaterMark ?? Math.floor(highWaterMark / 4);
-  assertInteger('options.lowWaterMark', lowWaterMark, 0, highWaterMark - 1);
-  const readBufferSize = options.readBufferSize ?? DEFAULT_READ_BUFFER_SIZE;
-  assertInteger('options.readBufferSize', readBufferSize, 1, 1 << 26);
+  const { highWaterMark, lowWaterMark, readBufferSize } = connectionBuffers(options);
   const noDelay = options.noDelay ?? true;
   assertBoolean('options.noDelay', noDelay);
   const timeoutMs = options.timeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;

@@ -115,6 +115,8 @@ const WRITING = 1 << 6;
 const CORKED = 1 << 7;
 /** Outbound, not connected yet: writes only queue. */
 const CONNECTING = 1 << 8;
+/** Reading held off by pauseReading(), whatever the queue. */
+const HELD = 1 << 9;
 
 /** The queue of every connection that has queued nothing yet: shared, and never written to (#enqueue replaces it). */
 const NO_QUEUE: Uint8Array[] = [];
@@ -127,7 +129,7 @@ export class Connection extends Emitter<ConnectionEventMap> {
   /** NO_QUEUE until the first write that queues: an idle connection holds no array of its own. */
   #queue: Uint8Array[] = NO_QUEUE;
   #queued = 0;
-  /** The connection's states, one bit each (the constants above): one field where nine booleans took 72 bytes. */
+  /** The connection's states, one bit each (the constants above): one field where ten booleans took 80 bytes. */
   #flags = READING;
   /** Queue entries from this index on are views of someone else's buffer. */
   #borrowedFrom = -1;
@@ -180,9 +182,28 @@ export class Connection extends Emitter<ConnectionEventMap> {
     return (this.#flags & READ_PAUSED) !== 0;
   }
 
-  /** Whether reading is paused because too much output is queued. */
+  /** Whether reading is paused: too much output is queued, or pauseReading() holds it off. */
   get isReadPaused(): boolean {
-    return (this.#flags & READ_PAUSED) !== 0;
+    return (this.#flags & (READ_PAUSED | HELD)) !== 0;
+  }
+
+  /**
+   * Stops reading until resumeReading(), whatever the queue: for a protocol
+   * whose consumer has not caught up with the input it was given (an HTTP
+   * handler that has not read its request's body). Bytes and the peer's EOF
+   * wait in the kernel meanwhile.
+   */
+  pauseReading(): void {
+    if ((this.#flags & HELD) !== 0) return;
+    this.#flags |= HELD;
+    this.#afterQueueChange();
+  }
+
+  /** Reads again after pauseReading() (unless the queue still holds reading off). */
+  resumeReading(): void {
+    if ((this.#flags & HELD) === 0) return;
+    this.#flags &= ~HELD;
+    this.#afterQueueChange();
   }
 
   /** Whether the peer finished sending (its EOF was read, or it was gone). */
@@ -473,7 +494,7 @@ export class Connection extends Emitter<ConnectionEventMap> {
     // The server resumes the protocol after the call that drained the queue
     // returns, never from inside it: a resume writes, and writes drain.
     if (drained) this.events.drained(this);
-    const reading = (this.#flags & (READ_PAUSED | ENDING | PEER_ENDED)) === 0;
+    const reading = (this.#flags & (READ_PAUSED | HELD | ENDING | PEER_ENDED)) === 0;
     const writing = this.#queued > 0;
     const interest = (reading ? READING : 0) | (writing ? WRITING : 0);
     if (interest === (this.#flags & (READING | WRITING))) return;

@@ -1,4 +1,5 @@
-// A small event emitter for objects made by the thousand (connections).
+// A small event emitter for objects made by the thousand (connections, HTTP
+// requests and responses).
 //
 // node:events' EventEmitter gives each instance its own state when it is
 // constructed (an `_events` object, counts, flags): tens of bytes per idle
@@ -22,7 +23,11 @@ interface OnceWrapper {
   listener: Listener;
 }
 
-export class Emitter<Events extends { [K in keyof Events]: (...args: never[]) => void }> {
+/** Events of any name with any arguments: for a subclass that types its events in its own docs. */
+// Any arguments, as node:events takes them.
+export type AnyEvents = Record<string | symbol, (...args: any[]) => void>;
+
+export class Emitter<Events extends { [K in keyof Events]: (...args: never[]) => void } = AnyEvents> {
   /** Each event's listeners, created by the first on(). */
   #listeners: Map<keyof Events, Listener[]> | undefined;
 
@@ -33,6 +38,7 @@ export class Emitter<Events extends { [K in keyof Events]: (...args: never[]) =>
     const list = listeners.get(event);
     if (list === undefined) listeners.set(event, [listener]);
     else list.push(listener);
+    this.listenerAdded(event);
     return this;
   }
 
@@ -97,4 +103,7 @@ export class Emitter<Events extends { [K in keyof Events]: (...args: never[]) =>
     else for (const listener of list.slice()) (listener as (...args: unknown[]) => void).apply(this, args);
     return true;
   }
+
+  /** A hook for subclasses: a listener for `event` was just added (an HTTP request's 'data' starts its flow). */
+  protected listenerAdded(_event: keyof Events): void {}
 }

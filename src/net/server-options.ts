@@ -1,18 +1,29 @@
 // The Server's options, its counters and the defaults of both, with the
 // reason for each: what a user reads to configure a server, apart from the
 // server's workings (server.ts).
-import type { SystemError } from '../errors.js';
+import { assertInteger, type SystemError } from '../errors.js';
+import type { Connection } from './connection.js';
 import { native } from '../kernel/native.js';
 import type { Trigger } from '../loop/registration.js';
 
 export interface ServerOptions {
-  /** Numeric IPv4 or IPv6 address. Default `'127.0.0.1'`. */
+  /**
+   * IPv4 or IPv6 address, or a host name looked up with node:dns when
+   * listen() is called (listen() then finishes later: see its doc).
+   * Default `'127.0.0.1'`.
+   */
   host?: string;
   /** 0 picks a free port (see `server.port`). Default 0. */
   port?: number;
+  /**
+   * A Unix domain socket path to listen on instead of host and port (which
+   * it excludes). The file is created by listen() (EADDRINUSE if the path
+   * exists) and removed by close() or shutdown(). At most 107 bytes.
+   */
+  path?: string;
   /** Default 511. */
   backlog?: number;
-  /** SO_REUSEPORT. Default false. */
+  /** SO_REUSEPORT. Default false. Ignored for a Unix socket (`path`). */
   reusePort?: boolean;
   /** How connections are watched. Default `'level'`. */
   trigger?: Trigger;
@@ -46,8 +57,20 @@ export interface ServerOptions {
    * clean close instead of waiting), then opens the spare again.
    */
   fdExhaustion?: 'pause' | 'shed';
-  /** Called for accept failures (EMFILE...). The server goes on either way. */
+  /** Called for accept failures (EMFILE...), before the server's 'error'. The server goes on either way. */
   onError?: (error: SystemError) => void;
+}
+
+/** The events a Server emits, as node:net's server does. */
+export interface ServerEvents {
+  /** The listener is open: after listen() returns, or once a host name is looked up. */
+  listening: [];
+  /** A client was accepted (or adopted) and its protocol made; refused clients are not announced. */
+  connection: [connection: Connection];
+  /** After close() or shutdown(), once every connection is closed. Emitted once. */
+  close: [];
+  /** An accept failure, or the failure of a listen() that finished later (a host name's lookup or bind). */
+  error: [error: Error];
 }
 
 export interface ServerStats {
@@ -114,3 +137,21 @@ export const DEFAULT_IDLE_TIMEOUT_MS = 120_000;
 export const LINGER_MS = 2000;
 /** How long shutdown() lets queued output drain by default. */
 export const DEFAULT_SHUTDOWN_MS = 5000;
+
+/** The options a served and an outbound connection share: its queue's watermarks and its read buffer. */
+export interface ConnectionBufferOptions {
+  highWaterMark?: number;
+  lowWaterMark?: number;
+  readBufferSize?: number;
+}
+
+/** Checks the watermarks and read buffer size and fills in their defaults (a low watermark of a quarter of the high one). */
+export function connectionBuffers(options: ConnectionBufferOptions): Required<ConnectionBufferOptions> {
+  const highWaterMark = options.highWaterMark ?? DEFAULT_HIGH_WATER_MARK;
+  assertInteger('options.highWaterMark', highWaterMark, 1, 2 ** 31 - 1);
+  const lowWaterMark = options.lowWaterMark ?? Math.floor(highWaterMark / 4);
+  assertInteger('options.lowWaterMark', lowWaterMark, 0, highWaterMark - 1);
+  const readBufferSize = options.readBufferSize ?? DEFAULT_READ_BUFFER_SIZE;
+  assertInteger('options.readBufferSize', readBufferSize, 1, 1 << 26);
+  return { highWaterMark, lowWaterMark, readBufferSize };
+}

@@ -1,4 +1,5 @@
-// Server: a TCP listener on an EventLoop, its connections, and a protocol.
+// Server: a listener on an EventLoop (TCP or Unix, see listener.ts), its
+// connections, and a protocol; an EventEmitter with node:net's server events.
 //
 // Accepting a connection allocates the Connection and nothing else: its
 // reads, writes and protocol calls are driven by the server's one
@@ -20,25 +21,29 @@
 // timer. All but the back-off are unref'd: the sockets hold the process,
 // not the timers that watch them; a paused listener is not registered, so
 // its back-off timer holds the process in its place.
+import { EventEmitter } from 'node:events';
+
 import { Connection, type CloseReason } from './connection.js';
 import { ConnectionDriver, NO_TIMER, UNREF } from './connection-driver.js';
 import { assertInteger, assertObject, assertOneOf, assertFunction, assertBoolean, WasmloopError } from '../errors.js';
 import type { EventLoop } from '../loop/event-loop.js';
 import { AcceptGuard } from './accept-guard.js';
+import { acceptErrors, Listening, listenTarget, type ListenAddress } from './listener.js';
 import type { ProtocolFactory } from './protocol.js';
 import {
-  DEFAULT_HIGH_WATER_MARK,
+  connectionBuffers,
   RESERVED_FDS,
   defaultMaxConnections,
-  DEFAULT_READ_BUFFER_SIZE,
   DEFAULT_IDLE_TIMEOUT_MS,
   DEFAULT_SHUTDOWN_MS,
   type ServerOptions,
+  type ServerEvents,
   type ServerStats,
 } from './server-options.js';
 import { DEFAULT_BACKLOG, sockets, writeUnchecked } from './sockets.js';
 
 export * from './server-options.js';
+export type { ListenAddress } from './listener.js';
 
 /**
  * Refused clients lingering at once, at most: past it a refusal closes at
@@ -52,11 +57,12 @@ const REFUSALS_LINGERING_MAX = RESERVED_FDS / 2;
  */
 const IDLE_EPOCHS = 16;
 
-export class Server {
+export class Server extends EventEmitter<ServerEvents> {
   readonly loop: EventLoop;
+  /** The host option (a name stays a name; see address()), '' for a Unix socket. */
   readonly host: string;
   readonly #factory: ProtocolFactory;
-  readonly #options: Required<Omit<ServerOptions, 'onError' | 'host' | 'port' | 'idleTimeoutMs' | 'fdExhaustion' | 'maxConnections'>>;
+  readonly #options: Required<Omit<ServerOptions, 'onError' | 'host' | 'port' | 'path' | 'idleTimeoutMs' | 'fdExhaustion' | 'maxConnections'>>;
   readonly #maxConnections: number;
   readonly #driver: ConnectionDriver;
   /** The driver's connections by fd (refused clients among them). */
@@ -81,20 +87,16 @@ export class Server {
   readonly #refusal: boolean[] = [];
   #refusalsLingering = 0;
   readonly #guard: AcceptGuard;
-  #requestedPort: number;
-  #listenFd = -1;
-  #port = 0;
+  readonly #listening: Listening;
+  #closeEmitted = false;
   #shutdown: { promise: Promise<void>; resolve(): void; deadline: number } | undefined;
 
   constructor(loop: EventLoop, protocol: ProtocolFactory, options: ServerOptions = {}) {
+    super();
     assertFunction('protocol', protocol);
     assertObject('options', options);
-    const highWaterMark = options.highWaterMark ?? DEFAULT_HIGH_WATER_MARK;
-    assertInteger('options.highWaterMark', highWaterMark, 1, 2 ** 31 - 1);
-    const lowWaterMark = options.lowWaterMark ?? Math.floor(highWaterMark / 4);
-    assertInteger('options.lowWaterMark', lowWaterMark, 0, highWaterMark - 1);
-    const readBufferSize = options.readBufferSize ?? DEFAULT_READ_BUFFER_SIZE;
-    assertInteger('options.readBufferSize', readBufferSize, 1, 1 << 26);
+    const target = listenTarget(options.host, options.port, options.path);
+    const { highWaterMark, lowWaterMark, readBufferSize } = connectionBuffers(options);
     const trigger = options.trigger ?? 'level';
     assertOneOf('options.trigger', trigger, ['level', 'edge'] as const);
     const backlog = options.backlog ?? DEFAULT_BACKLOG;
@@ -110,34 +112,26 @@ export class Server {
     this.loop = loop;
     this.#idleTimeoutMs = idleTimeoutMs;
     this.#epochMs = Math.max(1, Math.ceil(idleTimeoutMs / IDLE_EPOCHS));
-    this.#guard = new AcceptGuard(loop, fdExhaustion, this.#stats, options.onError, this.#accept);
+    this.#guard = new AcceptGuard(loop, fdExhaustion, this.#stats, acceptErrors(options.onError, this), this.#accept);
     this.#maxConnections = maxConnections;
-    this.host = options.host ?? '127.0.0.1';
-    this.#requestedPort = options.port ?? 0;
+    this.host = 'host' in target ? target.host : '';
     this.#factory = protocol;
     this.#options = { backlog, reusePort, trigger, highWaterMark, lowWaterMark, readBufferSize };
     this.#driver = new ConnectionDriver(loop, this.#driverOwner, { readBufferSize, level: trigger === 'level', epochMs: this.#epochMs });
     this.#connections = this.#driver.connections;
+    this.#listening = new Listening(target, { loop, guard: this.#guard, accept: this.#accept, events: this, options: { backlog, reusePort } });
   }
 
-  /** Opens the listener and starts accepting. Returns the port it listens on. */
-  listen(): number {
-    if (this.#listenFd >= 0) throw new Error('server is already listening');
-    if (this.#shutdown !== undefined) throw new WasmloopError('ERR_SERVER_SHUT_DOWN', 'listen: the server is shutting down');
-    const fd = sockets.listen(this.host, this.#requestedPort, {
-      backlog: this.#options.backlog,
-      reusePort: this.#options.reusePort,
-    });
-    try {
-      this.#port = sockets.localPort(fd);
-      this.loop.addServerSocket(fd, this.#accept, { onError: this.#guard.failed });
-    } catch (error) {
-      sockets.close(fd);
-      throw error;
-    }
-    this.#listenFd = fd;
-    this.#guard.listening(fd);
-    return this.#port;
+  /** Opens the listener and starts accepting: returns the port, or 0 for a path or a host name (see Listening.listen). */
+  listen(callback?: () => void): number {
+    const port = this.#listening.listen(callback);
+    this.#closeEmitted = false;
+    return port;
+  }
+
+  /** As node:net's: `{ address, family, port }` or a Unix socket's path; null unless listening. */
+  address(): ListenAddress | string | null {
+    return this.#listening.address();
   }
 
   /**
@@ -158,9 +152,9 @@ export class Server {
     return this.#connections[fd]!;
   }
 
-  /** The port listened on (0 before listen()). */
+  /** The port listened on (0 before listen(), and for a Unix socket); kept after close(). */
   get port(): number {
-    return this.#port;
+    return this.#listening.port;
   }
 
   get stats(): Readonly<ServerStats> {
@@ -184,12 +178,22 @@ export class Server {
 
   /**
    * Stops accepting and closes every connection. Queued output is
-   * discarded. A pending shutdown() resolves.
+   * discarded. A pending shutdown() resolves. 'close' follows, and
+   * `callback`, if given, is its listener.
    */
-  close(): void {
+  close(callback?: () => void): void {
+    if (callback !== undefined) this.once('close', callback);
     this.#stopAccepting();
     for (const connection of this.#connections) connection?.close('server');
     this.#stopSweeping();
+    if (this.#stats.active === 0) this.#emitClose();
+  }
+
+  /** 'close' on the next tick (as node:net), once per listen(), when closed and every connection is gone. */
+  #emitClose(): void {
+    if (this.#closeEmitted) return;
+    this.#closeEmitted = true;
+    process.nextTick(() => this.emit('close'));
   }
 
   /**
@@ -235,16 +239,11 @@ export class Server {
     this.#stopSweeping();
     this.loop.logger?.info?.({ forced: this.#stats.shutdownForced }, 'wasmloop: shutdown: every connection closed');
     shutdown.resolve();
+    this.#emitClose();
   }
 
   #stopAccepting(): void {
-    if (this.#listenFd >= 0) {
-      // A registered listener is closed by the loop (by loop.close() already,
-      // if that came first); a paused one is not registered, so close it here.
-      if (this.#guard.paused) sockets.close(this.#listenFd);
-      else if (!this.loop.isClosed) this.loop.removeSocket(this.#listenFd);
-      this.#listenFd = -1;
-    }
+    this.#listening.stop(this.#shutdown !== undefined);
     this.#guard.stop();
   }
 
@@ -262,6 +261,7 @@ export class Server {
     this.#guard.accepted();
     if (this.#idleTimeoutMs > 0) this.#watchIdle();
     this.#driver.add(connection, this.#factory);
+    this.emit('connection', connection);
   };
 
   /** What the driver tells the server; internal, so not methods of the public Server. */

@@ -45,6 +45,27 @@ function assertHost(host: unknown): asserts host is string {
   }
 }
 
+/** sun_path's 108 bytes less the NUL that ends the path. */
+export const UNIX_PATH_MAX = 107;
+
+/**
+ * A Unix socket path the kernel takes as given: not empty, no NUL (an
+ * abstract address is not offered), at most UNIX_PATH_MAX bytes. Node 20
+ * cuts a longer path short and binds the wrong file; it is refused here.
+ */
+export function assertUnixPath(path: unknown): asserts path is string {
+  assertString('path', path);
+  const bytes = Buffer.byteLength(path);
+  let problem: string | undefined;
+  if (bytes === 0) problem = 'path must not be empty';
+  else if (path.includes('\0')) problem = 'path must not contain NUL bytes';
+  else if (bytes > UNIX_PATH_MAX) problem = `path must be at most ${UNIX_PATH_MAX} bytes (sun_path), got ${bytes}: '${path}'`;
+  if (problem === undefined) return;
+  const error = new RangeError(problem) as RangeError & { code: string };
+  error.code = 'ERR_INVALID_ARG_VALUE';
+  throw error;
+}
+
 function assertPort(port: unknown): asserts port is number {
   assertInteger('port', port, 0, 65535);
 }
@@ -69,13 +90,30 @@ function transferred(result: number, syscall: string, fd: number): number | null
 export function listen(host: string, port: number, options: ListenOptions = {}): number {
   assertHost(host);
   assertPort(port);
-  assertObject('options', options);
-  const backlog = options.backlog ?? DEFAULT_BACKLOG;
-  assertInteger('options.backlog', backlog, 1, 65535);
+  const backlog = checkedBacklog(options);
   const reusePort = options.reusePort ?? false;
   assertBoolean('options.reusePort', reusePort);
   const flags = reusePort ? native.LISTEN_REUSEPORT : 0;
   return check(native.listen(host, port, backlog, flags), 'listen', { info: `${host}:${port}` });
+}
+
+/**
+ * Opens a Unix domain (AF_UNIX) listening socket, creating the socket file
+ * at `path`. Returns its fd. EADDRINUSE when the path exists, even a stale
+ * socket nobody listens on (as node:net: removing it is the caller's call).
+ * Closing the fd leaves the file; Server removes it when it stops listening.
+ * `options.reusePort` does not apply and is ignored.
+ */
+export function listenUnix(path: string, options: ListenOptions = {}): number {
+  assertUnixPath(path);
+  return check(native.listenUnix(path, checkedBacklog(options)), 'listen', { info: path });
+}
+
+function checkedBacklog(options: ListenOptions): number {
+  assertObject('options', options);
+  const backlog = options.backlog ?? DEFAULT_BACKLOG;
+  assertInteger('options.backlog', backlog, 1, 65535);
+  return backlog;
 }
 
 /**
@@ -91,12 +129,12 @@ export function connect(host: string, port: number): number {
 
 /**
  * Starts a connection to the Unix domain socket at `path` and returns its fd
- * (ENAMETOOLONG past the kernel's 107 bytes). It connects at once or fails
- * at once, and is then read as connect()'s: writable when connected, the
- * failure in SO_ERROR.
+ * (a path the kernel cannot take is refused as listenUnix() refuses it). It
+ * connects at once or fails at once, and is then read as connect()'s:
+ * writable when connected, the failure in SO_ERROR.
  */
 export function connectUnix(path: string): number {
-  assertString('path', path);
+  assertUnixPath(path);
   return check(native.connectUnix(path), 'connect', { info: path });
 }
 
@@ -209,6 +247,7 @@ export function socketError(fd: number): SystemError | null {
 /** The checked socket calls, as the package exports them: `sockets.listen(...)`. */
 export const sockets = Object.freeze({
   listen,
+  listenUnix,
   connect,
   connectUnix,
   accept,

@@ -15,4 +15,15 @@ export const protocols: Readonly<Record<ProtocolName, () => ProtocolFactory>> = 
 
 export { echoProtocol } from './echo.js';
 export { respProtocol, type RespOptions, type RespProtocolFactory } from './resp.js';
-export { httpProtocol, type HttpOptions, type HttpProtocolFactory } from './http.js';
+export {
+  httpProtocol,
+  type HttpOptions,
+  type HttpProtocolFactory,
+  type HttpHandler,
+  type UpgradeHandler,
+  type HttpRequest,
+  type HttpResponse,
+  type IncomingHeaders,
+  type OutgoingHeaders,
+  type OutgoingValue,
+} from './http.js';

@@ -3,9 +3,7 @@
 // serve.ts) until SIGINT or SIGTERM, stops gracefully and exits 0.
 // `wasmloop bench` runs the benchmark laboratory when it is there.
 import { spawn } from 'node:child_process';
-import { lookup } from 'node:dns/promises';
 import { existsSync, readFileSync } from 'node:fs';
-import { isIP } from 'node:net';
 import { constants } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -17,12 +15,14 @@ import { DEFAULT_HEADERS_TIMEOUT_MS, DEFAULT_MAX_HEADER_BYTES, DEFAULT_REQUEST_T
 import { DEFAULT_MAX_BULK_LENGTH, DEFAULT_MAX_KEY_LENGTH, DEFAULT_MAX_REQUEST_BYTES, MAX_KEY_LENGTH, MAX_REQUEST_BYTES } from '../protocols/resp.js';
 import { serve as runServe, type ServeConfig } from './serve.js';
 import { DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_MAX_CONNECTIONS, DEFAULT_SHUTDOWN_MS, RESERVED_FDS, defaultMaxConnections } from '../net/server.js';
+import { resolveHost } from '../net/listener.js';
+import { assertUnixPath, UNIX_PATH_MAX } from '../net/sockets.js';
 import { LOG_LEVELS, type LogLevel } from './log.js';
 import { YOUNG_GENERATION_MODES, type YoungGeneration } from './young-generation.js';
 
 const USAGE = `Usage: wasmloop serve [options]
 
-Runs a TCP server on wasmloop event loops until SIGINT or SIGTERM. The first
+Runs a TCP or Unix socket server on wasmloop event loops until SIGINT or SIGTERM. The first
 signal stops accepting and lets queued output drain for --shutdown-ms; a
 second closes everything at once. On a terminal a status line is redrawn
 every 2 s: connections, requests/s, events per wait p50/p99, loop utilization.
@@ -31,6 +31,9 @@ Options:
   --protocol NAME        ${Object.keys(protocols).join(' | ')} (default echo)
   --host ADDRESS         address or name to listen on (default 127.0.0.1)
   --port N               port; 0 picks a free one (default 7000)
+  --path PATH            listen on a Unix domain socket instead of --host and
+                         --port (at most ${UNIX_PATH_MAX} bytes); the path must not exist,
+                         and the socket file is removed on stop; one thread only
   --workers N            worker threads, each with its own loop, sharing the
                          port with SO_REUSEPORT; 1 serves on the main thread
                          (default 1)
@@ -95,9 +98,19 @@ function choice(name: string, text: string | undefined, choices: readonly string
   return value;
 }
 
-async function resolveHost(host: string): Promise<string> {
-  if (isIP(host) !== 0) return host;
-  return (await lookup(host)).address;
+/** The Unix socket path of --path, refused here with the usage line when Server would refuse it. */
+function unixPath(values: { path?: string; host?: string; port?: string; workers?: string }): string | undefined {
+  const path = values.path;
+  if (path === undefined) return undefined;
+  if (values.host !== undefined || values.port !== undefined) throw new UsageError('--path excludes --host and --port: the server listens on one address');
+  // SO_REUSEPORT, which lets each worker own a listener on one port, has no Unix socket counterpart.
+  if (values.workers !== undefined && values.workers !== '1') throw new UsageError('--path serves on one thread: --workers must be 1 (workers share a TCP port with SO_REUSEPORT)');
+  try {
+    assertUnixPath(path);
+  } catch (error) {
+    throw new UsageError(`--path: ${(error as Error).message}`);
+  }
+  return path;
 }
 
 async function serve(args: string[]): Promise<number> {
@@ -107,6 +120,7 @@ async function serve(args: string[]): Promise<number> {
       protocol: { type: 'string' },
       host: { type: 'string' },
       port: { type: 'string' },
+      path: { type: 'string' },
       workers: { type: 'string' },
       backend: { type: 'string' },
       trigger: { type: 'string' },
@@ -128,6 +142,7 @@ async function serve(args: string[]): Promise<number> {
     },
     strict: true,
   });
+  const path = unixPath(values);
   const config: ServeConfig = {
     protocol: choice('protocol', values.protocol, Object.keys(protocols), 'echo') as ProtocolName,
     backend: choice('backend', values.backend, BACKENDS, 'epoll') as (typeof BACKENDS)[number],
@@ -143,7 +158,8 @@ async function serve(args: string[]): Promise<number> {
     fdExhaustion: choice('fd-exhaustion', values['fd-exhaustion'], ['pause', 'shed'], 'pause') as 'pause' | 'shed',
     logLevel: choice('log-level', values['log-level'], LOG_LEVELS, 'warn') as LogLevel,
     youngGeneration: choice('young-generation', values['young-generation'], YOUNG_GENERATION_MODES, 'fixed') as YoungGeneration,
-    host: await resolveHost(values.host ?? '127.0.0.1'),
+    host: path === undefined ? await resolveHost(values.host ?? '127.0.0.1') : '',
+    path,
     maxRequestBytes: optionalInteger('max-request-bytes', values['max-request-bytes'], MAX_REQUEST_BYTES, 1),
     maxBulkLength: optionalInteger('max-bulk-length', values['max-bulk-length'], MAX_REQUEST_BYTES),
     maxKeyLength: optionalInteger('max-key-length', values['max-key-length'], MAX_KEY_LENGTH),

@@ -30,9 +30,11 @@ import { mainThreadYoungGenerationSized, workerResourceLimits, type YoungGenerat
 
 export interface ServeConfig {
   protocol: ProtocolName;
-  /** A numeric address. */
+  /** A numeric address (unused with `path`). */
   host: string;
   port: number;
+  /** A Unix socket path to listen on instead of host and port; one thread only (`workers` 1). */
+  path?: string | undefined;
   backend: BackendName;
   trigger: Trigger;
   maxEvents: number;
@@ -151,8 +153,7 @@ export class ServingThread {
           ? respProtocol({ maxRequestBytes: config.maxRequestBytes, maxBulkLength: config.maxBulkLength, maxKeyLength: config.maxKeyLength })
           : protocols[config.protocol]();
     this.server = new Server(this.loop, this.#factory, {
-      host: config.host,
-      port: config.port,
+      ...(config.path === undefined ? { host: config.host, port: config.port } : { path: config.path }),
       backlog: config.backlog,
       trigger: config.trigger,
       reusePort,
@@ -232,17 +233,20 @@ class StatusLine {
  * the exit code.
  */
 export function serve(config: ServeConfig): Promise<number> {
+  if (config.workers > 1 && config.path !== undefined) return Promise.reject(new Error('a Unix socket (path) is served by one thread: workers must be 1'));
   // A heap's young generation is sized when the heap is made: the main
   // thread's was made before this ran, so a fixed one needs a worker, unless
-  // Node was started with its size.
-  const here = config.youngGeneration === 'grow' || mainThreadYoungGenerationSized();
-  return config.workers === 1 && here ? serveHere(config) : serveWithWorkers(config);
+  // Node was started with its size. A Unix socket is served on the main
+  // thread (workers share a TCP port).
+  const here = config.youngGeneration === 'grow' || mainThreadYoungGenerationSized() || config.path !== undefined;
+  if (config.workers === 1 && here) return serveHere(config);
+  return serveWithWorkers(config);
 }
 
 function listeningLine(config: ServeConfig, port: number): string {
   const workers = config.workers === 1 ? '' : `, ${config.workers} workers`;
   return (
-    `wasmloop: ${config.protocol} server listening on ${formatAddress(config.host, port)} ` +
+    `wasmloop: ${config.protocol} server listening on ${config.path ?? formatAddress(config.host, port)} ` +
     `(backend ${config.backend}, ${config.trigger}-triggered, maxEvents ${config.maxEvents}${workers})`
   );
 }

@@ -23,14 +23,7 @@ export function recording(inner: ProtocolFactory): { factory: ProtocolFactory; s
 export const ALL_BYTES = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
 
 /** One multibulk request, binary-safe. */
-export function request(...args: (string | Buffer)[]): Buffer {
-  const parts: Buffer[] = [Buffer.from(`*${args.length}\r\n`)];
-  for (const arg of args) {
-    const bytes = typeof arg === 'string' ? Buffer.from(arg, 'latin1') : arg;
-    parts.push(Buffer.from(`$${bytes.length}\r\n`), bytes, Buffer.from('\r\n'));
-  }
-  return Buffer.concat(parts);
-}
+export { respCommand as request } from './limits.js';
 
 /**
  * A raw client: `exchange(input, expected)` writes `input` and waits until

@@ -27,7 +27,7 @@ function deadline(ms: number, what: string): { promise: Promise<never>; clear():
 
 /**
  * Runs a server for `protocol` on a fresh loop (made with `loopOptions`) in `await loop.run()` while
- * `body` drives clients; stops and closes everything afterwards. A handler
+ * `body` drives clients (`port` is 0 for a Unix socket); stops and closes everything afterwards. A handler
  * error (the TestLoop is fatal, so run() rejects with it), the loop stopping
  * early, or the 20 s deadline fails the test.
  */
@@ -39,7 +39,8 @@ export async function withServer(
   loopOptions: EventLoopOptions = {},
 ): Promise<void> {
   const loop = new TestLoop(loopOptions);
-  const server = new Server(loop, protocol, { port: 0, ...options });
+  // A Unix socket (options.path) takes no port.
+  const server = new Server(loop, protocol, options.path === undefined ? { port: 0, ...options } : options);
   let running: Promise<void> | undefined;
   const limit = deadline(SERVER_TEST_TIMEOUT_MS, what);
   try {

@@ -10,7 +10,9 @@
 #include <string.h>
 #include <time.h>
 #include <sys/epoll.h>
+#include <stdlib.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "../../native/wasmloop.h"
@@ -175,6 +177,37 @@ static void sockets(void) {
   CHECK(wl_listen("not an address", 0, 16, 0) < 0);
 }
 
+/* An AF_UNIX listener: its file, EADDRINUSE while the file exists, the
+ * length limit, and accept with TCP_NODELAY asked (and harmlessly refused). */
+static void unix_sockets(void) {
+  const char *name = "unix sockets";
+  char dir[] = "/tmp/wasmloop-native-XXXXXX";
+  CHECK(mkdtemp(dir) != NULL);
+  struct sockaddr_un un = {.sun_family = AF_UNIX};
+  snprintf(un.sun_path, sizeof un.sun_path, "%s/s.sock", dir);
+  int listener = wl_listen_unix(un.sun_path, 16);
+  CHECK(listener >= 0);
+  CHECK(access(un.sun_path, F_OK) == 0);
+  CHECK(wl_listen_unix(un.sun_path, 16) == -EADDRINUSE);
+  CHECK(wl_local_port(listener) == -EAFNOSUPPORT);
+  int client = socket(AF_UNIX, SOCK_STREAM, 0);
+  CHECK(client >= 0 && connect(client, (struct sockaddr *)&un, sizeof un) == 0);
+  int server = wl_accept(listener, WL_ACCEPT_NODELAY);
+  CHECK(server >= 0);
+  CHECK(wl_write(client, "u", 1) == 1);
+  char byte = 0;
+  CHECK(wl_read(server, &byte, 1) == 1 && byte == 'u');
+  CHECK(wl_close(server) == 0 && wl_close(client) == 0 && wl_close(listener) == 0);
+  /* Closing leaves the file: removing it is the owner's call. */
+  CHECK(unlink(un.sun_path) == 0);
+  char longest[sizeof un.sun_path + 1];
+  memset(longest, 'a', sizeof longest - 1);
+  longest[sizeof longest - 1] = '\0';
+  CHECK(wl_listen_unix(longest, 16) == -ENAMETOOLONG);
+  CHECK(wl_listen_unix("", 16) == -EINVAL);
+  CHECK(rmdir(dir) == 0);
+}
+
 int main(void) {
   /* A write to a pipe whose reader is gone must fail with EPIPE, not kill the test. */
   signal(SIGPIPE, SIG_IGN);
@@ -184,6 +217,7 @@ int main(void) {
   const char *name = "lookup";
   CHECK(wl_backend_find("kqueue") == NULL);
   sockets();
+  unix_sockets();
   printf("native-layer: %d passed, %d failed\n", passed, failed);
   return failed == 0 ? 0 : 1;
 }

@@ -1,0 +1,245 @@
+// A request as a handler sees it, shaped like node:http's IncomingMessage:
+// method, url, httpVersion, headers (lower case, repeated ones joined as
+// node:http joins them), rawHeaders, trailers, the peer's address, and the
+// body as 'data'/'end' events or an async iterable.
+//
+// The body is held in a queue of copies bounded by the connection (it stops
+// reading past BODY_BUFFER_BYTES of unread body): each chunk a handler takes
+// is reported back, so reading goes on as the handler keeps up. The first
+// sign that the handler wants the body (a 'data' listener, resume(), the
+// iterator's first pull) is reported too: that is when a request that asked
+// for `Expect: 100-continue` gets its 100 Continue.
+//
+// As in node:http, 'data' flows once a 'data' listener is added (or resume()
+// is called; with no listener the body is then discarded), pause() stops it,
+// and 'end' comes after the last chunk only when the body was read to its
+// end. A connection that closes before the body ended gives 'aborted' and an
+// 'error' with code ECONNRESET (message 'aborted'), then 'close'.
+import type { Connection } from '../../net/connection.js';
+import { Emitter } from '../../net/emitter.js';
+import { joinHeaders, type IncomingHeaders } from './headers.js';
+import type { RequestHead } from './parser.js';
+
+/** What a request tells the connection it came on. */
+export interface BodyReader {
+  /** The handler began to read the body. */
+  bodyWanted(request: HttpRequest): void;
+  /** The handler took `bytes` bytes of body off the queue. */
+  bodyConsumed(request: HttpRequest, bytes: number): void;
+}
+
+const enum Flow {
+  /** Nobody asked for the body yet. */
+  Waiting,
+  Flowing,
+  Paused,
+}
+
+export class HttpRequest extends Emitter implements AsyncIterable<Buffer> {
+  readonly method: string;
+  readonly url: string;
+  readonly httpVersion: string;
+  readonly httpVersionMajor: number;
+  readonly httpVersionMinor: number;
+  readonly rawHeaders: string[];
+  rawTrailers: string[] = [];
+  /** Whether the whole body has arrived. */
+  complete = false;
+  /** Whether the connection closed before the body ended. */
+  aborted = false;
+  readonly #connection: Connection;
+  readonly #reader: BodyReader;
+  #headers: IncomingHeaders | undefined;
+  #trailers: IncomingHeaders | undefined;
+  #queue: Buffer[] = [];
+  #flow = Flow.Waiting;
+  #wanted = false;
+  #ended = false;
+  #scheduled = false;
+  #endEmitted = false;
+  #closed = false;
+  #error: Error | undefined;
+  /** The async iterator waiting for the next chunk. */
+  #waiter: ((result: IteratorResult<Buffer>) => void) | undefined;
+  #waiterFailed: ((error: Error) => void) | undefined;
+
+  constructor(head: RequestHead, connection: Connection, reader: BodyReader) {
+    super();
+    this.method = head.method;
+    this.url = head.url;
+    this.httpVersionMajor = head.versionMajor;
+    this.httpVersionMinor = head.versionMinor;
+    this.httpVersion = head.versionMinor === 1 ? '1.1' : `${head.versionMajor}.${head.versionMinor}`;
+    this.rawHeaders = head.rawHeaders;
+    this.#connection = connection;
+    this.#reader = reader;
+  }
+
+  /** Header names in lower case; repeated headers joined as node:http joins them. */
+  get headers(): IncomingHeaders {
+    return (this.#headers ??= joinHeaders(this.rawHeaders));
+  }
+
+  get trailers(): IncomingHeaders {
+    return (this.#trailers ??= joinHeaders(this.rawTrailers));
+  }
+
+  get remoteAddress(): string | undefined {
+    return this.#connection.remoteAddress;
+  }
+
+  get remotePort(): number | undefined {
+    return this.#connection.remotePort;
+  }
+
+  get remoteFamily(): string | undefined {
+    return this.#connection.remoteFamily;
+  }
+
+  /** Body bytes received and not yet read by the handler. */
+  get readableLength(): number {
+    let bytes = 0;
+    for (const chunk of this.#queue) bytes += chunk.length;
+    return bytes;
+  }
+
+  isPaused(): boolean {
+    return this.#flow === Flow.Paused;
+  }
+
+  pause(): this {
+    this.#flow = Flow.Paused;
+    return this;
+  }
+
+  /** Lets 'data' flow; with no 'data' listener the body is read and dropped (node:http's way to discard it). */
+  resume(): this {
+    this.#flow = Flow.Flowing;
+    this.#want();
+    this.#schedule();
+    return this;
+  }
+
+  protected override listenerAdded(event: string | symbol): void {
+    if (event === 'data' && this.#flow !== Flow.Paused) this.resume();
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<Buffer> {
+    this.#flow = Flow.Paused;
+    this.#want();
+    return {
+      next: () => this.#next(),
+      return: async () => {
+        // Leaving the loop early: the rest of the body is dropped, as a stream's iterator destroys it.
+        this.#dump();
+        return { done: true, value: undefined };
+      },
+    };
+  }
+
+  // ---- from the connection ------------------------------------------------------
+
+  /** A chunk of body (a copy the request owns). */
+  push(chunk: Buffer): void {
+    if (this.#waiter !== undefined) {
+      const waiter = this.#waiter;
+      this.#waiter = this.#waiterFailed = undefined;
+      this.#reader.bodyConsumed(this, chunk.length);
+      waiter({ done: false, value: chunk });
+      return;
+    }
+    this.#queue.push(chunk);
+    if (this.#flow === Flow.Flowing) this.#schedule();
+  }
+
+  /** The body ended. */
+  finish(rawTrailers: string[]): void {
+    this.complete = true;
+    this.#ended = true;
+    this.rawTrailers = rawTrailers;
+    if (this.#waiter !== undefined && this.#queue.length === 0) {
+      const waiter = this.#waiter;
+      this.#waiter = this.#waiterFailed = undefined;
+      waiter({ done: true, value: undefined });
+    } else if (this.#flow === Flow.Flowing) this.#schedule();
+  }
+
+  /** The connection closed (or the body will not come): before the body ended, the request is aborted. Once. */
+  closed(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (!this.#ended) {
+      this.aborted = true;
+      this.#ended = true;
+      const error = Object.assign(new Error('aborted'), { code: 'ECONNRESET' });
+      this.#error = error;
+      this.emit('aborted');
+      if (this.#waiterFailed !== undefined) {
+        const failed = this.#waiterFailed;
+        this.#waiter = this.#waiterFailed = undefined;
+        failed(error);
+      }
+      if (this.listenerCount('error') > 0) this.emit('error', error);
+    }
+    this.emit('close');
+  }
+
+  /** Whether the handler has asked for the body. */
+  get wanted(): boolean {
+    return this.#wanted;
+  }
+
+  /** The response ended before the body was read: what is left of it is dropped as it comes. */
+  dump(): void {
+    this.#dump();
+  }
+
+  // ---- inside ---------------------------------------------------------------------
+
+  #want(): void {
+    if (this.#wanted) return;
+    this.#wanted = true;
+    this.#reader.bodyWanted(this);
+  }
+
+  #dump(): void {
+    this.#flow = Flow.Flowing;
+    this.removeAllListeners('data');
+    this.#want();
+    this.#schedule();
+  }
+
+  #schedule(): void {
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    queueMicrotask(this.#flush);
+  }
+
+  /** Hands queued chunks to 'data' (or drops them, with no listener) while flowing; then 'end'. */
+  readonly #flush = (): void => {
+    this.#scheduled = false;
+    while (this.#flow === Flow.Flowing && this.#queue.length > 0) {
+      const chunk = this.#queue.shift()!;
+      this.#reader.bodyConsumed(this, chunk.length);
+      this.emit('data', chunk);
+    }
+    if (this.#flow === Flow.Flowing && this.complete && this.#queue.length === 0 && !this.#endEmitted) {
+      this.#endEmitted = true;
+      this.emit('end');
+    }
+  };
+
+  #next(): Promise<IteratorResult<Buffer>> {
+    const chunk = this.#queue.shift();
+    if (chunk !== undefined) {
+      this.#reader.bodyConsumed(this, chunk.length);
+      return Promise.resolve({ done: false, value: chunk });
+    }
+    if (this.#error !== undefined) return Promise.reject(this.#error);
+    if (this.#ended) return Promise.resolve({ done: true, value: undefined });
+    return new Promise((resolve, reject) => {
+      this.#waiter = resolve;
+      this.#waiterFailed = reject;
+    });
+  }
+}

@@ -1,0 +1,342 @@
+// A response as a handler writes it, shaped like node:http's ServerResponse:
+// statusCode, statusMessage, setHeader/getHeader/removeHeader/hasHeader,
+// writeHead, write() returning false with 'drain' to follow, end(),
+// headersSent, 'finish' and 'close'.
+//
+// Framing as node:http frames it: end(data) before anything was written
+// sends a Content-Length; a body written in pieces without one is chunked in
+// HTTP/1.1, and ends the connection in HTTP/1.0 (which has no chunks); HEAD,
+// 1xx, 204 and 304 have no body. A Date header unless sendDate is false,
+// `Connection: close` when the exchange ends the connection, `Connection:
+// keep-alive` to an HTTP/1.0 client that asked to keep it.
+//
+// The response does not write to the connection itself: its bytes go to the
+// exchange's output (ResponseOutput), which keeps pipelined responses in
+// request order.
+import { STATUS_CODES } from 'node:http';
+
+import { WasmloopError } from '../../errors.js';
+import { CONTINUE } from './constants.js';
+import { Emitter } from '../../net/emitter.js';
+import type { HttpRequest } from './request.js';
+
+/** Where a response's bytes go, in request order. */
+export interface ResponseOutput {
+  /** Hands bytes over; false when the writer should wait for the response's 'drain'. */
+  send(response: HttpResponse, bytes: Uint8Array): boolean;
+  /** A whole response: its head (latin1 text) and its body, in one piece. */
+  sendWhole(response: HttpResponse, head: string, body: Uint8Array): boolean;
+  /** The response's last bytes were handed over. */
+  ended(response: HttpResponse): void;
+}
+
+export type OutgoingValue = string | number | readonly string[];
+export type OutgoingHeaders = Record<string, OutgoingValue | undefined>;
+
+/** RFC 9110 token: a header name. */
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** A header value may not hold CR, LF or NUL (they would end it, or the head, early). */
+const INVALID_VALUE = /[\r\n\0]/;
+
+let dateText = '';
+let dateExpires = 0;
+
+/** The Date header's value, made once a second. */
+function httpDate(): string {
+  const now = Date.now();
+  if (now >= dateExpires) {
+    dateText = new Date(now).toUTCString();
+    dateExpires = now - (now % 1000) + 1000;
+  }
+  return dateText;
+}
+
+function headersSentError(what: string): WasmloopError {
+  return new WasmloopError('ERR_HTTP_HEADERS_SENT', `Cannot ${what} headers after they are sent to the client`);
+}
+
+function checkHeader(name: string, value: unknown): void {
+  if (typeof name !== 'string' || !TOKEN.test(name)) {
+    throw Object.assign(new TypeError(`Header name must be a valid HTTP token ["${String(name)}"]`), { code: 'ERR_INVALID_HTTP_TOKEN' });
+  }
+  if (value === undefined) {
+    throw Object.assign(new TypeError(`Invalid value "undefined" for header "${name}"`), { code: 'ERR_HTTP_INVALID_HEADER_VALUE' });
+  }
+  const values = Array.isArray(value) ? value : [value];
+  for (const v of values) {
+    if (INVALID_VALUE.test(String(v))) {
+      throw Object.assign(new TypeError(`Invalid character in header content ["${name}"]`), { code: 'ERR_INVALID_CHAR' });
+    }
+  }
+}
+
+function toBytes(chunk: string | Uint8Array, encoding: BufferEncoding): Uint8Array {
+  if (typeof chunk === 'string') return Buffer.from(chunk, encoding);
+  if (chunk instanceof Uint8Array) return chunk;
+  throw Object.assign(new TypeError('The "chunk" argument must be of type string or an instance of Buffer or Uint8Array'), {
+    code: 'ERR_INVALID_ARG_TYPE',
+  });
+}
+
+const CRLF = Buffer.from('\r\n', 'latin1');
+const LAST_CHUNK = Buffer.from('0\r\n\r\n', 'latin1');
+const EMPTY = Buffer.alloc(0);
+const NO_HEADERS: ReadonlyMap<string, [string, OutgoingValue]> = new Map();
+
+type Callback = (error?: Error | null) => void;
+
+export class HttpResponse extends Emitter {
+  statusCode = 200;
+  statusMessage: string | undefined = undefined;
+  /** Whether a Date header is added (node:http's default, true). */
+  sendDate = true;
+  readonly req: HttpRequest;
+  /** Whether the connection closes after this response (the request said so, or the response). */
+  #closing: boolean;
+  readonly #head: boolean;
+  readonly #http10: boolean;
+  readonly #output: ResponseOutput;
+  /** Set headers by lower-case name: [name as given, value]. */
+  #headers: Map<string, [string, OutgoingValue]> | undefined;
+  /** The encoded head, once writeHead() or the first write made it (headersSent). */
+  #headText: string | undefined;
+  #headWritten = false;
+  #chunked = false;
+  #noBody = false;
+  #ended = false;
+  #finished = false;
+  #closed = false;
+  #needDrain = false;
+
+  constructor(req: HttpRequest, output: ResponseOutput, closing: boolean) {
+    super();
+    this.req = req;
+    this.#output = output;
+    this.#closing = closing;
+    this.#head = req.method === 'HEAD';
+    this.#http10 = req.httpVersionMinor === 0;
+  }
+
+  get headersSent(): boolean {
+    return this.#headText !== undefined;
+  }
+
+  get writableEnded(): boolean {
+    return this.#ended;
+  }
+
+  get writableFinished(): boolean {
+    return this.#finished;
+  }
+
+  /** Whether the connection will close after this response. */
+  get closesConnection(): boolean {
+    return this.#closing;
+  }
+
+  setHeader(name: string, value: OutgoingValue): this {
+    if (this.#headText !== undefined) throw headersSentError('set');
+    checkHeader(name, value);
+    (this.#headers ??= new Map()).set(name.toLowerCase(), [name, value]);
+    return this;
+  }
+
+  getHeader(name: string): OutgoingValue | undefined {
+    return this.#headers?.get(String(name).toLowerCase())?.[1];
+  }
+
+  getHeaders(): OutgoingHeaders {
+    const headers: OutgoingHeaders = Object.create(null) as OutgoingHeaders;
+    if (this.#headers !== undefined) for (const [key, [, value]] of this.#headers) headers[key] = value;
+    return headers;
+  }
+
+  getHeaderNames(): string[] {
+    return this.#headers === undefined ? [] : [...this.#headers.keys()];
+  }
+
+  hasHeader(name: string): boolean {
+    return this.#headers?.has(String(name).toLowerCase()) ?? false;
+  }
+
+  removeHeader(name: string): void {
+    if (this.#headText !== undefined) throw headersSentError('remove');
+    this.#headers?.delete(String(name).toLowerCase());
+  }
+
+  /** Sets the status (and message) and headers, as node:http's writeHead: headers given here win over setHeader's. */
+  writeHead(statusCode: number, message?: string | OutgoingHeaders | readonly unknown[], headers?: OutgoingHeaders | readonly unknown[]): this {
+    if (this.#headText !== undefined) throw headersSentError('write');
+    if (!Number.isInteger(statusCode) || statusCode < 100 || statusCode > 999) {
+      throw Object.assign(new RangeError(`Invalid status code: ${statusCode}`), { code: 'ERR_HTTP_INVALID_STATUS_CODE' });
+    }
+    if (typeof message === 'string') this.statusMessage = message;
+    else headers = message;
+    this.statusCode = statusCode;
+    if (Array.isArray(headers)) {
+      // [[name, value], ...] or [name, value, name, value, ...], as node:http takes them.
+      if (headers.length > 0 && Array.isArray(headers[0])) for (const [name, value] of headers as [string, OutgoingValue][]) this.setHeader(name, value);
+      else for (let i = 0; i < headers.length; i += 2) this.setHeader(headers[i] as string, headers[i + 1] as OutgoingValue);
+    } else if (headers !== undefined && headers !== null) {
+      for (const name of Object.keys(headers)) {
+        const value = (headers as OutgoingHeaders)[name];
+        if (value !== undefined) this.setHeader(name, value);
+      }
+    }
+    this.#makeHead(-1);
+    return this;
+  }
+
+  /** Sends the head now, before any body. */
+  flushHeaders(): void {
+    if (this.#headText === undefined) this.#makeHead(-1);
+    this.#sendHead();
+  }
+
+  /** Sends `100 Continue` (for a request that asked with Expect: 100-continue). */
+  writeContinue(): void {
+    this.#output.send(this, CONTINUE);
+  }
+
+  write(chunk: string | Uint8Array, encoding?: BufferEncoding | Callback, callback?: Callback): boolean {
+    if (typeof encoding === 'function') {
+      callback = encoding;
+      encoding = undefined;
+    }
+    if (this.#ended) {
+      const error = new WasmloopError('ERR_STREAM_WRITE_AFTER_END', 'write after end');
+      queueMicrotask(() => {
+        callback?.(error);
+        if (this.listenerCount('error') > 0) this.emit('error', error);
+      });
+      return false;
+    }
+    const bytes = toBytes(chunk, encoding ?? 'utf8');
+    if (this.#headText === undefined) this.#makeHead(-1);
+    const ok = this.#sendBody(bytes);
+    if (callback !== undefined) queueMicrotask(() => callback!(null));
+    if (!ok) this.#needDrain = true;
+    return ok;
+  }
+
+  end(chunk?: string | Uint8Array | Callback, encoding?: BufferEncoding | Callback, callback?: Callback): this {
+    if (typeof chunk === 'function') {
+      callback = chunk;
+      chunk = undefined;
+    } else if (typeof encoding === 'function') {
+      callback = encoding;
+      encoding = undefined;
+    }
+    if (this.#ended) {
+      if (callback !== undefined) queueMicrotask(() => callback!(null));
+      return this;
+    }
+    const bytes = chunk === undefined || chunk === null ? EMPTY : toBytes(chunk, (encoding as BufferEncoding | undefined) ?? 'utf8');
+    this.#ended = true;
+    if (callback !== undefined) this.once('finish', callback);
+    if (this.#headText === undefined) {
+      // Nothing written yet: the whole body is known, so it gets a Content-Length, in one write with the head.
+      this.#makeHead(bytes.length);
+      this.#headWritten = true;
+      this.#output.sendWhole(this, this.#headText!, this.#noBody ? EMPTY : bytes);
+    } else if (!this.#headWritten && !this.#chunked) {
+      // writeHead() then end(body): still one piece.
+      this.#headWritten = true;
+      this.#output.sendWhole(this, this.#headText!, this.#noBody ? EMPTY : bytes);
+    } else {
+      if (bytes.length > 0) this.#sendBody(bytes);
+      else this.#sendHead();
+      if (this.#chunked) this.#output.send(this, LAST_CHUNK);
+    }
+    this.#output.ended(this);
+    return this;
+  }
+
+  // ---- from the connection --------------------------------------------------------
+
+  /** Its bytes are all with the connection: 'finish', then 'close'. */
+  finished(): void {
+    if (this.#finished) return;
+    this.#finished = true;
+    this.emit('finish');
+    this.closed();
+  }
+
+  /** The connection took the bytes that write() said to wait for. */
+  drained(): void {
+    if (!this.#needDrain) return;
+    this.#needDrain = false;
+    this.emit('drain');
+  }
+
+  /** The exchange is over, finished or not (the connection closed under it). */
+  closed(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.emit('close');
+  }
+
+  /** The exchange has to end the connection (a later refusal, a server-side error): say so in the head, if not sent yet. */
+  mustClose(): void {
+    if (this.#headText === undefined) this.#closing = true;
+  }
+
+  // ---- inside ---------------------------------------------------------------------
+
+  /** Encodes the head; `length` is the whole body's when end() came first, else -1. */
+  #makeHead(length: number): void {
+    const status = this.statusCode;
+    const message = this.statusMessage ?? STATUS_CODES[status] ?? 'unknown';
+    this.#noBody = this.#head || status < 200 || status === 204 || status === 304;
+    let text = `HTTP/1.1 ${status} ${message}\r\n`;
+    let hasLength = false;
+    let hasDate = false;
+    let hasConnection = false;
+    let transferEncoding: string | undefined;
+    for (const [key, [name, value]] of this.#headers ?? NO_HEADERS) {
+      if (Array.isArray(value)) for (const v of value as string[]) text += `${name}: ${v}\r\n`;
+      else text += `${name}: ${String(value)}\r\n`;
+      if (key === 'content-length') hasLength = true;
+      else if (key === 'date') hasDate = true;
+      else if (key === 'transfer-encoding') transferEncoding = String(value);
+      else if (key === 'connection') {
+        hasConnection = true;
+        if (/(^|,)\s*close\s*(,|$)/i.test(String(value))) this.#closing = true;
+      }
+    }
+    if (this.sendDate && !hasDate) text += `Date: ${httpDate()}\r\n`;
+    const bodyAllowed = status >= 200 && status !== 204 && status !== 304;
+    if (transferEncoding !== undefined) {
+      this.#chunked = !this.#noBody && /(^|,)\s*chunked\s*$/i.test(transferEncoding);
+    } else if (!hasLength && bodyAllowed) {
+      if (length >= 0) text += `Content-Length: ${length}\r\n`;
+      else if (!this.#noBody && !this.#http10) {
+        text += 'Transfer-Encoding: chunked\r\n';
+        this.#chunked = true;
+      } else if (!this.#noBody) this.#closing = true; // HTTP/1.0 has no chunks: the end of the connection ends the body.
+    }
+    if (!hasConnection) {
+      if (this.#closing) text += 'Connection: close\r\n';
+      else if (this.#http10) text += 'Connection: keep-alive\r\n';
+    }
+    this.#headText = text + '\r\n';
+  }
+
+  #sendHead(): boolean {
+    if (this.#headWritten) return true;
+    this.#headWritten = true;
+    return this.#output.send(this, Buffer.from(this.#headText!, 'latin1'));
+  }
+
+  #sendBody(bytes: Uint8Array): boolean {
+    if (this.#noBody || bytes.length === 0) return this.#sendHead();
+    let prefix = this.#headWritten ? '' : this.#headText!;
+    this.#headWritten = true;
+    if (this.#chunked) prefix += `${bytes.length.toString(16)}\r\n`;
+    const whole = Buffer.allocUnsafe(prefix.length + bytes.length + (this.#chunked ? 2 : 0));
+    whole.write(prefix, 0, 'latin1');
+    whole.set(bytes, prefix.length);
+    if (this.#chunked) whole.set(CRLF, prefix.length + bytes.length);
+    return this.#output.send(this, whole);
+  }
+}

@@ -1,0 +1,563 @@
+// One HTTP connection: the parser's requests in, the handler's responses out
+// in request order, and the bounds between them.
+//
+//   - Pipelining: each request's handler is called as soon as its head is
+//     parsed; the response of the oldest request goes to the connection,
+//     later ones are held (PIPELINED_OUTPUT_BYTES each, then write() says
+//     wait) until it is their turn. At most MAX_PIPELINED requests wait for
+//     their responses; past that the connection stops reading.
+//   - Body backpressure: unread body is held up to BODY_BUFFER_BYTES, then
+//     the connection stops reading until the handler reads on.
+//   - Output backpressure: res.write() returns false once the connection's
+//     queue is past its high watermark; 'drain' follows in resume().
+//   - Everything written while a read is handled goes out in one write (the
+//     shared ReplyBuffer); the default handler's constant replies too.
+//   - Errors: a request the parser refuses gets its status (400, 413, 414,
+//     431, 505) in its turn, then the connection ends; a handler that
+//     throws or rejects gets 500 if it had sent nothing (else the
+//     connection closes), the error goes to the loop's 'error', and the
+//     connection ends after it, as node:http ends one after an error it
+//     answered itself. Other connections are not touched.
+//   - Timeouts: headersTimeoutMs and requestTimeoutMs (deadlines.ts).
+import type { CloseReason, Connection } from '../../net/connection.js';
+import type { EventLoop } from '../../loop/event-loop.js';
+import type { Protocol } from '../../net/protocol.js';
+import { reportErrorUnchecked } from '../../loop/internal.js';
+import type { ReplyBuffer } from '../buffers.js';
+import { BODY_BUFFER_BYTES, CONTINUE, ERROR_REPLIES, MAX_PIPELINED, Persistence, PIPELINED_OUTPUT_BYTES } from './constants.js';
+import { HttpDeadlines } from './deadlines.js';
+import { answerByDefault } from './default-handler.js';
+import { RequestParser, type RequestHead, type RequestSink } from './parser.js';
+import { HttpRequest, type BodyReader } from './request.js';
+import { HttpResponse, type ResponseOutput } from './response.js';
+
+export type HttpHandler = (req: HttpRequest, res: HttpResponse) => unknown;
+/**
+ * Takes over a connection whose request asked for another protocol
+ * (Upgrade, CONNECT). `head` holds the bytes that came after the request.
+ * The protocol it returns gets the connection's later bytes and events; with
+ * none, later bytes are dropped (end or close the connection yourself).
+ */
+export type UpgradeHandler = (req: HttpRequest, connection: Connection, head: Buffer) => Protocol | void;
+
+/** What the sessions of one server share. */
+export interface Shared {
+  out: ReplyBuffer;
+  requests: number;
+  metrics: () => string;
+  handler: HttpHandler | undefined;
+  upgrade: UpgradeHandler | undefined;
+  maxHeaderBytes: number;
+  maxBodyBytes: number;
+  headersTimeoutMs: number;
+  requestTimeoutMs: number;
+  deadlines: WeakMap<EventLoop, HttpDeadlines>;
+}
+
+/** Bytes written at once past which the read's batch is flushed first and the bytes go straight to the connection. */
+const BATCH_AT_MOST = 16 * 1024;
+
+/** One request and its response, from its head until its response is on the connection. */
+class Exchange implements ResponseOutput {
+  readonly req: HttpRequest;
+  readonly res: HttpResponse;
+  readonly expectContinue: boolean;
+  /** Output held while an earlier response is on the wire. */
+  held: Uint8Array[] = [];
+  heldBytes = 0;
+  /** The handler ended its response. */
+  done = false;
+  /** A reply the server writes in place of the handler's (a refusal or a 500): the handler's output is dropped. */
+  replacement: Buffer | undefined;
+  continued = false;
+  /** The handler has finished its response before reading the whole body: the rest is dropped as it comes. */
+  dumped = false;
+  readonly #session: HttpSession;
+
+  constructor(session: HttpSession, head: RequestHead, connection: Connection) {
+    this.#session = session;
+    this.req = new HttpRequest(head, connection, session);
+    this.res = new HttpResponse(this.req, this, !head.keepAlive);
+    this.expectContinue = head.expectContinue;
+  }
+
+  send(_response: HttpResponse, bytes: Uint8Array): boolean {
+    return this.#session.send(this, bytes);
+  }
+
+  sendWhole(_response: HttpResponse, head: string, body: Uint8Array): boolean {
+    return this.#session.sendWhole(this, head, body);
+  }
+
+  ended(_response: HttpResponse): void {
+    this.done = true;
+    this.#session.responseEnded(this);
+  }
+}
+
+export class HttpSession implements Protocol, RequestSink, BodyReader {
+  readonly #shared: Shared;
+  readonly #connection: Connection;
+  readonly #parser: RequestParser;
+  /** Requests waiting for their responses, oldest (on the wire) first. */
+  readonly #exchanges: Exchange[] = [];
+  /** The request whose body is being read. */
+  #current: Exchange | undefined;
+  /** Requests whose handlers are due once the read is parsed (no user code runs during the parser's pass). */
+  #due: Exchange[] = [];
+  /** An upgrade request and its bytes, handed over once the read is parsed. */
+  #upgrading: { req: HttpRequest; head: Buffer } | undefined;
+  /** The protocol an upgrade handed the connection to (null: none, input dropped). */
+  #upgraded: Protocol | null | undefined;
+  /** The default handler's requests not answered yet: the output was at its watermark (bounded by one read's requests). */
+  readonly #waiting: { method: string; url: string; persistence: Persistence }[] = [];
+  /** Inside data(): writes gather in the shared buffer, for one write per read. */
+  #batching = false;
+  /** No more requests: the connection ends once the responses before are out. */
+  #closing = false;
+  /** A refusal due once the responses before it are out. */
+  #pendingRefusal: Buffer | undefined;
+  #ended = false;
+  /** Body bytes held for handlers that have not read them. */
+  #bodyHeld = 0;
+  #readHeld = false;
+  /** When the pending request's first byte was read (loop time); -1 when none is pending. */
+  #startedAt = -1;
+  #deadlines: HttpDeadlines | undefined;
+
+  constructor(shared: Shared, connection: Connection) {
+    this.#shared = shared;
+    this.#connection = connection;
+    this.#parser = new RequestParser(this, shared.maxHeaderBytes, shared.maxBodyBytes);
+  }
+
+  // ---- Protocol -----------------------------------------------------------------
+
+  data(connection: Connection, bytes: Uint8Array): void {
+    if (this.#upgraded !== undefined) {
+      this.#upgraded?.data(connection, bytes);
+      return;
+    }
+    if (this.#closing || this.#parser.stopped) return;
+    const out = this.#shared.out;
+    this.#batching = true;
+    try {
+      this.#parser.feed(bytes);
+      this.#runDue();
+    } finally {
+      this.#batching = false;
+      out.flushTo(connection);
+    }
+    if (this.#closing && this.#exchanges.length === 0 && this.#waiting.length === 0 && this.#upgrading === undefined) this.#end();
+    if (this.#upgrading !== undefined) this.#handOver();
+    this.#afterRead();
+  }
+
+  resume(connection: Connection): void {
+    if (this.#upgraded !== undefined) {
+      this.#upgraded?.resume?.(connection);
+      return;
+    }
+    if (this.#waiting.length > 0) this.#answerWaiting();
+    this.#exchanges[0]?.res.drained();
+  }
+
+  /** The default handler's answers held back at the watermark, while under it. */
+  #answerWaiting(): void {
+    const shared = this.#shared;
+    const waiting = this.#waiting;
+    let answered = 0;
+    this.#batching = true;
+    try {
+      while (answered < waiting.length && !this.#atWatermark()) {
+        const { method, url, persistence } = waiting[answered++]!;
+        if (!answerByDefault(shared.out, method, url, persistence, shared.metrics)) {
+          this.#stop();
+          answered = waiting.length;
+        }
+      }
+    } finally {
+      this.#batching = false;
+      waiting.splice(0, answered);
+      shared.out.flushTo(this.#connection);
+    }
+    if (this.#closing && waiting.length === 0) this.#end();
+  }
+
+  #atWatermark(): boolean {
+    const connection = this.#connection;
+    return this.#shared.out.length + connection.queuedBytes >= connection.highWaterMark;
+  }
+
+  end(connection: Connection): void {
+    if (this.#upgraded !== undefined) {
+      if (this.#upgraded?.end) this.#upgraded.end(connection);
+      else connection.end();
+      return;
+    }
+    // A body cut by the peer's end will not come: its request is aborted.
+    if (this.#current !== undefined) {
+      abort(this.#current.req);
+      this.#current = undefined;
+    }
+    this.#parser.stop();
+    this.#closing = true;
+    this.#forget();
+    if (this.#exchanges.length === 0 && this.#waiting.length === 0) this.#end();
+  }
+
+  close(connection: Connection, reason: CloseReason, error?: Parameters<NonNullable<Protocol['close']>>[2]): void {
+    this.#parser.stop();
+    this.#forget();
+    this.#ended = true;
+    const exchanges = this.#exchanges.splice(0);
+    for (const exchange of exchanges) {
+      abort(exchange.req);
+      exchange.res.closed();
+    }
+    this.#upgraded?.close?.(connection, reason, error);
+  }
+
+  // ---- RequestSink (during the parser's pass) ---------------------------------------
+
+  head(head: RequestHead): void {
+    const shared = this.#shared;
+    shared.requests++;
+    const handler = shared.handler;
+    if (head.upgrade && shared.upgrade !== undefined) {
+      this.#upgrading = { req: new HttpRequest(head, this.#connection, this), head: EMPTY };
+      return;
+    }
+    if (handler === undefined) {
+      const persistence = !head.keepAlive ? Persistence.Close : head.versionMinor === 0 ? Persistence.KeepAlive : Persistence.Default;
+      if (persistence === Persistence.Close) this.#stop();
+      // Past the output watermark the answers wait (the request's words, not its reply) for resume().
+      if (this.#waiting.length > 0 || this.#atWatermark()) this.#waiting.push({ method: head.method, url: head.url, persistence });
+      else if (!answerByDefault(shared.out, head.method, head.url, persistence, shared.metrics)) this.#stop();
+      return;
+    }
+    const exchange = new Exchange(this, head, this.#connection);
+    this.#exchanges.push(exchange);
+    this.#due.push(exchange);
+    this.#current = exchange;
+  }
+
+  body(bytes: Buffer, offset: number, length: number): void {
+    const current = this.#current;
+    if (current === undefined || current.dumped) return;
+    const chunk = Buffer.allocUnsafe(length);
+    bytes.copy(chunk, 0, offset, offset + length);
+    this.#bodyHeld += length;
+    current.req.push(chunk);
+  }
+
+  complete(rawTrailers: string[]): void {
+    // The next request's deadlines count from its own first read.
+    if (this.#startedAt >= 0) this.#forget();
+    if (this.#upgrading !== undefined) return;
+    this.#current?.req.finish(rawTrailers);
+    this.#current = undefined;
+  }
+
+  upgrade(bytes: Buffer, offset: number, length: number): boolean {
+    if (this.#upgrading === undefined) return false;
+    this.#upgrading.head = Buffer.from(bytes.subarray(offset, offset + length));
+    return true;
+  }
+
+  refuse(status: number): void {
+    this.#shared.requests++;
+    const reply = ERROR_REPLIES.get(status)!;
+    const current = this.#current;
+    this.#current = undefined;
+    // A body cut by the refusal: its request is aborted; if its response has not begun, the refusal takes its place.
+    if (current !== undefined) {
+      abort(current.req);
+      if (!current.res.headersSent) this.#replace(current, reply);
+      this.#closing = true;
+      return;
+    }
+    this.#closing = true;
+    if (this.#exchanges.length === 0) this.#writeAndEnd(reply);
+    else this.#pendingRefusal = reply;
+  }
+
+  // ---- BodyReader -------------------------------------------------------------------
+
+  bodyWanted(req: HttpRequest): void {
+    const exchange = this.#exchangeOf(req);
+    if (exchange === undefined || !exchange.expectContinue || exchange.continued || req.complete || exchange.res.headersSent) return;
+    exchange.continued = true;
+    this.send(exchange, CONTINUE);
+  }
+
+  bodyConsumed(_req: HttpRequest, bytes: number): void {
+    this.#bodyHeld -= bytes;
+    if (this.#readHeld && !this.#mustHold()) {
+      this.#readHeld = false;
+      this.#connection.resumeReading();
+    }
+  }
+
+  // ---- responses ----------------------------------------------------------------------
+
+  /** An exchange's bytes, in request order. */
+  send(exchange: Exchange, bytes: Uint8Array): boolean {
+    if (this.#ended || exchange.replacement !== undefined) return false;
+    if (this.#exchanges[0] !== exchange) {
+      exchange.held.push(Uint8Array.prototype.slice.call(bytes));
+      exchange.heldBytes += bytes.length;
+      return exchange.heldBytes < PIPELINED_OUTPUT_BYTES;
+    }
+    return this.#write(bytes);
+  }
+
+  /** A response's head and body in one piece: straight into the read's batch when it is on the wire, else one buffer. */
+  sendWhole(exchange: Exchange, head: string, body: Uint8Array): boolean {
+    const out = this.#shared.out;
+    if (this.#batching && this.#exchanges[0] === exchange && exchange.replacement === undefined && !this.#ended && head.length + body.length <= BATCH_AT_MOST) {
+      out.latin1(head);
+      out.append(body);
+      return out.length + this.#connection.queuedBytes < this.#connection.highWaterMark;
+    }
+    const whole = Buffer.allocUnsafe(head.length + body.length);
+    whole.write(head, 0, 'latin1');
+    whole.set(body, head.length);
+    return this.send(exchange, whole);
+  }
+
+  responseEnded(exchange: Exchange): void {
+    // The rest of a body nobody read is dropped as it arrives (node:http dumps it too).
+    if (!exchange.req.complete && !exchange.req.wanted) {
+      exchange.dumped = true;
+      exchange.req.dump();
+    }
+    if (this.#exchanges[0] === exchange) this.#advance();
+  }
+
+  /** Takes finished exchanges off the front and puts the next one on the wire. */
+  #advance(): void {
+    const exchanges = this.#exchanges;
+    while (exchanges.length > 0) {
+      const first = exchanges[0]!;
+      if (first.replacement !== undefined) {
+        exchanges.splice(0).forEach((e) => queueMicrotask(() => e.res.closed()));
+        this.#writeAndEnd(first.replacement);
+        return;
+      }
+      if (!first.done) break;
+      exchanges.shift();
+      this.#finish(first.res);
+      if (first.res.closesConnection) {
+        this.#stop();
+        for (const later of exchanges.splice(0)) {
+          abort(later.req);
+          queueMicrotask(() => later.res.closed());
+        }
+        break;
+      }
+      const next = exchanges[0];
+      if (next === undefined) break;
+      const held = next.held;
+      next.held = [];
+      next.heldBytes = 0;
+      let ok = true;
+      for (const bytes of held) ok = this.#write(bytes);
+      if (ok && !next.done) queueMicrotask(() => next.res.drained());
+    }
+    if (exchanges.length === 0) {
+      if (this.#pendingRefusal !== undefined) this.#writeAndEnd(this.#pendingRefusal);
+      else if (this.#closing) this.#end();
+    }
+    if (this.#readHeld && !this.#mustHold()) {
+      this.#readHeld = false;
+      this.#connection.resumeReading();
+    }
+  }
+
+  /** 'finish' and 'close' on a microtask, as node:http emits them: one microtask for all the responses finished meanwhile. */
+  #finish(res: HttpResponse): void {
+    if (finishing.push(res) === 1) queueMicrotask(finishAll);
+  }
+
+  #write(bytes: Uint8Array): boolean {
+    const connection = this.#connection;
+    if (!this.#batching) return connection.write(bytes);
+    const out = this.#shared.out;
+    if (bytes.length > BATCH_AT_MOST) {
+      out.flushTo(connection);
+      return connection.write(bytes);
+    }
+    out.append(bytes);
+    return out.length + connection.queuedBytes < connection.highWaterMark;
+  }
+
+  /** The server's own reply in place of the exchange's response. */
+  #replace(exchange: Exchange, reply: Buffer): void {
+    exchange.replacement = reply;
+    exchange.held = [];
+    if (this.#exchanges[0] === exchange) this.#advance();
+  }
+
+  #writeAndEnd(reply: Buffer): void {
+    this.#pendingRefusal = undefined;
+    this.#write(reply);
+    this.#stop();
+    this.#end();
+  }
+
+  /** No more requests are read. */
+  #stop(): void {
+    this.#closing = true;
+    this.#parser.stop();
+  }
+
+  #end(): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    if (this.#batching) this.#shared.out.flushTo(this.#connection);
+    this.#connection.end();
+  }
+
+  // ---- handlers -----------------------------------------------------------------------
+
+  #runDue(): void {
+    const due = this.#due;
+    if (due.length === 0) return;
+    this.#due = [];
+    const handler = this.#shared.handler!;
+    for (const exchange of due) {
+      if (this.#ended) break;
+      try {
+        const result = handler(exchange.req, exchange.res);
+        if (result !== undefined && typeof (result as PromiseLike<unknown>)?.then === 'function') {
+          (result as PromiseLike<unknown>).then(undefined, (error: unknown) => this.#handlerFailed(exchange, error));
+        }
+      } catch (error) {
+        this.#handlerFailed(exchange, error);
+      }
+    }
+  }
+
+  /** 500 in the exchange's place if it sent nothing yet, else the connection closes; the loop hears of the error. */
+  #handlerFailed(exchange: Exchange, error: unknown): void {
+    const connection = this.#connection;
+    if (!connection.loop?.isClosed) connection.loop?.[reportErrorUnchecked](error, 'read', connection.fd);
+    if (this.#ended) return;
+    this.#stop();
+    if (exchange.res.headersSent) {
+      connection.close('close');
+      return;
+    }
+    this.#replace(exchange, ERROR_REPLIES.get(500)!);
+  }
+
+  #handOver(): void {
+    const { req, head } = this.#upgrading!;
+    this.#upgrading = undefined;
+    this.#forget();
+    req.finish([]);
+    const connection = this.#connection;
+    try {
+      this.#upgraded = this.#shared.upgrade!(req, connection, head) ?? null;
+    } catch (error) {
+      this.#upgraded = null;
+      if (!connection.loop?.isClosed) connection.loop?.[reportErrorUnchecked](error, 'read', connection.fd);
+      connection.close('close');
+    }
+  }
+
+  #exchangeOf(req: HttpRequest): Exchange | undefined {
+    for (const exchange of this.#exchanges) if (exchange.req === req) return exchange;
+    return undefined;
+  }
+
+  // ---- bounds ---------------------------------------------------------------------------
+
+  #mustHold(): boolean {
+    return this.#bodyHeld > BODY_BUFFER_BYTES || this.#exchanges.length > MAX_PIPELINED;
+  }
+
+  /** After a read: hold reading off if a bound says so; the deadlines of a request that spans reads. */
+  #afterRead(): void {
+    if (!this.#readHeld && !this.#ended && this.#mustHold()) {
+      this.#readHeld = true;
+      this.#connection.pauseReading();
+    }
+    if (this.#parser.inRequest && !this.#closing) {
+      if (this.#startedAt < 0) this.#started();
+    } else if (this.#startedAt >= 0) this.#forget();
+  }
+
+  /**
+   * From the sweep: whether this session is done with it (its request
+   * finished, its connection closed, or it has just timed out: 408 and a
+   * gentle close).
+   */
+  expire(now: number): boolean {
+    if (this.#startedAt < 0 || this.#closing || this.#ended || this.#connection.isClosed) {
+      this.#deadlines = undefined;
+      return true;
+    }
+    const { headersTimeoutMs, requestTimeoutMs } = this.#shared;
+    const elapsed = now - this.#startedAt;
+    const headDone = this.#parser.headDone;
+    const expired = (requestTimeoutMs > 0 && elapsed >= requestTimeoutMs) || (!headDone && headersTimeoutMs > 0 && elapsed >= headersTimeoutMs);
+    if (!expired) return false;
+    this.#startedAt = -1;
+    this.#deadlines = undefined;
+    const reply = ERROR_REPLIES.get(408)!;
+    const current = this.#current;
+    this.#current = undefined;
+    this.#stop();
+    if (current !== undefined) {
+      // Its body did not come in time. A response already begun can only be cut short, as node:http does.
+      abort(current.req);
+      if (!current.res.headersSent) this.#replace(current, reply);
+      else this.#end();
+    } else if (!headDone) {
+      this.#shared.requests++;
+      if (this.#exchanges.length === 0) this.#writeAndEnd(reply);
+      else this.#pendingRefusal = reply;
+    } else this.#end();
+    return true;
+  }
+
+  /** A request began in this read and did not end in it: its deadlines start now. */
+  #started(): void {
+    const shared = this.#shared;
+    // A stand-in connection with no loop (a unit test's) has no deadlines.
+    const loop = (this.#connection as Partial<Connection>).loop;
+    if ((shared.headersTimeoutMs === 0 && shared.requestTimeoutMs === 0) || loop === undefined || loop.isClosed) return;
+    this.#startedAt = loop.now();
+    const sweep = HttpDeadlines.of(loop, shared, shared.deadlines);
+    this.#deadlines = sweep;
+    sweep.add(this);
+  }
+
+  /** No request is pending any more (or the connection is closing): out of the sweep. */
+  #forget(): void {
+    this.#startedAt = -1;
+    this.#deadlines?.delete(this);
+    this.#deadlines = undefined;
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/** Responses whose 'finish' is due, across connections (one thread, one list). */
+let finishing: HttpResponse[] = [];
+function finishAll(): void {
+  const due = finishing;
+  finishing = [];
+  for (const res of due) res.finished();
+}
+
+/**
+ * A request whose connection closed or whose body will not come: told on a
+ * microtask, so that a handler called in the same read (handlers run after
+ * the parser's pass) has added its listeners first.
+ */
+function abort(req: HttpRequest): void {
+  queueMicrotask(() => req.closed());
+}
