@@ -8,7 +8,10 @@
 //   node --expose-gc build/bench/idle-breakdown.js --protocol resp --connections 10000 [--snapshot]
 //
 // Not part of `npm run bench`: bench/idle.ts gives the whole-process figure
-// against its peers; this one says what it is made of.
+// against its peers; this one says what it is made of. The server runs on
+// this process's main thread, whose young generation only the command line
+// sizes: add `--max-semi-space-size=1` for what `wasmloop serve` holds by
+// default (src/serve/young-generation.ts), leave it out for V8's own sizing.
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { getHeapSnapshot } from 'node:v8';

@@ -1,6 +1,6 @@
 // Idle memory: what 10,000 connections that send nothing cost the server in
-// resident memory, wasmloop's echo server (and a baseline checkout's) against
-// the node:net echo peer.
+// resident memory, wasmloop's echo and RESP servers (and a baseline
+// checkout's) against the node:net peers and redis-server when installed.
 // Each trial is a fresh server: its RSS once started and settled, then
 // bench/idle-clients opens the connections (in its own process, with its own
 // 10k fds, paced by the server's accepts that the runner reports to it), the runner waits until the server holds that many more fds (so
@@ -28,7 +28,7 @@ import {
   type ServerSpec,
 } from './harness.js';
 import { baselineRows, chart, type Measured } from './report.js';
-import { MANY_FDS, nodePeer, wasmloops } from './servers.js';
+import { MANY_FDS, nodePeer, redisServer, wasmloops } from './servers.js';
 
 const CONNECTIONS = Number(process.env.BENCH_IDLE_CONNECTIONS ?? 10_000);
 /** Time for a freshly started server, or one that just accepted a burst, to finish what it started (JIT, lazy allocations). */
@@ -93,25 +93,41 @@ async function trial(spec: ServerSpec): Promise<Trial> {
   }
 }
 
-export async function run({ machine, baseline }: Context): Promise<ScenarioReport> {
-  const backlog = ['--backlog', String(BACKLOG)];
-  const servers = [...wasmloops('echo', baseline, backlog), nodePeer('node:net', 'net-echo.js', backlog)];
-  const outcomes = await interleave('idle', servers, (spec) => spec.name, trial);
+/** The protocols measured, each against its peers: echo the loop and src/net alone, RESP with its sessions. */
+const PROTOCOLS = ['echo', 'resp'] as const;
+type IdleProtocol = (typeof PROTOCOLS)[number];
 
-  const perConnection = (name: string) => {
-    const trials = outcomes.get(name)?.trials ?? [];
+function serversOf(protocol: IdleProtocol, baseline: Context['baseline']): ServerSpec[] {
+  const backlog = ['--backlog', String(BACKLOG)];
+  if (protocol === 'echo') return [...wasmloops('echo', baseline, backlog), nodePeer('node:net', 'net-echo.js', backlog)];
+  const redis = redisServer();
+  return [...wasmloops('resp', baseline, backlog), nodePeer('node:net', 'net-resp.js', backlog), ...('unavailable' in redis ? [] : [redis])];
+}
+
+export async function run({ machine, baseline }: Context): Promise<ScenarioReport> {
+  const configs = PROTOCOLS.flatMap((protocol) => serversOf(protocol, baseline).map((spec) => ({ protocol, spec })));
+  const label = ({ protocol, spec }: (typeof configs)[number]): string => `${protocol} ${spec.name}`;
+  const outcomes = await interleave('idle', configs, label, ({ spec }) => trial(spec));
+
+  const perConnection = (key: string) => {
+    const trials = outcomes.get(key)?.trials ?? [];
     return trials.length ? summarize(trials.map((t) => t.kibPerConnection)) : null;
   };
-  const ours = perConnection('wasmloop');
-  const group = `${CONNECTIONS.toLocaleString('en-US')} connections`;
-  const measured: Measured[] = servers.map((spec) => ({ group, server: spec.name, trials: (outcomes.get(spec.name)?.trials ?? []).map((t) => t.kibPerConnection) }));
-  const rows = servers.map((spec) => {
-    const { trials, error } = outcomes.get(spec.name)!;
-    const kib = perConnection(spec.name);
-    if (!kib) return [spec.name, `failed: ${briefly(error ?? 'no trial')}`, '', '', '', ''];
+  const connections = `${CONNECTIONS.toLocaleString('en-US')} connections`;
+  const measured: Measured[] = configs.map((config) => ({
+    group: `${config.protocol}, ${connections}`,
+    server: config.spec.name,
+    trials: (outcomes.get(label(config))?.trials ?? []).map((t) => t.kibPerConnection),
+  }));
+  const rows = configs.map((config) => {
+    const { trials, error } = outcomes.get(label(config))!;
+    const kib = perConnection(label(config));
+    const ours = perConnection(`${config.protocol} wasmloop`);
+    if (!kib) return [config.protocol, config.spec.name, `failed: ${briefly(error ?? 'no trial')}`, '', '', '', ''];
     const pick = (f: (t: Trial) => number) => summarize(trials.map(f)).median;
     return [
-      spec.name,
+      config.protocol,
+      config.spec.name,
       `${kib.median.toFixed(2)} (${kib.min.toFixed(2)}–${kib.max.toFixed(2)})` + (error ? ' (a trial failed)' : ''),
       fmt(pick((t) => t.baselineKiB) / 1024),
       fmt(pick((t) => t.loadedKiB) / 1024),
@@ -121,19 +137,20 @@ export async function run({ machine, baseline }: Context): Promise<ScenarioRepor
   });
   writeResult('idle.json', { machine, baseline, connections: CONNECTIONS, settleMs: SETTLE_MS, outcomes: Object.fromEntries(outcomes) });
   const markdown =
-    `## Idle memory: ${CONNECTIONS.toLocaleString('en-US')} idle connections, server RSS delta\n\n` +
-    table(['server', 'KiB per connection median (min–max)', 'RSS before MiB', 'RSS with connections MiB', 'ms to accept all', 'wasmloop ÷ row'], rows);
+    `## Idle memory: ${connections} idle, server RSS delta\n\n` +
+    table(['protocol', 'server', 'KiB per connection median (min–max)', 'RSS before MiB', 'RSS with connections MiB', 'ms to accept all', 'wasmloop ÷ row'], rows);
   return {
     scenario: 'idle',
     markdown,
-    goals: [
-      {
-        goal: '10,000 idle connections: ≤ 0.5 KiB of RSS each',
+    goals: PROTOCOLS.map((protocol) => {
+      const ours = perConnection(`${protocol} wasmloop`);
+      return {
+        goal: `10,000 idle ${protocol === 'echo' ? 'echo' : 'RESP'} connections: ≤ 0.5 KiB of RSS each`,
         met: ours ? ours.median <= 0.5 : null,
         figures: ours ? `${ours.median.toFixed(2)} KiB per connection (min–max ${ours.min.toFixed(2)}–${ours.max.toFixed(2)})` : 'not measured',
-      },
-    ],
-    charts: { 'idle-rss.svg': chart(`Idle connections: server RSS growth per connection`, 'idle connections', 'KiB per connection', measured) },
+      };
+    }),
+    charts: { 'idle-rss.svg': chart(`Idle connections: server RSS growth per connection`, 'protocol, idle connections', 'KiB per connection', measured) },
     baseline: baselineRows('idle', 'KiB per connection', measured),
   };
 }

@@ -85,9 +85,10 @@ test('serve --port 0 echoes byte-exact', async () => {
   }
 });
 
-for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-  test(`${signal} stops the server: exit code 0 and a 'stopped' line`, async () => {
-    const child = await serve(['--port', '0']);
+// The default serves from a worker (its young generation fixed); 'grow' from the main thread: the same words either way.
+for (const [signal, mode] of [['SIGTERM', 'fixed'], ['SIGINT', 'fixed'], ['SIGTERM', 'grow']] as const) {
+  test(`${signal} stops the server (--young-generation ${mode}): exit code 0 and a 'stopped' line`, async () => {
+    const child = await serve(['--port', '0', '--young-generation', mode]);
     try {
       await assertEchoes(child.host, child.port);
       child.process.kill(signal);
@@ -361,6 +362,7 @@ const badUsage: [string[], RegExp][] = [
   [['serve', '--fd-exhaustion', 'drop'], /--fd-exhaustion must be one of pause, shed, got 'drop'/],
   [['serve', '--port', 'abc'], /--port must be a whole number, got 'abc'/],
   [['serve', '--protocol', 'gopher'], /--protocol must be one of echo, resp, http, got 'gopher'/],
+  [['serve', '--young-generation', 'big'], /--young-generation must be one of fixed, grow, got 'big'/],
   [['frobnicate'], /unknown command 'frobnicate'/],
   [['serve', '--bogus'], /--bogus/],
 ];

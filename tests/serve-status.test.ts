@@ -71,7 +71,7 @@ test('mergeSamples sums threads: connections, requests, histogram buckets and lo
 test("a thread's status line shows its loop's own utilization: busy over busy plus idle, not plus wait", async () => {
   const config: ServeConfig = {
     protocol: 'echo', host: '127.0.0.1', port: 0, backend: 'epoll', trigger: 'level', maxEvents: 64, maxFds: 1024,
-    backlog: 16, idleTimeoutMs: 0, maxConnections: 100, fdExhaustion: 'pause', shutdownMs: 100, workers: 1, logLevel: 'silent',
+    backlog: 16, idleTimeoutMs: 0, maxConnections: 100, fdExhaustion: 'pause', shutdownMs: 100, workers: 1, logLevel: 'silent', youngGeneration: 'grow',
   };
   const thread = new ServingThread(config, false);
   try {

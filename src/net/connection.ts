@@ -99,6 +99,25 @@ export const connected: unique symbol = Symbol('wasmloop.connection.connected');
 /** `connection[fail](error)`: ends the connection, its close carrying `error` (the protocol threw). Internal. */
 export const fail: unique symbol = Symbol('wasmloop.connection.fail');
 
+// A connection's states, bits of its one `#flags` field.
+/** The queue reached the high watermark and has not drained below the low one: reading paused. */
+const READ_PAUSED = 1 << 0;
+/** end() was called: it closes once the queue drains. */
+const ENDING = 1 << 1;
+/** The peer's EOF was read (or the loop reported a half-close). */
+const PEER_ENDED = 1 << 2;
+const CLOSED = 1 << 3;
+/** Ended and drained, its sending side shut down: waiting for the peer's EOF. */
+const LINGERING = 1 << 4;
+// The interest last given to the loop, so unchanged interest costs nothing.
+const READING = 1 << 5;
+const WRITING = 1 << 6;
+const CORKED = 1 << 7;
+/** Outbound, not connected yet: writes only queue. */
+const CONNECTING = 1 << 8;
+/** Reading held off by pauseReading(), whatever the queue. */
+const HELD = 1 << 9;
+
 /** The queue of every connection that has queued nothing yet: shared, and never written to (#enqueue replaces it). */
 const NO_QUEUE: Uint8Array[] = [];
 
@@ -110,19 +129,8 @@ export class Connection extends Emitter<ConnectionEventMap> {
   /** NO_QUEUE until the first write that queues: an idle connection holds no array of its own. */
   #queue: Uint8Array[] = NO_QUEUE;
   #queued = 0;
-  #readPaused = false;
-  /** Reading held off by pauseReading(), whatever the queue. */
-  #held = false;
-  #ending = false;
-  #peerEnded = false;
-  #closed = false;
-  #lingering = false;
-  // The interest last given to the loop, so unchanged interest costs nothing.
-  #reading = true;
-  #writing = false;
-  #corked = false;
-  /** Outbound, not connected yet: writes only queue. */
-  #connecting: boolean;
+  /** The connection's states, one bit each (the constants above): one field where ten booleans took 80 bytes. */
+  #flags = READING;
   /** Queue entries from this index on are views of someone else's buffer. */
   #borrowedFrom = -1;
   #extra: Extra | undefined;
@@ -138,7 +146,7 @@ export class Connection extends Emitter<ConnectionEventMap> {
   ) {
     super();
     this.#fd = fd;
-    this.#connecting = connecting;
+    if (connecting) this.#flags |= CONNECTING;
   }
 
   /** The socket's fd (-1 while an outbound connection resolves its host name). */
@@ -148,7 +156,7 @@ export class Connection extends Emitter<ConnectionEventMap> {
 
   /** Whether an outbound connection is still connecting. */
   get isConnecting(): boolean {
-    return this.#connecting;
+    return (this.#flags & CONNECTING) !== 0;
   }
 
   /** Bytes waiting for the socket to accept them. */
@@ -157,7 +165,7 @@ export class Connection extends Emitter<ConnectionEventMap> {
   }
 
   get isClosed(): boolean {
-    return this.#closed;
+    return (this.#flags & CLOSED) !== 0;
   }
 
   /** Queued bytes at which reading pauses and `needsDrain` turns true. */
@@ -171,12 +179,12 @@ export class Connection extends Emitter<ConnectionEventMap> {
    * it has not handled, and continues in its resume().
    */
   get needsDrain(): boolean {
-    return this.#readPaused;
+    return (this.#flags & READ_PAUSED) !== 0;
   }
 
   /** Whether reading is paused: too much output is queued, or pauseReading() holds it off. */
   get isReadPaused(): boolean {
-    return this.#readPaused || this.#held;
+    return (this.#flags & (READ_PAUSED | HELD)) !== 0;
   }
 
   /**
@@ -186,31 +194,31 @@ export class Connection extends Emitter<ConnectionEventMap> {
    * wait in the kernel meanwhile.
    */
   pauseReading(): void {
-    if (this.#held) return;
-    this.#held = true;
+    if ((this.#flags & HELD) !== 0) return;
+    this.#flags |= HELD;
     this.#afterQueueChange();
   }
 
   /** Reads again after pauseReading() (unless the queue still holds reading off). */
   resumeReading(): void {
-    if (!this.#held) return;
-    this.#held = false;
+    if ((this.#flags & HELD) === 0) return;
+    this.#flags &= ~HELD;
     this.#afterQueueChange();
   }
 
   /** Whether the peer finished sending (its EOF was read, or it was gone). */
   get isPeerEnded(): boolean {
-    return this.#peerEnded;
+    return (this.#flags & PEER_ENDED) !== 0;
   }
 
   /** Whether end() has sent everything and the connection only waits for the peer's EOF, discarding input. */
   get isLingering(): boolean {
-    return this.#lingering;
+    return (this.#flags & LINGERING) !== 0;
   }
 
   /** Whether the connection still reads (not paused, not ending, peer not done). */
   get isReading(): boolean {
-    return this.#reading;
+    return (this.#flags & READING) !== 0;
   }
 
   /**
@@ -225,21 +233,21 @@ export class Connection extends Emitter<ConnectionEventMap> {
     // The one check: from here on the bytes go to the unchecked socket calls.
     const bytes = typeof data === 'string' ? Buffer.from(data, encoding) : data;
     assertBytes('data', bytes);
-    if (this.#closed || this.#ending) {
+    if ((this.#flags & (CLOSED | ENDING)) !== 0) {
       this.#writeRefused();
       return false;
     }
-    if (bytes.length === 0) return !this.#readPaused;
-    if (this.#corked && !this.#connecting) {
+    if (bytes.length === 0) return (this.#flags & READ_PAUSED) === 0;
+    if ((this.#flags & CORKED) !== 0 && (this.#flags & CONNECTING) === 0) {
       if (this.#borrowedFrom < 0) this.#borrowedFrom = this.#queue.length;
       this.#enqueue(bytes);
       this.#queued += bytes.length;
       // Past the high watermark, stop reading now rather than at uncork.
       if (this.#queued >= this.limits.highWaterMark) this.#afterQueueChange();
-      return !this.#readPaused;
+      return (this.#flags & READ_PAUSED) === 0;
     }
     let offset = 0;
-    if (this.#queued === 0 && !this.#connecting) {
+    if (this.#queued === 0 && (this.#flags & CONNECTING) === 0) {
       let written: number | null;
       try {
         written = writeUnchecked(this.#fd, bytes, 0, bytes.length);
@@ -253,19 +261,19 @@ export class Connection extends Emitter<ConnectionEventMap> {
     this.#enqueue(Uint8Array.prototype.slice.call(bytes, offset));
     this.#queued += bytes.length - offset;
     this.#afterQueueChange();
-    return !this.#readPaused;
+    return (this.#flags & READ_PAUSED) === 0;
   }
 
   /** Holds writes in the queue until `uncork()`. */
   cork(): void {
-    this.#corked = true;
+    this.#flags |= CORKED;
   }
 
   /** Sends what was written while corked, with as few system calls as the kernel allows. */
   uncork(): void {
-    if (!this.#corked) return;
-    this.#corked = false;
-    if (this.#closed || this.#connecting) return;
+    if ((this.#flags & CORKED) === 0) return;
+    this.#flags &= ~CORKED;
+    if ((this.#flags & (CLOSED | CONNECTING)) !== 0) return;
     if (this.#queued > 0) this.flush();
     else this.#afterQueueChange();
     this.keepBorrowed();
@@ -287,8 +295,8 @@ export class Connection extends Emitter<ConnectionEventMap> {
    */
   end(data?: Uint8Array | string, encoding?: BufferEncoding): void {
     if (data !== undefined) this.write(data, encoding);
-    if (this.#closed || this.#ending) return;
-    this.#ending = true;
+    if ((this.#flags & (CLOSED | ENDING)) !== 0) return;
+    this.#flags |= ENDING;
     this.#afterQueueChange();
   }
 
@@ -298,8 +306,8 @@ export class Connection extends Emitter<ConnectionEventMap> {
    * is given and someone listens) and 'close'.
    */
   close(reason: CloseReason = 'close', error?: SystemError): void {
-    if (this.#closed) return;
-    this.#closed = true;
+    if ((this.#flags & CLOSED) !== 0) return;
+    this.#flags |= CLOSED;
     this.#queue = NO_QUEUE;
     this.#queued = 0;
     this.#borrowedFrom = -1;
@@ -347,7 +355,7 @@ export class Connection extends Emitter<ConnectionEventMap> {
   setNoDelay(noDelay = true): this {
     assertBoolean('noDelay', noDelay);
     if (this.#fd < 0) (this.#extra ??= {}).noDelay = noDelay;
-    else if (!this.#closed) this.#setOption(native.setNoDelay(this.#fd, noDelay ? 1 : 0));
+    else if ((this.#flags & CLOSED) === 0) this.#setOption(native.setNoDelay(this.#fd, noDelay ? 1 : 0));
     return this;
   }
 
@@ -356,24 +364,23 @@ export class Connection extends Emitter<ConnectionEventMap> {
     assertBoolean('enable', enable);
     assertInteger('initialDelayMs', initialDelayMs, 0, 0x7fffffff);
     if (this.#fd < 0) (this.#extra ??= {}).keepAlive = [enable, initialDelayMs];
-    else if (!this.#closed) this.#setOption(native.setKeepAlive(this.#fd, enable ? 1 : 0, Math.floor(initialDelayMs / 1000)));
+    else if ((this.#flags & CLOSED) === 0) this.#setOption(native.setKeepAlive(this.#fd, enable ? 1 : 0, Math.floor(initialDelayMs / 1000)));
     return this;
   }
 
   /** The socket an outbound connection connects on; registered writable, not readable, until it is connected. */
   [attach](fd: number): void {
     this.#fd = fd;
-    this.#reading = false;
-    this.#writing = true;
+    this.#flags = (this.#flags & ~READING) | WRITING;
     const extra = this.#extra;
     if (extra?.noDelay !== undefined) this.setNoDelay(extra.noDelay);
     if (extra?.keepAlive !== undefined) this.setKeepAlive(...extra.keepAlive);
   }
 
   [connected](): void {
-    this.#connecting = false;
+    this.#flags &= ~CONNECTING;
     this.emit('connect');
-    if (this.#closed) return;
+    if ((this.#flags & CLOSED) !== 0) return;
     if (this.#queued > 0) this.flush();
     else this.#afterQueueChange();
   }
@@ -387,7 +394,7 @@ export class Connection extends Emitter<ConnectionEventMap> {
   #address(peer: boolean): SocketAddress | null | undefined {
     const extra = this.#extra;
     const known = peer ? extra?.remote : extra?.local;
-    if (known !== undefined || this.#closed || this.#connecting) return known;
+    if (known !== undefined || (this.#flags & (CLOSED | CONNECTING)) !== 0) return known;
     let found: SocketAddress | null;
     try {
       found = addressUnchecked(this.#fd, peer);
@@ -406,7 +413,7 @@ export class Connection extends Emitter<ConnectionEventMap> {
 
   /** A write after end() or close(): refused, and reported on 'error' after the call returns, as node:net does. */
   #writeRefused(): void {
-    const destroyed = this.#closed;
+    const destroyed = (this.#flags & CLOSED) !== 0;
     queueMicrotask(() => {
       if (this.listenerCount('error') === 0) return;
       const error = destroyed
@@ -438,9 +445,8 @@ export class Connection extends Emitter<ConnectionEventMap> {
    * which it no longer watches for reads).
    */
   peerEnded(): void {
-    if (this.#peerEnded) return;
-    this.#peerEnded = true;
-    this.#reading = false;
+    if ((this.#flags & PEER_ENDED) !== 0) return;
+    this.#flags = (this.#flags | PEER_ENDED) & ~READING;
   }
 
   #enqueue(bytes: Uint8Array): void {
@@ -469,36 +475,36 @@ export class Connection extends Emitter<ConnectionEventMap> {
 
   /** Closes or lingers when ended and drained; else sets read and write interest from the queue. */
   #afterQueueChange(): void {
-    if (this.#connecting) {
+    if ((this.#flags & CONNECTING) !== 0) {
       // Nothing is sent before the socket connects: only the watermark counts.
-      if (this.#queued >= this.limits.highWaterMark) this.#readPaused = true;
+      if (this.#queued >= this.limits.highWaterMark) this.#flags |= READ_PAUSED;
       return;
     }
-    if (this.#ending && this.#queued === 0) {
-      if (this.#peerEnded) this.close('end');
-      else if (!this.#lingering) this.#linger();
+    if ((this.#flags & ENDING) !== 0 && this.#queued === 0) {
+      if ((this.#flags & PEER_ENDED) !== 0) this.close('end');
+      else if ((this.#flags & LINGERING) === 0) this.#linger();
       return;
     }
     let drained = false;
-    if (!this.#readPaused && this.#queued >= this.limits.highWaterMark) this.#readPaused = true;
-    else if (this.#readPaused && this.#queued <= this.limits.lowWaterMark) {
-      this.#readPaused = false;
+    if ((this.#flags & READ_PAUSED) === 0 && this.#queued >= this.limits.highWaterMark) this.#flags |= READ_PAUSED;
+    else if ((this.#flags & READ_PAUSED) !== 0 && this.#queued <= this.limits.lowWaterMark) {
+      this.#flags &= ~READ_PAUSED;
       drained = true;
     }
     // The server resumes the protocol after the call that drained the queue
     // returns, never from inside it: a resume writes, and writes drain.
     if (drained) this.events.drained(this);
-    const reading = !this.#readPaused && !this.#held && !this.#ending && !this.#peerEnded;
+    const reading = (this.#flags & (READ_PAUSED | HELD | ENDING | PEER_ENDED)) === 0;
     const writing = this.#queued > 0;
-    if (reading === this.#reading && writing === this.#writing) return;
-    this.#reading = reading;
-    this.#writing = writing;
+    const interest = (reading ? READING : 0) | (writing ? WRITING : 0);
+    if (interest === (this.#flags & (READING | WRITING))) return;
+    this.#flags = (this.#flags & ~(READING | WRITING)) | interest;
     this.loop[setInterestUnchecked](this.#fd, reading, writing);
   }
 
   /** Sends EOF and keeps reading (the server discards it) until the peer's EOF. */
   #linger(): void {
-    this.#lingering = true;
+    this.#flags |= LINGERING;
     try {
       sockets.shutdown(this.#fd, 'write');
     } catch (error) {
@@ -506,8 +512,8 @@ export class Connection extends Emitter<ConnectionEventMap> {
       this.close('end', error as SystemError);
       return;
     }
-    this.#reading = true;
-    this.#writing = false;
+    this.#flags |= READING;
+    this.#flags &= ~WRITING;
     this.loop[setInterestUnchecked](this.#fd, true, false);
     this.events.lingering(this);
   }

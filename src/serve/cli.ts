@@ -18,6 +18,7 @@ import { DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_MAX_CONNECTIONS, DEFAULT_SHUTDOWN_MS, 
 import { resolveHost } from '../net/listener.js';
 import { assertUnixPath, UNIX_PATH_MAX } from '../net/sockets.js';
 import { LOG_LEVELS, type LogLevel } from './log.js';
+import { YOUNG_GENERATION_MODES, type YoungGeneration } from './young-generation.js';
 
 const USAGE = `Usage: wasmloop serve [options]
 
@@ -48,6 +49,10 @@ Options:
   --shutdown-ms N        on SIGINT/SIGTERM, how long queued output may drain (default ${DEFAULT_SHUTDOWN_MS})
   --fd-exhaustion MODE   pause | shed: out of fds, pause accepting or accept
                          and close at once (default pause)
+  --young-generation M   fixed | grow: V8's young generation in each serving
+                         thread stays at 1 MiB semi-spaces, or grows as V8
+                         likes (up to 16 MiB) and stays grown after a burst
+                         of accepts (default fixed)
   --log-level LEVEL      debug | info | warn | error | silent: what the loop
                          and server log to stderr (default warn)
   -h, --help             show this help
@@ -127,6 +132,7 @@ async function serve(args: string[]): Promise<number> {
       'shutdown-ms': { type: 'string' },
       'fd-exhaustion': { type: 'string' },
       'log-level': { type: 'string' },
+      'young-generation': { type: 'string' },
       'max-request-bytes': { type: 'string' },
       'max-bulk-length': { type: 'string' },
       'max-key-length': { type: 'string' },
@@ -151,6 +157,7 @@ async function serve(args: string[]): Promise<number> {
     shutdownMs: integer('shutdown-ms', values['shutdown-ms'], DEFAULT_SHUTDOWN_MS, 0x7fffffff),
     fdExhaustion: choice('fd-exhaustion', values['fd-exhaustion'], ['pause', 'shed'], 'pause') as 'pause' | 'shed',
     logLevel: choice('log-level', values['log-level'], LOG_LEVELS, 'warn') as LogLevel,
+    youngGeneration: choice('young-generation', values['young-generation'], YOUNG_GENERATION_MODES, 'fixed') as YoungGeneration,
     host: path === undefined ? await resolveHost(values.host ?? '127.0.0.1') : '',
     path,
     maxRequestBytes: optionalInteger('max-request-bytes', values['max-request-bytes'], MAX_REQUEST_BYTES, 1),

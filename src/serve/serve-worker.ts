@@ -11,7 +11,8 @@ const send = (message: FromWorker): void => port.postMessage(message);
 
 let thread: ServingThread | undefined;
 try {
-  thread = new ServingThread(config, true, { worker: String(index) });
+  // A lone worker serves as the main thread would: no worker label on its logs and metrics.
+  thread = new ServingThread(config, true, config.workers === 1 ? undefined : { worker: String(index) });
   send({ type: 'listening', port: thread.listen() });
 } catch (error) {
   send({ type: 'failed', message: `worker ${index}: ${(error as Error).message}` });
@@ -21,7 +22,10 @@ if (thread !== undefined) {
   const { loop, server } = thread;
   const onMessage = (message: ToWorker): void => {
     if (message.type === 'sample') send({ type: 'sample', id: message.id, sample: thread!.sample() });
-    else if (message.type === 'shutdown') void server.shutdown(message.deadlineMs).then(() => loop.stop());
+    else if (message.type === 'shutdown') {
+      send({ type: 'closing', connections: server.stats.active });
+      void server.shutdown(message.deadlineMs).then(() => loop.stop());
+    }
     else {
       server.close();
       loop.stop();

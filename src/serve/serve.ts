@@ -3,6 +3,11 @@
 // with SO_REUSEPORT, a live status line on a terminal, and a graceful stop
 // on SIGINT/SIGTERM.
 //
+// With a fixed young generation (the default) even one loop runs in a
+// worker, whose heap can be sized (young-generation.ts), unless node was
+// started with --max-semi-space-size; a lone worker says what the main
+// thread's loop would say, in the same words.
+//
 // With workers the main thread runs no loop: it picks the port (binding a
 // SO_REUSEPORT listener first, so port 0 resolves once for all), starts the
 // workers, closes its own listener once they all listen (before that, no
@@ -21,6 +26,7 @@ import type { ProtocolFactory } from '../net/protocol.js';
 import { Server, type ServerStats } from '../net/server.js';
 import { sockets } from '../net/sockets.js';
 import { stderrLogger, type LogLevel } from './log.js';
+import { mainThreadYoungGenerationSized, workerResourceLimits, type YoungGeneration } from './young-generation.js';
 
 export interface ServeConfig {
   protocol: ProtocolName;
@@ -43,6 +49,8 @@ export interface ServeConfig {
   workers: number;
   /** What the loop and server log to stderr. */
   logLevel: LogLevel;
+  /** Whether V8's young generation stays small in every serving thread (young-generation.ts). */
+  youngGeneration: YoungGeneration;
   /** The protocols' input bounds; each left out takes its protocol's default. */
   maxRequestBytes?: number;
   maxBulkLength?: number;
@@ -225,8 +233,13 @@ class StatusLine {
  * the exit code.
  */
 export function serve(config: ServeConfig): Promise<number> {
-  if (config.workers === 1) return serveHere(config);
-  if (config.path !== undefined) return Promise.reject(new Error('a Unix socket (path) is served by one thread: workers must be 1'));
+  if (config.workers > 1 && config.path !== undefined) return Promise.reject(new Error('a Unix socket (path) is served by one thread: workers must be 1'));
+  // A heap's young generation is sized when the heap is made: the main
+  // thread's was made before this ran, so a fixed one needs a worker, unless
+  // Node was started with its size. A Unix socket is served on the main
+  // thread (workers share a TCP port).
+  const here = config.youngGeneration === 'grow' || mainThreadYoungGenerationSized() || config.path !== undefined;
+  if (config.workers === 1 && here) return serveHere(config);
   return serveWithWorkers(config);
 }
 
@@ -292,6 +305,8 @@ export type FromWorker =
   | { type: 'listening'; port: number }
   | { type: 'failed'; message: string }
   | { type: 'sample'; id: number; sample: StatusSample }
+  /** The shutdown started, with this many connections open. */
+  | { type: 'closing'; connections: number }
   | { type: 'stopped'; stats: ServerStats; requests: number | null };
 
 /** What `new Worker()` is given. */
@@ -319,7 +334,10 @@ async function serveWithWorkers(config: ServeConfig): Promise<number> {
 
   for (let index = 0; index < config.workers; index++) {
     const data: WorkerData = { config: { ...config, port }, index };
-    const worker = new Worker(new URL('./serve-worker.js', import.meta.url), { workerData: data });
+    const worker = new Worker(new URL('./serve-worker.js', import.meta.url), {
+      workerData: data,
+      resourceLimits: workerResourceLimits(config.youngGeneration),
+    });
     const handle: WorkerHandle = {
       worker,
       index,
@@ -332,6 +350,9 @@ async function serveWithWorkers(config: ServeConfig): Promise<number> {
       } else if (message.type === 'failed') {
         failure ??= message.message;
         allListening();
+      } else if (message.type === 'closing') {
+        // A lone worker stands for the main thread's loop: its shutdown line.
+        if (config.workers === 1) console.log(`wasmloop: ${stopSignal}: closing ${message.connections} connections`);
       } else if (message.type === 'sample') {
         const request = samples.get(message.id);
         if (request === undefined) return;
@@ -377,6 +398,7 @@ async function serveWithWorkers(config: ServeConfig): Promise<number> {
     statusTimer = setInterval(collect, STATUS_INTERVAL_MS);
   }
   let stopping = false;
+  let stopSignal: NodeJS.Signals | undefined;
   const stopListening = onSignals((signal, count) => {
     clearInterval(statusTimer);
     samples.clear();
@@ -385,8 +407,9 @@ async function serveWithWorkers(config: ServeConfig): Promise<number> {
       return;
     }
     stopping = true;
+    stopSignal = signal;
     status.finish();
-    console.log(`wasmloop: ${signal}: stopping ${handles.length} workers`);
+    if (config.workers > 1) console.log(`wasmloop: ${signal}: stopping ${handles.length} workers`);
     post({ type: 'shutdown', deadlineMs: config.shutdownMs });
   });
   // Only now: whoever waits for this line may signal at once.
@@ -407,7 +430,7 @@ async function serveWithWorkers(config: ServeConfig): Promise<number> {
     accepted += stopped.stats.accepted;
     forced += stopped.stats.shutdownForced;
     const requests = stopped.requests === null ? '' : `, ${stopped.requests} requests`;
-    console.log(`wasmloop: worker ${handle.index}: accepted ${stopped.stats.accepted} connections${requests}`);
+    if (config.workers > 1) console.log(`wasmloop: worker ${handle.index}: accepted ${stopped.stats.accepted} connections${requests}`);
   }
   console.log(`wasmloop: stopped after serving ${accepted} connections${forced > 0 ? ` (${forced} closed at the deadline)` : ''}`);
   const clean = stopping && handles.every((h) => h.stopped !== undefined) && codes.every((code) => code === 0);
