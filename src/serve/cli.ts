@@ -1,7 +1,12 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=1
 // The wasmloop command. `wasmloop serve` runs a server on the loop (see
 // serve.ts) until SIGINT or SIGTERM, stops gracefully and exits 0.
 // `wasmloop bench` runs the benchmark laboratory when it is there.
+//
+// The bin (and `npm start`) starts Node with 1 MiB semi-spaces, so one loop
+// serves on the main thread with its young generation already fixed, and no
+// worker's 11 MiB is paid for it (young-generation.ts says why it matters);
+// `node cli.js` without the flag serves from a worker to the same effect.
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { constants } from 'node:os';
