@@ -85,7 +85,7 @@ class Exchange implements ResponseOutput {
     return this.#session.send(this, bytes);
   }
 
-  sendWhole(_response: HttpResponse, head: string, body: Uint8Array): boolean {
+  sendWhole(_response: HttpResponse, head: string | Uint8Array, body: Uint8Array): boolean {
     return this.#session.sendWhole(this, head, body);
   }
 
@@ -313,15 +313,17 @@ export class HttpSession implements Protocol, RequestSink, BodyReader {
   }
 
   /** A response's head and body in one piece: straight into the read's batch when it is on the wire, else one buffer. */
-  sendWhole(exchange: Exchange, head: string, body: Uint8Array): boolean {
+  sendWhole(exchange: Exchange, head: string | Uint8Array, body: Uint8Array): boolean {
     const out = this.#shared.out;
     if (this.#batching && this.#exchanges[0] === exchange && exchange.replacement === undefined && !this.#ended && head.length + body.length <= BATCH_AT_MOST) {
-      out.latin1(head);
+      if (typeof head === 'string') out.latin1(head);
+      else out.append(head);
       out.append(body);
       return out.length + this.#connection.queuedBytes < this.#connection.highWaterMark;
     }
     const whole = Buffer.allocUnsafe(head.length + body.length);
-    whole.write(head, 0, 'latin1');
+    if (typeof head === 'string') whole.write(head, 0, 'latin1');
+    else whole.set(head, 0);
     whole.set(body, head.length);
     return this.send(exchange, whole);
   }
