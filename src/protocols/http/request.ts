@@ -62,6 +62,8 @@ export class HttpRequest extends Emitter implements AsyncIterable<Buffer> {
   /** The async iterator waiting for the next chunk. */
   #waiter: ((result: IteratorResult<Buffer>) => void) | undefined;
   #waiterFailed: ((error: Error) => void) | undefined;
+  /** #flush bound to this request, made the first time the body flows (most requests have none). */
+  #flushing: (() => void) | undefined;
 
   constructor(head: RequestHead, connection: Connection, reader: BodyReader) {
     super();
@@ -212,11 +214,11 @@ export class HttpRequest extends Emitter implements AsyncIterable<Buffer> {
   #schedule(): void {
     if (this.#scheduled) return;
     this.#scheduled = true;
-    queueMicrotask(this.#flush);
+    queueMicrotask((this.#flushing ??= () => this.#flush()));
   }
 
   /** Hands queued chunks to 'data' (or drops them, with no listener) while flowing; then 'end'. */
-  readonly #flush = (): void => {
+  #flush(): void {
     this.#scheduled = false;
     while (this.#flow === Flow.Flowing && this.#queue.length > 0) {
       const chunk = this.#queue.shift()!;
@@ -227,7 +229,7 @@ export class HttpRequest extends Emitter implements AsyncIterable<Buffer> {
       this.#endEmitted = true;
       this.emit('end');
     }
-  };
+  }
 
   #next(): Promise<IteratorResult<Buffer>> {
     const chunk = this.#queue.shift();

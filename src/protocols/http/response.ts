@@ -18,25 +18,20 @@ import { STATUS_CODES } from 'node:http';
 import { WasmloopError } from '../../errors.js';
 import { CONTINUE } from './constants.js';
 import { Emitter } from '../../net/emitter.js';
+import { cachedHeaders, checkHeader, HeadLines, type CachedHeaders, type OutgoingHeaders, type OutgoingValue } from './head-lines.js';
 import type { HttpRequest } from './request.js';
 
 /** Where a response's bytes go, in request order. */
 export interface ResponseOutput {
   /** Hands bytes over; false when the writer should wait for the response's 'drain'. */
   send(response: HttpResponse, bytes: Uint8Array): boolean;
-  /** A whole response: its head (latin1 text) and its body, in one piece. */
-  sendWhole(response: HttpResponse, head: string, body: Uint8Array): boolean;
+  /** A whole response: its head (latin1 text, or its bytes) and its body, in one piece. */
+  sendWhole(response: HttpResponse, head: string | Uint8Array, body: Uint8Array): boolean;
   /** The response's last bytes were handed over. */
   ended(response: HttpResponse): void;
 }
 
-export type OutgoingValue = string | number | readonly string[];
-export type OutgoingHeaders = Record<string, OutgoingValue | undefined>;
-
-/** RFC 9110 token: a header name. */
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-/** A header value may not hold CR, LF or NUL (they would end it, or the head, early). */
-const INVALID_VALUE = /[\r\n\0]/;
+export type { OutgoingHeaders, OutgoingValue } from './head-lines.js';
 
 let dateText = '';
 let dateExpires = 0;
@@ -53,21 +48,6 @@ function httpDate(): string {
 
 function headersSentError(what: string): WasmloopError {
   return new WasmloopError('ERR_HTTP_HEADERS_SENT', `Cannot ${what} headers after they are sent to the client`);
-}
-
-function checkHeader(name: string, value: unknown): void {
-  if (typeof name !== 'string' || !TOKEN.test(name)) {
-    throw Object.assign(new TypeError(`Header name must be a valid HTTP token ["${String(name)}"]`), { code: 'ERR_INVALID_HTTP_TOKEN' });
-  }
-  if (value === undefined) {
-    throw Object.assign(new TypeError(`Invalid value "undefined" for header "${name}"`), { code: 'ERR_HTTP_INVALID_HEADER_VALUE' });
-  }
-  const values = Array.isArray(value) ? value : [value];
-  for (const v of values) {
-    if (INVALID_VALUE.test(String(v))) {
-      throw Object.assign(new TypeError(`Invalid character in header content ["${name}"]`), { code: 'ERR_INVALID_CHAR' });
-    }
-  }
 }
 
 function toBytes(chunk: string | Uint8Array, encoding: BufferEncoding): Uint8Array {
@@ -98,8 +78,10 @@ export class HttpResponse extends Emitter {
   readonly #output: ResponseOutput;
   /** Set headers by lower-case name: [name as given, value]. */
   #headers: Map<string, [string, OutgoingValue]> | undefined;
+  /** The header object given to writeHead() when it was the only source of headers: encoded once for all responses that give it. */
+  #given: CachedHeaders | undefined;
   /** The encoded head, once writeHead() or the first write made it (headersSent). */
-  #headText: string | undefined;
+  #headText: string | Buffer | undefined;
   #headWritten = false;
   #chunked = false;
   #noBody = false;
@@ -142,21 +124,23 @@ export class HttpResponse extends Emitter {
   }
 
   getHeader(name: string): OutgoingValue | undefined {
-    return this.#headers?.get(String(name).toLowerCase())?.[1];
+    return this.#map()?.get(String(name).toLowerCase())?.[1];
   }
 
   getHeaders(): OutgoingHeaders {
     const headers: OutgoingHeaders = Object.create(null) as OutgoingHeaders;
-    if (this.#headers !== undefined) for (const [key, [, value]] of this.#headers) headers[key] = value;
+    const map = this.#map();
+    if (map !== undefined) for (const [key, [, value]] of map) headers[key] = value;
     return headers;
   }
 
   getHeaderNames(): string[] {
-    return this.#headers === undefined ? [] : [...this.#headers.keys()];
+    const map = this.#map();
+    return map === undefined ? [] : [...map.keys()];
   }
 
   hasHeader(name: string): boolean {
-    return this.#headers?.has(String(name).toLowerCase()) ?? false;
+    return this.#map()?.has(String(name).toLowerCase()) ?? false;
   }
 
   removeHeader(name: string): void {
@@ -178,7 +162,9 @@ export class HttpResponse extends Emitter {
       if (headers.length > 0 && Array.isArray(headers[0])) for (const [name, value] of headers as [string, OutgoingValue][]) this.setHeader(name, value);
       else for (let i = 0; i < headers.length; i += 2) this.setHeader(headers[i] as string, headers[i + 1] as OutgoingValue);
     } else if (headers !== undefined && headers !== null) {
-      for (const name of Object.keys(headers)) {
+      // A header object alone (nothing set before): its lines come encoded, from the cache when it was given before.
+      if (this.#headers === undefined || this.#headers.size === 0) this.#given = cachedHeaders(headers as OutgoingHeaders);
+      if (this.#given === undefined) for (const name of Object.keys(headers)) {
         const value = (headers as OutgoingHeaders)[name];
         if (value !== undefined) this.setHeader(name, value);
       }
@@ -283,60 +269,66 @@ export class HttpResponse extends Emitter {
 
   // ---- inside ---------------------------------------------------------------------
 
+  /** The set headers by lower-case name; made from writeHead()'s header object when that was encoded without them. */
+  #map(): Map<string, [string, OutgoingValue]> | undefined {
+    const given = this.#given;
+    if (given !== undefined && this.#headers === undefined) {
+      const map = (this.#headers = new Map());
+      for (let i = 0; i < given.keys.length; i++) map.set(given.keys[i]!.toLowerCase(), [given.keys[i]!, given.values[i]!]);
+    }
+    return this.#headers;
+  }
+
   /** Encodes the head; `length` is the whole body's when end() came first, else -1. */
   #makeHead(length: number): void {
     const status = this.statusCode;
     const message = this.statusMessage ?? STATUS_CODES[status] ?? 'unknown';
     this.#noBody = this.#head || status < 200 || status === 204 || status === 304;
-    let text = `HTTP/1.1 ${status} ${message}\r\n`;
-    let hasLength = false;
-    let hasDate = false;
-    let hasConnection = false;
-    let transferEncoding: string | undefined;
-    for (const [key, [name, value]] of this.#headers ?? NO_HEADERS) {
-      if (Array.isArray(value)) for (const v of value as string[]) text += `${name}: ${v}\r\n`;
-      else text += `${name}: ${String(value)}\r\n`;
-      if (key === 'content-length') hasLength = true;
-      else if (key === 'date') hasDate = true;
-      else if (key === 'transfer-encoding') transferEncoding = String(value);
-      else if (key === 'connection') {
-        hasConnection = true;
-        if (/(^|,)\s*close\s*(,|$)/i.test(String(value))) this.#closing = true;
-      }
+    let lines: HeadLines | undefined = this.#given;
+    if (lines === undefined) {
+      lines = new HeadLines();
+      for (const [key, [name, value]] of this.#headers ?? NO_HEADERS) lines.add(key, name, value);
     }
-    if (this.sendDate && !hasDate) text += `Date: ${httpDate()}\r\n`;
+    if (lines.close) this.#closing = true;
+    // The lines the response adds after the given ones.
+    let tail = '';
+    if (this.sendDate && !lines.hasDate) tail += `Date: ${httpDate()}\r\n`;
     const bodyAllowed = status >= 200 && status !== 204 && status !== 304;
-    if (transferEncoding !== undefined) {
-      this.#chunked = !this.#noBody && /(^|,)\s*chunked\s*$/i.test(transferEncoding);
-    } else if (!hasLength && bodyAllowed) {
-      if (length >= 0) text += `Content-Length: ${length}\r\n`;
+    if (lines.transferEncoding !== undefined) {
+      this.#chunked = !this.#noBody && /(^|,)\s*chunked\s*$/i.test(lines.transferEncoding);
+    } else if (!lines.hasLength && bodyAllowed) {
+      if (length >= 0) tail += `Content-Length: ${length}\r\n`;
       else if (!this.#noBody && !this.#http10) {
-        text += 'Transfer-Encoding: chunked\r\n';
+        tail += 'Transfer-Encoding: chunked\r\n';
         this.#chunked = true;
       } else if (!this.#noBody) this.#closing = true; // HTTP/1.0 has no chunks: the end of the connection ends the body.
     }
-    if (!hasConnection) {
-      if (this.#closing) text += 'Connection: close\r\n';
-      else if (this.#http10) text += 'Connection: keep-alive\r\n';
+    if (!lines.hasConnection) {
+      if (this.#closing) tail += 'Connection: close\r\n';
+      else if (this.#http10) tail += 'Connection: keep-alive\r\n';
     }
-    this.#headText = text + '\r\n';
+    this.#headText = this.#given !== undefined ? this.#given.head(status, message, tail) : `HTTP/1.1 ${status} ${message}\r\n${lines.text}${tail}\r\n`;
   }
 
   #sendHead(): boolean {
     if (this.#headWritten) return true;
     this.#headWritten = true;
-    return this.#output.send(this, Buffer.from(this.#headText!, 'latin1'));
+    const head = this.#headText!;
+    return this.#output.send(this, typeof head === 'string' ? Buffer.from(head, 'latin1') : head);
   }
 
   #sendBody(bytes: Uint8Array): boolean {
     if (this.#noBody || bytes.length === 0) return this.#sendHead();
-    let prefix = this.#headWritten ? '' : this.#headText!;
+    const head = this.#headWritten ? '' : this.#headText!;
     this.#headWritten = true;
-    if (this.#chunked) prefix += `${bytes.length.toString(16)}\r\n`;
-    const whole = Buffer.allocUnsafe(prefix.length + bytes.length + (this.#chunked ? 2 : 0));
-    whole.write(prefix, 0, 'latin1');
-    whole.set(bytes, prefix.length);
-    if (this.#chunked) whole.set(CRLF, prefix.length + bytes.length);
+    const size = this.#chunked ? `${bytes.length.toString(16)}\r\n` : '';
+    const whole = Buffer.allocUnsafe(head.length + size.length + bytes.length + (this.#chunked ? 2 : 0));
+    if (typeof head === 'string') whole.write(head, 0, 'latin1');
+    else whole.set(head, 0);
+    whole.write(size, head.length, 'latin1');
+    const at = head.length + size.length;
+    whole.set(bytes, at);
+    if (this.#chunked) whole.set(CRLF, at + bytes.length);
     return this.#output.send(this, whole);
   }
 }

@@ -62,8 +62,8 @@ class Exchange implements ResponseOutput {
   readonly req: HttpRequest;
   readonly res: HttpResponse;
   readonly expectContinue: boolean;
-  /** Output held while an earlier response is on the wire. */
-  held: Uint8Array[] = [];
+  /** Output held while an earlier response is on the wire (made when first needed: most responses are never held). */
+  held: Uint8Array[] | undefined = undefined;
   heldBytes = 0;
   /** The handler ended its response. */
   done = false;
@@ -85,7 +85,7 @@ class Exchange implements ResponseOutput {
     return this.#session.send(this, bytes);
   }
 
-  sendWhole(_response: HttpResponse, head: string, body: Uint8Array): boolean {
+  sendWhole(_response: HttpResponse, head: string | Uint8Array, body: Uint8Array): boolean {
     return this.#session.sendWhole(this, head, body);
   }
 
@@ -105,6 +105,8 @@ export class HttpSession implements Protocol, RequestSink, BodyReader {
   #current: Exchange | undefined;
   /** Requests whose handlers are due once the read is parsed (no user code runs during the parser's pass). */
   #due: Exchange[] = [];
+  /** The other of two lists that #due alternates between, so that a read makes no new one. */
+  #dueSpare: Exchange[] = [];
   /** An upgrade request and its bytes, handed over once the read is parsed. */
   #upgrading: { req: HttpRequest; head: Buffer } | undefined;
   /** The protocol an upgrade handed the connection to (null: none, input dropped). */
@@ -305,7 +307,7 @@ export class HttpSession implements Protocol, RequestSink, BodyReader {
   send(exchange: Exchange, bytes: Uint8Array): boolean {
     if (this.#ended || exchange.replacement !== undefined) return false;
     if (this.#exchanges[0] !== exchange) {
-      exchange.held.push(Uint8Array.prototype.slice.call(bytes));
+      (exchange.held ??= []).push(Uint8Array.prototype.slice.call(bytes));
       exchange.heldBytes += bytes.length;
       return exchange.heldBytes < PIPELINED_OUTPUT_BYTES;
     }
@@ -313,15 +315,17 @@ export class HttpSession implements Protocol, RequestSink, BodyReader {
   }
 
   /** A response's head and body in one piece: straight into the read's batch when it is on the wire, else one buffer. */
-  sendWhole(exchange: Exchange, head: string, body: Uint8Array): boolean {
+  sendWhole(exchange: Exchange, head: string | Uint8Array, body: Uint8Array): boolean {
     const out = this.#shared.out;
     if (this.#batching && this.#exchanges[0] === exchange && exchange.replacement === undefined && !this.#ended && head.length + body.length <= BATCH_AT_MOST) {
-      out.latin1(head);
+      if (typeof head === 'string') out.latin1(head);
+      else out.append(head);
       out.append(body);
       return out.length + this.#connection.queuedBytes < this.#connection.highWaterMark;
     }
     const whole = Buffer.allocUnsafe(head.length + body.length);
-    whole.write(head, 0, 'latin1');
+    if (typeof head === 'string') whole.write(head, 0, 'latin1');
+    else whole.set(head, 0);
     whole.set(body, head.length);
     return this.send(exchange, whole);
   }
@@ -359,10 +363,10 @@ export class HttpSession implements Protocol, RequestSink, BodyReader {
       const next = exchanges[0];
       if (next === undefined) break;
       const held = next.held;
-      next.held = [];
+      next.held = undefined;
       next.heldBytes = 0;
       let ok = true;
-      for (const bytes of held) ok = this.#write(bytes);
+      if (held !== undefined) for (const bytes of held) ok = this.#write(bytes);
       if (ok && !next.done) queueMicrotask(() => next.res.drained());
     }
     if (exchanges.length === 0) {
@@ -395,7 +399,7 @@ export class HttpSession implements Protocol, RequestSink, BodyReader {
   /** The server's own reply in place of the exchange's response. */
   #replace(exchange: Exchange, reply: Buffer): void {
     exchange.replacement = reply;
-    exchange.held = [];
+    exchange.held = undefined;
     if (this.#exchanges[0] === exchange) this.#advance();
   }
 
@@ -424,18 +428,24 @@ export class HttpSession implements Protocol, RequestSink, BodyReader {
   #runDue(): void {
     const due = this.#due;
     if (due.length === 0) return;
-    this.#due = [];
+    // data() calls never nest, so the list is not in use when its turn as #due comes again.
+    this.#due = this.#dueSpare;
+    this.#dueSpare = due;
     const handler = this.#shared.handler!;
-    for (const exchange of due) {
-      if (this.#ended) break;
-      try {
-        const result = handler(exchange.req, exchange.res);
-        if (result !== undefined && typeof (result as PromiseLike<unknown>)?.then === 'function') {
-          (result as PromiseLike<unknown>).then(undefined, (error: unknown) => this.#handlerFailed(exchange, error));
+    try {
+      for (const exchange of due) {
+        if (this.#ended) break;
+        try {
+          const result = handler(exchange.req, exchange.res);
+          if (result !== undefined && typeof (result as PromiseLike<unknown>)?.then === 'function') {
+            (result as PromiseLike<unknown>).then(undefined, (error: unknown) => this.#handlerFailed(exchange, error));
+          }
+        } catch (error) {
+          this.#handlerFailed(exchange, error);
         }
-      } catch (error) {
-        this.#handlerFailed(exchange, error);
       }
+    } finally {
+      due.length = 0;
     }
   }
 
