@@ -46,7 +46,8 @@ export interface ServeChild {
  * listening: that rejects, with the child's stderr in the message.
  */
 export async function serveChild(protocol: Protocol, flags: string[] = []): Promise<ServeChild> {
-  const child = spawn(process.execPath, [CLI, 'serve', '--protocol', protocol, '--host', HOST, '--port', '0', ...flags], {
+  // Started as the wasmloop bin starts it: with 1 MiB semi-spaces, one loop on the main thread.
+  const child = spawn(process.execPath, ['--max-semi-space-size=1', CLI, 'serve', '--protocol', protocol, '--host', HOST, '--port', '0', ...flags], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
