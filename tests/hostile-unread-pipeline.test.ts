@@ -69,9 +69,11 @@ test('RESP: 300 GETs of a 1 MiB value, never read, cost about one watermark; rep
     assert.is(bytes.subarray(GETS * replyLength).toString('latin1'), '+PONG\r\n');
     attacker.destroy();
     // The store's 3 MiB were in the baseline. 300 MiB of replies have passed through
-    // the server's buffers, and V8 collects what is left of them at its next full GC:
-    // 32 MiB is allowance for that and malloc, a tenth of what a kept queue would hold.
-    await comesBack(server, before, 32 * MiB, 'after the pipelining client left');
+    // the server's buffers, and V8 collects what is left of them at its next full GC;
+    // with the serve command's 1 MiB semi-spaces more of them reach the old space
+    // first (32.6 MiB left over was seen under the gcov addon): 64 MiB is allowance
+    // for that and malloc, a fifth of what a kept queue would hold.
+    await comesBack(server, before, 64 * MiB, 'after the pipelining client left');
   });
 });
 
