@@ -30,10 +30,10 @@ const STATS: ServerStats = {
   acceptErrors: 1,
   acceptPauses: 1,
   acceptShed: 0,
-  refused: 0,
-  protocolErrors: 0,
+  refused: 5,
+  protocolErrors: 6,
   idleClosed: 4,
-  shutdownForced: 0,
+  shutdownForced: 8,
 };
 
 test('every line is valid exposition text: HELP and TYPE once per family, counters _total, summaries with quantiles', () => {
@@ -54,6 +54,9 @@ test('every line is valid exposition text: HELP and TYPE once per family, counte
     assert.is(prometheusValue(samples, 'wasmloop_server_idle_closed_total'), 4);
     assert.is(prometheusValue(samples, 'wasmloop_server_accept_errors_total'), 1);
     assert.is(prometheusValue(samples, 'wasmloop_server_accept_pauses_total'), 1);
+    assert.is(prometheusValue(samples, 'wasmloop_server_refused_total'), 5);
+    assert.is(prometheusValue(samples, 'wasmloop_server_protocol_errors_total'), 6);
+    assert.is(prometheusValue(samples, 'wasmloop_server_shutdown_forced_total'), 8);
     assert.is(prometheusValue(samples, 'wasmloop_server_requests_total'), 11);
     assert.is(types.get('wasmloop_loop_callback_duration_seconds'), 'summary');
     assert.is(types.get('wasmloop_server_connections'), 'gauge');

@@ -76,6 +76,8 @@ export function renderPrometheus(metrics: LoopMetrics, stats: ServerStats, optio
   metric('server_accept_errors_total', 'counter', 'accept() failures (EMFILE, ENFILE...).', stats.acceptErrors);
   metric('server_accept_pauses_total', 'counter', 'Times accepting paused for lack of fds.', stats.acceptPauses);
   metric('server_accept_shed_total', 'counter', 'Connections accepted and closed at once for lack of fds.', stats.acceptShed);
+  metric('server_refused_total', 'counter', 'Clients turned away because maxConnections were open (not in accepted).', stats.refused);
+  metric('server_protocol_errors_total', 'counter', 'Connections ended because their protocol threw or rejected.', stats.protocolErrors);
   metric('server_shutdown_forced_total', 'counter', "Connections closed by a shutdown's deadline.", stats.shutdownForced);
   if (options.requests !== undefined) metric('server_requests_total', 'counter', 'Requests answered.', options.requests);
   return `${lines.join('\n')}\n`;
