@@ -11,6 +11,7 @@ import {
   servesAfterStop,
   servesBesideNodeHttp,
   sigintHandlerRuns,
+  readsThroughNativeScopes,
   ticksBetweenHandlers,
   utilizationReadsLoad,
 } from './embed-scenarios.js';
@@ -36,6 +37,57 @@ test("two reads in one batch: the first handler's nextTick and microtask run bef
   assert.equal(await ticksBetweenHandlers('run'), [
     'first', 'first:tick', 'first:microtask', 'second', 'second:tick', 'second:microtask',
   ]);
+});
+
+test("a nextTick a read handler queued throws: the error is that read's, and the next read is served", async () => {
+  const loop = new TestLoop({ fatalErrors: false });
+  const first = pair();
+  const second = pair();
+  const reported: [unknown, unknown][] = [];
+  const order: string[] = [];
+  const failure = new Error('tick failed');
+  loop.on('error', (error, context) => reported.push([error, context]));
+  try {
+    loop.addClientSocket(first.local, {
+      read: (fd) => {
+        sockets.read(fd, Buffer.alloc(16));
+        order.push('first');
+        process.nextTick(() => {
+          throw failure;
+        });
+      },
+    });
+    loop.addClientSocket(second.local, {
+      read: (fd) => {
+        sockets.read(fd, Buffer.alloc(16));
+        order.push('second');
+      },
+    });
+    sockets.write(first.peer, Buffer.from('x'));
+    sockets.write(second.peer, Buffer.from('y'));
+    const stop = drive(loop, 'run');
+    try {
+      await withTimeout((async () => {
+        while (order.length < 2 || reported.length < 1) await tick(5);
+      })(), 'both reads and the report');
+    } finally {
+      await stop();
+    }
+    assert.equal(order, ['first', 'second']);
+    assert.is(reported.length, 1);
+    assert.is(reported[0]![0], failure);
+    assert.equal(reported[0]![1], { kind: 'read', fd: first.local });
+  } finally {
+    loop.close();
+    sockets.close(first.peer);
+    sockets.close(second.peer);
+  }
+});
+
+test('read handlers run as plain calls, then Node\'s tick step: no native callback scope per event', async () => {
+  const { throughInvoke, reads } = await readsThroughNativeScopes('run');
+  assert.is(reads, 2);
+  assert.is(throughInvoke, 0);
 });
 
 test('runOnce() from user code: what handlers queue runs only when the calling code yields, after the whole batch', async () => {

@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import * as assert from 'uvu/assert';
 
 import { echoProtocol, Server, sockets } from '../src/index.js';
+import { native } from '../src/kernel/native.js';
 import { drive, spawnFixture, type EmbedMode } from './helpers/embedding.js';
 import { HOST, pair } from './helpers/fds.js';
 import { busyWait, nodeTimerLateness, percentile } from './helpers/timing.js';
@@ -177,6 +178,46 @@ export async function ticksBetweenHandlers(mode: EmbedMode): Promise<string[]> {
     assert.ok(batchAtFirst >= 2, `the two reads came in separate batches (${batchAtFirst} records in the first)`);
     return order;
   } finally {
+    loop.close();
+    sockets.close(first.peer);
+    sockets.close(second.peer);
+  }
+}
+
+/**
+ * Read handlers served by the mode's turns: how many of their calls went
+ * through a native callback scope (native.invoke) rather than a plain call
+ * followed by Node's tick step. Returns that count and the reads served.
+ */
+export async function readsThroughNativeScopes(mode: EmbedMode): Promise<{ throughInvoke: number; reads: number }> {
+  const loop = new TestLoop();
+  const first = pair();
+  const second = pair();
+  let reads = 0;
+  const handler = (fd: number): void => {
+    sockets.read(fd, Buffer.alloc(16));
+    reads++;
+  };
+  const invoke = native.invoke;
+  let throughInvoke = 0;
+  native.invoke = (recv: unknown, fn: unknown, ...args: unknown[]): unknown => {
+    if (fn === handler) throughInvoke++;
+    return invoke(recv, fn as (...a: unknown[]) => unknown, ...args);
+  };
+  try {
+    loop.addClientSocket(first.local, { read: handler });
+    loop.addClientSocket(second.local, { read: handler });
+    sockets.write(first.peer, Buffer.from('x'));
+    sockets.write(second.peer, Buffer.from('y'));
+    const stop = drive(loop, mode);
+    try {
+      await until(() => reads >= 2, 'both reads');
+    } finally {
+      await stop();
+    }
+    return { throughInvoke, reads };
+  } finally {
+    native.invoke = invoke;
     loop.close();
     sockets.close(first.peer);
     sockets.close(second.peer);

@@ -11,6 +11,7 @@ import {
   servesAfterStop,
   servesBesideNodeHttp,
   sigintHandlerRuns,
+  readsThroughNativeScopes,
   ticksBetweenHandlers,
   utilizationReadsLoad,
 } from './embed-scenarios.js';
@@ -38,6 +39,12 @@ test("two reads in one batch: the first handler's nextTick and microtask run bef
   assert.equal(await ticksBetweenHandlers('start'), [
     'first', 'first:tick', 'first:microtask', 'second', 'second:tick', 'second:microtask',
   ]);
+});
+
+test('read handlers run as plain calls, then Node\'s tick step: no native callback scope per event', async () => {
+  const { throughInvoke, reads } = await readsThroughNativeScopes('start');
+  assert.is(reads, 2);
+  assert.is(throughInvoke, 0);
 });
 
 test('start() needs epoll: poll and select throw ERR_START_NEEDS_EPOLL and stay usable', () => {

@@ -1,6 +1,6 @@
 // Running a callback, and everything that goes with it, in one place: the
-// call (through native.invoke, so each callback is its own callback scope
-// under run() and start(), and Node runs ticks and microtasks after it), the
+// call (under run() and start(), Node runs ticks and microtasks after each
+// I/O callback, as after any of its own: see drainTicks below), the
 // timing (one performance.now() per callback: each one's end is the next
 // one's start), the count and histogram in the core, the 'slow' report, the
 // trace ring, and what happens to an exception ('error', the logger,
@@ -33,6 +33,24 @@ export interface SlowCallback extends CallbackContext {
 export const CALLBACK_KINDS: readonly CallbackKind[] = ['accept', 'read', 'write', 'hangup', 'error', 'watch', 'timer', 'deferred'];
 export const CB = { accept: 0, read: 1, write: 2, hangup: 3, error: 4, watch: 5, timer: 6, deferred: 7 } as const;
 
+/**
+ * Node's own "after a callback" step, callable from JS: process._tickCallback
+ * is runNextTicks (lib/internal/bootstrap/node.js), the same steps as
+ * closing an outermost callback scope (InternalCallbackScope::Close): the
+ * microtask checkpoint when no tick is queued, else every tick and the
+ * microtasks between them, and the unhandled rejections. Called after each
+ * read and write callback of a turn that Node called outside any scope
+ * (run(), start()), it keeps the guarantee that what a handler queued runs
+ * before the next handler without a native crossing and a callback scope per
+ * event (napi_make_callback: about 0.3 µs an HTTP request, docs/performance.md).
+ * It is documentation-deprecated (DEP0134), not gone; the check on its name
+ * takes Node's own function only, not --pending-deprecation's wrapper (which
+ * would print a warning) nor a replacement. Without it, every callback goes
+ * through native.invoke, as before.
+ */
+const nodeTickCallback = (process as unknown as { _tickCallback?: () => void })._tickCallback;
+const drainTicks = typeof nodeTickCallback === 'function' && nodeTickCallback.name === 'runNextTicks' ? nodeTickCallback : undefined;
+
 /** Distinct uncaught errors printed per loop, at most; then they are only counted. */
 const PRINTED_ERRORS_LIMIT = 100;
 
@@ -47,6 +65,12 @@ export class CallbackRunner {
   readonly #printed = new Set<string>();
   /** When the callback being run started: the previous one's end. */
   #start = 0;
+  /**
+   * The turn running now was called by Node outside any callback scope
+   * (run(), start()), so what a callback queues must run before the next
+   * one; not under runOnce(), whose caller's scope holds it until it yields.
+   */
+  outermost = false;
 
   constructor(events: LoopEvents, wasm: CoreExports, state: LoopState, config: LoopConfig) {
     this.#events = events;
@@ -70,7 +94,11 @@ export class CallbackRunner {
   /** Calls a user callback (with `fd`, for I/O), catches and reports what it throws, accounts for it. Returns when it finished. */
   call(kind: number, fd: number, label: string | undefined, recv: unknown, fn: (fd: number) => void): number {
     try {
-      if (fd >= 0) native.invoke(recv, fn, fd);
+      if (this.outermost && drainTicks !== undefined) {
+        if (fd >= 0) fn.call(recv, fd);
+        else (fn as () => void).call(recv);
+        drainTicks();
+      } else if (fd >= 0) native.invoke(recv, fn, fd);
       else native.invoke(recv, fn);
     } catch (error) {
       this.failed(error, kind, fd, label);

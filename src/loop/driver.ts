@@ -109,10 +109,17 @@ export class Driver implements RemoteTarget {
     const state = this.#state;
     let events = 0;
     let failure: Failure | undefined;
+    // run() and start() turns are called by Node outside any callback scope
+    // (a runOnce() from a started loop's handler is inside that handler's).
+    const callbacks = this.#callbacks;
+    const outermost = callbacks.outermost;
+    callbacks.outermost = entry !== 'once';
     try {
       events = this.turn.run(timeoutMs);
     } catch (error) {
       failure = { error };
+    } finally {
+      callbacks.outermost = outermost;
     }
     failure ??= state.takeFatal();
     if (state.mode === 'running' || state.mode === 'started') {
