@@ -1,6 +1,7 @@
 // Idle memory: what 10,000 connections that send nothing cost the server in
-// resident memory, wasmloop's echo and RESP servers (and a baseline
-// checkout's) against the node:net peers and redis-server when installed.
+// resident memory, wasmloop's echo, RESP and HTTP servers (and a baseline
+// checkout's) against the node:net and node:http peers and redis-server when
+// installed.
 // Each trial is a fresh server: its RSS once started and settled, then
 // bench/idle-clients opens the connections (in its own process, with its own
 // 10k fds, paced by the server's accepts that the runner reports to it), the runner waits until the server holds that many more fds (so
@@ -93,13 +94,15 @@ async function trial(spec: ServerSpec): Promise<Trial> {
   }
 }
 
-/** The protocols measured, each against its peers: echo the loop and src/net alone, RESP with its sessions. */
-const PROTOCOLS = ['echo', 'resp'] as const;
+/** The protocols measured, each against its peers: echo the loop and src/net alone, RESP and HTTP with their sessions. */
+const PROTOCOLS = ['echo', 'resp', 'http'] as const;
+const PROTOCOL_NAMES: Record<IdleProtocol, string> = { echo: 'echo', resp: 'RESP', http: 'HTTP' };
 type IdleProtocol = (typeof PROTOCOLS)[number];
 
 function serversOf(protocol: IdleProtocol, baseline: Context['baseline']): ServerSpec[] {
   const backlog = ['--backlog', String(BACKLOG)];
   if (protocol === 'echo') return [...wasmloops('echo', baseline, backlog), nodePeer('node:net', 'net-echo.js', backlog)];
+  if (protocol === 'http') return [...wasmloops('http', baseline, backlog), nodePeer('node:http', 'node-http.js', backlog)];
   const redis = redisServer();
   return [...wasmloops('resp', baseline, backlog), nodePeer('node:net', 'net-resp.js', backlog), ...('unavailable' in redis ? [] : [redis])];
 }
@@ -145,7 +148,7 @@ export async function run({ machine, baseline }: Context): Promise<ScenarioRepor
     goals: PROTOCOLS.map((protocol) => {
       const ours = perConnection(`${protocol} wasmloop`);
       return {
-        goal: `10,000 idle ${protocol === 'echo' ? 'echo' : 'RESP'} connections: ≤ 0.5 KiB of RSS each`,
+        goal: `10,000 idle ${PROTOCOL_NAMES[protocol]} connections: ≤ 0.5 KiB of RSS each`,
         met: ours ? ours.median <= 0.5 : null,
         figures: ours ? `${ours.median.toFixed(2)} KiB per connection (min–max ${ours.min.toFixed(2)}–${ours.max.toFixed(2)})` : 'not measured',
       };

@@ -94,6 +94,7 @@ export function httpProtocol(options: HttpOptions = {}): HttpProtocolFactory {
     headersTimeoutMs,
     requestTimeoutMs,
     deadlines: new WeakMap(),
+    parsers: [],
     metrics: options.metrics ?? (() => `# TYPE wasmloop_http_requests_total counter\nwasmloop_http_requests_total ${shared.requests}\n`),
   };
   const factory = ((connection: Connection) => new HttpSession(shared, connection)) as ProtocolFactory;

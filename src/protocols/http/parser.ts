@@ -133,7 +133,7 @@ const enum Phase {
 }
 
 export class RequestParser {
-  readonly #sink: RequestSink;
+  #sink: RequestSink | undefined;
   readonly #maxHeaderBytes: number;
   readonly #maxBodyBytes: number;
   readonly #parsers: LlhttpParsers;
@@ -176,6 +176,26 @@ export class RequestParser {
     const { parsers, bytes } = instance();
     this.#parsers = parsers;
     this.bytes = bytes;
+  }
+
+  /**
+   * Between requests, holding nothing of the connection's (no llhttp slot,
+   * no empty lines counted): it can serve another connection.
+   */
+  get betweenRequests(): boolean {
+    return this.#phase === Phase.Idle && this.#emptyLines === 0 && this.#parser < 0;
+  }
+
+  /** Serves `sink` from now on (a parser between requests, from a pool). */
+  attach(sink: RequestSink): this {
+    this.#sink = sink;
+    return this;
+  }
+
+  /** Lets go of its sink (it goes back to a pool between requests). */
+  detach(): this {
+    this.#sink = undefined;
+    return this;
   }
 
   /** Whether a request is partly read (its deadlines run). */
@@ -241,7 +261,7 @@ export class RequestParser {
       }
       if (status === C.HPE_PAUSED_UPGRADE) {
         offset += stop;
-        if (this.#sink.upgrade(this.bytes, offset, length - offset)) {
+        if (this.#sink!.upgrade(this.bytes, offset, length - offset)) {
           this.#phase = Phase.Stopped;
           this.#release();
           return;
@@ -285,7 +305,7 @@ export class RequestParser {
         this.#lastSpanEnd = a + b;
         this.#bodyBytes += b;
         if (this.#bodyBytes > this.#maxBodyBytes) return this.#refuse(413, 'body over maxBodyBytes');
-        this.#sink.body(bytes, a, b);
+        this.#sink!.body(bytes, a, b);
       } else if (kind === KIND_URL) {
         if (b > 0) {
           if (this.#url === '' && this.#begunHere) {
@@ -389,7 +409,7 @@ export class RequestParser {
     this.#phase = Phase.Body;
     this.#lastUrl = this.#url;
     this.#lastRaw = raw;
-    this.#sink.head({
+    this.#sink!.head({
       method,
       url: this.#url,
       versionMajor: major,
@@ -406,13 +426,13 @@ export class RequestParser {
 
   #complete(): void {
     this.#phase = this.#last ? Phase.Stopped : Phase.Idle;
-    this.#sink.complete(this.#trailers);
+    this.#sink!.complete(this.#trailers);
     if (this.#phase === Phase.Stopped) this.#release();
   }
 
   #refuse(status: number, reason: string): void {
     this.#phase = Phase.Stopped;
     this.#release();
-    this.#sink.refuse(status, reason);
+    this.#sink!.refuse(status, reason);
   }
 }

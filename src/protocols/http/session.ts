@@ -24,7 +24,7 @@ import type { EventLoop } from '../../loop/event-loop.js';
 import type { Protocol } from '../../net/protocol.js';
 import { reportErrorUnchecked } from '../../loop/internal.js';
 import type { ReplyBuffer } from '../buffers.js';
-import { BODY_BUFFER_BYTES, CONTINUE, ERROR_REPLIES, MAX_PIPELINED, Persistence, PIPELINED_OUTPUT_BYTES } from './constants.js';
+import { BODY_BUFFER_BYTES, CONTINUE, ERROR_REPLIES, MAX_PIPELINED, PARSER_POOL_MAX, Persistence, PIPELINED_OUTPUT_BYTES } from './constants.js';
 import { HttpDeadlines } from './deadlines.js';
 import { answerByDefault } from './default-handler.js';
 import { RequestParser, type RequestHead, type RequestSink } from './parser.js';
@@ -52,7 +52,16 @@ export interface Shared {
   headersTimeoutMs: number;
   requestTimeoutMs: number;
   deadlines: WeakMap<EventLoop, HttpDeadlines>;
+  /** Parsers no session holds: a session takes one for a read and gives it back when the read leaves it between requests. */
+  parsers: RequestParser[];
 }
+
+/**
+ * The list every session starts with in place of its own (exchanges, due
+ * handlers, waiting answers): an idle connection makes no arrays. Never
+ * pushed to: a session makes its own list at its first entry.
+ */
+const NONE: never[] = [];
 
 /** Bytes written at once past which the read's batch is flushed first and the bytes go straight to the connection. */
 const BATCH_AT_MOST = 16 * 1024;
@@ -98,21 +107,26 @@ class Exchange implements ResponseOutput {
 export class HttpSession implements Protocol, RequestSink, BodyReader {
   readonly #shared: Shared;
   readonly #connection: Connection;
-  readonly #parser: RequestParser;
+  /**
+   * Held while a request is partly read, stopped, or handed over; between
+   * requests it is back in the server's pool, so an idle connection holds
+   * none (see data()).
+   */
+  #parser: RequestParser | undefined;
   /** Requests waiting for their responses, oldest (on the wire) first. */
-  readonly #exchanges: Exchange[] = [];
+  #exchanges: Exchange[] = NONE;
   /** The request whose body is being read. */
   #current: Exchange | undefined;
   /** Requests whose handlers are due once the read is parsed (no user code runs during the parser's pass). */
-  #due: Exchange[] = [];
+  #due: Exchange[] = NONE;
   /** The other of two lists that #due alternates between, so that a read makes no new one. */
-  #dueSpare: Exchange[] = [];
+  #dueSpare: Exchange[] = NONE;
   /** An upgrade request and its bytes, handed over once the read is parsed. */
   #upgrading: { req: HttpRequest; head: Buffer } | undefined;
   /** The protocol an upgrade handed the connection to (null: none, input dropped). */
   #upgraded: Protocol | null | undefined;
   /** The default handler's requests not answered yet: the output was at its watermark (bounded by one read's requests). */
-  readonly #waiting: { method: string; url: string; persistence: Persistence }[] = [];
+  #waiting: { method: string; url: string; persistence: Persistence }[] = NONE;
   /** Inside data(): writes gather in the shared buffer, for one write per read. */
   #batching = false;
   /** No more requests: the connection ends once the responses before are out. */
@@ -130,7 +144,6 @@ export class HttpSession implements Protocol, RequestSink, BodyReader {
   constructor(shared: Shared, connection: Connection) {
     this.#shared = shared;
     this.#connection = connection;
-    this.#parser = new RequestParser(this, shared.maxHeaderBytes, shared.maxBodyBytes);
   }
 
   // ---- Protocol -----------------------------------------------------------------
@@ -140,11 +153,13 @@ export class HttpSession implements Protocol, RequestSink, BodyReader {
       this.#upgraded?.data(connection, bytes);
       return;
     }
-    if (this.#closing || this.#parser.stopped) return;
-    const out = this.#shared.out;
+    if (this.#closing || this.#ended || this.#parser?.stopped === true) return;
+    const shared = this.#shared;
+    const out = shared.out;
+    const parser = (this.#parser ??= shared.parsers.pop()?.attach(this) ?? new RequestParser(this, shared.maxHeaderBytes, shared.maxBodyBytes));
     this.#batching = true;
     try {
-      this.#parser.feed(bytes);
+      parser.feed(bytes);
       this.#runDue();
     } finally {
       this.#batching = false;
@@ -153,6 +168,10 @@ export class HttpSession implements Protocol, RequestSink, BodyReader {
     if (this.#closing && this.#exchanges.length === 0 && this.#waiting.length === 0 && this.#upgrading === undefined) this.#end();
     if (this.#upgrading !== undefined) this.#handOver();
     this.#afterRead();
+    if (parser.betweenRequests && this.#parser === parser) {
+      this.#parser = undefined;
+      if (shared.parsers.length < PARSER_POOL_MAX) shared.parsers.push(parser.detach());
+    }
   }
 
   resume(connection: Connection): void {
@@ -202,14 +221,14 @@ export class HttpSession implements Protocol, RequestSink, BodyReader {
       abort(this.#current.req);
       this.#current = undefined;
     }
-    this.#parser.stop();
+    this.#parser?.stop();
     this.#closing = true;
     this.#forget();
     if (this.#exchanges.length === 0 && this.#waiting.length === 0) this.#end();
   }
 
   close(connection: Connection, reason: CloseReason, error?: Parameters<NonNullable<Protocol['close']>>[2]): void {
-    this.#parser.stop();
+    this.#parser?.stop();
     this.#forget();
     this.#ended = true;
     const exchanges = this.#exchanges.splice(0);
@@ -234,11 +253,16 @@ export class HttpSession implements Protocol, RequestSink, BodyReader {
       const persistence = !head.keepAlive ? Persistence.Close : head.versionMinor === 0 ? Persistence.KeepAlive : Persistence.Default;
       if (persistence === Persistence.Close) this.#stop();
       // Past the output watermark the answers wait (the request's words, not its reply) for resume().
-      if (this.#waiting.length > 0 || this.#atWatermark()) this.#waiting.push({ method: head.method, url: head.url, persistence });
+      if (this.#waiting.length > 0 || this.#atWatermark()) {
+        if (this.#waiting === NONE) this.#waiting = [];
+        this.#waiting.push({ method: head.method, url: head.url, persistence });
+      }
       else if (!answerByDefault(shared.out, head.method, head.url, persistence, shared.metrics)) this.#stop();
       return;
     }
     const exchange = new Exchange(this, head, this.#connection);
+    if (this.#exchanges === NONE) this.#exchanges = [];
+    if (this.#due === NONE) this.#due = [];
     this.#exchanges.push(exchange);
     this.#due.push(exchange);
     this.#current = exchange;
@@ -413,7 +437,7 @@ export class HttpSession implements Protocol, RequestSink, BodyReader {
   /** No more requests are read. */
   #stop(): void {
     this.#closing = true;
-    this.#parser.stop();
+    this.#parser?.stop();
   }
 
   #end(): void {
@@ -494,7 +518,7 @@ export class HttpSession implements Protocol, RequestSink, BodyReader {
       this.#readHeld = true;
       this.#connection.pauseReading();
     }
-    if (this.#parser.inRequest && !this.#closing) {
+    if (this.#parser?.inRequest === true && !this.#closing) {
       if (this.#startedAt < 0) this.#started();
     } else if (this.#startedAt >= 0) this.#forget();
   }
@@ -511,7 +535,7 @@ export class HttpSession implements Protocol, RequestSink, BodyReader {
     }
     const { headersTimeoutMs, requestTimeoutMs } = this.#shared;
     const elapsed = now - this.#startedAt;
-    const headDone = this.#parser.headDone;
+    const headDone = this.#parser?.headDone === true;
     const expired = (requestTimeoutMs > 0 && elapsed >= requestTimeoutMs) || (!headDone && headersTimeoutMs > 0 && elapsed >= headersTimeoutMs);
     if (!expired) return false;
     this.#startedAt = -1;
