@@ -63,6 +63,16 @@ export interface Shared {
  */
 const NONE: never[] = [];
 
+// A session's states, bits of its `#flags`.
+/** Inside data(): writes gather in the shared buffer, for one write per read. */
+const BATCHING = 1;
+/** No more requests: the connection ends once the responses before are out. */
+const CLOSING = 2;
+/** The connection was ended or closed. */
+const ENDED = 4;
+/** Reading is held off by a bound (body held, requests pipelined). */
+const READ_HELD = 8;
+
 /** Bytes written at once past which the read's batch is flushed first and the bytes go straight to the connection. */
 const BATCH_AT_MOST = 16 * 1024;
 
@@ -104,6 +114,13 @@ class Exchange implements ResponseOutput {
   }
 }
 
+/** A session's state that most connections never need, kept off the session itself. */
+class RareState {
+  upgrading: { req: HttpRequest; head: Buffer } | undefined = undefined;
+  upgraded: Protocol | null | undefined = undefined;
+  pendingRefusal: Buffer | undefined = undefined;
+}
+
 export class HttpSession implements Protocol, RequestSink, BodyReader {
   readonly #shared: Shared;
   readonly #connection: Connection;
@@ -121,22 +138,14 @@ export class HttpSession implements Protocol, RequestSink, BodyReader {
   #due: Exchange[] = NONE;
   /** The other of two lists that #due alternates between, so that a read makes no new one. */
   #dueSpare: Exchange[] = NONE;
-  /** An upgrade request and its bytes, handed over once the read is parsed. */
-  #upgrading: { req: HttpRequest; head: Buffer } | undefined;
-  /** The protocol an upgrade handed the connection to (null: none, input dropped). */
-  #upgraded: Protocol | null | undefined;
+  /** What few sessions need (an upgrade, a refusal waiting its turn), made at the first: see the accessors below. */
+  #rare: RareState | undefined;
   /** The default handler's requests not answered yet: the output was at its watermark (bounded by one read's requests). */
   #waiting: { method: string; url: string; persistence: Persistence }[] = NONE;
-  /** Inside data(): writes gather in the shared buffer, for one write per read. */
-  #batching = false;
-  /** No more requests: the connection ends once the responses before are out. */
-  #closing = false;
-  /** A refusal due once the responses before it are out. */
-  #pendingRefusal: Buffer | undefined;
-  #ended = false;
+  /** BATCHING, CLOSING, ENDED, READ_HELD: one field, not four (an idle connection's session is as small as it can be). */
+  #flags = 0;
   /** Body bytes held for handlers that have not read them. */
   #bodyHeld = 0;
-  #readHeld = false;
   /** When the pending request's first byte was read (loop time); -1 when none is pending. */
   #startedAt = -1;
   #deadlines: HttpDeadlines | undefined;
@@ -146,6 +155,35 @@ export class HttpSession implements Protocol, RequestSink, BodyReader {
     this.#connection = connection;
   }
 
+  // The rare state, read and written as if each were a field of its own.
+
+  /** An upgrade request and its bytes, handed over once the read is parsed. */
+  get #upgrading(): { req: HttpRequest; head: Buffer } | undefined {
+    return this.#rare?.upgrading;
+  }
+
+  set #upgrading(upgrading: { req: HttpRequest; head: Buffer } | undefined) {
+    if (upgrading !== undefined || this.#rare !== undefined) (this.#rare ??= new RareState()).upgrading = upgrading;
+  }
+
+  /** The protocol an upgrade handed the connection to (null: none, input dropped). */
+  get #upgraded(): Protocol | null | undefined {
+    return this.#rare?.upgraded;
+  }
+
+  set #upgraded(upgraded: Protocol | null | undefined) {
+    if (upgraded !== undefined || this.#rare !== undefined) (this.#rare ??= new RareState()).upgraded = upgraded;
+  }
+
+  /** A refusal due once the responses before it are out. */
+  get #pendingRefusal(): Buffer | undefined {
+    return this.#rare?.pendingRefusal;
+  }
+
+  set #pendingRefusal(reply: Buffer | undefined) {
+    if (reply !== undefined || this.#rare !== undefined) (this.#rare ??= new RareState()).pendingRefusal = reply;
+  }
+
   // ---- Protocol -----------------------------------------------------------------
 
   data(connection: Connection, bytes: Uint8Array): void {
@@ -153,19 +191,19 @@ export class HttpSession implements Protocol, RequestSink, BodyReader {
       this.#upgraded?.data(connection, bytes);
       return;
     }
-    if (this.#closing || this.#ended || this.#parser?.stopped === true) return;
+    if ((this.#flags & (CLOSING | ENDED)) !== 0 || this.#parser?.stopped === true) return;
     const shared = this.#shared;
     const out = shared.out;
     const parser = (this.#parser ??= shared.parsers.pop()?.attach(this) ?? new RequestParser(this, shared.maxHeaderBytes, shared.maxBodyBytes));
-    this.#batching = true;
+    this.#flags |= BATCHING;
     try {
       parser.feed(bytes);
       this.#runDue();
     } finally {
-      this.#batching = false;
+      this.#flags &= ~BATCHING;
       out.flushTo(connection);
     }
-    if (this.#closing && this.#exchanges.length === 0 && this.#waiting.length === 0 && this.#upgrading === undefined) this.#end();
+    if ((this.#flags & CLOSING) !== 0 && this.#exchanges.length === 0 && this.#waiting.length === 0 && this.#upgrading === undefined) this.#end();
     if (this.#upgrading !== undefined) this.#handOver();
     this.#afterRead();
     if (parser.betweenRequests && this.#parser === parser) {
@@ -188,7 +226,7 @@ export class HttpSession implements Protocol, RequestSink, BodyReader {
     const shared = this.#shared;
     const waiting = this.#waiting;
     let answered = 0;
-    this.#batching = true;
+    this.#flags |= BATCHING;
     try {
       while (answered < waiting.length && !this.#atWatermark()) {
         const { method, url, persistence } = waiting[answered++]!;
@@ -198,11 +236,11 @@ export class HttpSession implements Protocol, RequestSink, BodyReader {
         }
       }
     } finally {
-      this.#batching = false;
+      this.#flags &= ~BATCHING;
       waiting.splice(0, answered);
       shared.out.flushTo(this.#connection);
     }
-    if (this.#closing && waiting.length === 0) this.#end();
+    if ((this.#flags & CLOSING) !== 0 && waiting.length === 0) this.#end();
   }
 
   #atWatermark(): boolean {
@@ -222,7 +260,7 @@ export class HttpSession implements Protocol, RequestSink, BodyReader {
       this.#current = undefined;
     }
     this.#parser?.stop();
-    this.#closing = true;
+    this.#flags |= CLOSING;
     this.#forget();
     if (this.#exchanges.length === 0 && this.#waiting.length === 0) this.#end();
   }
@@ -230,7 +268,7 @@ export class HttpSession implements Protocol, RequestSink, BodyReader {
   close(connection: Connection, reason: CloseReason, error?: Parameters<NonNullable<Protocol['close']>>[2]): void {
     this.#parser?.stop();
     this.#forget();
-    this.#ended = true;
+    this.#flags |= ENDED;
     const exchanges = this.#exchanges.splice(0);
     for (const exchange of exchanges) {
       abort(exchange.req);
@@ -300,10 +338,10 @@ export class HttpSession implements Protocol, RequestSink, BodyReader {
     if (current !== undefined) {
       abort(current.req);
       if (!current.res.headersSent) this.#replace(current, reply);
-      this.#closing = true;
+      this.#flags |= CLOSING;
       return;
     }
-    this.#closing = true;
+    this.#flags |= CLOSING;
     if (this.#exchanges.length === 0) this.#writeAndEnd(reply);
     else this.#pendingRefusal = reply;
   }
@@ -319,8 +357,8 @@ export class HttpSession implements Protocol, RequestSink, BodyReader {
 
   bodyConsumed(_req: HttpRequest, bytes: number): void {
     this.#bodyHeld -= bytes;
-    if (this.#readHeld && !this.#mustHold()) {
-      this.#readHeld = false;
+    if ((this.#flags & READ_HELD) !== 0 && !this.#mustHold()) {
+      this.#flags &= ~READ_HELD;
       this.#connection.resumeReading();
     }
   }
@@ -329,7 +367,7 @@ export class HttpSession implements Protocol, RequestSink, BodyReader {
 
   /** An exchange's bytes, in request order. */
   send(exchange: Exchange, bytes: Uint8Array): boolean {
-    if (this.#ended || exchange.replacement !== undefined) return false;
+    if ((this.#flags & ENDED) !== 0 || exchange.replacement !== undefined) return false;
     if (this.#exchanges[0] !== exchange) {
       (exchange.held ??= []).push(Uint8Array.prototype.slice.call(bytes));
       exchange.heldBytes += bytes.length;
@@ -341,7 +379,7 @@ export class HttpSession implements Protocol, RequestSink, BodyReader {
   /** A response's head and body in one piece: straight into the read's batch when it is on the wire, else one buffer. */
   sendWhole(exchange: Exchange, head: string | Uint8Array, body: Uint8Array): boolean {
     const out = this.#shared.out;
-    if (this.#batching && this.#exchanges[0] === exchange && exchange.replacement === undefined && !this.#ended && head.length + body.length <= BATCH_AT_MOST) {
+    if ((this.#flags & BATCHING) !== 0 && this.#exchanges[0] === exchange && exchange.replacement === undefined && (this.#flags & ENDED) === 0 && head.length + body.length <= BATCH_AT_MOST) {
       if (typeof head === 'string') out.latin1(head);
       else out.append(head);
       out.append(body);
@@ -395,10 +433,10 @@ export class HttpSession implements Protocol, RequestSink, BodyReader {
     }
     if (exchanges.length === 0) {
       if (this.#pendingRefusal !== undefined) this.#writeAndEnd(this.#pendingRefusal);
-      else if (this.#closing) this.#end();
+      else if ((this.#flags & CLOSING) !== 0) this.#end();
     }
-    if (this.#readHeld && !this.#mustHold()) {
-      this.#readHeld = false;
+    if ((this.#flags & READ_HELD) !== 0 && !this.#mustHold()) {
+      this.#flags &= ~READ_HELD;
       this.#connection.resumeReading();
     }
   }
@@ -410,7 +448,7 @@ export class HttpSession implements Protocol, RequestSink, BodyReader {
 
   #write(bytes: Uint8Array): boolean {
     const connection = this.#connection;
-    if (!this.#batching) return connection.write(bytes);
+    if ((this.#flags & BATCHING) === 0) return connection.write(bytes);
     const out = this.#shared.out;
     if (bytes.length > BATCH_AT_MOST) {
       out.flushTo(connection);
@@ -436,14 +474,14 @@ export class HttpSession implements Protocol, RequestSink, BodyReader {
 
   /** No more requests are read. */
   #stop(): void {
-    this.#closing = true;
+    this.#flags |= CLOSING;
     this.#parser?.stop();
   }
 
   #end(): void {
-    if (this.#ended) return;
-    this.#ended = true;
-    if (this.#batching) this.#shared.out.flushTo(this.#connection);
+    if ((this.#flags & ENDED) !== 0) return;
+    this.#flags |= ENDED;
+    if ((this.#flags & BATCHING) !== 0) this.#shared.out.flushTo(this.#connection);
     this.#connection.end();
   }
 
@@ -458,7 +496,7 @@ export class HttpSession implements Protocol, RequestSink, BodyReader {
     const handler = this.#shared.handler!;
     try {
       for (const exchange of due) {
-        if (this.#ended) break;
+        if ((this.#flags & ENDED) !== 0) break;
         try {
           const result = handler(exchange.req, exchange.res);
           if (result !== undefined && typeof (result as PromiseLike<unknown>)?.then === 'function') {
@@ -477,7 +515,7 @@ export class HttpSession implements Protocol, RequestSink, BodyReader {
   #handlerFailed(exchange: Exchange, error: unknown): void {
     const connection = this.#connection;
     if (!connection.loop?.isClosed) connection.loop?.[reportErrorUnchecked](error, 'read', connection.fd);
-    if (this.#ended) return;
+    if ((this.#flags & ENDED) !== 0) return;
     this.#stop();
     if (exchange.res.headersSent) {
       connection.close('close');
@@ -514,11 +552,11 @@ export class HttpSession implements Protocol, RequestSink, BodyReader {
 
   /** After a read: hold reading off if a bound says so; the deadlines of a request that spans reads. */
   #afterRead(): void {
-    if (!this.#readHeld && !this.#ended && this.#mustHold()) {
-      this.#readHeld = true;
+    if ((this.#flags & (READ_HELD | ENDED)) === 0 && this.#mustHold()) {
+      this.#flags |= READ_HELD;
       this.#connection.pauseReading();
     }
-    if (this.#parser?.inRequest === true && !this.#closing) {
+    if (this.#parser?.inRequest === true && (this.#flags & CLOSING) === 0) {
       if (this.#startedAt < 0) this.#started();
     } else if (this.#startedAt >= 0) this.#forget();
   }
@@ -529,7 +567,7 @@ export class HttpSession implements Protocol, RequestSink, BodyReader {
    * gentle close).
    */
   expire(now: number): boolean {
-    if (this.#startedAt < 0 || this.#closing || this.#ended || this.#connection.isClosed) {
+    if (this.#startedAt < 0 || (this.#flags & (CLOSING | ENDED)) !== 0 || this.#connection.isClosed) {
       this.#deadlines = undefined;
       return true;
     }
