@@ -1,6 +1,7 @@
 // run(): the loop blocks in its own wait, and Node keeps working beside it:
 // node:http, timers, signals, worker messages; ticks and microtasks after
 // each callback; an AbortSignal stops it; loop.closed settles on close.
+import { spawnSync } from 'node:child_process';
 import { Worker } from 'node:worker_threads';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -82,6 +83,17 @@ test("a nextTick a read handler queued throws: the error is that read's, and the
     sockets.close(first.peer);
     sockets.close(second.peer);
   }
+});
+
+test('with --pending-deprecation (process._tickCallback wrapped to warn): handlers take native callback scopes, same order, no warning', () => {
+  const fixture = new URL('./fixtures/tick-order.js', import.meta.url).pathname;
+  const child = spawnSync(process.execPath, ['--pending-deprecation', fixture], { encoding: 'utf8', timeout: 30_000 });
+  assert.is(child.status, 0, child.stderr);
+  const { order, throughInvoke, reads } = JSON.parse(child.stdout.trim()) as { order: string[]; throughInvoke: number; reads: number };
+  assert.equal(order, ['first', 'first:tick', 'first:microtask', 'second', 'second:tick', 'second:microtask']);
+  assert.is(reads, 2);
+  assert.is(throughInvoke, 2);
+  assert.not.match(child.stderr, /DEP0134|_tickCallback/);
 });
 
 test('read handlers run as plain calls, then Node\'s tick step: no native callback scope per event', async () => {

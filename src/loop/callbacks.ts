@@ -38,15 +38,16 @@ export const CB = { accept: 0, read: 1, write: 2, hangup: 3, error: 4, watch: 5,
  * is runNextTicks (lib/internal/bootstrap/node.js), the same steps as
  * closing an outermost callback scope (InternalCallbackScope::Close): the
  * microtask checkpoint when no tick is queued, else every tick and the
- * microtasks between them, and the unhandled rejections. Called after each
- * read and write callback of a turn that Node called outside any scope
- * (run(), start()), it keeps the guarantee that what a handler queued runs
- * before the next handler without a native crossing and a callback scope per
+ * microtasks between them, and the unhandled rejections (Node's timers call
+ * it between timers). Called after each callback that call() runs (reads,
+ * writes, Timer and deferred callbacks) in a turn that Node called outside any
+ * scope (run(), start()), it keeps the guarantee that what a callback queued
+ * runs before the next one without a native crossing and a callback scope per
  * event (napi_make_callback: about 0.3 µs an HTTP request, docs/performance.md).
  * It is documentation-deprecated (DEP0134), not gone; the check on its name
  * takes Node's own function only, not --pending-deprecation's wrapper (which
- * would print a warning) nor a replacement. Without it, every callback goes
- * through native.invoke, as before.
+ * would print a warning) nor a replacement. Without it, those callbacks go
+ * through native.invoke too.
  */
 const nodeTickCallback = (process as unknown as { _tickCallback?: () => void })._tickCallback;
 const drainTicks = typeof nodeTickCallback === 'function' && nodeTickCallback.name === 'runNextTicks' ? nodeTickCallback : undefined;
