@@ -12,12 +12,12 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
 import { lineChart } from '../bench/lab/svg.js';
-import { estimateSeconds, parseOnly, plan, report, type ConfigResult } from '../bench/lab/sweep.js';
+import { AXES, estimateSeconds, parseOnly, plan, report, type ConfigResult } from '../bench/lab/sweep.js';
 
 const ALL_PEERS = new Set(['node:net', 'node:http', 'redis-server', 'nginx', 'c-epoll']);
 
 test('the full sweep is the product of the axes, without select above 100 connections, plus the peers per slice', () => {
-  const p = plan(false, parseOnly(undefined), 3, 3, ALL_PEERS);
+  const p = plan('full', parseOnly(undefined), 3, 3, ALL_PEERS);
   const wasmloop = p.configs.filter((c) => c.server === 'wasmloop');
   // 6 sizes × (3 modes × 4 connection counts + select at 10 and 100) × 4 workloads × 2 depths.
   assert.is(wasmloop.length, 6 * (3 * 4 + 2) * 4 * 2);
@@ -28,7 +28,7 @@ test('the full sweep is the product of the axes, without select above 100 connec
 });
 
 test('--only keeps the matching configurations, alternatives within a key', () => {
-  const p = plan(false, parseOnly('workload=http,connections=10,connections=100,mode=epoll-edge,maxEvents=64,server=wasmloop'), 1, 1, ALL_PEERS);
+  const p = plan('full', parseOnly('workload=http,connections=10,connections=100,mode=epoll-edge,maxEvents=64,server=wasmloop'), 1, 1, ALL_PEERS);
   assert.equal(
     p.configs.map((c) => `${c.workload} ${c.connections} ${c.depth} ${c.mode} ${c.maxEvents}`),
     ['http 10 1 epoll-edge 64', 'http 10 16 epoll-edge 64', 'http 100 1 epoll-edge 64', 'http 100 16 epoll-edge 64'],
@@ -40,14 +40,33 @@ test('--only refuses an unknown key', () => {
 });
 
 test('peers that are not installed are left out of the plan', () => {
-  const p = plan(true, parseOnly('server=redis-server,server=node:net'), 1, 1, new Set(['node:net']));
+  const p = plan('quick', parseOnly('server=redis-server,server=node:net'), 1, 1, new Set(['node:net']));
   assert.ok(p.configs.length > 0);
   assert.ok(p.configs.every((c) => c.server === 'node:net'));
 });
 
 test('the quick sweep fits in ten minutes by its own estimate', () => {
-  const p = plan(true, parseOnly(undefined), 2, 2, ALL_PEERS);
+  const p = plan('quick', parseOnly(undefined), 2, 2, ALL_PEERS);
   assert.ok(estimateSeconds(p) <= 600, `estimate ${estimateSeconds(p)} s`);
+});
+
+test('the standard sweep fits in an hour by its own estimate and takes every value of every axis', () => {
+  const p = plan('standard', parseOnly(undefined), 3, 2, ALL_PEERS);
+  assert.ok(estimateSeconds(p) <= 3600, `estimate ${estimateSeconds(p)} s`);
+  const wasmloop = p.configs.filter((c) => c.server === 'wasmloop');
+  for (const mode of AXES.mode) assert.ok(wasmloop.some((c) => c.mode === mode), mode);
+  for (const workload of AXES.workload) assert.ok(wasmloop.some((c) => c.workload === workload), workload);
+  for (const depth of AXES.depth) assert.ok(wasmloop.some((c) => c.depth === depth), `depth ${depth}`);
+  assert.ok(new Set(wasmloop.map((c) => c.connections)).size >= 3, 'three connection counts');
+  assert.ok(new Set(wasmloop.map((c) => c.maxEvents)).size >= 3, 'three batch sizes');
+  // Where batching can show (100 active), each batch size meets both triggers with all else equal.
+  const at = (mode: string, maxEvents: number) => wasmloop.some((c) => c.connections === 10000 && c.workload === 'resp' && c.mode === mode && c.maxEvents === maxEvents);
+  for (const maxEvents of [1, 16, 1024]) assert.ok(at('epoll-level', maxEvents) && at('epoll-edge', maxEvents), `maxEvents ${maxEvents}`);
+  assert.not.ok(wasmloop.some((c) => c.mode === 'select-level' && c.connections > 100));
+  // Peers once per (workload, connections, depth), however many blocks name it.
+  const peers = p.configs.filter((c) => c.server !== 'wasmloop').map((c) => `${c.server} ${c.workload} ${c.connections} ${c.depth}`);
+  assert.is(new Set(peers).size, peers.length);
+  assert.ok(peers.includes('nginx http 10000 1') && peers.includes('redis-server resp 1000 16'));
 });
 
 test('a chart has one polyline per series, dashed references, and the largest figure at the top of the axis', () => {
@@ -98,7 +117,10 @@ const wasmloop = (...args: string[]) => spawnSync(process.execPath, [CLI, ...arg
 test('wasmloop bench loads the laboratory: --help prints its usage, no mode is a usage error', () => {
   const help = wasmloop('bench', '--help');
   assert.is(help.status, 0, help.stderr);
-  assert.match(help.stdout, /wasmloop bench --sweep \[--quick\]/);
+  assert.match(help.stdout, /wasmloop bench --sweep \[--quick \| --standard\]/);
+  const both = wasmloop('bench', '--sweep', '--quick', '--standard');
+  assert.is(both.status, 1);
+  assert.match(both.stderr, /--quick and --standard are two different sweeps/);
   const bare = wasmloop('bench');
   assert.is(bare.status, 2);
   assert.match(bare.stdout, /--guards/);

@@ -3,7 +3,7 @@
 // ARGS) from a checkout, or `wasmloop bench ARGS`, which runs this file when
 // it is there. The library never imports it.
 //
-//   wasmloop bench --sweep [--quick] [--trials N] [--seconds S] [--out DIR] [--only key=v,...]
+//   wasmloop bench --sweep [--quick | --standard] [--trials N] [--seconds S] [--out DIR] [--only key=v,...]
 //   wasmloop bench --guards [--trials N] [--seconds S] [--out DIR] [--only guard,...]
 //   wasmloop bench --core [--trials N] [--out DIR]
 //
@@ -19,10 +19,10 @@ import { parseArgs } from 'node:util';
 import { coreOverheadMarkdown, measureCoreOverhead } from './core-overhead.js';
 import { guardConfigs, guardsMarkdown, GUARDS } from './guards.js';
 import { PINNED, toolVersion } from './processes.js';
-import { estimateSeconds, overheadSeconds, parseOnly, plan, report, runAll, writeRun, AXES } from './sweep.js';
+import { estimateSeconds, overheadSeconds, parseOnly, plan, report, runAll, writeRun, AXES, type SweepKind } from './sweep.js';
 import { peerAvailable } from './trial.js';
 
-const USAGE = `Usage: wasmloop bench --sweep [--quick] [--trials N] [--seconds S] [--out DIR] [--only key=v,...]
+const USAGE = `Usage: wasmloop bench --sweep [--quick | --standard] [--trials N] [--seconds S] [--out DIR] [--only key=v,...]
        wasmloop bench --guards [--trials N] [--seconds S] [--out DIR] [--only guard,...]
        wasmloop bench --core [--trials N] [--out DIR]
 
@@ -30,6 +30,7 @@ const USAGE = `Usage: wasmloop bench --sweep [--quick] [--trials N] [--seconds S
           each trial a fresh server on CPU 1 and the client on CPU 0, beside the peers
           (node:net, node:http, redis-server, nginx, the C epoll server).
           Full: ~4.5 h at 3 trials of 3 s. --quick: a slice of ~10 min (2 trials of 2 s).
+          --standard: every value of every axis in three blocks, under an hour (3 trials of 2 s).
           --only keys: ${Object.keys(AXES).join(', ')}, server; e.g. --only workload=http,connections=1000
 --guards  the starvation guards (${Object.keys(GUARDS).join(', ')}), one at a time, echo at 100 and 1,000
           active connections with a 10 ms timer probe. ~9 min at 2 trials of 2 s.
@@ -84,6 +85,7 @@ async function main(argv: string[]): Promise<number> {
       guards: { type: 'boolean', default: false },
       core: { type: 'boolean', default: false },
       quick: { type: 'boolean', default: false },
+      standard: { type: 'boolean', default: false },
       trials: { type: 'string' },
       seconds: { type: 'string' },
       out: { type: 'string' },
@@ -103,8 +105,10 @@ async function main(argv: string[]): Promise<number> {
     return n;
   };
   const quick = values.quick;
+  if (quick && values.standard) throw new Error('--quick and --standard are two different sweeps: give one');
+  const sweepKind: SweepKind = quick ? 'quick' : values.standard ? 'standard' : 'full';
   const trials = whole('trials', values.trials, quick || values.guards ? 2 : 3);
-  const seconds = whole('seconds', values.seconds, quick || values.guards ? 2 : 3);
+  const seconds = whole('seconds', values.seconds, quick || values.standard || values.guards ? 2 : 3);
 
   if (values.core) {
     const dir = outDir(values.out, 'core');
@@ -122,10 +126,10 @@ async function main(argv: string[]): Promise<number> {
   const available = new Set(['node:net', 'node:http', 'redis-server', 'nginx', 'c-epoll'].filter((p) => peerAvailable(p, tools)));
   const configs = values.guards
     ? guardConfigs(values.only === undefined ? undefined : new Set(values.only.split(',')))
-    : plan(quick, parseOnly(values.only), trials, seconds, available).configs;
+    : plan(sweepKind, parseOnly(values.only), trials, seconds, available).configs;
   if (configs.length === 0) throw new Error('nothing to run: --only matched no configuration');
   const estimate = estimateSeconds({ configs, trials, seconds }) + (values.guards ? configs.filter((c) => c.storm).length * trials : 0);
-  const kind = values.guards ? 'guards' : quick ? 'quick' : 'sweep';
+  const kind = values.guards ? 'guards' : quick ? 'quick' : values.standard ? 'standard' : 'sweep';
   const dir = outDir(values.out, kind);
   console.error(`wasmloop bench: ${configs.length} configurations × ${trials} trials of ${seconds} s, about ${minutes(estimate)}; peers: ${[...available].join(', ')}`);
   if (!PINNED) console.error('wasmloop bench: taskset is missing; processes are not pinned');

@@ -6,7 +6,9 @@
 // at 3 trials of 3 s that is about 4.5 hours on this machine. `--quick` is a
 // slice chosen to show the batch-size effect where it can exist (10,000
 // connections, so 100 are active and a wait can return up to 100 events):
-// about 10 minutes on a quiet machine. `--only key=v,...` keeps the configurations that match
+// about 10 minutes on a quiet machine. `--standard` covers every value of every
+// axis in under an hour (3 trials of 2 s), in three blocks rather than the whole
+// product: see STANDARD. `--only key=v,...` keeps the configurations that match
 // (values of one key are alternatives; keys must all match).
 //
 // Trials are interleaved (trial 1 of every configuration, then trial 2...)
@@ -37,6 +39,37 @@ const QUICK = {
   depth: [1],
 };
 
+/**
+ * The standard sweep: every value of every axis, each where it can show,
+ * under an hour at 3 trials of 2 s (by estimateSeconds; tests/lab-sweep.test.ts
+ * holds it to that):
+ *   - batching: 10,000 connections (100 active, so a wait can return up to
+ *     100 events), one batch size per decade of the full sweep's, the three
+ *     backend/trigger modes that reach that many fds, every workload;
+ *   - backends and depth: 100 connections (1 active: batch size cannot matter,
+ *     so only libuv's 1024), every mode, select included, depth 1 and 16;
+ *   - pipelining under load: 1,000 connections (10 active) at depth 16,
+ *     both epoll triggers, a small batch and a large one, RESP and HTTP.
+ * Peers run once per workload, connection count and depth.
+ */
+const STANDARD: readonly SweepAxes[] = [
+  { maxEvents: [1, 16, 1024], mode: ['epoll-level', 'epoll-edge', 'poll-level'], connections: [10000], workload: AXES.workload, depth: [1] },
+  { maxEvents: [1024], mode: AXES.mode, connections: [100], workload: AXES.workload, depth: [1, 16] },
+  { maxEvents: [16, 1024], mode: ['epoll-level', 'epoll-edge'], connections: [1000], workload: ['resp', 'http'], depth: [16] },
+];
+
+/** What a sweep varies: the values of each axis. */
+export interface SweepAxes {
+  maxEvents: readonly number[];
+  mode: readonly Mode[];
+  connections: readonly number[];
+  workload: readonly Workload[];
+  depth: readonly number[];
+}
+
+/** full: every combination of AXES; quick: QUICK's slice; standard: STANDARD's blocks. */
+export type SweepKind = 'full' | 'quick' | 'standard';
+
 /** select takes fds below 1024 only: with Node's own fds, 100 connections is its largest size here. */
 const SELECT_MAX_CONNECTIONS = 100;
 
@@ -66,9 +99,21 @@ export interface Plan {
   seconds: number;
 }
 
-export function plan(quick: boolean, only: Only, trials: number, seconds: number, availablePeers: ReadonlySet<string>): Plan {
-  const axes = quick ? QUICK : AXES;
+export function plan(kind: SweepKind, only: Only, trials: number, seconds: number, availablePeers: ReadonlySet<string>): Plan {
+  const blocks = kind === 'quick' ? [QUICK] : kind === 'standard' ? STANDARD : [AXES];
   const configs: TrialConfig[] = [];
+  const planned = new Set<string>();
+  const add = (config: TrialConfig): void => {
+    const key = keyOf(config);
+    if (planned.has(key)) return;
+    planned.add(key);
+    configs.push(config);
+  };
+  for (const axes of blocks) addBlock(axes, only, availablePeers, add);
+  return { configs, trials, seconds };
+}
+
+function addBlock(axes: SweepAxes, only: Only, availablePeers: ReadonlySet<string>, add: (config: TrialConfig) => void): void {
   for (const workload of axes.workload.filter((w) => matches(only, 'workload', w))) {
     for (const connections of axes.connections.filter((c) => matches(only, 'connections', c))) {
       for (const depth of axes.depth.filter((d) => matches(only, 'depth', d))) {
@@ -76,17 +121,16 @@ export function plan(quick: boolean, only: Only, trials: number, seconds: number
           for (const mode of axes.mode.filter((m) => matches(only, 'mode', m))) {
             if (mode === 'select-level' && connections > SELECT_MAX_CONNECTIONS) continue;
             for (const maxEvents of axes.maxEvents.filter((n) => matches(only, 'maxEvents', n))) {
-              configs.push({ server: 'wasmloop', workload, connections, depth, mode, maxEvents });
+              add({ server: 'wasmloop', workload, connections, depth, mode, maxEvents });
             }
           }
         }
         for (const server of peersFor(workload, availablePeers).filter((p) => matches(only, 'server', p))) {
-          configs.push({ server, workload, connections, depth });
+          add({ server, workload, connections, depth });
         }
       }
     }
   }
-  return { configs, trials, seconds };
 }
 
 /**
