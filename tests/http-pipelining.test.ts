@@ -74,4 +74,30 @@ test('a pipelined response written in pieces while an earlier one is pending arr
   );
 });
 
+test('large responses between small ones of one read: each small one arrives as it was written', async () => {
+  // A large one is written past the read's gathered replies (over 16 KiB),
+  // which flushes them in the middle of the read; the next is gathered after,
+  // twice in the read: the gathering buffer is lent twice before it is sent.
+  const big = 'B'.repeat(20_000);
+  await withHttp(
+    {
+      handler: (req, res) => {
+        res.sendDate = false;
+        res.end(req.url === '/big' ? big : `body of ${req.url}`);
+      },
+    },
+    'small, large, small, large, small',
+    async (port) => {
+      const client = await rawSession(port);
+      client.socket.write(get('/first') + get('/big') + get('/third') + get('/big') + get('/fifth'));
+      const small = (path: string): string => `HTTP/1.1 200 OK\r\nContent-Length: ${8 + path.length}\r\n\r\nbody of ${path}`;
+      const large = `HTTP/1.1 200 OK\r\nContent-Length: 20000\r\n\r\n${big}`;
+      const expected = small('/first') + large + small('/third') + large + small('/fifth');
+      await client.until((text) => text.length >= expected.length, 'five responses');
+      assert.is(client.text(), expected);
+      client.close();
+    },
+  );
+});
+
 test.run();

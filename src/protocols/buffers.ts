@@ -150,11 +150,31 @@ const REPLY_INITIAL_SIZE = 16 * 1024;
 /**
  * Replies produced by one data() call, gathered so that they reach the
  * socket in one write. One per protocol instance, shared by its connections:
- * data() calls never nest, and Connection.write copies what it must queue.
+ * data() calls never nest.
+ *
+ * A flush lends its bytes: a corked connection (one whose read is being
+ * handled) queues the view as it is and copies it only when it uncorks or
+ * reads again (Connection.keepBorrowed). So the bytes after a flush go to the
+ * other of two buffers, and to a fresh one at a second flush in the same
+ * batch (a large response between small ones): a lent buffer is written
+ * again only after begin() says the batch that lent it is over.
  */
 export class ReplyBuffer {
   bytes: Buffer = Buffer.allocUnsafe(REPLY_INITIAL_SIZE);
   length = 0;
+  /** The buffer the next flush's bytes go to after this one's. */
+  #spare: Buffer = Buffer.allocUnsafe(REPLY_INITIAL_SIZE);
+  /** A flush of this batch lent the spare: it may still be queued on a corked connection. */
+  #spareLent = false;
+
+  /**
+   * A batch begins (a protocol's data(), or its replies outside one): what
+   * earlier batches lent has been written or copied by now, as every
+   * connection uncorks, or copies what it still holds, before the next read.
+   */
+  begin(): void {
+    this.#spareLent = false;
+  }
 
   /** Makes room for `more` bytes past the current length. */
   reserve(more: number): void {
@@ -179,12 +199,15 @@ export class ReplyBuffer {
     this.length += this.bytes.write(text, this.length, 'latin1');
   }
 
-  /** Hands everything gathered to the connection in one write and starts over. */
+  /** Hands everything gathered to the connection in one write and starts over, in a buffer the write does not hold. */
   flushTo(connection: Pick<Connection, 'write'>): void {
     if (this.length === 0) return;
     const length = this.length;
+    const lent = this.bytes;
     this.length = 0;
-    connection.write(this.bytes.subarray(0, length));
-    if (this.bytes.length > REPLY_KEEP_AT_MOST) this.bytes = Buffer.allocUnsafe(REPLY_INITIAL_SIZE);
+    this.bytes = this.#spareLent ? Buffer.allocUnsafe(REPLY_INITIAL_SIZE) : this.#spare;
+    this.#spare = lent.length > REPLY_KEEP_AT_MOST ? Buffer.allocUnsafe(REPLY_INITIAL_SIZE) : lent;
+    this.#spareLent = true;
+    connection.write(lent.subarray(0, length));
   }
 }

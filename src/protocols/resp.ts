@@ -166,6 +166,7 @@ export class RespSession implements Protocol {
   data(connection: Connection, bytes: Uint8Array): void {
     if (this.#rejected) return;
     const out = this.shared.out;
+    out.begin();
     const tail = this.#tail;
     const input = tail === undefined ? asBuffer(bytes) : tail.combine(asBuffer(bytes));
     const highWaterMark = connection.highWaterMark;

@@ -194,6 +194,7 @@ export class HttpSession implements Protocol, RequestSink, BodyReader {
     if ((this.#flags & (CLOSING | ENDED)) !== 0 || this.#parser?.stopped === true) return;
     const shared = this.#shared;
     const out = shared.out;
+    out.begin();
     const parser = (this.#parser ??= shared.parsers.pop()?.attach(this) ?? new RequestParser(this, shared.maxHeaderBytes, shared.maxBodyBytes));
     this.#flags |= BATCHING;
     try {
@@ -226,6 +227,7 @@ export class HttpSession implements Protocol, RequestSink, BodyReader {
     const shared = this.#shared;
     const waiting = this.#waiting;
     let answered = 0;
+    shared.out.begin();
     this.#flags |= BATCHING;
     try {
       while (answered < waiting.length && !this.#atWatermark()) {
