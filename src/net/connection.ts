@@ -426,10 +426,12 @@ export class Connection extends Emitter<ConnectionEventMap> {
   /** The loop says the socket is writable: drain the queue. */
   flush(): void {
     while (this.#queued > 0) {
-      const batch = this.#queue.length <= WRITEV_MAX ? this.#queue : this.#queue.slice(0, WRITEV_MAX);
+      const queue = this.#queue;
       let written: number | null;
       try {
-        written = writevUnchecked(this.#fd, batch);
+        // One buffer (a read's replies, gathered): write() marshals one view, writev() an array of them.
+        if (queue.length === 1) written = writeUnchecked(this.#fd, queue[0]!, 0, queue[0]!.length);
+        else written = writevUnchecked(this.#fd, queue.length <= WRITEV_MAX ? queue : queue.slice(0, WRITEV_MAX));
       } catch (error) {
         this.#writeFailed(error);
         return;
@@ -468,7 +470,8 @@ export class Connection extends Emitter<ConnectionEventMap> {
       }
     }
     if (dropped > 0) {
-      this.#queue.splice(0, dropped);
+      if (dropped === this.#queue.length) this.#queue.length = 0;
+      else this.#queue.splice(0, dropped);
       if (this.#borrowedFrom >= 0) this.#borrowedFrom = Math.max(0, this.#borrowedFrom - dropped);
     }
   }
