@@ -65,6 +65,13 @@ export class ConnectionDriver {
   readonly #owner: DriverOwner;
   readonly #protocols: (Protocol | undefined)[] = [];
   readonly #readBuffer: Buffer;
+  /**
+   * The last view of the read buffer handed to a protocol, kept for the next
+   * read of the same length (a keep-alive client's requests often are): a
+   * view is valid only during its data() call (see Protocol.data), so one
+   * object serves every read of its length, and a read makes no view.
+   */
+  #readView: Buffer;
   readonly #level: boolean;
   readonly #epochMs: number;
   /** Whether each fd's connection drained and its protocol's resume() is due. */
@@ -82,6 +89,7 @@ export class ConnectionDriver {
     this.loop = loop;
     this.#owner = owner;
     this.#readBuffer = Buffer.allocUnsafe(options.readBufferSize);
+    this.#readView = this.#readBuffer;
     this.#level = options.level;
     this.#epochMs = options.epochMs;
     this.handlers = { read: this.#read, write: this.#write, hangup: this.#hangup, error: this.#error };
@@ -179,7 +187,9 @@ export class ConnectionDriver {
           this.#peerEnded(connection, protocol);
           return;
         }
-        this.#data(connection, protocol, count === buffer.length ? buffer : buffer.subarray(0, count));
+        let view = this.#readView;
+        if (view.length !== count) this.#readView = view = buffer.subarray(0, count);
+        this.#data(connection, protocol, view);
         // A short read drained the socket: another read would only say EAGAIN.
         if ((count < buffer.length && !untilEof) || connection.isClosed || !connection.isReading) return;
       }
