@@ -2,7 +2,7 @@
 // which configurations a sweep makes, how --only narrows them, and that the
 // SVG charts are well-formed and place points where the figures say.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -111,6 +111,23 @@ test('the report divides each row by every peer of its slice, requests/s and ser
   assert.equal(cells.slice(7, 11), ['2.00× · 0.50×', '4.00× · 0.25×', '0.50× · 2.00×', '0.25× · 4.00×']);
 });
 
+test('the report sets edge- against level-triggered epoll where both ran with all else equal', () => {
+  const trial = (perSecond: number, cpuUsPerRequest: number) => ({ perSecond, cpuUsPerRequest, p50us: 1, p99us: 2, requests: 1 });
+  const slice = { workload: 'resp' as const, connections: 10000, depth: 1, server: 'wasmloop' };
+  const results: ConfigResult[] = [
+    { config: { ...slice, mode: 'epoll-level', maxEvents: 16 }, trials: [trial(400, 4)], errors: [] },
+    { config: { ...slice, mode: 'epoll-edge', maxEvents: 16 }, trials: [trial(300, 5)], errors: [] },
+    // No edge partner at 1024: no row.
+    { config: { ...slice, mode: 'epoll-level', maxEvents: 1024 }, trials: [trial(500, 3)], errors: [] },
+  ];
+  const lines = report(results, '# header').markdown.split('\n');
+  const at = lines.indexOf('## Edge- against level-triggered epoll');
+  assert.ok(at > 0, 'the section is there');
+  const section = lines.slice(at + 1);
+  const rows = section.slice(0, section.findIndex((line) => line.startsWith('## '))).filter((line) => line.startsWith('| resp'));
+  assert.equal(rows, ['| resp, 10000 connections (100 active), depth 1 | 16 | 400 | 300 | 0.75× | 4.00 | 5.00 | 1.25× |']);
+});
+
 const CLI = fileURLToPath(new URL('../src/serve/cli.js', import.meta.url));
 const wasmloop = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 20_000 });
 
@@ -124,6 +141,37 @@ test('wasmloop bench loads the laboratory: --help prints its usage, no mode is a
   const bare = wasmloop('bench');
   assert.is(bare.status, 2);
   assert.match(bare.stdout, /--guards/);
+});
+
+test('wasmloop bench --report DIR writes a run\'s report and charts again from its run.json', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'wasmloop-lab-report-'));
+  try {
+    const trial = { perSecond: 100, cpuUsPerRequest: 2, p50us: 1, p99us: 2, requests: 1 };
+    const config = { server: 'wasmloop', workload: 'echo64', connections: 100, depth: 1, maxEvents: 16 };
+    const run = {
+      machine: { cpu: 'test', pinned: true },
+      kind: 'standard',
+      startedAt: '2026-12-02T00:00:00.000Z',
+      elapsedSeconds: 61,
+      parameters: { trials: 1, seconds: 2 },
+      results: [
+        { config: { ...config, mode: 'epoll-level' }, trials: [trial], errors: [] },
+        { config: { ...config, mode: 'epoll-edge' }, trials: [{ ...trial, perSecond: 50 }], errors: [] },
+      ],
+    };
+    writeFileSync(join(dir, 'run.json'), JSON.stringify(run));
+    const done = wasmloop('bench', '--report', dir);
+    assert.is(done.status, 0, done.stderr);
+    const markdown = readFileSync(join(dir, 'report.md'), 'utf8');
+    assert.match(markdown, /^# wasmloop lab: standard\n\n2026-12-02T00:00:00.000Z, 1 min 1 s; 1 trials of 2 s/);
+    assert.match(markdown, /\| echo64, 100 connections \(1 active\), depth 1 \| 16 \| 100 \| 50.0 \| 0.50× \|/);
+    assert.ok(existsSync(join(dir, 'charts', 'throughput-echo64-100-1.svg')));
+    const missing = wasmloop('bench', '--report', join(dir, 'nothing'));
+    assert.is(missing.status, 1);
+    assert.match(missing.stderr, /--report needs a lab run's folder/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('wasmloop bench --sweep refuses an --only it cannot match before running anything', () => {

@@ -6,6 +6,7 @@
 //   wasmloop bench --sweep [--quick | --standard] [--trials N] [--seconds S] [--out DIR] [--only key=v,...]
 //   wasmloop bench --guards [--trials N] [--seconds S] [--out DIR] [--only guard,...]
 //   wasmloop bench --core [--trials N] [--out DIR]
+//   wasmloop bench --report DIR
 //
 // Every run writes DIR/run.json (machine, versions, parameters, figures) and
 // DIR/report.md, and the sweep DIR/charts/*.svg. DIR defaults to
@@ -19,12 +20,13 @@ import { parseArgs } from 'node:util';
 import { coreOverheadMarkdown, measureCoreOverhead } from './core-overhead.js';
 import { guardConfigs, guardsMarkdown, GUARDS } from './guards.js';
 import { PINNED, toolVersion } from './processes.js';
-import { estimateSeconds, overheadSeconds, parseOnly, plan, report, runAll, writeRun, AXES, type SweepKind } from './sweep.js';
+import { estimateSeconds, overheadSeconds, parseOnly, plan, report, runAll, writeRun, AXES, type ConfigResult, type SweepKind } from './sweep.js';
 import { peerAvailable } from './trial.js';
 
 const USAGE = `Usage: wasmloop bench --sweep [--quick | --standard] [--trials N] [--seconds S] [--out DIR] [--only key=v,...]
        wasmloop bench --guards [--trials N] [--seconds S] [--out DIR] [--only guard,...]
        wasmloop bench --core [--trials N] [--out DIR]
+       wasmloop bench --report DIR
 
 --sweep   maxEvents × backend/trigger × connections (1% active) × workload × depth,
           each trial a fresh server on CPU 1 and the client on CPU 0, beside the peers
@@ -34,6 +36,7 @@ const USAGE = `Usage: wasmloop bench --sweep [--quick | --standard] [--trials N]
           --only keys: ${Object.keys(AXES).join(', ')}, server; e.g. --only workload=http,connections=1000
 --guards  the starvation guards (${Object.keys(GUARDS).join(', ')}), one at a time, echo at 100 and 1,000
           active connections with a 10 ms timer probe. ~9 min at 2 trials of 2 s.
+--report  writes a sweep's report.md and charts again from its run.json (after the report gains a section).
 --core    dispatch ns per event (wasm core vs the reference core in TypeScript) and each crossing's cost.
 
 From a checkout, the same without the wasmloop command: npm run lab -- --sweep --quick
@@ -75,6 +78,35 @@ function ensureCPeer(): void {
   if (built.status !== 0) console.error('wasmloop bench: the C epoll peer did not build; it is left out');
 }
 
+/** What a run.json holds that its report is made from. */
+interface RunRecord {
+  machine: Record<string, unknown>;
+  kind: string;
+  startedAt: string;
+  elapsedSeconds: number;
+  parameters: { trials: number; seconds: number };
+  results: ConfigResult[];
+}
+
+function reportHeader(run: RunRecord): string {
+  const pinned = run.machine.pinned !== false;
+  return (
+    `# wasmloop lab: ${run.kind}\n\n${run.startedAt}, ${minutes(run.elapsedSeconds)}; ${run.parameters.trials} trials of ${run.parameters.seconds} s per configuration; ` +
+    `server on CPU 1, load on CPU 0${pinned ? '' : ' (not pinned: no taskset)'}.\n\nMachine: \`${JSON.stringify(run.machine)}\``
+  );
+}
+
+/** --report DIR: the sweep's report and charts, made again from DIR/run.json. */
+function rewriteReport(dir: string): number {
+  const file = join(dir, 'run.json');
+  if (!existsSync(file)) throw new Error(`--report needs a lab run's folder: ${file} does not exist`);
+  const run = JSON.parse(readFileSync(file, 'utf8')) as RunRecord;
+  if (run.kind === 'guards' || run.kind === 'core') throw new Error(`--report remakes sweep reports; ${file} is a ${run.kind} run`);
+  writeRun(dir, run, report(run.results, reportHeader(run)));
+  console.log(`wasmloop bench: report ${join(dir, 'report.md')} written again from ${file}`);
+  return 0;
+}
+
 const minutes = (s: number): string => `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`;
 
 async function main(argv: string[]): Promise<number> {
@@ -90,10 +122,12 @@ async function main(argv: string[]): Promise<number> {
       seconds: { type: 'string' },
       out: { type: 'string' },
       only: { type: 'string' },
+      report: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
   });
+  if (values.report !== undefined) return rewriteReport(values.report);
   if (values.help || (!values.sweep && !values.guards && !values.core)) {
     process.stdout.write(USAGE);
     return values.help ? 0 : 2;
@@ -137,10 +171,8 @@ async function main(argv: string[]): Promise<number> {
   const started = performance.now();
   const results = await runAll(configs, trials, seconds);
   const elapsed = (performance.now() - started) / 1000;
-  const header =
-    `# wasmloop lab: ${kind}\n\n${startedAt}, ${minutes(elapsed)}; ${trials} trials of ${seconds} s per configuration; ` +
-    `server on CPU 1, load on CPU 0${PINNED ? '' : ' (not pinned: no taskset)'}.\n\nMachine: \`${JSON.stringify(machine())}\``;
   const json = { machine: machine(), kind, startedAt, elapsedSeconds: elapsed, parameters: { argv, trials, seconds, quick, overheadSecondsPerTrial: configs.map(overheadSeconds) }, results };
+  const header = reportHeader(json);
   if (values.guards) {
     const markdown = `${header}\n\n${guardsMarkdown(results)}`;
     writeRun(dir, json, { markdown, charts: {} });

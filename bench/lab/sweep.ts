@@ -233,6 +233,8 @@ export function report(results: ConfigResult[], header: string): Report {
     for (const [peer, value] of peers) md.push(`| ${sliceName(slice[0]!.config)} | peer ${peer} | ${sizes.map(() => '').join(' | ')} ${fmt(value)} | | |`);
   }
 
+  md.push(...triggerTable(slices));
+
   md.push('', '## Every configuration', '');
   md.push(
     "Each `vs` column divides the row's medians by that peer's in the same slice: requests/s ratio · server CPU per request ratio (above 1 is faster, below 1 is less CPU).",
@@ -273,6 +275,35 @@ export function report(results: ConfigResult[], header: string): Report {
   }
   md.push('', '## Charts', '', ...Object.keys(charts).map((file) => `- [${file}](charts/${file})`));
   return { markdown: md.join('\n') + '\n', charts };
+}
+
+/**
+ * Edge- against level-triggered epoll, wherever the run has both with all
+ * else equal: requests/s and server CPU per request, edge ÷ level (medians).
+ */
+function triggerTable(slices: Map<string, ConfigResult[]>): string[] {
+  const rows: string[] = [];
+  for (const [, slice] of slices) {
+    for (const level of slice.filter((r) => r.config.mode === 'epoll-level')) {
+      const edge = slice.find((r) => r.config.mode === 'epoll-edge' && r.config.maxEvents === level.config.maxEvents);
+      if (edge === undefined || level.trials.length === 0 || edge.trials.length === 0) continue;
+      rows.push(
+        `| ${sliceName(level.config)} | ${level.config.maxEvents} | ${fmt(rate(level))} | ${fmt(rate(edge))} | ${fmt(rate(edge) / rate(level))}× | ` +
+          `${fmt(cpuPerRequest(level))} | ${fmt(cpuPerRequest(edge))} | ${fmt(cpuPerRequest(edge) / cpuPerRequest(level))}× |`,
+      );
+    }
+  }
+  if (rows.length === 0) return [];
+  return [
+    '',
+    '## Edge- against level-triggered epoll',
+    '',
+    'Medians; the ratios are edge ÷ level (requests/s above 1: edge is faster; CPU per request below 1: edge spends less).',
+    '',
+    '| slice | maxEvents | level req/s | edge req/s | edge ÷ level | level CPU µs/req | edge CPU µs/req | edge ÷ level |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|',
+    ...rows,
+  ];
 }
 
 export function writeRun(dir: string, json: unknown, rep: Report): void {
