@@ -3,12 +3,12 @@
 // write it — wasmloop's httpProtocol({ handler }) (bench/peers/wasmloop-handler.ts),
 // node:http (peers/node-http.ts), Fastify (peers/fastify.ts; Fastify adds its
 // Date and Keep-Alive headers, which it does not let a route turn off) — and
-// nginx's `return 200`. wrk -t1 for 2 s at 50 and 1,000 connections, the
-// server's CPU read around each run, as in http.ts.
+// nginx's `return 200`. wrk -t1 for 2 s at 50 and 1,000 connections after a
+// warm-up of the same load, the server's CPU read around each run, as in http.ts.
 import { spawnSync } from 'node:child_process';
 
 import { fmt, interleave, ratio, spread, table, writeResult, type Context, type Goal, type ScenarioReport, type ServerSpec, type Unavailable } from './harness.js';
-import { figuresOf, trial } from './http.js';
+import { figuresOf, trial, WARMUP_SECONDS } from './http.js';
 import { chart, type Measured } from './report.js';
 import { nginx, nodePeer } from './servers.js';
 
@@ -30,7 +30,7 @@ export async function run({ machine }: Context): Promise<ScenarioReport> {
   const outcomes = await interleave('handlers', configs, ({ connections, spec }) => `${spec.name} c${connections}`, ({ spec, connections }) => trial(spec, connections));
   const figures = figuresOf(outcomes);
 
-  const sections = [`## HTTP handlers: wrk -t1 -d2s, GET / → 200 "hello" from each server's handler API\n\nThe last two columns divide ${OURS}'s median by the row's.`];
+  const sections = [`## HTTP handlers: wrk -t1 -d2s after ${WARMUP_SECONDS} s of the same load, GET / → 200 "hello" from each server's handler API\n\nThe last two columns divide ${OURS}'s median by the row's.`];
   const rates: Measured[] = [];
   const cpus: Measured[] = [];
   for (const connections of CONNECTIONS) {
