@@ -163,6 +163,9 @@ const protocolErrors: [string, string, RespOptions?][] = [
   ['*x\r\n', 'invalid multibulk length'],
   ['*1\r\n$x\r\n', 'invalid bulk length'],
   ['*1\r\n$-1\r\n', 'invalid bulk length'],
+  // Count lines longer than any valid one (past the part scanned before indexOf takes over).
+  [`*1\r\n$${'0'.repeat(30)}1\r\n`, 'invalid bulk length'],
+  [`*${'0'.repeat(30)}1\r\n`, 'invalid multibulk length'],
   ['*1\r\n+PING\r\n', "expected '$', got '+'"],
   ['ECHO "open\r\n', 'unbalanced quotes in request'],
   ['ECHO "a"b\r\n', 'unbalanced quotes in request'],

@@ -97,6 +97,8 @@ export const DEFAULT_MAX_ARGUMENTS = 1024 * 1024;
  * server buffer an endless line.
  */
 export const MAX_INLINE_LENGTH = 64 * 1024;
+/** Bytes of a line scanned in JS for its CR before indexOf takes over: a count line (`*3`, `$5`, up to `$` and 20 digits) fits. */
+const SHORT_LINE = 24;
 
 const DOLLAR = 36;
 const STAR = 42;
@@ -313,9 +315,15 @@ export class RespSession implements Protocol {
    * while the line may still end, REJECTED once it is too long.
    */
   #lineEnd(input: Buffer, from: number): number {
-    const cr = input.indexOf(CR, from);
-    if (cr < 0 || cr + 1 >= input.length) {
-      return input.length - from > MAX_INLINE_LENGTH ? REJECTED : INCOMPLETE;
+    const length = input.length;
+    // A count line (`*3`, `$5`) is a few bytes: a scan here costs less than
+    // indexOf's call into C++ (perf: 3.6% of a pipelined PING's samples).
+    const scanned = from + SHORT_LINE < length ? from + SHORT_LINE : length;
+    let cr = from;
+    while (cr < scanned && input[cr] !== CR) cr++;
+    if (cr === scanned) cr = scanned < length ? input.indexOf(CR, scanned) : -1;
+    if (cr < 0 || cr + 1 >= length) {
+      return length - from > MAX_INLINE_LENGTH ? REJECTED : INCOMPLETE;
     }
     return cr;
   }
