@@ -2,7 +2,8 @@
 // handler shaped like node:http's (req, res); without one, the hello-world
 // responder of `wasmloop serve --protocol http`. Parsed by llhttp (the
 // parser node:http uses) compiled to WebAssembly. The parts, one idea each,
-// are in ./http/: the connection's state machine (session.ts), the parser's
+// are in ./http/: a connection before its first byte (first-byte.ts), its
+// state machine once bytes come (session.ts), the parser's
 // glue (parser.ts), the request and the response, the headers, the
 // deadlines, the default handler, the bounds and replies (constants.ts).
 import type { Connection } from '../net/connection.js';
@@ -16,7 +17,8 @@ import {
   DEFAULT_REQUEST_TIMEOUT_MS,
   SERVICE_UNAVAILABLE,
 } from './http/constants.js';
-import { HttpSession, type HttpHandler, type Shared, type UpgradeHandler } from './http/session.js';
+import { HttpConnection } from './http/first-byte.js';
+import type { HttpHandler, Shared, UpgradeHandler } from './http/session.js';
 
 export {
   DEFAULT_HEADERS_TIMEOUT_MS,
@@ -97,7 +99,7 @@ export function httpProtocol(options: HttpOptions = {}): HttpProtocolFactory {
     parsers: [],
     metrics: options.metrics ?? (() => `# TYPE wasmloop_http_requests_total counter\nwasmloop_http_requests_total ${shared.requests}\n`),
   };
-  const factory = ((connection: Connection) => new HttpSession(shared, connection)) as ProtocolFactory;
+  const factory = ((connection: Connection) => new HttpConnection(shared, connection)) as ProtocolFactory;
   factory.refuse = () => SERVICE_UNAVAILABLE;
   Object.defineProperty(factory, 'requests', { get: () => shared.requests, enumerable: true });
   return factory as HttpProtocolFactory;
