@@ -76,10 +76,15 @@ export function redisServer(): ServerSpec | Unavailable {
     announces: false,
     nofile: MANY_FDS,
     // No persistence: an RDB save or AOF fsync in the middle of a trial would measure the disk.
-    // maxclients above its default 10,000: the idle scenario holds 10,000 clients beside the harness's own probe.
+    // maxclients above its default 10,000 (the idle scenario holds 10,000 clients beside
+    // the harness's own probe) and the listen backlog at the kernel's cap, as every other
+    // server gets in that scenario (its default 511 drops SYNs in a burst of connects).
     command: (port) => ({
       file: 'redis-server',
-      args: ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--logfile', '', '--maxclients', String(MANY_FDS - 64)],
+      args: [
+        ...['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--logfile', ''],
+        ...['--maxclients', String(MANY_FDS - 64), '--tcp-backlog', '4096'],
+      ],
     }),
   };
 }
