@@ -6,7 +6,6 @@
 // state machine once bytes come (session.ts), the parser's
 // glue (parser.ts), the request and the response, the headers, the
 // deadlines, the default handler, the bounds and replies (constants.ts).
-import type { Connection } from '../net/connection.js';
 import { assertFunction, assertInteger, assertObject } from '../errors.js';
 import type { ProtocolFactory } from '../net/protocol.js';
 import { ReplyBuffer } from './buffers.js';
@@ -99,7 +98,7 @@ export function httpProtocol(options: HttpOptions = {}): HttpProtocolFactory {
     parsers: [],
     metrics: options.metrics ?? (() => `# TYPE wasmloop_http_requests_total counter\nwasmloop_http_requests_total ${shared.requests}\n`),
   };
-  const factory = ((connection: Connection) => new HttpConnection(shared, connection)) as ProtocolFactory;
+  const factory = (() => new HttpConnection(shared)) as ProtocolFactory;
   factory.refuse = () => SERVICE_UNAVAILABLE;
   Object.defineProperty(factory, 'requests', { get: () => shared.requests, enumerable: true });
   return factory as HttpProtocolFactory;

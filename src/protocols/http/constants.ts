@@ -42,7 +42,6 @@ export const MAX_PIPELINED = 32;
  */
 export const PIPELINED_OUTPUT_BYTES = 64 * 1024;
 
-/** How a reply ends the exchange: 1.1 keep-alive says nothing, 1.0 keep-alive says so, close says so. */
 /**
  * Parsers a server keeps for its sessions between requests, at most: as many
  * as read a request across reads at the same time, on a busy server a
@@ -51,6 +50,7 @@ export const PIPELINED_OUTPUT_BYTES = 64 * 1024;
  */
 export const PARSER_POOL_MAX = 64;
 
+/** How a reply ends the exchange: 1.1 keep-alive says nothing, 1.0 keep-alive says so, close says so. */
 export const enum Persistence {
   Default = 0,
   KeepAlive = 1,

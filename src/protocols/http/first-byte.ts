@@ -3,7 +3,7 @@
 // requests, the responses in order, the bounds) is made when the first bytes
 // arrive. A client that connects and sends nothing, as a browser's
 // speculative connection or an idle pool's does, costs the connection and
-// this (48 bytes) rather than a session (136), measured in
+// this (40 bytes) rather than a session (136), measured in
 // docs/performance.md (idle connections).
 import type { CloseReason, Connection } from '../../net/connection.js';
 import type { Protocol } from '../../net/protocol.js';
@@ -11,16 +11,15 @@ import { HttpSession, type Shared } from './session.js';
 
 export class HttpConnection implements Protocol {
   readonly #shared: Shared;
-  readonly #connection: Connection;
   #session: HttpSession | undefined;
 
-  constructor(shared: Shared, connection: Connection) {
+  constructor(shared: Shared) {
     this.#shared = shared;
-    this.#connection = connection;
   }
 
   data(connection: Connection, bytes: Uint8Array): void {
-    (this.#session ??= new HttpSession(this.#shared, this.#connection)).data(connection, bytes);
+    // The server hands every call its connection: the session is made for it.
+    (this.#session ??= new HttpSession(this.#shared, connection)).data(connection, bytes);
   }
 
   resume(connection: Connection): void {
