@@ -37,6 +37,7 @@ import { setInterestUnchecked } from '../loop/internal.js';
 import { assertBoolean, assertBytes, assertInteger, systemError, WasmloopError, type SystemError } from '../errors.js';
 import { native } from '../kernel/native.js';
 import { Emitter } from './emitter.js';
+import { emptyList } from './lists.js';
 import { addressUnchecked, readUnchecked, sockets, WRITEV_MAX, writevUnchecked, writeUnchecked, type SocketAddress } from './sockets.js';
 
 export interface ConnectionLimits {
@@ -470,7 +471,7 @@ export class Connection extends Emitter<ConnectionEventMap> {
       }
     }
     if (dropped > 0) {
-      if (dropped === this.#queue.length) this.#queue.length = 0;
+      if (dropped === this.#queue.length) emptyList(this.#queue);
       else this.#queue.splice(0, dropped);
       if (this.#borrowedFrom >= 0) this.#borrowedFrom = Math.max(0, this.#borrowedFrom - dropped);
     }

@@ -166,6 +166,14 @@ export class ReplyBuffer {
   #spare: Buffer = Buffer.allocUnsafe(REPLY_INITIAL_SIZE);
   /** A flush of this batch lent the spare: it may still be queued on a corked connection. */
   #spareLent = false;
+  /**
+   * The views the last two flushes lent, reused when a flush lends the same
+   * bytes at the same length (a server's replies mostly are): a view costs an
+   * allocation, and it is read-only as a view (its bytes are what the
+   * two-buffer rule above protects).
+   */
+  #lastView: Buffer | undefined;
+  #viewBefore: Buffer | undefined;
 
   /**
    * A batch begins (a protocol's data(), or its replies outside one): what
@@ -208,6 +216,21 @@ export class ReplyBuffer {
     this.bytes = this.#spareLent ? Buffer.allocUnsafe(REPLY_INITIAL_SIZE) : this.#spare;
     this.#spare = lent.length > REPLY_KEEP_AT_MOST ? Buffer.allocUnsafe(REPLY_INITIAL_SIZE) : lent;
     this.#spareLent = true;
-    connection.write(lent.subarray(0, length));
+    connection.write(this.#viewOf(lent, length));
   }
+
+  /** `bytes`' first `length` bytes as a view: one the last two flushes made, or a new one. */
+  #viewOf(bytes: Buffer, length: number): Buffer {
+    if (isView(this.#lastView, bytes, length)) return this.#lastView!;
+    if (isView(this.#viewBefore, bytes, length)) return this.#viewBefore!;
+    // A buffer too large to be kept is not held by a cached view either.
+    if (bytes.length > REPLY_KEEP_AT_MOST) return bytes.subarray(0, length);
+    this.#viewBefore = this.#lastView;
+    return (this.#lastView = bytes.subarray(0, length));
+  }
+}
+
+/** Whether `view` is exactly `bytes`' first `length` bytes. */
+function isView(view: Buffer | undefined, bytes: Buffer, length: number): boolean {
+  return view !== undefined && view.length === length && view.byteOffset === bytes.byteOffset && view.buffer === bytes.buffer;
 }

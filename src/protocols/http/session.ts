@@ -22,6 +22,7 @@
 import type { CloseReason, Connection } from '../../net/connection.js';
 import type { EventLoop } from '../../loop/event-loop.js';
 import type { Protocol } from '../../net/protocol.js';
+import { emptyList } from '../../net/lists.js';
 import { reportErrorUnchecked } from '../../loop/internal.js';
 import type { ReplyBuffer } from '../buffers.js';
 import { BODY_BUFFER_BYTES, CONTINUE, ERROR_REPLIES, MAX_PIPELINED, PARSER_POOL_MAX, Persistence, PIPELINED_OUTPUT_BYTES } from './constants.js';
@@ -155,40 +156,17 @@ export class HttpSession implements Protocol, RequestSink, BodyReader {
     this.#connection = connection;
   }
 
-  // The rare state, read and written as if each were a field of its own.
-
-  /** An upgrade request and its bytes, handed over once the read is parsed. */
-  get #upgrading(): { req: HttpRequest; head: Buffer } | undefined {
-    return this.#rare?.upgrading;
-  }
-
-  set #upgrading(upgrading: { req: HttpRequest; head: Buffer } | undefined) {
-    if (upgrading !== undefined || this.#rare !== undefined) (this.#rare ??= new RareState()).upgrading = upgrading;
-  }
-
-  /** The protocol an upgrade handed the connection to (null: none, input dropped). */
-  get #upgraded(): Protocol | null | undefined {
-    return this.#rare?.upgraded;
-  }
-
-  set #upgraded(upgraded: Protocol | null | undefined) {
-    if (upgraded !== undefined || this.#rare !== undefined) (this.#rare ??= new RareState()).upgraded = upgraded;
-  }
-
-  /** A refusal due once the responses before it are out. */
-  get #pendingRefusal(): Buffer | undefined {
-    return this.#rare?.pendingRefusal;
-  }
-
-  set #pendingRefusal(reply: Buffer | undefined) {
-    if (reply !== undefined || this.#rare !== undefined) (this.#rare ??= new RareState()).pendingRefusal = reply;
+  /** The rare state, made at its first use (read through `this.#rare?.`: most sessions never make it). */
+  #rareState(): RareState {
+    return (this.#rare ??= new RareState());
   }
 
   // ---- Protocol -----------------------------------------------------------------
 
   data(connection: Connection, bytes: Uint8Array): void {
-    if (this.#upgraded !== undefined) {
-      this.#upgraded?.data(connection, bytes);
+    const upgraded = this.#rare?.upgraded;
+    if (upgraded !== undefined) {
+      upgraded?.data(connection, bytes);
       return;
     }
     if ((this.#flags & (CLOSING | ENDED)) !== 0 || this.#parser?.stopped === true) return;
@@ -204,8 +182,8 @@ export class HttpSession implements Protocol, RequestSink, BodyReader {
       this.#flags &= ~BATCHING;
       out.flushTo(connection);
     }
-    if ((this.#flags & CLOSING) !== 0 && this.#exchanges.length === 0 && this.#waiting.length === 0 && this.#upgrading === undefined) this.#end();
-    if (this.#upgrading !== undefined) this.#handOver();
+    if ((this.#flags & CLOSING) !== 0 && this.#exchanges.length === 0 && this.#waiting.length === 0 && this.#rare?.upgrading === undefined) this.#end();
+    if (this.#rare?.upgrading !== undefined) this.#handOver();
     this.#afterRead();
     if (parser.betweenRequests && this.#parser === parser) {
       this.#parser = undefined;
@@ -214,8 +192,9 @@ export class HttpSession implements Protocol, RequestSink, BodyReader {
   }
 
   resume(connection: Connection): void {
-    if (this.#upgraded !== undefined) {
-      this.#upgraded?.resume?.(connection);
+    const upgraded = this.#rare?.upgraded;
+    if (upgraded !== undefined) {
+      upgraded?.resume?.(connection);
       return;
     }
     if (this.#waiting.length > 0) this.#answerWaiting();
@@ -251,8 +230,9 @@ export class HttpSession implements Protocol, RequestSink, BodyReader {
   }
 
   end(connection: Connection): void {
-    if (this.#upgraded !== undefined) {
-      if (this.#upgraded?.end) this.#upgraded.end(connection);
+    const upgraded = this.#rare?.upgraded;
+    if (upgraded !== undefined) {
+      if (upgraded?.end) upgraded.end(connection);
       else connection.end();
       return;
     }
@@ -276,7 +256,7 @@ export class HttpSession implements Protocol, RequestSink, BodyReader {
       abort(exchange.req);
       exchange.res.closed();
     }
-    this.#upgraded?.close?.(connection, reason, error);
+    this.#rare?.upgraded?.close?.(connection, reason, error);
   }
 
   // ---- RequestSink (during the parser's pass) ---------------------------------------
@@ -286,7 +266,7 @@ export class HttpSession implements Protocol, RequestSink, BodyReader {
     shared.requests++;
     const handler = shared.handler;
     if (head.upgrade && shared.upgrade !== undefined) {
-      this.#upgrading = { req: new HttpRequest(head, this.#connection, this), head: EMPTY };
+      this.#rareState().upgrading = { req: new HttpRequest(head, this.#connection, this), head: EMPTY };
       return;
     }
     if (handler === undefined) {
@@ -320,14 +300,15 @@ export class HttpSession implements Protocol, RequestSink, BodyReader {
   complete(rawTrailers: string[]): void {
     // The next request's deadlines count from its own first read.
     if (this.#startedAt >= 0) this.#forget();
-    if (this.#upgrading !== undefined) return;
+    if (this.#rare?.upgrading !== undefined) return;
     this.#current?.req.finish(rawTrailers);
     this.#current = undefined;
   }
 
   upgrade(bytes: Buffer, offset: number, length: number): boolean {
-    if (this.#upgrading === undefined) return false;
-    this.#upgrading.head = Buffer.from(bytes.subarray(offset, offset + length));
+    const upgrading = this.#rare?.upgrading;
+    if (upgrading === undefined) return false;
+    upgrading.head = Buffer.from(bytes.subarray(offset, offset + length));
     return true;
   }
 
@@ -345,7 +326,7 @@ export class HttpSession implements Protocol, RequestSink, BodyReader {
     }
     this.#flags |= CLOSING;
     if (this.#exchanges.length === 0) this.#writeAndEnd(reply);
-    else this.#pendingRefusal = reply;
+    else this.#rareState().pendingRefusal = reply;
   }
 
   // ---- BodyReader -------------------------------------------------------------------
@@ -434,7 +415,7 @@ export class HttpSession implements Protocol, RequestSink, BodyReader {
       if (ok && !next.done) queueMicrotask(() => next.res.drained());
     }
     if (exchanges.length === 0) {
-      if (this.#pendingRefusal !== undefined) this.#writeAndEnd(this.#pendingRefusal);
+      if (this.#rare?.pendingRefusal !== undefined) this.#writeAndEnd(this.#rare.pendingRefusal);
       else if ((this.#flags & CLOSING) !== 0) this.#end();
     }
     if ((this.#flags & READ_HELD) !== 0 && !this.#mustHold()) {
@@ -468,7 +449,7 @@ export class HttpSession implements Protocol, RequestSink, BodyReader {
   }
 
   #writeAndEnd(reply: Buffer): void {
-    this.#pendingRefusal = undefined;
+    if (this.#rare !== undefined) this.#rare.pendingRefusal = undefined;
     this.#write(reply);
     this.#stop();
     this.#end();
@@ -509,7 +490,7 @@ export class HttpSession implements Protocol, RequestSink, BodyReader {
         }
       }
     } finally {
-      due.length = 0;
+      emptyList(due);
     }
   }
 
@@ -527,15 +508,16 @@ export class HttpSession implements Protocol, RequestSink, BodyReader {
   }
 
   #handOver(): void {
-    const { req, head } = this.#upgrading!;
-    this.#upgrading = undefined;
+    const rare = this.#rare!;
+    const { req, head } = rare.upgrading!;
+    rare.upgrading = undefined;
     this.#forget();
     req.finish([]);
     const connection = this.#connection;
     try {
-      this.#upgraded = this.#shared.upgrade!(req, connection, head) ?? null;
+      rare.upgraded = this.#shared.upgrade!(req, connection, head) ?? null;
     } catch (error) {
-      this.#upgraded = null;
+      rare.upgraded = null;
       if (!connection.loop?.isClosed) connection.loop?.[reportErrorUnchecked](error, 'read', connection.fd);
       connection.close('close');
     }
@@ -592,7 +574,7 @@ export class HttpSession implements Protocol, RequestSink, BodyReader {
     } else if (!headDone) {
       this.#shared.requests++;
       if (this.#exchanges.length === 0) this.#writeAndEnd(reply);
-      else this.#pendingRefusal = reply;
+      else this.#rareState().pendingRefusal = reply;
     } else this.#end();
     return true;
   }
