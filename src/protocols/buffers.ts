@@ -167,13 +167,16 @@ export class ReplyBuffer {
   /** A flush of this batch lent the spare: it may still be queued on a corked connection. */
   #spareLent = false;
   /**
-   * The views the last two flushes lent, reused when a flush lends the same
-   * bytes at the same length (a server's replies mostly are): a view costs an
-   * allocation, and it is read-only as a view (its bytes are what the
-   * two-buffer rule above protects).
+   * The views the last two flushes lent, and the buffers they view, reused
+   * when a flush lends the same buffer at the same length (a server's
+   * replies mostly are): a view costs an allocation, and it is read-only as
+   * a view (its bytes are what the two-buffer rule above protects). Keyed
+   * by the buffer object: a view's `buffer` is a call into the runtime.
    */
   #lastView: Buffer | undefined;
+  #lastViewed: Buffer | undefined;
   #viewBefore: Buffer | undefined;
+  #viewedBefore: Buffer | undefined;
 
   /**
    * A batch begins (a protocol's data(), or its replies outside one): what
@@ -221,16 +224,13 @@ export class ReplyBuffer {
 
   /** `bytes`' first `length` bytes as a view: one the last two flushes made, or a new one. */
   #viewOf(bytes: Buffer, length: number): Buffer {
-    if (isView(this.#lastView, bytes, length)) return this.#lastView!;
-    if (isView(this.#viewBefore, bytes, length)) return this.#viewBefore!;
+    if (this.#lastViewed === bytes && this.#lastView!.length === length) return this.#lastView!;
+    if (this.#viewedBefore === bytes && this.#viewBefore!.length === length) return this.#viewBefore!;
     // A buffer too large to be kept is not held by a cached view either.
     if (bytes.length > REPLY_KEEP_AT_MOST) return bytes.subarray(0, length);
     this.#viewBefore = this.#lastView;
+    this.#viewedBefore = this.#lastViewed;
+    this.#lastViewed = bytes;
     return (this.#lastView = bytes.subarray(0, length));
   }
-}
-
-/** Whether `view` is exactly `bytes`' first `length` bytes. */
-function isView(view: Buffer | undefined, bytes: Buffer, length: number): boolean {
-  return view !== undefined && view.length === length && view.byteOffset === bytes.byteOffset && view.buffer === bytes.buffer;
 }
