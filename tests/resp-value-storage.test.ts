@@ -116,6 +116,31 @@ test('random writes of every size agree with a model of the store, bytes exact; 
   assert.is(pages.slots, 0);
 });
 
+test("another store's values, a view of a value, and values from before a FLUSHALL are never written over", () => {
+  const other = session();
+  other.send('SET', 'k', 'abc');
+  const theirs = other.store.get('k')!;
+  const { store, send } = session(new Map([['k', theirs]]));
+  assert.is(send('SET', 'k', 'xyz'), '+OK\r\n');
+  assert.is(Buffer.from(theirs).toString(), 'abc', "another store's value was written over");
+  assert.is(other.send('GET', 'k'), '$3\r\nabc\r\n');
+
+  const value = store.get('k')!;
+  const view = value.subarray(0, 3);
+  store.set('v', view);
+  assert.is(send('SET', 'v', 'def'), '+OK\r\n');
+  assert.is(Buffer.from(value).toString(), 'xyz', 'a view of a value was taken for the value');
+
+  assert.is(send('FLUSHALL'), '+OK\r\n');
+  store.set('old', value);
+  assert.is(send('SET', 'new', 'ghi'), '+OK\r\n');
+  assert.is(send('SET', 'old', 'jkl'), '+OK\r\n');
+  assert.is(send('DEL', 'old'), ':1\r\n');
+  assert.is(send('SET', 'another', 'mno'), '+OK\r\n');
+  assert.is(send('GET', 'new'), '$3\r\nghi\r\n', 'a value from before the FLUSHALL was taken as ours: its slot was given out twice');
+  assert.ok(Buffer.isBuffer(store.get('new')), 'a stored value is a Buffer');
+});
+
 test('a freed slot is the next one given out: set and delete forever, one page', () => {
   const { send, pages } = session();
   for (let i = 0; i < 10_000; i++) {

@@ -5,6 +5,7 @@
 import { CR, LF, type ReplyBuffer } from './buffers.js';
 import type { Arguments } from './resp-commands.js';
 import type { RespSession } from './resp.js';
+import { keyString } from './resp-key-strings.js';
 
 /** The range of Redis's integers (long long). */
 export const INT64_MIN = -(2n ** 63n);
@@ -24,7 +25,7 @@ export function argText(args: Arguments, i: number, max = 128): string {
 export function argKey(session: RespSession, args: Arguments, i: number): string | undefined {
   const start = args.starts[i]!;
   const end = args.ends[i]!;
-  return end - start > session.maxKeyLength ? undefined : args.source.toString('latin1', start, end);
+  return end - start > session.maxKeyLength ? undefined : keyString(args.source, start, end);
 }
 
 /** Whether argument i is `lower` (an ASCII-letters word), ignoring case. */
