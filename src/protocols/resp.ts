@@ -102,6 +102,8 @@ const SHORT_LINE = 24;
 
 const DOLLAR = 36;
 const STAR = 42;
+const DIGIT_0 = 48;
+const DIGIT_9 = 57;
 const DOUBLE_QUOTE = 34;
 const SINGLE_QUOTE = 39;
 const BACKSLASH = 92;
@@ -117,6 +119,15 @@ const KEEP_ARGUMENTS_AT_MOST = 4096;
 /** Outcome of trying to parse one request. */
 const INCOMPLETE = -1;
 const REJECTED = -2;
+/** #whole found something it leaves to the general parser (#multibulk's own return values are never this). */
+const NOT_PLAIN = -3;
+
+/**
+ * Requests of at most this many arguments, whole in the input, are read by
+ * #whole in one pass; the general parser, with its resumable state, reads
+ * the rest.
+ */
+const PLAIN_ARGUMENTS_AT_MOST = 16;
 
 // ---- one connection ---------------------------------------------------------
 
@@ -238,6 +249,10 @@ export class RespSession implements Protocol {
    * after it once executed, INCOMPLETE, or REJECTED.
    */
   #multibulk(input: Buffer, start: number): number {
+    if (this.#partial === undefined) {
+      const done = this.#whole(input, start);
+      if (done !== NOT_PLAIN) return done;
+    }
     const args = this.#partial ?? this.shared.args;
     let at = start + args.resumeAt;
     if (args.expected === 0) {
@@ -292,6 +307,60 @@ export class RespSession implements Protocol {
       args.starts = [];
       args.ends = [];
     }
+    return at;
+  }
+
+  /**
+   * The common request in one pass, with no state kept between its
+   * arguments: whole in the input, at most PLAIN_ARGUMENTS_AT_MOST
+   * arguments, counts of plain digits (no sign, no leading zero), every
+   * limit well clear. Executes it and returns the offset after it; anything
+   * else is NOT_PLAIN, with nothing changed but the shared arguments'
+   * offsets, and #multibulk reads it from its first byte, answering as
+   * before (errors, limits, a request cut across reads). Most of a
+   * pipelined request's parse: 37% of an in-process SET's time went to the
+   * general parser's steps.
+   */
+  #whole(input: Buffer, start: number): number {
+    const length = input.length;
+    const shared = this.shared;
+    let at = start + 1;
+    let count = 0;
+    let c = 0;
+    while (at < length && (c = input[at]!) >= DIGIT_0 && c <= DIGIT_9 && at - start <= 2) {
+      count = count * 10 + (c - DIGIT_0);
+      at++;
+    }
+    if (count === 0 || input[start + 1] === DIGIT_0 || count > PLAIN_ARGUMENTS_AT_MOST || count > shared.maxArguments) return NOT_PLAIN;
+    if (at + 1 >= length || input[at] !== CR) return NOT_PLAIN;
+    at += 2;
+    const args = shared.args;
+    const starts = args.starts;
+    const ends = args.ends;
+    const maxBulkLength = shared.maxBulkLength;
+    for (let i = 0; i < count; i++) {
+      if (at >= length || input[at] !== DOLLAR) return NOT_PLAIN;
+      const digits = at + 1;
+      let p = digits;
+      let bulk = 0;
+      while (p < length && (c = input[p]!) >= DIGIT_0 && c <= DIGIT_9) {
+        bulk = bulk * 10 + (c - DIGIT_0);
+        p++;
+      }
+      // A long run of digits only grows past maxBulkLength (at most 512 MiB): no digit count needed.
+      if (p === digits || (input[digits] === DIGIT_0 && p - digits > 1) || bulk > maxBulkLength) return NOT_PLAIN;
+      if (p + 1 >= length || input[p] !== CR) return NOT_PLAIN;
+      const data = p + 2;
+      // As in Redis (and #multibulk), the two bytes after the data are taken to be CRLF unchecked.
+      if (length - data < bulk + 2) return NOT_PLAIN;
+      starts[i] = data;
+      ends[i] = data + bulk;
+      at = data + bulk + 2;
+    }
+    if (at - start > shared.maxRequestBytes) return NOT_PLAIN;
+    args.source = input;
+    args.count = count;
+    this.#execute(args);
     return at;
   }
 
