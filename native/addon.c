@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/select.h>
@@ -20,9 +21,12 @@
 
 /* -------- argument helpers ------------------------------------------------ */
 
+/* Most results (byte counts, fds, -errno) fit an int32: made as a small
+ * integer directly, where napi_create_int64 goes through a double. */
 napi_value int_result(napi_env env, int64_t value) {
   napi_value out;
-  napi_create_int64(env, value, &out);
+  if (value >= INT32_MIN && value <= INT32_MAX) napi_create_int32(env, (int32_t)value, &out);
+  else napi_create_int64(env, value, &out);
   return out;
 }
 
