@@ -177,6 +177,14 @@ export class ReplyBuffer {
   #lastViewed: Buffer | undefined;
   #viewBefore: Buffer | undefined;
   #viewedBefore: Buffer | undefined;
+  /**
+   * A constant reply that is, so far, the batch's only bytes: counted in
+   * `length` but not copied into `bytes` (appendConstant). A read answered
+   * by one fixed reply — an HTTP hello, a RESP +OK at one request in
+   * flight — is written from the constant itself; anything more copies it
+   * in first (reserve).
+   */
+  #constant: Buffer | undefined;
 
   /**
    * A batch begins (a protocol's data(), or its replies outside one): what
@@ -189,6 +197,7 @@ export class ReplyBuffer {
 
   /** Makes room for `more` bytes past the current length. */
   reserve(more: number): void {
+    if (this.#constant !== undefined) this.#copyConstant();
     const needed = this.length + more;
     if (needed <= this.bytes.length) return;
     const grown = Buffer.allocUnsafe(Math.max(needed, this.bytes.length * 2));
@@ -204,6 +213,26 @@ export class ReplyBuffer {
     this.length += size;
   }
 
+  /**
+   * Appends bytes that are never written to again (a module's constant
+   * reply): the first of a batch is not copied until anything follows it,
+   * and is written as it is if nothing does.
+   */
+  appendConstant(reply: Buffer): void {
+    if (this.length === 0) {
+      this.#constant = reply;
+      this.length = reply.length;
+    } else this.append(reply);
+  }
+
+  /** The constant the batch began with, copied into `bytes` so more can follow. */
+  #copyConstant(): void {
+    const constant = this.#constant!;
+    this.#constant = undefined;
+    this.length = 0;
+    this.append(constant);
+  }
+
   /** Appends text one byte per character (latin1), so binary data read as latin1 comes back intact. */
   latin1(text: string): void {
     this.reserve(text.length);
@@ -213,6 +242,13 @@ export class ReplyBuffer {
   /** Hands everything gathered to the connection in one write and starts over, in a buffer the write does not hold. */
   flushTo(connection: Pick<Connection, 'write'>): void {
     if (this.length === 0) return;
+    const constant = this.#constant;
+    if (constant !== undefined) {
+      this.#constant = undefined;
+      this.length = 0;
+      connection.write(constant);
+      return;
+    }
     const length = this.length;
     const lent = this.bytes;
     this.length = 0;

@@ -95,7 +95,7 @@ function storeArgument(session: RespSession, key: string, args: Arguments, i: nu
 const SHORT_COPY = 64;
 
 function replyValue(session: RespSession, value: Uint8Array | undefined): void {
-  if (value === undefined) session.out.append(session.nullReply);
+  if (value === undefined) session.out.appendConstant(session.nullReply);
   else replyBulk(session.out, value, 0, value.length);
 }
 
@@ -197,14 +197,14 @@ function set(session: RespSession, args: Arguments): void {
   const old = (flags & (SET_NX | SET_XX | SET_GET)) !== 0 ? session.keys.get(key) : undefined;
   if (((flags & SET_NX) !== 0 && old !== undefined) || ((flags & SET_XX) !== 0 && old === undefined)) {
     if ((flags & SET_GET) !== 0) replyValue(session, old);
-    else session.out.append(session.nullReply);
+    else session.out.appendConstant(session.nullReply);
     return;
   }
   // The old value goes into the reply before the new one may be written over it.
   if ((flags & SET_GET) !== 0) replyValue(session, old);
   storeArgument(session, key, args, 2, (flags & SET_KEEPTTL) !== 0);
   if (deadline !== undefined) session.keys.expireAt(key, deadline);
-  if ((flags & SET_GET) === 0) session.out.append(OK);
+  if ((flags & SET_GET) === 0) session.out.appendConstant(OK);
 }
 
 const EXPIRE_NX = Buffer.from('nx');
@@ -396,13 +396,13 @@ function client(session: RespSession, args: Arguments): void {
     else replyValue(session, session.name);
   } else if (argIs(args, 1, CLIENT_SETNAME)) {
     if (args.count !== 3) replyArity(out, 'client|setname');
-    else if (setName(session, args, 2)) out.append(OK);
+    else if (setName(session, args, 2)) out.appendConstant(OK);
   } else if (argIs(args, 1, CLIENT_SETINFO)) {
     if (args.count !== 4) replyArity(out, 'client|setinfo');
     else if (!argIs(args, 2, LIB_NAME) && !argIs(args, 2, LIB_VER)) replyError(out, `Unrecognized option '${argText(args, 2)}'`);
     else if (!isPrintableWord(args, 3)) replyError(out, `${argText(args, 2).toLowerCase()} cannot contain spaces, newlines or special characters.`);
     // Accepted and not kept: nothing here reports it back.
-    else out.append(OK);
+    else out.appendConstant(OK);
   } else replyUnknownSubcommand(out, args, 'CLIENT');
 }
 
@@ -415,7 +415,7 @@ function flush(session: RespSession, args: Arguments): void {
     return;
   }
   session.keys.clear();
-  session.out.append(OK);
+  session.out.appendConstant(OK);
 }
 
 const DB_OUT_OF_RANGE = Buffer.from('-ERR DB index is out of range\r\n');
@@ -426,7 +426,7 @@ const COMMANDS: Command[] = [
   command('ping', -1, (session, args) => {
     if (args.count > 2) replyArity(session.out, 'ping');
     else if (args.count === 2) replyBulk(session.out, args.source, args.starts[1]!, args.ends[1]!);
-    else session.out.append(PONG);
+    else session.out.appendConstant(PONG);
   }),
   command('incr', 2, (session, args) => incrementBy(session, args, 1)),
   command('decr', 2, (session, args) => incrementBy(session, args, -1)),
@@ -471,7 +471,7 @@ const COMMANDS: Command[] = [
       }
     }
     for (let i = 1; i < args.count; i += 2) storeArgument(session, argKey(session, args, i)!, args, i + 1);
-    session.out.append(OK);
+    session.out.appendConstant(OK);
   }),
   command('append', 3, (session, args) => {
     const key = writeKey(session, args, 1);
@@ -513,7 +513,7 @@ const COMMANDS: Command[] = [
     session.out.append(db === 0 ? OK : DB_OUT_OF_RANGE);
   }),
   command('quit', -1, (session) => {
-    session.out.append(OK);
+    session.out.appendConstant(OK);
     session.quitting = true;
   }),
   command('config', -2, (session, args) => {

@@ -51,9 +51,9 @@ export function answerByDefault(
   const isHead = method === 'HEAD';
   const isRead = isHead || method === 'GET';
   const path = url.length === 1 ? url : pathOf(url);
-  if (path === '/') out.append(pick(isRead ? HELLO : METHOD_NOT_ALLOWED, persistence, isHead));
-  else if (path !== '/metrics') out.append(pick(NOT_FOUND, persistence, isHead));
-  else if (!isRead) out.append(pick(METHOD_NOT_ALLOWED, persistence, false));
+  if (path === '/') out.appendConstant(pick(isRead ? HELLO : METHOD_NOT_ALLOWED, persistence, isHead));
+  else if (path !== '/metrics') out.appendConstant(pick(NOT_FOUND, persistence, isHead));
+  else if (!isRead) out.appendConstant(pick(METHOD_NOT_ALLOWED, persistence, false));
   else {
     let text: string;
     try {
