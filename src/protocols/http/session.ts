@@ -29,8 +29,9 @@ import { BODY_BUFFER_BYTES, CONTINUE, ERROR_REPLIES, MAX_PIPELINED, PARSER_POOL_
 import { HttpDeadlines } from './deadlines.js';
 import { answerByDefault } from './default-handler.js';
 import { RequestParser, type RequestHead, type RequestSink } from './parser.js';
-import { HttpRequest, type BodyReader } from './request.js';
-import { HttpResponse, type ResponseOutput } from './response.js';
+import { HttpRequest } from './request.js';
+import type { HttpResponse } from './response.js';
+import { Exchange, type ExchangeOwner } from './exchange.js';
 
 export type HttpHandler = (req: HttpRequest, res: HttpResponse) => unknown;
 /**
@@ -77,44 +78,6 @@ const READ_HELD = 8;
 /** Bytes written at once past which the read's batch is flushed first and the bytes go straight to the connection. */
 const BATCH_AT_MOST = 16 * 1024;
 
-/** One request and its response, from its head until its response is on the connection. */
-class Exchange implements ResponseOutput {
-  readonly req: HttpRequest;
-  readonly res: HttpResponse;
-  readonly expectContinue: boolean;
-  /** Output held while an earlier response is on the wire (made when first needed: most responses are never held). */
-  held: Uint8Array[] | undefined = undefined;
-  heldBytes = 0;
-  /** The handler ended its response. */
-  done = false;
-  /** A reply the server writes in place of the handler's (a refusal or a 500): the handler's output is dropped. */
-  replacement: Buffer | undefined;
-  continued = false;
-  /** The handler has finished its response before reading the whole body: the rest is dropped as it comes. */
-  dumped = false;
-  readonly #session: HttpSession;
-
-  constructor(session: HttpSession, head: RequestHead, connection: Connection) {
-    this.#session = session;
-    this.req = new HttpRequest(head, connection, session);
-    this.res = new HttpResponse(this.req, this, !head.keepAlive);
-    this.expectContinue = head.expectContinue;
-  }
-
-  send(_response: HttpResponse, bytes: Uint8Array): boolean {
-    return this.#session.send(this, bytes);
-  }
-
-  sendWhole(_response: HttpResponse, head: string | Uint8Array, body: Uint8Array): boolean {
-    return this.#session.sendWhole(this, head, body);
-  }
-
-  ended(_response: HttpResponse): void {
-    this.done = true;
-    this.#session.responseEnded(this);
-  }
-}
-
 /** A session's state that most connections never need, kept off the session itself. */
 class RareState {
   upgrading: { req: HttpRequest; head: Buffer } | undefined = undefined;
@@ -122,7 +85,7 @@ class RareState {
   pendingRefusal: Buffer | undefined = undefined;
 }
 
-export class HttpSession implements Protocol, RequestSink, BodyReader {
+export class HttpSession implements Protocol, RequestSink, ExchangeOwner {
   readonly #shared: Shared;
   readonly #connection: Connection;
   /**
