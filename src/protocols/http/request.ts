@@ -35,7 +35,35 @@ const enum Flow {
   Paused,
 }
 
+// HttpRequest's #bits: its Flow in the low two, then its booleans.
+const FLOW = 3;
+/** The handler has asked for the body. */
+const WANTED = 4;
+/** No more body will come (it ended, or the request was aborted). */
+const ENDED = 8;
+/** A flush of the queued body is due on a microtask. */
+const SCHEDULED = 16;
+const END_EMITTED = 32;
+const CLOSED = 64;
+
 export class HttpRequest extends Emitter implements AsyncIterable<Buffer> {
+  // The private fields come first, and few: they are defined as keyed
+  // properties, and V8 turns an object whose map left them out of object
+  // into a dictionary past 12 such fields (the flow and the booleans are one
+  // bit field). See docs/performance.md, "User space on the data path, second pass".
+  readonly #connection: Connection;
+  readonly #reader: BodyReader;
+  #headers: IncomingHeaders | undefined;
+  #trailers: IncomingHeaders | undefined;
+  #queue: Buffer[] = [];
+  /** The body's Flow (FLOW bits), and WANTED, ENDED, SCHEDULED, END_EMITTED, CLOSED. */
+  #bits: number = Flow.Waiting;
+  #error: Error | undefined;
+  /** The async iterator waiting for the next chunk. */
+  #waiter: ((result: IteratorResult<Buffer>) => void) | undefined;
+  #waiterFailed: ((error: Error) => void) | undefined;
+  /** #flush bound to this request, made the first time the body flows (most requests have none). */
+  #flushing: (() => void) | undefined;
   readonly method: string;
   readonly url: string;
   readonly httpVersion: string;
@@ -47,23 +75,6 @@ export class HttpRequest extends Emitter implements AsyncIterable<Buffer> {
   complete = false;
   /** Whether the connection closed before the body ended. */
   aborted = false;
-  readonly #connection: Connection;
-  readonly #reader: BodyReader;
-  #headers: IncomingHeaders | undefined;
-  #trailers: IncomingHeaders | undefined;
-  #queue: Buffer[] = [];
-  #flow = Flow.Waiting;
-  #wanted = false;
-  #ended = false;
-  #scheduled = false;
-  #endEmitted = false;
-  #closed = false;
-  #error: Error | undefined;
-  /** The async iterator waiting for the next chunk. */
-  #waiter: ((result: IteratorResult<Buffer>) => void) | undefined;
-  #waiterFailed: ((error: Error) => void) | undefined;
-  /** #flush bound to this request, made the first time the body flows (most requests have none). */
-  #flushing: (() => void) | undefined;
 
   constructor(head: RequestHead, connection: Connection, reader: BodyReader) {
     super();
@@ -106,28 +117,28 @@ export class HttpRequest extends Emitter implements AsyncIterable<Buffer> {
   }
 
   isPaused(): boolean {
-    return this.#flow === Flow.Paused;
+    return (this.#bits & FLOW) === Flow.Paused;
   }
 
   pause(): this {
-    this.#flow = Flow.Paused;
+    this.#bits = (this.#bits & ~FLOW) | Flow.Paused;
     return this;
   }
 
   /** Lets 'data' flow; with no 'data' listener the body is read and dropped (node:http's way to discard it). */
   resume(): this {
-    this.#flow = Flow.Flowing;
+    this.#bits = (this.#bits & ~FLOW) | Flow.Flowing;
     this.#want();
     this.#schedule();
     return this;
   }
 
   protected override listenerAdded(event: string | symbol): void {
-    if (event === 'data' && this.#flow !== Flow.Paused) this.resume();
+    if (event === 'data' && (this.#bits & FLOW) !== Flow.Paused) this.resume();
   }
 
   [Symbol.asyncIterator](): AsyncIterator<Buffer> {
-    this.#flow = Flow.Paused;
+    this.#bits = (this.#bits & ~FLOW) | Flow.Paused;
     this.#want();
     return {
       next: () => this.#next(),
@@ -151,28 +162,28 @@ export class HttpRequest extends Emitter implements AsyncIterable<Buffer> {
       return;
     }
     this.#queue.push(chunk);
-    if (this.#flow === Flow.Flowing) this.#schedule();
+    if ((this.#bits & FLOW) === Flow.Flowing) this.#schedule();
   }
 
   /** The body ended. */
   finish(rawTrailers: string[]): void {
     this.complete = true;
-    this.#ended = true;
+    this.#bits |= ENDED;
     this.rawTrailers = rawTrailers;
     if (this.#waiter !== undefined && this.#queue.length === 0) {
       const waiter = this.#waiter;
       this.#waiter = this.#waiterFailed = undefined;
       waiter({ done: true, value: undefined });
-    } else if (this.#flow === Flow.Flowing) this.#schedule();
+    } else if ((this.#bits & FLOW) === Flow.Flowing) this.#schedule();
   }
 
   /** The connection closed (or the body will not come): before the body ended, the request is aborted. Once. */
   closed(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    if (!this.#ended) {
+    if ((this.#bits & CLOSED) !== 0) return;
+    this.#bits |= CLOSED;
+    if ((this.#bits & ENDED) === 0) {
       this.aborted = true;
-      this.#ended = true;
+      this.#bits |= ENDED;
       const error = Object.assign(new Error('aborted'), { code: 'ECONNRESET' });
       this.#error = error;
       this.emit('aborted');
@@ -188,7 +199,7 @@ export class HttpRequest extends Emitter implements AsyncIterable<Buffer> {
 
   /** Whether the handler has asked for the body. */
   get wanted(): boolean {
-    return this.#wanted;
+    return (this.#bits & WANTED) !== 0;
   }
 
   /** The response ended before the body was read: what is left of it is dropped as it comes. */
@@ -199,34 +210,34 @@ export class HttpRequest extends Emitter implements AsyncIterable<Buffer> {
   // ---- inside ---------------------------------------------------------------------
 
   #want(): void {
-    if (this.#wanted) return;
-    this.#wanted = true;
+    if ((this.#bits & WANTED) !== 0) return;
+    this.#bits |= WANTED;
     this.#reader.bodyWanted(this);
   }
 
   #dump(): void {
-    this.#flow = Flow.Flowing;
+    this.#bits = (this.#bits & ~FLOW) | Flow.Flowing;
     this.removeAllListeners('data');
     this.#want();
     this.#schedule();
   }
 
   #schedule(): void {
-    if (this.#scheduled) return;
-    this.#scheduled = true;
+    if ((this.#bits & SCHEDULED) !== 0) return;
+    this.#bits |= SCHEDULED;
     queueMicrotask((this.#flushing ??= () => this.#flush()));
   }
 
   /** Hands queued chunks to 'data' (or drops them, with no listener) while flowing; then 'end'. */
   #flush(): void {
-    this.#scheduled = false;
-    while (this.#flow === Flow.Flowing && this.#queue.length > 0) {
+    this.#bits &= ~SCHEDULED;
+    while ((this.#bits & FLOW) === Flow.Flowing && this.#queue.length > 0) {
       const chunk = this.#queue.shift()!;
       this.#reader.bodyConsumed(this, chunk.length);
       this.emit('data', chunk);
     }
-    if (this.#flow === Flow.Flowing && this.complete && this.#queue.length === 0 && !this.#endEmitted) {
-      this.#endEmitted = true;
+    if ((this.#bits & FLOW) === Flow.Flowing && this.complete && this.#queue.length === 0 && (this.#bits & END_EMITTED) === 0) {
+      this.#bits |= END_EMITTED;
       this.emit('end');
     }
   }
@@ -238,7 +249,7 @@ export class HttpRequest extends Emitter implements AsyncIterable<Buffer> {
       return Promise.resolve({ done: false, value: chunk });
     }
     if (this.#error !== undefined) return Promise.reject(this.#error);
-    if (this.#ended) return Promise.resolve({ done: true, value: undefined });
+    if ((this.#bits & ENDED) !== 0) return Promise.resolve({ done: true, value: undefined });
     return new Promise((resolve, reject) => {
       this.#waiter = resolve;
       this.#waiterFailed = reject;

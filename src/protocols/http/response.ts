@@ -65,16 +65,26 @@ const NO_HEADERS: ReadonlyMap<string, [string, OutgoingValue]> = new Map();
 
 type Callback = (error?: Error | null) => void;
 
+// HttpResponse's booleans, bits of its #bits.
+/** The connection closes after this response (the request said so, or the response). */
+const CLOSING = 1;
+/** A HEAD request's response: no body is sent. */
+const HEAD_ONLY = 2;
+const HTTP10 = 4;
+const HEAD_WRITTEN = 8;
+const CHUNKED = 16;
+const NO_BODY = 32;
+const ENDED = 64;
+const FINISHED = 128;
+const CLOSED = 256;
+const NEED_DRAIN = 512;
+
 export class HttpResponse extends Emitter {
-  statusCode = 200;
-  statusMessage: string | undefined = undefined;
-  /** Whether a Date header is added (node:http's default, true). */
-  sendDate = true;
-  readonly req: HttpRequest;
-  /** Whether the connection closes after this response (the request said so, or the response). */
-  #closing: boolean;
-  readonly #head: boolean;
-  readonly #http10: boolean;
+  // The private fields come first, and few: they are defined as keyed
+  // properties, and V8 turns an object whose map left them out of object
+  // into a dictionary past 12 such fields (the booleans are one bit field).
+  /** CLOSING, HEAD_ONLY, HTTP10, HEAD_WRITTEN, CHUNKED, NO_BODY, ENDED, FINISHED, CLOSED, NEED_DRAIN. */
+  #bits: number;
   readonly #output: ResponseOutput;
   /** Set headers by lower-case name: [name as given, value]. */
   #headers: Map<string, [string, OutgoingValue]> | undefined;
@@ -82,21 +92,22 @@ export class HttpResponse extends Emitter {
   #given: CachedHeaders | undefined;
   /** The encoded head, once writeHead() or the first write made it (headersSent). */
   #headText: string | Buffer | undefined;
-  #headWritten = false;
-  #chunked = false;
-  #noBody = false;
-  #ended = false;
-  #finished = false;
-  #closed = false;
-  #needDrain = false;
+  statusCode = 200;
+  statusMessage: string | undefined = undefined;
+  /** Whether a Date header is added (node:http's default, true). */
+  sendDate = true;
+  readonly req: HttpRequest;
 
   constructor(req: HttpRequest, output: ResponseOutput, closing: boolean) {
     super();
-    this.req = req;
+    this.#bits = (closing ? CLOSING : 0) | (req.method === 'HEAD' ? HEAD_ONLY : 0) | (req.httpVersionMinor === 0 ? HTTP10 : 0);
     this.#output = output;
-    this.#closing = closing;
-    this.#head = req.method === 'HEAD';
-    this.#http10 = req.httpVersionMinor === 0;
+    this.req = req;
+  }
+
+  /** Sets or clears bits of #bits. */
+  #mark(bits: number, on: boolean): void {
+    this.#bits = on ? this.#bits | bits : this.#bits & ~bits;
   }
 
   get headersSent(): boolean {
@@ -104,16 +115,16 @@ export class HttpResponse extends Emitter {
   }
 
   get writableEnded(): boolean {
-    return this.#ended;
+    return (this.#bits & ENDED) !== 0;
   }
 
   get writableFinished(): boolean {
-    return this.#finished;
+    return (this.#bits & FINISHED) !== 0;
   }
 
   /** Whether the connection will close after this response. */
   get closesConnection(): boolean {
-    return this.#closing;
+    return (this.#bits & CLOSING) !== 0;
   }
 
   setHeader(name: string, value: OutgoingValue): this {
@@ -189,7 +200,7 @@ export class HttpResponse extends Emitter {
       callback = encoding;
       encoding = undefined;
     }
-    if (this.#ended) {
+    if ((this.#bits & ENDED) !== 0) {
       const error = new WasmloopError('ERR_STREAM_WRITE_AFTER_END', 'write after end');
       queueMicrotask(() => {
         callback?.(error);
@@ -201,7 +212,7 @@ export class HttpResponse extends Emitter {
     if (this.#headText === undefined) this.#makeHead(-1);
     const ok = this.#sendBody(bytes);
     if (callback !== undefined) queueMicrotask(() => callback!(null));
-    if (!ok) this.#needDrain = true;
+    if (!ok) this.#bits |= NEED_DRAIN;
     return ok;
   }
 
@@ -213,26 +224,26 @@ export class HttpResponse extends Emitter {
       callback = encoding;
       encoding = undefined;
     }
-    if (this.#ended) {
+    if ((this.#bits & ENDED) !== 0) {
       if (callback !== undefined) queueMicrotask(() => callback!(null));
       return this;
     }
     const bytes = chunk === undefined || chunk === null ? EMPTY : toBytes(chunk, (encoding as BufferEncoding | undefined) ?? 'utf8');
-    this.#ended = true;
+    this.#bits |= ENDED;
     if (callback !== undefined) this.once('finish', callback);
     if (this.#headText === undefined) {
       // Nothing written yet: the whole body is known, so it gets a Content-Length, in one write with the head.
       this.#makeHead(bytes.length);
-      this.#headWritten = true;
-      this.#output.sendWhole(this, this.#headText!, this.#noBody ? EMPTY : bytes);
-    } else if (!this.#headWritten && !this.#chunked) {
+      this.#bits |= HEAD_WRITTEN;
+      this.#output.sendWhole(this, this.#headText!, (this.#bits & NO_BODY) !== 0 ? EMPTY : bytes);
+    } else if ((this.#bits & HEAD_WRITTEN) === 0 && (this.#bits & CHUNKED) === 0) {
       // writeHead() then end(body): still one piece.
-      this.#headWritten = true;
-      this.#output.sendWhole(this, this.#headText!, this.#noBody ? EMPTY : bytes);
+      this.#bits |= HEAD_WRITTEN;
+      this.#output.sendWhole(this, this.#headText!, (this.#bits & NO_BODY) !== 0 ? EMPTY : bytes);
     } else {
       if (bytes.length > 0) this.#sendBody(bytes);
       else this.#sendHead();
-      if (this.#chunked) this.#output.send(this, LAST_CHUNK);
+      if ((this.#bits & CHUNKED) !== 0) this.#output.send(this, LAST_CHUNK);
     }
     this.#output.ended(this);
     return this;
@@ -242,29 +253,29 @@ export class HttpResponse extends Emitter {
 
   /** Its bytes are all with the connection: 'finish', then 'close'. */
   finished(): void {
-    if (this.#finished) return;
-    this.#finished = true;
+    if ((this.#bits & FINISHED) !== 0) return;
+    this.#bits |= FINISHED;
     this.emit('finish');
     this.closed();
   }
 
   /** The connection took the bytes that write() said to wait for. */
   drained(): void {
-    if (!this.#needDrain) return;
-    this.#needDrain = false;
+    if ((this.#bits & NEED_DRAIN) === 0) return;
+    this.#bits &= ~NEED_DRAIN;
     this.emit('drain');
   }
 
   /** The exchange is over, finished or not (the connection closed under it). */
   closed(): void {
-    if (this.#closed) return;
-    this.#closed = true;
+    if ((this.#bits & CLOSED) !== 0) return;
+    this.#bits |= CLOSED;
     this.emit('close');
   }
 
   /** The exchange has to end the connection (a later refusal, a server-side error): say so in the head, if not sent yet. */
   mustClose(): void {
-    if (this.#headText === undefined) this.#closing = true;
+    if (this.#headText === undefined) this.#bits |= CLOSING;
   }
 
   // ---- inside ---------------------------------------------------------------------
@@ -283,52 +294,52 @@ export class HttpResponse extends Emitter {
   #makeHead(length: number): void {
     const status = this.statusCode;
     const message = this.statusMessage ?? STATUS_CODES[status] ?? 'unknown';
-    this.#noBody = this.#head || status < 200 || status === 204 || status === 304;
+    this.#mark(NO_BODY, (this.#bits & HEAD_ONLY) !== 0 || status < 200 || status === 204 || status === 304);
     let lines: HeadLines | undefined = this.#given;
     if (lines === undefined) {
       lines = new HeadLines();
       for (const [key, [name, value]] of this.#headers ?? NO_HEADERS) lines.add(key, name, value);
     }
-    if (lines.close) this.#closing = true;
+    if (lines.close) this.#bits |= CLOSING;
     // The lines the response adds after the given ones.
     let tail = '';
     if (this.sendDate && !lines.hasDate) tail += `Date: ${httpDate()}\r\n`;
     const bodyAllowed = status >= 200 && status !== 204 && status !== 304;
     if (lines.transferEncoding !== undefined) {
-      this.#chunked = !this.#noBody && /(^|,)\s*chunked\s*$/i.test(lines.transferEncoding);
+      this.#mark(CHUNKED, (this.#bits & NO_BODY) === 0 && /(^|,)\s*chunked\s*$/i.test(lines.transferEncoding));
     } else if (!lines.hasLength && bodyAllowed) {
       if (length >= 0) tail += `Content-Length: ${length}\r\n`;
-      else if (!this.#noBody && !this.#http10) {
+      else if ((this.#bits & NO_BODY) === 0 && (this.#bits & HTTP10) === 0) {
         tail += 'Transfer-Encoding: chunked\r\n';
-        this.#chunked = true;
-      } else if (!this.#noBody) this.#closing = true; // HTTP/1.0 has no chunks: the end of the connection ends the body.
+        this.#bits |= CHUNKED;
+      } else if ((this.#bits & NO_BODY) === 0) this.#bits |= CLOSING; // HTTP/1.0 has no chunks: the end of the connection ends the body.
     }
     if (!lines.hasConnection) {
-      if (this.#closing) tail += 'Connection: close\r\n';
-      else if (this.#http10) tail += 'Connection: keep-alive\r\n';
+      if ((this.#bits & CLOSING) !== 0) tail += 'Connection: close\r\n';
+      else if ((this.#bits & HTTP10) !== 0) tail += 'Connection: keep-alive\r\n';
     }
     this.#headText = this.#given !== undefined ? this.#given.head(status, message, tail) : `HTTP/1.1 ${status} ${message}\r\n${lines.text}${tail}\r\n`;
   }
 
   #sendHead(): boolean {
-    if (this.#headWritten) return true;
-    this.#headWritten = true;
+    if ((this.#bits & HEAD_WRITTEN) !== 0) return true;
+    this.#bits |= HEAD_WRITTEN;
     const head = this.#headText!;
     return this.#output.send(this, typeof head === 'string' ? Buffer.from(head, 'latin1') : head);
   }
 
   #sendBody(bytes: Uint8Array): boolean {
-    if (this.#noBody || bytes.length === 0) return this.#sendHead();
-    const head = this.#headWritten ? '' : this.#headText!;
-    this.#headWritten = true;
-    const size = this.#chunked ? `${bytes.length.toString(16)}\r\n` : '';
-    const whole = Buffer.allocUnsafe(head.length + size.length + bytes.length + (this.#chunked ? 2 : 0));
+    if ((this.#bits & NO_BODY) !== 0 || bytes.length === 0) return this.#sendHead();
+    const head = (this.#bits & HEAD_WRITTEN) !== 0 ? '' : this.#headText!;
+    this.#bits |= HEAD_WRITTEN;
+    const size = (this.#bits & CHUNKED) !== 0 ? `${bytes.length.toString(16)}\r\n` : '';
+    const whole = Buffer.allocUnsafe(head.length + size.length + bytes.length + ((this.#bits & CHUNKED) !== 0 ? 2 : 0));
     if (typeof head === 'string') whole.write(head, 0, 'latin1');
     else whole.set(head, 0);
     whole.write(size, head.length, 'latin1');
     const at = head.length + size.length;
     whole.set(bytes, at);
-    if (this.#chunked) whole.set(CRLF, at + bytes.length);
+    if ((this.#bits & CHUNKED) !== 0) whole.set(CRLF, at + bytes.length);
     return this.#output.send(this, whole);
   }
 }
