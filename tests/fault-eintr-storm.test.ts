@@ -12,6 +12,8 @@ import { TestLoop } from './test-loop.js';
 
 const CLIENTS = 200;
 const PAYLOAD_BYTES = 64 * 1024;
+/** Rounds of echoes at most while waiting for the storm to land 50 signals during them. */
+const MAX_ROUNDS = 10;
 
 /**
  * A node process that sends SIGUSR2 to `pid` from a 1 ms interval, three at
@@ -42,13 +44,22 @@ test(`an echo server under a signal storm echoes ${CLIENTS} clients × 64 KiB by
       before = (await server.report()).signals;
     });
     const payloads = Array.from({ length: CLIENTS }, (_, i) => patterned(PAYLOAD_BYTES, i + 1));
-    const echoed = await withTimeout(Promise.all(payloads.map((p) => echoRoundTrip(server.port, p))), `${CLIENTS} echoes under the storm`, 60_000);
-    echoed.forEach((bytes, i) => assert.ok(bytes.equals(payloads[i]!), `client ${i}: echo differs (${bytes.length} bytes)`));
-    const report = await server.report();
-    const during = report.signals - before;
-    assert.ok(during >= 50, `the storm barely reached the server while it echoed: ${during} signals`);
+    // Rounds of the 200 echoes until at least 50 signals landed while they ran: one round
+    // can end before the storm has reached its pace (the storm is a process of its own,
+    // sharing two cores with the server and its clients).
+    let rounds = 0;
+    let report = await server.report();
+    let during = 0;
+    while (during < 50 && rounds < MAX_ROUNDS) {
+      rounds++;
+      const echoed = await withTimeout(Promise.all(payloads.map((p) => echoRoundTrip(server.port, p))), `${CLIENTS} echoes under the storm`, 60_000);
+      echoed.forEach((bytes, i) => assert.ok(bytes.equals(payloads[i]!), `round ${rounds}, client ${i}: echo differs (${bytes.length} bytes)`));
+      report = await server.report();
+      during = report.signals - before;
+    }
+    assert.ok(during >= 50, `the storm barely reached the server in ${rounds} rounds of echoes: ${during} signals`);
     assert.equal(report.loopErrors, []);
-    assert.is(report.stats.accepted, CLIENTS);
+    assert.is(report.stats.accepted, CLIENTS * rounds);
     assert.is(report.stats.resets, 0);
   } finally {
     await calmed(storm);
