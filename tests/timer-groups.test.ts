@@ -1,4 +1,4 @@
-// Handle-free timeouts of one pass are timed in groups (src/loop/timer-pass.ts):
+// Handle-free timeouts of one pass, and plain one-shot Timers, are timed in groups (src/loop/timer-pass.ts):
 // the first of TIMEOUTS_PER_CLOCK_READ, each next sized to take about
 // TIMEOUT_GROUP_MS at the pace of the one before, at most twice as many,
 // 1 to TIMER_BATCH. The loop's callback clock is performance.now(); these
@@ -59,6 +59,39 @@ test('a pass of 5,000 fast timeouts reads the callback clock in growing groups: 
     // Groups of 32, 64, .., 1024 (cut where a batch ends): under 20; in groups of 32 it would be 157.
     assert.ok(reads < 30, `${reads} clock reads`);
     assert.ok(reads > 5000 / TIMER_BATCH, `${reads} clock reads`);
+  } finally {
+    loop.close();
+  }
+});
+
+test('plain one-shot Timers are timed in groups as timeouts are; intervals and Timers with options one by one', () => {
+  const { loop, clock } = virtualClockLoop({ maxTimers: 8192 });
+  try {
+    let fired = 0;
+    for (let i = 0; i < 5000; i++) loop.setTimeout(() => fired++, 1);
+    clock.ms = 1;
+    const plainReads = fakeNow((reads) => {
+      loop.runOnce(0);
+      return reads();
+    });
+    assert.is(fired, 5000);
+    assert.is(loop.metrics().callbacks, 5000, 'every Timer still counts as a callback');
+    assert.ok(plainReads < 30, `${plainReads} clock reads for 5,000 plain Timers`);
+
+    for (let i = 0; i < 100; i++) loop.setTimeout(() => fired++, 1, { label: `timer ${i}` });
+    for (let i = 0; i < 100; i++) {
+      const interval = loop.setInterval(() => {
+        fired++;
+        interval.cancel();
+      }, 1);
+    }
+    clock.ms = 3;
+    const detailedReads = fakeNow((reads) => {
+      loop.runOnce(0);
+      return reads();
+    });
+    assert.is(fired, 5200);
+    assert.ok(detailedReads >= 200, `${detailedReads} clock reads for 200 labelled Timers and intervals`);
   } finally {
     loop.close();
   }

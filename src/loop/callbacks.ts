@@ -87,6 +87,16 @@ export class CallbackRunner {
     return this.#trace;
   }
 
+  /**
+   * What must follow each callback of this turn for it to be a plain call:
+   * nothing under runOnce() (undefined), Node's tick step under run() and
+   * start(); null when that step is missing and each callback needs a
+   * callback scope of its own (native.invoke).
+   */
+  get afterCallback(): (() => void) | undefined | null {
+    return !this.outermost ? undefined : (drainTicks ?? null);
+  }
+
   /** Starts the clock for the first callback of a pass; returns the time. */
   begin(): number {
     return (this.#start = performance.now());
@@ -95,7 +105,11 @@ export class CallbackRunner {
   /** Calls a user callback (with `fd`, for I/O), catches and reports what it throws, accounts for it. Returns when it finished. */
   call(kind: number, fd: number, label: string | undefined, recv: unknown, fn: (fd: number) => void): number {
     try {
-      if (this.outermost && drainTicks !== undefined) {
+      if (!this.outermost) {
+        // runOnce(): the caller's scope holds what the callback queues until it yields.
+        if (fd >= 0) fn.call(recv, fd);
+        else (fn as () => void).call(recv);
+      } else if (drainTicks !== undefined) {
         if (fd >= 0) fn.call(recv, fd);
         else (fn as () => void).call(recv);
         drainTicks();

@@ -5,11 +5,13 @@
 // A pass is pulled by the loop: advance(now) moves the wheel to `now` and
 // takes the first batch of due entries from the core (up to TIMER_BATCH
 // indices in its batch region, one call into wasm per batch, none per
-// timer); peek() says what runs next. A Timer's entry goes through
-// takeTimer() (an interval is scheduled again before its callback runs) and
-// its callback through the loop's callback runner, one callback scope each;
-// a run of handle-free timeouts goes through fireTimeouts(), called back to
-// back in one scope. The core keeps a batch's entries pending until the
+// timer); peek() says what runs next. A run of handle-free timeouts goes
+// through fireTimeouts(), called back to back in one scope; a run of plain
+// one-shot Timers (no options, no interval) through fireTimers(), back to
+// back with Node's tick step after each where the loop's caller needs it;
+// any other Timer's entry through takeTimer() (an interval is scheduled
+// again before its callback runs) and its callback through the loop's
+// callback runner, one at a time. The core keeps a batch's entries pending until the
 // host has passed their cells (endPass(), or the next batch): so a callback
 // that cancels or moves a later timer of the batch has its cell marked and
 // skipped, and no entry of the batch is reused under the host. A pass the
@@ -49,10 +51,17 @@ export const TIMEOUTS_PER_CLOCK_READ = 32;
  */
 export const TIMEOUT_GROUP_MS = 0.05;
 
-/** What a pass runs next (TimerPass.advance, peek, fireTimeouts). */
+/** What a pass runs next (TimerPass.advance, peek, fireTimeouts, fireTimers). */
 export const PASS_OVER = -1;
+/** A handle-free timeout: fireTimeouts(). */
 export const NEXT_TIMEOUT = 0;
+/** A plain one-shot Timer (no options, no interval): fireTimers(). */
 export const NEXT_TIMER = 1;
+/** An interval or a Timer with options: takeTimer(), one at a time. */
+export const NEXT_TIMER_ALONE = 2;
+
+/** What runs the cells of one group: the next cell, or ~cell at one of another kind (runTimeoutCells, runTimerCells). */
+type CellRunner<Extra> = (cells: Int32Array, slots: TimerSlots, extra: Extra, state: LoopState, run: CallbackRunner, at: number, stop: number) => number;
 
 export class TimerPass {
   readonly #wasm: CoreExports;
@@ -125,7 +134,10 @@ export class TimerPass {
         continue;
       }
       const index = cells[at]!;
-      if (index >= 0) return typeof this.#slots[index] === 'function' ? NEXT_TIMEOUT : NEXT_TIMER;
+      if (index >= 0) {
+        const slot = this.#slots[index];
+        return typeof slot === 'function' ? NEXT_TIMEOUT : isPlainTimeout(slot!) ? NEXT_TIMER : NEXT_TIMER_ALONE;
+      }
       this.#batchAt = at + 1;
     }
   }
@@ -152,18 +164,32 @@ export class TimerPass {
   /**
    * Runs the handle-free timeouts from the one peek() found next, back to
    * back, across batches, until the pass is over (PASS_OVER), the next is a
-   * Timer's (NEXT_TIMER), or a callback stops the turn or closes the loop
-   * (PASS_OVER). What a callback throws goes to the loop's error path; the
-   * clock is read once per TIMEOUTS_PER_CLOCK_READ callbacks.
+   * Timer's (NEXT_TIMER, NEXT_TIMER_ALONE), or a callback stops the turn or
+   * closes the loop (PASS_OVER). What a callback throws goes to the loop's
+   * error path; the clock is read once per group of callbacks (timeoutGroup).
    */
   fireTimeouts(): number {
+    // No timeout due in this pass was given an argument unless the table
+    // existed when the pass began: a timeout set during it is not due in it.
+    return this.#fireRun(runTimeoutCells, this.#args());
+  }
+
+  /**
+   * Runs the plain one-shot Timers from the one peek() found next as
+   * fireTimeouts() runs timeouts, each followed by `after` (Node's tick
+   * step, under run() and start(); nothing under runOnce()), until the next
+   * is of another kind, the pass is over, or a callback stops the turn.
+   */
+  fireTimers(after: (() => void) | undefined): number {
+    return this.#fireRun(runTimerCells, after);
+  }
+
+  /** The group loop of fireTimeouts and fireTimers: `runner` runs a group, the clock is read after it. */
+  #fireRun<Extra>(runner: CellRunner<Extra>, extra: Extra): number {
     const cells = this.#cells;
     const slots = this.#slots;
     const state = this.#state;
     const run = this.#run;
-    // No timeout due in this pass was given an argument unless the table
-    // existed when the pass began: a timeout set during it is not due in it.
-    const args = this.#args();
     const traced = run.trace !== undefined;
     let group = traced ? 1 : TIMEOUTS_PER_CLOCK_READ;
     let at = this.#batchAt;
@@ -179,17 +205,23 @@ export class TimerPass {
           if (end === 0) break;
         }
         const from = at;
-        at = runCells(cells, slots, args, state, run, at, end - at > group ? at + group : end);
+        at = runner(cells, slots, extra, state, run, at, end - at > group ? at + group : end);
+        let other = false;
         if (at < 0) {
           at = ~at;
-          next = NEXT_TIMER;
+          other = true;
         }
         const ran = at - from - cellsSkipped;
         if (ran > 0) {
           const ms = run.ranMany(CB.timer, ran);
           if (!traced) group = timeoutGroup(group, ran, ms);
         }
-        if (next === NEXT_TIMER || state.halted) break;
+        if (state.halted) break;
+        if (other) {
+          this.#batchAt = at;
+          next = this.peek();
+          break;
+        }
       }
       returned = true;
     } finally {
@@ -250,8 +282,13 @@ export class TimerPass {
   }
 }
 
-/** NIL cells the last runCells passed. */
+/** NIL cells the last cell runner passed. */
 let cellsSkipped = 0;
+
+/** A Timer fireTimers() runs: a plain one (no label, signal or jitter), which is never an interval (an interval is a DetailedTimer). */
+function isPlainTimeout(timer: Timer): boolean {
+  return !(timer instanceof DetailedTimer);
+}
 
 /**
  * The timeouts of cells `at` .. `stop` - 1, run back to back, with no call
@@ -264,7 +301,7 @@ let cellsSkipped = 0;
  * next cell, ~cell when that cell is a Timer's, or the cell after the
  * callback that halted the loop; cellsSkipped counts the NIL cells passed.
  */
-function runCells(cells: Int32Array, slots: (Timer | TimeoutCallback | undefined)[], args: unknown[] | undefined, state: LoopState, run: CallbackRunner, at: number, stop: number): number {
+function runTimeoutCells(cells: Int32Array, slots: TimerSlots, args: unknown[] | undefined, state: LoopState, run: CallbackRunner, at: number, stop: number): number {
   let skipped = 0;
   while (at !== stop) {
     const index = cells[at]!;
@@ -282,6 +319,42 @@ function runCells(cells: Int32Array, slots: (Timer | TimeoutCallback | undefined
     at++;
     try {
       callback((args === undefined ? undefined : takeArg(args, index)) as never);
+    } catch (error) {
+      run.failed(error, CB.timer, -1, undefined);
+    }
+    if (state.halted) break;
+  }
+  cellsSkipped = skipped;
+  return at;
+}
+
+/**
+ * The plain one-shot Timers of cells `at` .. `stop` - 1, as runTimeoutCells
+ * runs timeouts: each is done (IDLE: refresh() schedules it again) before
+ * its callback, which is followed by `after` when given (what the callback
+ * queued runs before the next one). Returns as runTimeoutCells does, ~cell
+ * at a cell of another kind.
+ */
+function runTimerCells(cells: Int32Array, slots: TimerSlots, after: (() => void) | undefined, state: LoopState, run: CallbackRunner, at: number, stop: number): number {
+  let skipped = 0;
+  while (at !== stop) {
+    const index = cells[at]!;
+    if (index < 0) {
+      at++;
+      skipped++;
+      continue;
+    }
+    const timer = slots[index]!;
+    if (typeof timer === 'function' || !isPlainTimeout(timer)) {
+      cellsSkipped = skipped;
+      return ~at;
+    }
+    slots[index] = undefined;
+    timer.index = IDLE;
+    at++;
+    try {
+      timer.callback.call(timer);
+      if (after !== undefined) after();
     } catch (error) {
       run.failed(error, CB.timer, -1, undefined);
     }

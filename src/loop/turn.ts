@@ -48,7 +48,7 @@ import type { LoopParts } from './parts.js';
 import type { ClientHandlers } from './registration.js';
 import type { LoopState } from './state.js';
 import type { TimerTable } from './timer-table.js';
-import { NEXT_TIMEOUT, PASS_OVER } from './timer-pass.js';
+import { NEXT_TIMEOUT, NEXT_TIMER, PASS_OVER } from './timer-pass.js';
 
 const { EAGAIN, ECONNABORTED, EPROTO, EPERM, EINTR } = osConstants.errno;
 
@@ -308,9 +308,10 @@ export class Turn {
 
   /**
    * The timers due by the clock now, in the table's batches, until a
-   * callback stops the turn or closes the loop. A Timer's callback is its
-   * own callback scope (under run() and start(), ticks and microtasks run
-   * after it); a run of handle-free timeouts shares one.
+   * callback stops the turn or closes the loop. Under run() and start(),
+   * ticks and microtasks run after each Timer's callback (Node's tick step,
+   * or a callback scope each where that step is missing) and after a run of
+   * handle-free timeouts (one scope for the run).
    */
   #fireTimers(): void {
     const timers = this.#timers.pass;
@@ -322,7 +323,13 @@ export class Turn {
       run.begin();
       do {
         if (next === NEXT_TIMEOUT) {
-          next = native.invoke(timers, timers.fireTimeouts) as number;
+          // One callback scope for the run (ticks after it), needless inside runOnce()'s caller's.
+          next = run.outermost ? (native.invoke(timers, timers.fireTimeouts) as number) : timers.fireTimeouts();
+          continue;
+        }
+        const after = run.afterCallback;
+        if (next === NEXT_TIMER && after !== null) {
+          next = timers.fireTimers(after);
           continue;
         }
         const timer = timers.takeTimer();
