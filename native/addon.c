@@ -508,7 +508,7 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
       {"backendModify", backend_modify},   {"backendRemove", backend_remove},
       {"backendWait", backend_wait},       {"backendFree", backend_free},
       {"backendFd", backend_fd},
-      {"invoke", node_invoke},
+      {"invoke", node_invoke},          {"uncaught", node_uncaught},
       {"runAttach", run_attach},           {"runDetach", run_detach},
       {"runRef", run_ref},                 {"runNodeFd", run_node_fd},
       {"runNodeTimeout", run_node_timeout},

@@ -42,6 +42,7 @@ napi_value run_node_timeout(napi_env env, napi_callback_info info);
 /* After every wait: while run() is attached, brings libuv's cached clock up to date. */
 void run_after_wait(addon_state *st);
 napi_value node_invoke(napi_env env, napi_callback_info info);
+napi_value node_uncaught(napi_env env, napi_callback_info info);
 napi_value start_attach(napi_env env, napi_callback_info info);
 napi_value start_arm(napi_env env, napi_callback_info info);
 napi_value start_ref(napi_env env, napi_callback_info info);

@@ -249,12 +249,17 @@ napi_value run_node_timeout(napi_env env, napi_callback_info info) {
 
 /* invoke(recv, fn, ...args) -> fn's result: a user callback in its own
  * callback scope. Called from a host pass that runs outside any scope
- * (run(), start()), Node runs ticks and microtasks right after it returns;
+ * (run(), start()), Node runs ticks and microtasks when the scope closes;
  * called from inside one (runOnce() from user code) it is a plain call, and
- * they run when that outer scope ends. An exception propagates to the
- * caller. napi_get_cb_info reports the call's real argument count, which may
- * be more than it copied: past the stack array, the arguments are fetched
- * again into one that holds them all. */
+ * they run when that outer scope ends. What fn throws propagates to the
+ * caller (the host reports it as the callback's error); what a tick throws
+ * while the scope closes is Node's uncaught exception ('uncaughtException',
+ * which also unwinds the async id stack the tick left), as after any of
+ * Node's own callbacks: napi_make_callback would hand both to the caller
+ * alike, and the tick's async id would stay on the stack. napi_get_cb_info
+ * reports the call's real argument count, which may be more than it copied:
+ * past the stack array, the arguments are fetched again into one that holds
+ * them all. */
 napi_value node_invoke(napi_env env, napi_callback_info info) {
   addon_state *st = state_of(env);
   if (st->invoke_context == NULL) {
@@ -278,9 +283,33 @@ napi_value node_invoke(napi_env env, napi_callback_info info) {
     }
     napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   }
-  napi_make_callback(env, st->invoke_context, argv[0], argv[1], argc - 2, argv + 2, &result);
+  napi_value resource, error = NULL;
+  napi_callback_scope scope;
+  napi_get_global(env, &resource); /* Node takes the resource from the async context */
+  if (napi_open_callback_scope(env, resource, st->invoke_context, &scope) != napi_ok) {
+    if (argv != stack) free(argv);
+    napi_throw_error(env, "EINVAL", "invoke: no callback scope");
+    return NULL;
+  }
+  if (napi_call_function(env, argv[0], argv[1], argc - 2, argv + 2, &result) != napi_ok) {
+    napi_get_and_clear_last_exception(env, &error);
+    result = NULL;
+  }
+  napi_close_callback_scope(env, scope);
   if (argv != stack) free(argv);
+  if (error != NULL) napi_throw(env, error);
   return result;
+}
+
+/* uncaught(error): hands an error to Node's uncaught-exception handling
+ * ('uncaughtException' listeners, or the process ends), as if it had
+ * escaped one of Node's own callbacks: for what a tick throws while the host
+ * runs Node's tick step itself (process._tickCallback). Node also unwinds
+ * the async id stack the tick left, when a listener handled it. */
+napi_value node_uncaught(napi_env env, napi_callback_info info) {
+  GET_ARGS(1);
+  napi_fatal_exception(env, argv[0]);
+  return NULL;
 }
 
 /* -------- start(): the loop inside Node's own loop ------------------------------

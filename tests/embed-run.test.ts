@@ -40,51 +40,6 @@ test("two reads in one batch: the first handler's nextTick and microtask run bef
   ]);
 });
 
-test("a nextTick a read handler queued throws: the error is that read's, and the next read is served", async () => {
-  const loop = new TestLoop({ fatalErrors: false });
-  const first = pair();
-  const second = pair();
-  const reported: [unknown, unknown][] = [];
-  const order: string[] = [];
-  const failure = new Error('tick failed');
-  loop.on('error', (error, context) => reported.push([error, context]));
-  try {
-    loop.addClientSocket(first.local, {
-      read: (fd) => {
-        sockets.read(fd, Buffer.alloc(16));
-        order.push('first');
-        process.nextTick(() => {
-          throw failure;
-        });
-      },
-    });
-    loop.addClientSocket(second.local, {
-      read: (fd) => {
-        sockets.read(fd, Buffer.alloc(16));
-        order.push('second');
-      },
-    });
-    sockets.write(first.peer, Buffer.from('x'));
-    sockets.write(second.peer, Buffer.from('y'));
-    const stop = drive(loop, 'run');
-    try {
-      await withTimeout((async () => {
-        while (order.length < 2 || reported.length < 1) await tick(5);
-      })(), 'both reads and the report');
-    } finally {
-      await stop();
-    }
-    assert.equal(order, ['first', 'second']);
-    assert.is(reported.length, 1);
-    assert.is(reported[0]![0], failure);
-    assert.equal(reported[0]![1], { kind: 'read', fd: first.local });
-  } finally {
-    loop.close();
-    sockets.close(first.peer);
-    sockets.close(second.peer);
-  }
-});
-
 test('with --pending-deprecation (process._tickCallback wrapped to warn): handlers take native callback scopes, same order, no warning', () => {
   const fixture = new URL('./fixtures/tick-order.js', import.meta.url).pathname;
   const child = spawnSync(process.execPath, ['--pending-deprecation', fixture], { encoding: 'utf8', timeout: 30_000 });

@@ -17,6 +17,8 @@ export interface NativeAddon {
   backendFd(id: number): number;
   /** Calls fn.call(recv, ...args) in its own callback scope: ticks and microtasks run after it when it is the outermost. */
   invoke(recv: unknown, fn: (...args: never[]) => unknown, ...args: unknown[]): unknown;
+  /** Hands `error` to Node's uncaught-exception handling ('uncaughtException', or the process ends), as if it escaped one of Node's callbacks. */
+  uncaught(error: unknown): void;
   // run(): a libuv prepare handle on Node's loop calls `turn` where Node would block; one per thread (-EBUSY).
   runAttach(turn: (first: boolean) => boolean): number;
   runDetach(): number;

@@ -52,6 +52,25 @@ export const CB = { accept: 0, read: 1, write: 2, hangup: 3, error: 4, watch: 5,
 const nodeTickCallback = (process as unknown as { _tickCallback?: () => void })._tickCallback;
 const drainTicks = typeof nodeTickCallback === 'function' && nodeTickCallback.name === 'runNextTicks' ? nodeTickCallback : undefined;
 
+/**
+ * Node's tick step, and what a tick throws goes where it would after one of
+ * Node's own callbacks: to Node's uncaught-exception handling (its
+ * 'uncaughtException' listeners, or the end of the process), not to the
+ * loop's 'error' (a tick is no callback of the loop's). Node's handling also
+ * unwinds the async id stack, which the throwing tick left with its own id
+ * on top: caught here and kept, that id would be every later callback's
+ * executionAsyncId(), and the first AsyncLocalStorage or async hook enabled
+ * would make Node abort at the next callback scope's close. The ticks after
+ * the one that threw run at the next step, as in Node.
+ */
+function runTicks(): void {
+  try {
+    drainTicks!();
+  } catch (error) {
+    native.uncaught(error);
+  }
+}
+
 /** Distinct uncaught errors printed per loop, at most; then they are only counted. */
 const PRINTED_ERRORS_LIMIT = 100;
 
@@ -94,7 +113,7 @@ export class CallbackRunner {
    * callback scope of its own (native.invoke).
    */
   get afterCallback(): (() => void) | undefined | null {
-    return !this.outermost ? undefined : (drainTicks ?? null);
+    return !this.outermost ? undefined : drainTicks !== undefined ? runTicks : null;
   }
 
   /** Starts the clock for the first callback of a pass; returns the time. */
@@ -104,20 +123,18 @@ export class CallbackRunner {
 
   /** Calls a user callback (with `fd`, for I/O), catches and reports what it throws, accounts for it. Returns when it finished. */
   call(kind: number, fd: number, label: string | undefined, recv: unknown, fn: (fd: number) => void): number {
+    // Under runOnce(), a plain call: the caller's scope holds what the callback queues until it yields.
+    const scoped = this.outermost && drainTicks === undefined;
     try {
-      if (!this.outermost) {
-        // runOnce(): the caller's scope holds what the callback queues until it yields.
-        if (fd >= 0) fn.call(recv, fd);
-        else (fn as () => void).call(recv);
-      } else if (drainTicks !== undefined) {
-        if (fd >= 0) fn.call(recv, fd);
-        else (fn as () => void).call(recv);
-        drainTicks();
-      } else if (fd >= 0) native.invoke(recv, fn, fd);
-      else native.invoke(recv, fn);
+      if (scoped) {
+        if (fd >= 0) native.invoke(recv, fn, fd);
+        else native.invoke(recv, fn);
+      } else if (fd >= 0) fn.call(recv, fd);
+      else (fn as () => void).call(recv);
     } catch (error) {
       this.failed(error, kind, fd, label);
     }
+    if (this.outermost && !scoped) runTicks();
     return this.ran(kind, fd, label);
   }
 

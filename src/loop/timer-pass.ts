@@ -354,10 +354,10 @@ function runTimerCells(cells: Int32Array, slots: TimerSlots, after: (() => void)
     at++;
     try {
       timer.callback.call(timer);
-      if (after !== undefined) after();
     } catch (error) {
       run.failed(error, CB.timer, -1, undefined);
     }
+    if (after !== undefined) after();
     if (state.halted) break;
   }
   cellsSkipped = skipped;
