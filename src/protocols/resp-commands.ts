@@ -34,6 +34,7 @@ export const NULL_RESP3 = Buffer.from('_\r\n');
 const CONFIG: ReadonlyMap<string, string> = new Map([
   ['save', ''],
   ['appendonly', 'no'],
+  ['maxmemory-policy', 'noeviction'],
 ]);
 
 export interface Command {
@@ -43,6 +44,8 @@ export interface Command {
   bytes: Buffer;
   /** Redis's convention: n exactly n arguments (name included), -n at least n. */
   arity: number;
+  /** Redis's denyoom flag: it may add data, so it is refused while the store is past maxMemory. */
+  denyOom: boolean;
   run(session: RespSession, args: Arguments): void;
 }
 
@@ -62,9 +65,12 @@ export interface Arguments {
 
 // ---- commands --------------------------------------------------------------
 
-function command(name: string, arity: number, run: Command['run']): Command {
-  return { name, bytes: Buffer.from(name), arity, run };
+function command(name: string, arity: number, run: Command['run'], denyOom = false): Command {
+  return { name, bytes: Buffer.from(name), arity, denyOom, run };
 }
+
+/** A command that may add data: Redis's denyoom. */
+const DENY_OOM = true;
 
 /** A key argument for a command that writes it: undefined (and the error sent) when too long. */
 function writeKey(session: RespSession, args: Arguments, i: number): string | undefined {
@@ -342,7 +348,7 @@ function hello(session: RespSession, args: Arguments): void {
   out.append(EMPTY_ARRAY);
 }
 
-const INFO_SECTIONS = ['server', 'persistence', 'stats', 'replication', 'keyspace'] as const;
+const INFO_SECTIONS = ['server', 'memory', 'persistence', 'stats', 'replication', 'keyspace'] as const;
 const INFO_ALL = new Set(['all', 'default', 'everything']);
 
 /** The INFO text of one section, lines ending in CRLF, as Redis's genRedisInfoString. */
@@ -354,6 +360,9 @@ function infoSection(session: RespSession, section: (typeof INFO_SECTIONS)[numbe
         `# Server\r\nredis_version:${REDIS_VERSION}\r\nredis_mode:standalone\r\nos:${process.platform}\r\n` +
         `arch_bits:64\r\nprocess_id:${process.pid}\r\nuptime_in_seconds:${Math.floor((performance.now() - shared.startedAt) / 1000)}\r\n`
       );
+    case 'memory':
+      // used_memory is the store's, as maxmemory counts it (resp-values.ts's usedBytes), not the process's.
+      return `# Memory\r\nused_memory:${session.keys.pages.usedBytes}\r\nmaxmemory:${shared.maxMemory}\r\nmaxmemory_policy:noeviction\r\n`;
     case 'persistence':
       return '# Persistence\r\nloading:0\r\nasync_loading:0\r\nrdb_bgsave_in_progress:0\r\naof_enabled:0\r\n';
     case 'stats':
@@ -422,25 +431,25 @@ const DB_OUT_OF_RANGE = Buffer.from('-ERR DB index is out of range\r\n');
 
 const COMMANDS: Command[] = [
   command('get', 2, (session, args) => replyValue(session, lookup(session, args, 1))),
-  command('set', -3, set),
+  command('set', -3, set, DENY_OOM),
   command('ping', -1, (session, args) => {
     if (args.count > 2) replyArity(session.out, 'ping');
     else if (args.count === 2) replyBulk(session.out, args.source, args.starts[1]!, args.ends[1]!);
     else session.out.appendConstant(PONG);
   }),
-  command('incr', 2, (session, args) => incrementBy(session, args, 1)),
-  command('decr', 2, (session, args) => incrementBy(session, args, -1)),
+  command('incr', 2, (session, args) => incrementBy(session, args, 1), DENY_OOM),
+  command('decr', 2, (session, args) => incrementBy(session, args, -1), DENY_OOM),
   command('incrby', 3, (session, args) => {
     const delta = argInteger(session, args, 2);
     if (delta !== undefined) incrementBy(session, args, delta);
-  }),
+  }, DENY_OOM),
   command('decrby', 3, (session, args) => {
     const delta = argInteger(session, args, 2);
     if (delta === undefined) return;
     // -INT64_MIN is no int64.
     if (delta === INT64_MIN) replyError(session.out, 'decrement would overflow');
     else incrementBy(session, args, -delta);
-  }),
+  }, DENY_OOM),
   command('del', -2, (session, args) => {
     let deleted = 0;
     for (let i = 1; i < args.count; i++) {
@@ -472,7 +481,7 @@ const COMMANDS: Command[] = [
     }
     for (let i = 1; i < args.count; i += 2) storeArgument(session, argKey(session, args, i)!, args, i + 1);
     session.out.appendConstant(OK);
-  }),
+  }, DENY_OOM),
   command('append', 3, (session, args) => {
     const key = writeKey(session, args, 1);
     if (key === undefined) return;
@@ -486,7 +495,7 @@ const COMMANDS: Command[] = [
     const value = session.keys.write(key, length, true, length - added);
     args.source.copy(value, length - added, args.starts[2]!, args.ends[2]!);
     replyInteger(session.out, length);
-  }),
+  }, DENY_OOM),
   command('strlen', 2, (session, args) => replyInteger(session.out, lookup(session, args, 1)?.length ?? 0)),
   command('type', 2, (session, args) => session.out.append(lookup(session, args, 1) === undefined ? TYPE_NONE : TYPE_STRING)),
   command('dbsize', 1, (session) => replyInteger(session.out, session.keys.values.size)),
@@ -528,7 +537,7 @@ const COMMANDS: Command[] = [
     const pairs: string[] = [];
     for (let i = 2; i < args.count; i++) {
       const name = argText(args, i).toLowerCase();
-      const value = CONFIG.get(name);
+      const value = name === 'maxmemory' ? String(session.shared.maxMemory) : CONFIG.get(name);
       if (value !== undefined && !pairs.includes(name)) pairs.push(name, value);
     }
     session.out.latin1(session.proto === 3 ? `%${pairs.length / 2}\r\n` : `*${pairs.length}\r\n`);

@@ -81,24 +81,28 @@ export class Keyspace {
    */
   write(key: string, length: number, keepDeadline = false, carry = 0): Buffer {
     const values = this.values;
+    const pages = this.pages;
     const old = values.get(key);
     if (!keepDeadline && this.#deadlines.size > 0) this.#deadlines.delete(key);
-    const refit = old === undefined ? undefined : this.pages.refit(old, length);
+    const refit = old === undefined ? undefined : pages.refit(old, length);
     if (refit !== undefined) {
       if (refit !== old) values.set(key, refit);
       return refit;
     }
-    const value = this.pages.alloc(length);
+    // Whether the key is counted already: it holds a value of ours.
+    const counted = old !== undefined && pages.owns(old);
+    const value = pages.alloc(length);
     try {
       values.set(key, value);
     } catch (error) {
       // A Map at its 2^24 keys: the slot goes back, the old value stays.
-      this.pages.free(value);
+      pages.free(value);
       throw error;
     }
+    if (!counted) pages.countKey(key, 1);
     if (old !== undefined) {
       if (carry > 0) value.set(old.subarray(0, carry));
-      this.pages.free(old);
+      pages.free(old);
     }
     return value;
   }
@@ -114,6 +118,7 @@ export class Keyspace {
   #forget(key: string, value: Uint8Array): void {
     this.values.delete(key);
     this.#deadlines.delete(key);
+    if (this.pages.owns(value)) this.pages.countKey(key, -1);
     this.pages.free(value);
   }
 

@@ -60,6 +60,16 @@ export interface RespOptions {
   maxKeyLength?: number;
   /** Most arguments in one multibulk request. Default 1,048,576, Redis's limit before 7.0. */
   maxArguments?: number;
+  /**
+   * Most bytes the store may hold (Redis's maxmemory, with its noeviction
+   * policy): past it, commands that add data (SET, MSET, APPEND, INCR and
+   * the like) are refused with Redis's `-OOM` error while reads and DEL go
+   * on, so no client can fill the process's memory. Counted are the values'
+   * storage (pages and large buffers) and each key, its characters and an
+   * estimate of what a Map entry costs; the command that crosses the limit
+   * still runs, as in Redis. Default 1 GiB; 0: no limit.
+   */
+  maxMemory?: number;
   /** The keys and values. Default a new Map; pass one to share it between servers or to look inside. */
   store?: Map<string, Uint8Array>;
 }
@@ -92,6 +102,15 @@ export const DEFAULT_MAX_KEY_LENGTH = 64 * 1024;
 export const MAX_KEY_LENGTH = 16 * 1024 * 1024;
 export const DEFAULT_MAX_ARGUMENTS = 1024 * 1024;
 /**
+ * 1 GiB: Redis sets no limit, but its keys live in its own heap; here they
+ * live in V8's, whose limit ends the whole process when a client reaches it
+ * (a few GiB by default). 1 GiB of keys and values fits under it with room
+ * for the connections' buffers.
+ */
+export const DEFAULT_MAX_MEMORY = 1024 * 1024 * 1024;
+/** The largest maxMemory accepted: 2^53 - 1, any real memory. */
+const MAX_MEMORY = Number.MAX_SAFE_INTEGER;
+/**
  * An inline request, or a `*N`/`$N` line, longer than this without its line
  * end is refused: Redis's PROTO_INLINE_MAX_SIZE, so a peer cannot make the
  * server buffer an endless line.
@@ -110,6 +129,8 @@ const BACKSLASH = 92;
 
 /** Redis's words to a client past maxclients. */
 const MAX_CLIENTS_REACHED = Buffer.from('-ERR max number of clients reached\r\n');
+/** Redis's reply to a command that adds data while the store is past maxmemory (noeviction). */
+const OUT_OF_MEMORY = Buffer.from("-OOM command not allowed when used memory > 'maxmemory'.\r\n");
 const NOTHING = Buffer.alloc(0);
 /** Redis logs "Closing client that reached max query buffer length"; the client is told as much. */
 const QUERY_BUFFER_LIMIT = 'client reached max query buffer length';
@@ -236,6 +257,7 @@ export class RespSession implements Protocol {
     const found = findCommand(args);
     if (found === undefined) replyUnknownCommand(this.out, args);
     else if (found.arity > 0 ? args.count !== found.arity : args.count < -found.arity) replyArity(this.out, found.name);
+    else if (found.denyOom && this.shared.keys.pages.usedBytes > this.shared.memoryLimit) this.out.append(OUT_OF_MEMORY);
     else found.run(this, args);
   }
 
@@ -523,6 +545,10 @@ interface Shared {
   maxBulkLength: number;
   maxKeyLength: number;
   maxArguments: number;
+  /** Bytes the store may hold before commands that add data are refused: Infinity for no limit (maxMemory 0). */
+  memoryLimit: number;
+  /** maxMemory as given, for CONFIG GET maxmemory. */
+  maxMemory: number;
 }
 
 /**
@@ -539,6 +565,8 @@ export function respProtocol(options: RespOptions = {}): RespProtocolFactory {
   assertInteger('options.maxKeyLength', maxKeyLength, 0, MAX_KEY_LENGTH);
   const maxArguments = options.maxArguments ?? DEFAULT_MAX_ARGUMENTS;
   assertInteger('options.maxArguments', maxArguments, 1, 2 ** 31 - 1);
+  const maxMemory = options.maxMemory ?? DEFAULT_MAX_MEMORY;
+  assertInteger('options.maxMemory', maxMemory, 0, MAX_MEMORY);
   const store = options.store ?? new Map<string, Uint8Array>();
   if (!(store instanceof Map)) throw typeError('options.store', 'a Map', store);
   const keys = new Keyspace(store);
@@ -554,6 +582,8 @@ export function respProtocol(options: RespOptions = {}): RespProtocolFactory {
     maxBulkLength,
     maxKeyLength,
     maxArguments,
+    memoryLimit: maxMemory === 0 ? Infinity : maxMemory,
+    maxMemory,
   };
   const factory = ((connection: Connection) => new RespSession(shared, connection)) as ProtocolFactory;
   factory.refuse = () => MAX_CLIENTS_REACHED;

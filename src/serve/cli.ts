@@ -17,7 +17,7 @@ import { BACKEND_NAMES as BACKENDS } from '../kernel/backend.js';
 import { DEFAULT_MAX_EVENTS, DEFAULT_MAX_FDS } from '../loop/options.js';
 import { protocols, type ProtocolName } from '../protocols/index.js';
 import { DEFAULT_HEADERS_TIMEOUT_MS, DEFAULT_MAX_HEADER_BYTES, DEFAULT_REQUEST_TIMEOUT_MS } from '../protocols/http.js';
-import { DEFAULT_MAX_BULK_LENGTH, DEFAULT_MAX_KEY_LENGTH, DEFAULT_MAX_REQUEST_BYTES, MAX_KEY_LENGTH, MAX_REQUEST_BYTES } from '../protocols/resp.js';
+import { DEFAULT_MAX_BULK_LENGTH, DEFAULT_MAX_KEY_LENGTH, DEFAULT_MAX_MEMORY, DEFAULT_MAX_REQUEST_BYTES, MAX_KEY_LENGTH, MAX_REQUEST_BYTES } from '../protocols/resp.js';
 import { serve as runServe, type ServeConfig } from './serve.js';
 import { DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_MAX_CONNECTIONS, DEFAULT_SHUTDOWN_MS, RESERVED_FDS, defaultMaxConnections } from '../net/server.js';
 import { resolveHost } from '../net/listener.js';
@@ -69,6 +69,9 @@ Input bounds (over one: the protocol's error, then the connection closes):
   --max-bulk-length N    resp: longest bulk string, at most
                          --max-request-bytes (default ${DEFAULT_MAX_BULK_LENGTH}, 32 MiB)
   --max-key-length N     resp: longest key (default ${DEFAULT_MAX_KEY_LENGTH})
+  --max-memory N         resp: bytes each worker's store may hold; past it
+                         writes get -OOM, reads go on (default ${DEFAULT_MAX_MEMORY},
+                         1 GiB; 0 no limit)
   --max-header-bytes N   http: longest header section, 431 past it
                          (default ${DEFAULT_MAX_HEADER_BYTES})
   --headers-timeout-ms N http: the header section must arrive within this
@@ -141,6 +144,7 @@ async function serve(args: string[]): Promise<number> {
       'max-request-bytes': { type: 'string' },
       'max-bulk-length': { type: 'string' },
       'max-key-length': { type: 'string' },
+      'max-memory': { type: 'string' },
       'max-header-bytes': { type: 'string' },
       'headers-timeout-ms': { type: 'string' },
       'request-timeout-ms': { type: 'string' },
@@ -168,6 +172,7 @@ async function serve(args: string[]): Promise<number> {
     maxRequestBytes: optionalInteger('max-request-bytes', values['max-request-bytes'], MAX_REQUEST_BYTES, 1),
     maxBulkLength: optionalInteger('max-bulk-length', values['max-bulk-length'], MAX_REQUEST_BYTES),
     maxKeyLength: optionalInteger('max-key-length', values['max-key-length'], MAX_KEY_LENGTH),
+    maxMemory: optionalInteger('max-memory', values['max-memory'], Number.MAX_SAFE_INTEGER),
     maxHeaderBytes: optionalInteger('max-header-bytes', values['max-header-bytes'], 1 << 20, 64),
     headersTimeoutMs: optionalInteger('headers-timeout-ms', values['headers-timeout-ms'], 0x7fffffff),
     requestTimeoutMs: optionalInteger('request-timeout-ms', values['request-timeout-ms'], 0x7fffffff),

@@ -55,6 +55,7 @@ export interface ServeConfig {
   maxRequestBytes?: number;
   maxBulkLength?: number;
   maxKeyLength?: number;
+  maxMemory?: number;
   maxHeaderBytes?: number;
   headersTimeoutMs?: number;
   requestTimeoutMs?: number;
@@ -150,7 +151,7 @@ export class ServingThread {
             requestTimeoutMs: config.requestTimeoutMs,
           })
         : config.protocol === 'resp'
-          ? respProtocol({ maxRequestBytes: config.maxRequestBytes, maxBulkLength: config.maxBulkLength, maxKeyLength: config.maxKeyLength })
+          ? respProtocol({ maxRequestBytes: config.maxRequestBytes, maxBulkLength: config.maxBulkLength, maxKeyLength: config.maxKeyLength, maxMemory: config.maxMemory })
           : protocols[config.protocol]();
     this.server = new Server(this.loop, this.#factory, {
       ...(config.path === undefined ? { host: config.host, port: config.port } : { path: config.path }),
