@@ -2,7 +2,7 @@ import { connect } from 'node:net';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import { respProtocol, DEFAULT_MAX_ARGUMENTS, DEFAULT_MAX_BULK_LENGTH, DEFAULT_MAX_REQUEST_BYTES, MAX_INLINE_LENGTH, MAX_KEY_LENGTH, MAX_REQUEST_BYTES, type RespOptions, type RespProtocolFactory } from '../src/protocols/resp.js';
+import { respProtocol, DEFAULT_MAX_ARGUMENTS, DEFAULT_MAX_BULK_LENGTH, DEFAULT_MAX_MEMORY, DEFAULT_MAX_REQUEST_BYTES, MAX_INLINE_LENGTH, MAX_KEY_LENGTH, MAX_REQUEST_BYTES, type RespOptions, type RespProtocolFactory } from '../src/protocols/resp.js';
 import type { Protocol } from '../src/net/protocol.js';
 import { rangeErr, throws, typeErr } from './helpers/errors.js';
 import { respCommand as command } from './helpers/limits.js';
@@ -68,7 +68,7 @@ test('a pipelined stream of every command gives the same replies however it is s
     Buffer.from(
       '\r\n+PONG\r\n$4\r\na\r\nb\r\n:1\r\n:2\r\n:3\r\n:1\r\n$-1\r\n' +
         '-ERR wrong number of arguments for \'echo\' command\r\n$2\r\nit\r\n' +
-        '*4\r\n$4\r\nsave\r\n$0\r\n\r\n$10\r\nappendonly\r\n$2\r\nno\r\n*0\r\n' +
+        `*6\r\n$4\r\nsave\r\n$0\r\n\r\n$10\r\nappendonly\r\n$2\r\nno\r\n$9\r\nmaxmemory\r\n$10\r\n${DEFAULT_MAX_MEMORY}\r\n*0\r\n` +
         "-ERR unknown command 'nope', with args beginning with: 'x' \r\n+PONG\r\n",
     ),
   ]).toString('latin1');
