@@ -6,28 +6,13 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import { DEFAULT_MAX_MEMORY, respProtocol, type RespOptions } from '../src/protocols/resp.js';
-import { KEY_ENTRY_BYTES, PAGE_SIZE, pagesOf } from '../src/protocols/resp-values.js';
-import { respCommand as command } from './helpers/limits.js';
-import { fakeConnection } from './helpers/protocols.js';
+import { DEFAULT_MAX_MEMORY, respProtocol } from '../src/protocols/resp.js';
+import { KEY_ENTRY_BYTES, PAGE_SIZE } from '../src/protocols/resp-values.js';
+import { respSession } from './helpers/protocols.js';
 
 const OOM = "-OOM command not allowed when used memory > 'maxmemory'.\r\n";
 
-function session(options: RespOptions = {}) {
-  const store = options.store ?? new Map<string, Uint8Array>();
-  const factory = respProtocol({ ...options, store });
-  const fake = fakeConnection();
-  const protocol = factory(fake.connection);
-  let seen = 0;
-  const send = (...args: (string | Buffer)[]): string => {
-    protocol.data(fake.connection, command(...args));
-    const all = fake.output();
-    const reply = all.slice(seen);
-    seen = all.length;
-    return reply;
-  };
-  return { store, send, pages: pagesOf(store) };
-}
+const session = respSession;
 
 test('a client filling the store gets -OOM once it passes maxMemory; reads and DEL go on, and freed keys make room', () => {
   const limit = 4 * PAGE_SIZE;

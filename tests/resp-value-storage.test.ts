@@ -7,27 +7,11 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import { respProtocol } from '../src/protocols/resp.js';
-import { PAGE_SIZE, SLAB_MAX, pagesOf } from '../src/protocols/resp-values.js';
-import { respCommand as command } from './helpers/limits.js';
-import { fakeConnection } from './helpers/protocols.js';
+import { PAGE_SIZE, SLAB_MAX } from '../src/protocols/resp-values.js';
+import { respSession } from './helpers/protocols.js';
 import { random } from './helpers/random.js';
 
-/** A session and a way to send it one request and read the reply. */
-function session(store = new Map<string, Uint8Array>()) {
-  const factory = respProtocol({ store });
-  const fake = fakeConnection();
-  const protocol = factory(fake.connection);
-  let seen = 0;
-  const send = (...args: (string | Buffer)[]): string => {
-    protocol.data(fake.connection, command(...args));
-    const all = fake.output();
-    const reply = all.slice(seen);
-    seen = all.length;
-    return reply;
-  };
-  return { factory, store, send, pages: pagesOf(store) };
-}
+const session = (store = new Map<string, Uint8Array>()) => respSession({ store });
 
 test('a SET of the same length writes over the stored Buffer; one of another size class moves it', () => {
   const { store, send } = session();

@@ -4,6 +4,9 @@ import * as assert from 'uvu/assert';
 
 import type { Connection } from '../../src/net/connection.js';
 import type { ProtocolFactory } from '../../src/net/protocol.js';
+import { respProtocol, type RespOptions } from '../../src/protocols/resp.js';
+import { pagesOf } from '../../src/protocols/resp-values.js';
+import { respCommand } from './limits.js';
 
 /** What a protocol did to a FakeConnection. */
 export interface FakeConnection {
@@ -76,4 +79,24 @@ export function splitMismatches(makeFactory: () => ProtocolFactory, input: Buffe
     if (feed([Buffer.from(input.subarray(0, split)), Buffer.from(input.subarray(split))]) !== whole) mismatches.push(split);
   }
   return { whole, mismatches };
+}
+
+/**
+ * A RESP session on a FakeConnection (its store a new Map unless given) and
+ * send(), which feeds it one request and returns the reply it wrote.
+ */
+export function respSession(options: RespOptions = {}) {
+  const store = options.store ?? new Map<string, Uint8Array>();
+  const factory = respProtocol({ ...options, store });
+  const fake = fakeConnection();
+  const protocol = factory(fake.connection);
+  let seen = 0;
+  const send = (...args: (string | Buffer)[]): string => {
+    protocol.data(fake.connection, respCommand(...args));
+    const all = fake.output();
+    const reply = all.slice(seen);
+    seen = all.length;
+    return reply;
+  };
+  return { factory, store, send, pages: pagesOf(store) };
 }
