@@ -20,7 +20,7 @@
 // peer's EOF, or closes it after LINGER_MS (see connection.ts). Its owner (a
 // Server, or connect()) hears of each close, then the protocol's close hook
 // runs, once, and the protocol is given nothing more.
-import { attach, closeReason, connected, fail, readOrClose, type CloseReason, type Connection, type ConnectionEvents } from './connection.js';
+import { attach, closeReason, connected, fail, receive, type CloseReason, type Connection, type ConnectionEvents } from './connection.js';
 import { systemError, type SystemError } from '../errors.js';
 import type { EventLoop } from '../loop/event-loop.js';
 import { reportErrorUnchecked } from '../loop/internal.js';
@@ -181,7 +181,7 @@ export class ConnectionDriver {
       for (let reads = 0; !bounded || reads < READS_PER_EVENT; reads++) {
         // Replies may still point into the read buffer, which is about to be reused.
         if (reads > 0) connection.keepBorrowed();
-        const count = readOrClose(connection, buffer);
+        const count = connection[receive](buffer);
         if (count === null || count < 0) return;
         if (count === 0) {
           this.#peerEnded(connection, protocol);
@@ -328,7 +328,7 @@ export class ConnectionDriver {
   /** Reads and drops what a lingering connection's peer still sends, closing at its EOF. */
   #discard(connection: Connection, buffer: Buffer, bounded: boolean): void {
     for (let reads = 0; !bounded || reads < READS_PER_EVENT; reads++) {
-      const count = readOrClose(connection, buffer);
+      const count = connection[receive](buffer);
       if (count === null || count < 0) return;
       if (count === 0) {
         connection.close('end');

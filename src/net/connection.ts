@@ -26,7 +26,8 @@
 // A connection is also what a node:net user knows: events ('close', 'end',
 // 'drain', 'error', and 'connect' for an outbound one) from a small emitter
 // that costs an idle connection one empty field (emitter.ts), string writes,
-// its addresses (read from the kernel on first use, then kept), and
+// its addresses (read from the kernel on first use, then kept), bytesRead
+// and bytesWritten (two numbers each read and write adds to), and
 // setNoDelay()/setKeepAlive(). Anything else a connection seldom needs lives
 // in one object made when first needed, so a served connection that never
 // asks stays the size it was.
@@ -99,6 +100,12 @@ export const attach: unique symbol = Symbol('wasmloop.connection.attach');
 export const connected: unique symbol = Symbol('wasmloop.connection.connected');
 /** `connection[fail](error)`: ends the connection, its close carrying `error` (the protocol threw). Internal. */
 export const fail: unique symbol = Symbol('wasmloop.connection.fail');
+/**
+ * `connection[receive](buffer)`: one read into `buffer`, counted in
+ * bytesRead: the byte count, 0 at EOF, null when there is nothing to read,
+ * -1 when the read failed and closed the connection. Internal (the driver's).
+ */
+export const receive: unique symbol = Symbol('wasmloop.connection.receive');
 
 // A connection's states, bits of its one `#flags` field.
 /** The queue reached the high watermark and has not drained below the low one: reading paused. */
@@ -135,6 +142,8 @@ export class Connection extends Emitter<ConnectionEventMap> {
   /** Queue entries from this index on are views of someone else's buffer. */
   #borrowedFrom = -1;
   #extra: Extra | undefined;
+  #bytesRead = 0;
+  #bytesWritten = 0;
 
   constructor(
     fd: number,
@@ -256,8 +265,12 @@ export class Connection extends Emitter<ConnectionEventMap> {
         this.#writeFailed(error);
         return false;
       }
-      if (written === bytes.length) return true;
+      if (written === bytes.length) {
+        this.#bytesWritten += written;
+        return true;
+      }
       offset = written ?? 0;
+      this.#bytesWritten += offset;
     }
     this.#enqueue(Uint8Array.prototype.slice.call(bytes, offset));
     this.#queued += bytes.length - offset;
@@ -326,6 +339,27 @@ export class Connection extends Emitter<ConnectionEventMap> {
   // ---- what node:net's Socket has besides ---------------------------------------
 
   /** The peer's address, read from the kernel when first asked for; undefined for a Unix domain socket, or after close if never asked for. */
+  /** Bytes read from the socket so far (those discarded while lingering too), as node:net's `bytesRead`. */
+  get bytesRead(): number {
+    return this.#bytesRead;
+  }
+
+  /** Bytes the kernel has taken so far; what waits in the queue is `queuedBytes` (node:net's `bytesWritten` counts both). */
+  get bytesWritten(): number {
+    return this.#bytesWritten;
+  }
+
+  [receive](buffer: Buffer): number | null {
+    try {
+      const count = readUnchecked(this.#fd, buffer, 0, buffer.length);
+      if (count !== null) this.#bytesRead += count;
+      return count;
+    } catch (error) {
+      this.close(closeReason(error), error as SystemError);
+      return -1;
+    }
+  }
+
   get remoteAddress(): string | undefined {
     return this.#address(true)?.address;
   }
@@ -438,6 +472,7 @@ export class Connection extends Emitter<ConnectionEventMap> {
         return;
       }
       if (written === null) break;
+      this.#bytesWritten += written;
       this.#consume(written);
     }
     this.#afterQueueChange();
@@ -526,20 +561,6 @@ export class Connection extends Emitter<ConnectionEventMap> {
   #writeFailed(error: unknown): void {
     if (closeReason(error) !== 'reset') throw error;
     this.close('reset', error as SystemError);
-  }
-}
-
-/**
- * One read into the whole of `buffer`: the bytes read, 0 at EOF, null when
- * nothing is there (EAGAIN); -1 when the read failed, and the connection is
- * closed for it.
- */
-export function readOrClose(connection: Connection, buffer: Buffer): number | null {
-  try {
-    return readUnchecked(connection.fd, buffer, 0, buffer.length);
-  } catch (error) {
-    connection.close(closeReason(error), error as SystemError);
-    return -1;
   }
 }
 
