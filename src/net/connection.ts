@@ -27,15 +27,15 @@
 // 'drain', 'error', and 'connect' for an outbound one) from a small emitter
 // that costs an idle connection one empty field (emitter.ts), string writes,
 // its addresses (read from the kernel on first use, then kept), bytesRead
-// and bytesWritten (two numbers each read and write adds to), and
-// setNoDelay()/setKeepAlive(). Anything else a connection seldom needs lives
+// and bytesWritten (two numbers each read and write adds to),
+// setTimeout() and 'timeout', and setNoDelay()/setKeepAlive(). Anything else a connection seldom needs lives
 // in one object made when first needed, so a served connection that never
 // asks stays the size it was.
 import { constants as osConstants } from 'node:os';
 
 import type { EventLoop } from '../loop/event-loop.js';
 import { setInterestUnchecked } from '../loop/internal.js';
-import { assertBoolean, assertBytes, assertInteger, systemError, WasmloopError, type SystemError } from '../errors.js';
+import { assertBoolean, assertBytes, assertFunction, assertInteger, systemError, WasmloopError, type SystemError } from '../errors.js';
 import { native } from '../kernel/native.js';
 import { Emitter } from './emitter.js';
 import { emptyList } from './lists.js';
@@ -81,6 +81,8 @@ export interface ConnectionEventMap {
   error: (error: Error & { code?: string }) => void;
   /** An outbound connection (connect()) is established. */
   connect: () => void;
+  /** setTimeout()'s time passed without a read or a write; the connection stays open. */
+  timeout: () => void;
 }
 
 /** What an idle connection does not pay for: made on first use (addresses, options before the socket exists, a protocol's failure). */
@@ -92,6 +94,12 @@ interface Extra {
   keepAlive?: [enable: boolean, initialDelayMs: number];
   /** Why the connection ends (the protocol threw): what its close reports. */
   failure?: SystemError;
+  /** setTimeout()'s inactivity time, ms (the TIMED flag is set while it is on). */
+  timeoutMs?: number;
+  /** The loop's time of the last read or write while timed. */
+  lastActive?: number;
+  /** The pending check's loop.timeout() handle; NO_TIMEOUT after it fired, until activity arms it again. */
+  timeoutHandle?: number;
 }
 
 /** `connection[attach](fd)`: an outbound connection got its socket, registered writable only until connected. Internal. */
@@ -106,6 +114,13 @@ export const fail: unique symbol = Symbol('wasmloop.connection.fail');
  * -1 when the read failed and closed the connection. Internal (the driver's).
  */
 export const receive: unique symbol = Symbol('wasmloop.connection.receive');
+/** `connection[inactivityDue]()`: setTimeout()'s check came due. Internal. */
+const inactivityDue: unique symbol = Symbol('wasmloop.connection.inactivityDue');
+
+/** setTimeout()'s check, a handle-free timeout with the connection as its argument. */
+function checkInactivity(connection: Connection): void {
+  connection[inactivityDue]();
+}
 
 // A connection's states, bits of its one `#flags` field.
 /** The queue reached the high watermark and has not drained below the low one: reading paused. */
@@ -125,6 +140,12 @@ const CORKED = 1 << 7;
 const CONNECTING = 1 << 8;
 /** Reading held off by pauseReading(), whatever the queue. */
 const HELD = 1 << 9;
+/** setTimeout() is on: reads and writes note the time. */
+const TIMED = 1 << 10;
+
+/** No inactivity check pending. */
+const NO_TIMEOUT = -1;
+const UNREF = { ref: false } as const;
 
 /** The queue of every connection that has queued nothing yet: shared, and never written to (#enqueue replaces it). */
 const NO_QUEUE: Uint8Array[] = [];
@@ -267,10 +288,12 @@ export class Connection extends Emitter<ConnectionEventMap> {
       }
       if (written === bytes.length) {
         this.#bytesWritten += written;
+        if ((this.#flags & TIMED) !== 0) this.#active();
         return true;
       }
       offset = written ?? 0;
       this.#bytesWritten += offset;
+      if (offset > 0 && (this.#flags & TIMED) !== 0) this.#active();
     }
     this.#enqueue(Uint8Array.prototype.slice.call(bytes, offset));
     this.#queued += bytes.length - offset;
@@ -330,6 +353,7 @@ export class Connection extends Emitter<ConnectionEventMap> {
       error = failure;
       reason = 'error';
     }
+    if ((this.#flags & TIMED) !== 0) this.#stopTimeout();
     if (this.#fd >= 0 && !this.loop.isClosed && this.loop.isRegistered(this.#fd)) this.loop.removeSocket(this.#fd);
     this.events.closed(this, reason, error);
     if (error !== undefined) this.emit('error', error);
@@ -338,7 +362,6 @@ export class Connection extends Emitter<ConnectionEventMap> {
 
   // ---- what node:net's Socket has besides ---------------------------------------
 
-  /** The peer's address, read from the kernel when first asked for; undefined for a Unix domain socket, or after close if never asked for. */
   /** Bytes read from the socket so far (those discarded while lingering too), as node:net's `bytesRead`. */
   get bytesRead(): number {
     return this.#bytesRead;
@@ -352,7 +375,10 @@ export class Connection extends Emitter<ConnectionEventMap> {
   [receive](buffer: Buffer): number | null {
     try {
       const count = readUnchecked(this.#fd, buffer, 0, buffer.length);
-      if (count !== null) this.#bytesRead += count;
+      if (count !== null) {
+        this.#bytesRead += count;
+        if ((this.#flags & TIMED) !== 0) this.#active();
+      }
       return count;
     } catch (error) {
       this.close(closeReason(error), error as SystemError);
@@ -360,6 +386,7 @@ export class Connection extends Emitter<ConnectionEventMap> {
     }
   }
 
+  /** The peer's address, read from the kernel when first asked for; undefined for a Unix domain socket, or after close if never asked for. */
   get remoteAddress(): string | undefined {
     return this.#address(true)?.address;
   }
@@ -384,6 +411,57 @@ export class Connection extends Emitter<ConnectionEventMap> {
   /** The local address as node:net's `socket.address()` gives it; `{}` when there is none. */
   address(): SocketAddress | Record<string, never> {
     return this.#address(false) ?? {};
+  }
+
+  /**
+   * node:net's setTimeout(): 'timeout' once `timeoutMs` pass without a read
+   * or a write (the connection stays open: close or end it in the listener,
+   * as with node:net), again after the next activity and as long again;
+   * 0 turns it off. `callback` is added as a once listener of 'timeout'.
+   * A no-op on a closed connection.
+   */
+  setTimeout(timeoutMs: number, callback?: () => void): this {
+    assertInteger('timeoutMs', timeoutMs, 0, 0x7fffffff);
+    if (callback !== undefined) assertFunction('callback', callback);
+    if ((this.#flags & CLOSED) !== 0) return this;
+    if (callback !== undefined) this.once('timeout', callback);
+    if ((this.#flags & TIMED) !== 0) this.#stopTimeout();
+    if (timeoutMs === 0) return this;
+    const extra = (this.#extra ??= {});
+    extra.timeoutMs = timeoutMs;
+    extra.lastActive = this.loop.now();
+    extra.timeoutHandle = this.loop.timeout(checkInactivity, timeoutMs, this, UNREF);
+    this.#flags |= TIMED;
+    return this;
+  }
+
+  /** setTimeout()'s time, ms; undefined when it is off (as node:net's `timeout`). */
+  get timeout(): number | undefined {
+    return (this.#flags & TIMED) !== 0 ? this.#extra!.timeoutMs : undefined;
+  }
+
+  /** A read or a write while timed: the time, from the loop's last clock reading; the check armed again if it fired. */
+  #active(): void {
+    const extra = this.#extra!;
+    extra.lastActive = this.loop.iterationTime;
+    if (extra.timeoutHandle === NO_TIMEOUT) extra.timeoutHandle = this.loop.timeout(checkInactivity, extra.timeoutMs!, this, UNREF);
+  }
+
+  /** setTimeout()'s check came due: 'timeout' if nothing happened for the whole time, else the check again at the rest of it. */
+  [inactivityDue](): void {
+    const extra = this.#extra!;
+    extra.timeoutHandle = NO_TIMEOUT;
+    if ((this.#flags & (TIMED | CLOSED)) !== TIMED) return;
+    const left = extra.lastActive! + extra.timeoutMs! - this.loop.now();
+    if (left > 0) extra.timeoutHandle = this.loop.timeout(checkInactivity, Math.ceil(left), this, UNREF);
+    else this.emit('timeout');
+  }
+
+  #stopTimeout(): void {
+    const extra = this.#extra!;
+    this.#flags &= ~TIMED;
+    if (extra.timeoutHandle !== NO_TIMEOUT && !this.loop.isClosed) this.loop.clearTimeout(extra.timeoutHandle!);
+    extra.timeoutHandle = NO_TIMEOUT;
   }
 
   /** TCP_NODELAY on (the default for served and outbound connections) or off. A no-op on a Unix domain socket or a closed connection. */
@@ -473,6 +551,7 @@ export class Connection extends Emitter<ConnectionEventMap> {
       }
       if (written === null) break;
       this.#bytesWritten += written;
+      if ((this.#flags & TIMED) !== 0) this.#active();
       this.#consume(written);
     }
     this.#afterQueueChange();
