@@ -35,7 +35,7 @@ import { constants as osConstants } from 'node:os';
 
 import type { EventLoop } from '../loop/event-loop.js';
 import { setInterestUnchecked } from '../loop/internal.js';
-import { assertBoolean, assertBytes, assertFunction, assertInteger, systemError, WasmloopError, type SystemError } from '../errors.js';
+import { assertBoolean, assertBytes, assertFunction, assertInteger, systemError, typeError, WasmloopError, type SystemError } from '../errors.js';
 import { native } from '../kernel/native.js';
 import { Emitter } from './emitter.js';
 import { emptyList } from './lists.js';
@@ -361,6 +361,22 @@ export class Connection extends Emitter<ConnectionEventMap> {
   }
 
   // ---- what node:net's Socket has besides ---------------------------------------
+
+  /**
+   * node:net's destroy(): closes now, the queue discarded, as close() does:
+   * reason 'close', or with `error` 'error' then 'close' carrying it.
+   * Returns the connection; a no-op once closed.
+   */
+  destroy(error?: Error): this {
+    if (error !== undefined && !(error instanceof Error)) throw typeError('error', 'an Error', error);
+    this.close(error === undefined ? 'close' : 'error', error as SystemError | undefined);
+    return this;
+  }
+
+  /** Closed, by any means (node:net's `destroyed`; also `isClosed`). */
+  get destroyed(): boolean {
+    return (this.#flags & CLOSED) !== 0;
+  }
 
   /** Bytes read from the socket so far (those discarded while lingering too), as node:net's `bytesRead`. */
   get bytesRead(): number {
