@@ -28,9 +28,10 @@
 // that costs an idle connection one empty field (emitter.ts), string writes,
 // its addresses (read from the kernel on first use, then kept), bytesRead
 // and bytesWritten (two numbers each read and write adds to),
-// setTimeout() and 'timeout', and setNoDelay()/setKeepAlive(). Anything else a connection seldom needs lives
-// in one object made when first needed, so a served connection that never
-// asks stays the size it was.
+// setTimeout() and 'timeout', destroy(), and setNoDelay()/setKeepAlive().
+// Anything else a connection seldom needs (setTimeout()'s state among it)
+// lives in one object made when first needed, so a served connection that
+// never asks stays the size it was.
 import { constants as osConstants } from 'node:os';
 
 import type { EventLoop } from '../loop/event-loop.js';
