@@ -77,7 +77,7 @@ export {
   type ListenAddress,
 } from './net/server.js';
 export { Connection, type CloseReason, type ConnectionEventMap } from './net/connection.js';
-export { connect, DEFAULT_CONNECT_TIMEOUT_MS, type ConnectTarget, type ConnectOptions } from './net/connect.js';
+export { connect, DEFAULT_CONNECT_TIMEOUT_MS, type ConnectTarget, type ConnectOptions, type LookupFunction } from './net/connect.js';
 export type { Protocol, ProtocolFactory } from './net/protocol.js';
 export { renderPrometheus, type PrometheusOptions } from './serve/prometheus.js';
 export {

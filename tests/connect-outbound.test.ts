@@ -3,7 +3,8 @@
 // connect, 'connect', a host name through node:dns, and the failures
 // (refused, unresolvable, timed out), each arriving as the connection's
 // 'close' with its code and the protocol's close hook, never as the loop's
-// 'error'.
+// 'error'; a name of several addresses tried address by address (through
+// the `lookup` option, node:net's).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { connect as netConnect, createServer, type Server as NetServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -11,8 +12,8 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import { BACKENDS, connect, sockets, type BackendName, type CloseReason, type Connection, type Protocol, type SystemError } from '../src/index.js';
-import { HOST } from './helpers/fds.js';
+import { BACKENDS, connect, sockets, type BackendName, type CloseReason, type ConnectOptions, type Connection, type Protocol, type SystemError } from '../src/index.js';
+import { HOST, openFds } from './helpers/fds.js';
 import { until, withTimeout } from './helpers/waiting.js';
 import { TestLoop } from './test-loop.js';
 
@@ -228,6 +229,80 @@ test('a connect that takes longer than timeoutMs closes with ETIMEDOUT: a listen
   } finally {
     for (const socket of fillers) socket.destroy();
     sockets.close(listener);
+  }
+});
+
+/** A `lookup` option that answers `addresses` (IPv4) for any name and records how it was called. */
+function fixedLookup(addresses: string[], calls: unknown[]): ConnectOptions['lookup'] {
+  return (hostname, options, callback) => {
+    calls.push([hostname, options]);
+    setImmediate(() => callback(null, addresses.map((address) => ({ address, family: 4 }))));
+  };
+}
+
+test('a name of several addresses: each refused one is passed over, the connection made to the next, one Connection throughout', async () => {
+  const peer = await netServer(echo, { host: HOST });
+  try {
+    await withLoop('the next address', async (loop) => {
+      const protocol = recorder();
+      const calls: unknown[] = [];
+      const events: string[] = [];
+      // Nothing listens on 127.0.0.2 or 127.0.0.3 at this port: refused, then 127.0.0.1 serves.
+      const lookup = fixedLookup(['127.0.0.2', '127.0.0.3', HOST], calls);
+      const connection = connect(loop, { host: 'several.test', port: peer.port }, protocol.factory, { lookup });
+      connection.on('connect', () => events.push('connect'));
+      connection.on('close', (reason) => events.push(`close ${reason}`));
+      connection.write('through the third');
+      await until(() => protocol.received() === 'through the third', () => `the echo (${JSON.stringify(protocol.received())})`);
+      assert.equal(calls, [['several.test', { all: true, verbatim: false }]]);
+      assert.equal(events, ['connect'], 'the refused attempts showed');
+      assert.is(connection.remoteAddress, HOST);
+      const closed = closeOf(connection);
+      connection.end();
+      assert.equal(await closed, ['end', undefined]);
+      assert.equal(protocol.closes, [['end', undefined]]);
+    });
+  } finally {
+    await peer.close();
+  }
+});
+
+test('every address refused: one close, with the last error; no fd left behind', async () => {
+  const fds = openFds();
+  const listener = sockets.listen(HOST, 0);
+  const port = sockets.localPort(listener);
+  sockets.close(listener);
+  await withLoop('all refused', async (loop) => {
+    const protocol = recorder();
+    const connection = connect(loop, { host: 'nowhere.test', port }, protocol.factory, { lookup: fixedLookup(['127.0.0.2', '127.0.0.3', HOST], []) });
+    const [reason, error] = await closeOf(connection);
+    assert.equal([reason, error?.code], ['error', 'ECONNREFUSED']);
+    assert.equal(protocol.closes, [['error', 'ECONNREFUSED']]);
+  });
+  assert.is(openFds(), fds, 'an attempt left its socket open');
+});
+
+test("the lookup option: one address as dns.lookup gives it without `all`, its error as the connection's, a non-function refused", async () => {
+  const peer = await netServer(echo, { host: HOST });
+  try {
+    await withLoop('lookup shapes', async (loop) => {
+      const protocol = recorder();
+      const single: ConnectOptions['lookup'] = (_hostname, _options, callback) => setImmediate(() => callback(null, HOST, 4));
+      const connection = connect(loop, { host: 'one.test', port: peer.port }, protocol.factory, { lookup: single });
+      connection.write('one');
+      await until(() => protocol.received() === 'one', 'the echo through a single address');
+      connection.close();
+      const failing: ConnectOptions['lookup'] = (_hostname, _options, callback) =>
+        setImmediate(() => callback(Object.assign(new Error('getaddrinfo ENOTFOUND none.test'), { code: 'ENOTFOUND' }), []));
+      const [reason, error] = await closeOf(connect(loop, { host: 'none.test', port: peer.port }, recorder().factory, { lookup: failing }));
+      assert.equal([reason, error?.code], ['error', 'ENOTFOUND']);
+      assert.throws(
+        () => connect(loop, { host: 'x.test', port: peer.port }, recorder().factory, { lookup: 'dns' as unknown as ConnectOptions['lookup'] }),
+        (thrown: NodeJS.ErrnoException) => thrown.code === 'ERR_INVALID_ARG_TYPE',
+      );
+    });
+  } finally {
+    await peer.close();
   }
 });
 

@@ -7,6 +7,10 @@
 // path connects at once. The socket is registered for writability only, so
 // no read can run before it is connected: the driver reads the outcome from
 // SO_ERROR when the socket turns writable or fails (connection-driver.ts).
+// A name that resolves to several addresses is tried address by address,
+// IPv4 first, as long as each connect fails (refused, unreachable): the
+// next one gets a new socket on the same Connection, so nothing is seen of
+// the attempts but the last one's error if all fail.
 // A refused, unresolved or timed-out connect is the connection's 'close'
 // (and its 'error', and its protocol's close hook) with the error's code:
 // ECONNREFUSED, ENOTFOUND, ETIMEDOUT. It never reaches the loop's 'error'.
@@ -14,7 +18,7 @@
 // The connections of one loop share a driver for each read buffer size (its
 // handlers object, its arrays by fd and its read buffer), as a server's share
 // its one, so an outbound connection costs what a served one does.
-import { lookup } from 'node:dns';
+import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import { isIP } from 'node:net';
 import { constants as osConstants } from 'node:os';
 
@@ -39,9 +43,18 @@ export interface ConnectOptions {
   readBufferSize?: number;
   /** TCP_NODELAY. Default true, as a server's connections have it. */
   noDelay?: boolean;
-  /** The longest the connect (name lookup included) may take before it closes with ETIMEDOUT; 0: no bound but the kernel's. Default 30 s. */
+  /** The longest the connect (name lookup and every address tried included) may take before it closes with ETIMEDOUT; 0: no bound but the kernel's. Default 30 s. */
   timeoutMs?: number;
+  /** How a host name is resolved, as node:net's `lookup` option: dns.lookup's signature, called with `{ all: true, verbatim: false }`. Default dns.lookup. */
+  lookup?: LookupFunction;
 }
+
+/** dns.lookup's shape, as node:net's `lookup` option takes it: with `all` the callback gets every address, else one. */
+export type LookupFunction = (
+  hostname: string,
+  options: { all: true; verbatim: false },
+  callback: (error: NodeJS.ErrnoException | null, addresses: LookupAddress[] | string, family?: number) => void,
+) => void;
 
 /**
  * Bounds a connect that the kernel would otherwise retry for about two
@@ -63,6 +76,8 @@ export function connect(loop: EventLoop, target: ConnectTarget, protocol: Protoc
   assertBoolean('options.noDelay', noDelay);
   const timeoutMs = options.timeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
   assertInteger('options.timeoutMs', timeoutMs, 0, 0x7fffffff);
+  const lookup = options.lookup ?? (dnsLookup as unknown as LookupFunction);
+  assertFunction('options.lookup', lookup);
   const open = opener(target);
   if (loop.isClosed) throw closedError('connect');
 
@@ -78,11 +93,13 @@ export function connect(loop: EventLoop, target: ConnectTarget, protocol: Protoc
     return connection;
   }
   // IPv4 first, as dns.lookup's `verbatim: false` orders them: a name such as
-  // localhost then means the address most servers listen on; one is tried.
-  lookup(target.host, { verbatim: false }, (error, address) => {
+  // localhost then means the address most servers listen on first.
+  lookup(target.host, { all: true, verbatim: false }, (error, found) => {
     if (connection.isClosed) return;
+    const addresses = typeof found === 'string' ? [found] : (found ?? []).map((entry) => entry.address);
     if (error !== null) connection.close('error', error as unknown as SystemError);
-    else outbound.open(connection, () => open(address), false);
+    else if (addresses.length === 0) connection.close('error', systemError(-osConstants.errno.ENOENT, 'getaddrinfo', { info: `${target.host} resolved to no address` }));
+    else outbound.openEach(connection, addresses, open);
   });
   return connection;
 }
@@ -120,6 +137,51 @@ class Outbound {
     }
   }
 
+  /** Addresses still to try for each connection whose name resolved to several, with the opener of a socket to one. */
+  readonly #rest = new Map<Connection, { addresses: string[]; open: (address: string) => number }>();
+
+  /** Opens a socket to the first of `addresses` that takes one; the rest are tried as connects fail (connectFailed). */
+  openEach(connection: Connection, addresses: string[], open: (address: string) => number): void {
+    if (addresses.length > 1) this.#rest.set(connection, { addresses: addresses.slice(1), open });
+    this.#attempt(connection, addresses[0]!, open);
+  }
+
+  /** One address: its socket, or (failing at once: ENETUNREACH for an IPv6 address without a route) the next address. */
+  #attempt(connection: Connection, address: string, open: (address: string) => number): void {
+    let fd: number;
+    try {
+      fd = open(address);
+    } catch (error) {
+      if (!this.#tryNext(connection)) connection.close('error', error as SystemError);
+      return;
+    }
+    try {
+      this.driver.attach(connection, fd);
+    } catch (error) {
+      this.#rest.delete(connection);
+      connection.close('error', error as SystemError);
+    }
+  }
+
+  /** The next address of `connection`, if any is left: true when one is being tried. */
+  #tryNext(connection: Connection): boolean {
+    const rest = this.#rest.get(connection);
+    const address = rest?.addresses.shift();
+    if (address === undefined) {
+      this.#rest.delete(connection);
+      return false;
+    }
+    if (rest!.addresses.length === 0) this.#rest.delete(connection);
+    this.#attempt(connection, address, rest!.open);
+    return true;
+  }
+
+  connectFailed(connection: Connection, _error: SystemError): boolean {
+    if (!this.#rest.has(connection) || this.loop.isClosed) return false;
+    this.driver.detach(connection);
+    return this.#tryNext(connection);
+  }
+
   /** Closes `connection` with ETIMEDOUT unless it connects within `ms`. Ref'd, as its socket is: a connect in progress (its name lookup included) keeps the process alive. */
   bound(connection: Connection, ms: number): void {
     this.#timers.set(connection, this.loop.timeout(this.#expired, ms, connection));
@@ -132,10 +194,12 @@ class Outbound {
   };
 
   connected(connection: Connection): void {
+    this.#rest.delete(connection);
     this.#unbind(connection);
   }
 
   closed(connection: Connection, _reason: CloseReason): void {
+    this.#rest.delete(connection);
     this.#unbind(connection);
   }
 

@@ -20,7 +20,7 @@
 // peer's EOF, or closes it after LINGER_MS (see connection.ts). Its owner (a
 // Server, or connect()) hears of each close, then the protocol's close hook
 // runs, once, and the protocol is given nothing more.
-import { attach, closeReason, connected, fail, receive, type CloseReason, type Connection, type ConnectionEvents } from './connection.js';
+import { attach, closeReason, connected, detach, fail, receive, type CloseReason, type Connection, type ConnectionEvents } from './connection.js';
 import { systemError, type SystemError } from '../errors.js';
 import type { EventLoop } from '../loop/event-loop.js';
 import { reportErrorUnchecked } from '../loop/internal.js';
@@ -42,6 +42,12 @@ export interface DriverOwner {
   protocolFailed?(connection: Connection): void;
   /** An outbound connection connected. */
   connected?(connection: Connection): void;
+  /**
+   * An outbound connection's connect failed with `error`: true when the
+   * owner tries another address, after the driver let the socket go (see
+   * detach()); false to close the connection with the error.
+   */
+  connectFailed?(connection: Connection, error: SystemError): boolean;
 }
 
 export interface DriverOptions {
@@ -211,7 +217,7 @@ export class ConnectionDriver {
   #connectDone(connection: Connection): void {
     const soError = native.socketError(connection.fd);
     if (soError !== 0) {
-      connection.close('error', systemError(soError > 0 ? -soError : soError, 'connect', { fd: connection.fd }));
+      this.#connectError(connection, systemError(soError > 0 ? -soError : soError, 'connect', { fd: connection.fd }));
       return;
     }
     this.#owner.connected?.(connection);
@@ -318,11 +324,36 @@ export class ConnectionDriver {
   #connectFailed(connection: Connection): void {
     const soError = native.socketError(connection.fd);
     const errno = soError > 0 ? -soError : soError < 0 ? soError : -osConstants.errno.ECONNREFUSED;
-    connection.close('error', systemError(errno, 'connect', { fd: connection.fd }));
+    this.#connectError(connection, systemError(errno, 'connect', { fd: connection.fd }));
+  }
+
+  /** A connect failed: the owner tries the next address (this socket let go first), or the connection closes with the error. */
+  #connectError(connection: Connection, error: SystemError): void {
+    if (this.#owner.connectFailed?.(connection, error) !== true) connection.close('error', error);
+  }
+
+  /**
+   * An outbound connection whose connect failed, before another address is
+   * tried: its socket unregistered and closed, the connection and its
+   * protocol kept as before its first socket (attach() gives it the next).
+   */
+  detach(connection: Connection): void {
+    const fd = connection.fd;
+    const protocol = this.#protocols[fd]!;
+    this.connections[fd] = undefined;
+    this.#protocols[fd] = undefined;
+    this.#resumeDue[fd] = false;
+    this.#endPending[fd] = false;
+    if (!this.loop.isClosed && this.loop.isRegistered(fd)) this.loop.removeSocket(fd);
+    connection[detach]();
+    this.#unattached.set(connection, protocol);
   }
 
   readonly #error = (fd: number, error: SystemError): void => {
-    this.connections[fd]!.close(closeReason(error), error);
+    const connection = this.connections[fd]!;
+    // A connect refused or unreachable: the next address, if the name had several.
+    if (connection.isConnecting) this.#connectError(connection, error);
+    else connection.close(closeReason(error), error);
   };
 
   /** Reads and drops what a lingering connection's peer still sends, closing at its EOF. */

@@ -105,6 +105,8 @@ interface Extra {
 
 /** `connection[attach](fd)`: an outbound connection got its socket, registered writable only until connected. Internal. */
 export const attach: unique symbol = Symbol('wasmloop.connection.attach');
+/** `connection[detach]()`: a connecting socket failed and the next address is tried: no socket until the next attach. Internal. */
+export const detach: unique symbol = Symbol('wasmloop.connection.detach');
 /** `connection[connected]()`: the socket connected: 'connect', then the queue goes out. Internal. */
 export const connected: unique symbol = Symbol('wasmloop.connection.connected');
 /** `connection[fail](error)`: ends the connection, its close carrying `error` (the protocol threw). Internal. */
@@ -505,6 +507,10 @@ export class Connection extends Emitter<ConnectionEventMap> {
     const extra = this.#extra;
     if (extra?.noDelay !== undefined) this.setNoDelay(extra.noDelay);
     if (extra?.keepAlive !== undefined) this.setKeepAlive(...extra.keepAlive);
+  }
+
+  [detach](): void {
+    this.#fd = -1;
   }
 
   [connected](): void {
