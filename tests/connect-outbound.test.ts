@@ -61,6 +61,14 @@ function recorder(): { factory: () => Protocol; received: () => string; closes: 
   };
 }
 
+/** end() to the echo server, which ends when it sees the end: the connection closes gently, its protocol told once. */
+async function endsGently(connection: Connection, protocol: ReturnType<typeof recorder>): Promise<void> {
+  const closed = closeOf(connection);
+  connection.end();
+  assert.equal(await closed, ['end', undefined]);
+  assert.equal(protocol.closes, [['end', undefined]]);
+}
+
 /** Resolves with the connection's 'close' arguments. */
 const closeOf = (connection: Connection): Promise<[CloseReason, SystemError | undefined]> =>
   new Promise((resolve) => connection.once('close', (reason, error) => resolve([reason, error])));
@@ -83,11 +91,7 @@ test('echo round trip to a node:net server; writes made before the connect are q
       assert.equal(events, ['connect false']);
       assert.is(connection.remotePort, peer.port);
       assert.is(connection.remoteAddress, HOST);
-      const closed = closeOf(connection);
-      connection.end();
-      // The echo server ends when it sees the end: the connection closes gently.
-      assert.equal(await closed, ['end', undefined]);
-      assert.equal(protocol.closes, [['end', undefined]]);
+      await endsGently(connection, protocol);
     });
   } finally {
     await peer.close();
@@ -257,10 +261,7 @@ test('a name of several addresses: each refused one is passed over, the connecti
       assert.equal(calls, [['several.test', { all: true, verbatim: false }]]);
       assert.equal(events, ['connect'], 'the refused attempts showed');
       assert.is(connection.remoteAddress, HOST);
-      const closed = closeOf(connection);
-      connection.end();
-      assert.equal(await closed, ['end', undefined]);
-      assert.equal(protocol.closes, [['end', undefined]]);
+      await endsGently(connection, protocol);
     });
   } finally {
     await peer.close();
