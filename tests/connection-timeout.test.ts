@@ -6,7 +6,7 @@ import type { Socket } from 'node:net';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import type { Connection, Protocol } from '../src/index.js';
+import type { Connection, EventLoopOptions, Protocol } from '../src/index.js';
 import { HOST } from './helpers/fds.js';
 import { withServer } from './helpers/servers.js';
 import { connected, tick, until } from './helpers/waiting.js';
@@ -24,7 +24,7 @@ interface Served {
 }
 
 /** Serves with a protocol that turns setTimeout(timeoutMs) on at its first read and records reads and timeouts. */
-async function withTimed(timeoutMs: number, what: string, body: (client: Socket, served: () => Served) => Promise<void>): Promise<void> {
+async function withTimed(timeoutMs: number, what: string, body: (client: Socket, served: () => Served) => Promise<void>, loopOptions: EventLoopOptions = {}): Promise<void> {
   let served: Served | undefined;
   const factory = (connection: Connection): Protocol => {
     const record: Served = { connection, timeouts: [], reads: [] };
@@ -46,7 +46,7 @@ async function withTimed(timeoutMs: number, what: string, body: (client: Socket,
     } finally {
       client.destroy();
     }
-  });
+  }, loopOptions);
 }
 
 test("'timeout' after the time passes without activity, once, the connection left open", async () => {
@@ -122,6 +122,30 @@ test('setTimeout(ms, callback): the callback is a once listener; a bad timeout o
     for (const bad of [-1, 1.5, 2 ** 31]) assert.throws(() => connection.setTimeout(bad), (error: NodeJS.ErrnoException) => error.code === 'ERR_OUT_OF_RANGE');
     assert.throws(() => connection.setTimeout(10, 'no' as unknown as () => void), (error: NodeJS.ErrnoException) => error.code === 'ERR_INVALID_ARG_TYPE');
   });
+});
+
+test("a full timer table: the read that would arm the check again goes on; the next activity once there is room arms it", async () => {
+  await withTimed(50, 'full table', async (client, served) => {
+    const { connection } = served();
+    const loop = connection.loop;
+    await until(() => served().timeouts.length === 1, "the first 'timeout'");
+    const fillers: number[] = [];
+    for (;;) {
+      try {
+        fillers.push(loop.timeout(() => {}, 60_000));
+      } catch (error) {
+        assert.match((error as Error).message, /timer table full/);
+        break;
+      }
+    }
+    client.write('b');
+    await until(() => served().reads.length === 2, 'the read while the table is full');
+    assert.is(connection.isClosed, false);
+    loop.clearTimeout(fillers.pop()!);
+    client.write('c');
+    await until(() => served().timeouts.length === 2, "'timeout' after the table had room again");
+    for (const filler of fillers) loop.clearTimeout(filler);
+  }, { maxTimers: 64 });
 });
 
 test.run();

@@ -327,9 +327,9 @@ export class ConnectionDriver {
     this.#connectError(connection, systemError(errno, 'connect', { fd: connection.fd }));
   }
 
-  /** A connect failed: the owner tries the next address (this socket let go first), or the connection closes with the error. */
-  #connectError(connection: Connection, error: SystemError): void {
-    if (this.#owner.connectFailed?.(connection, error) !== true) connection.close('error', error);
+  /** A connect failed: the owner tries the next address (this socket let go first), or the connection closes with the error, for `reason`. */
+  #connectError(connection: Connection, error: SystemError, reason: CloseReason = 'error'): void {
+    if (this.#owner.connectFailed?.(connection, error) !== true) connection.close(reason, error);
   }
 
   /**
@@ -352,7 +352,7 @@ export class ConnectionDriver {
   readonly #error = (fd: number, error: SystemError): void => {
     const connection = this.connections[fd]!;
     // A connect refused or unreachable: the next address, if the name had several.
-    if (connection.isConnecting) this.#connectError(connection, error);
+    if (connection.isConnecting) this.#connectError(connection, error, closeReason(error));
     else connection.close(closeReason(error), error);
   };
 

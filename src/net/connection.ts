@@ -459,11 +459,21 @@ export class Connection extends Emitter<ConnectionEventMap> {
     return (this.#flags & TIMED) !== 0 ? this.#extra!.timeoutMs : undefined;
   }
 
-  /** A read or a write while timed: the time, from the loop's last clock reading; the check armed again if it fired. */
+  /**
+   * A read or a write while timed: the time, from the loop's last clock
+   * reading; the check armed again if it fired. A loop whose timer table is
+   * full (maxTimers) cannot take it now: the read or write goes on, and a
+   * later activity tries again.
+   */
   #active(): void {
     const extra = this.#extra!;
     extra.lastActive = this.loop.iterationTime;
-    if (extra.timeoutHandle === NO_TIMEOUT) extra.timeoutHandle = this.loop.timeout(checkInactivity, extra.timeoutMs!, this, UNREF);
+    if (extra.timeoutHandle !== NO_TIMEOUT) return;
+    try {
+      extra.timeoutHandle = this.loop.timeout(checkInactivity, extra.timeoutMs!, this, UNREF);
+    } catch {
+      // The table is full (maxTimers): unarmed until the next activity.
+    }
   }
 
   /** setTimeout()'s check came due: 'timeout' if nothing happened for the whole time, else the check again at the rest of it. */
