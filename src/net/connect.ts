@@ -155,12 +155,7 @@ class Outbound {
       if (!this.#tryNext(connection)) connection.close('error', error as SystemError);
       return;
     }
-    try {
-      this.driver.attach(connection, fd);
-    } catch (error) {
-      this.#rest.delete(connection);
-      connection.close('error', error as SystemError);
-    }
+    this.open(connection, () => fd, false);
   }
 
   /** The next address of `connection`, if any is left: true when one is being tried. */
