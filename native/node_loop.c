@@ -126,10 +126,9 @@ static bool pair_call(node_pair *pair, napi_value arg) {
     napi_value error;
     if (napi_get_and_clear_last_exception(env, &error) == napi_ok) napi_fatal_exception(env, error);
   }
-  napi_value resource;
+  /* The global as the resource, as invoke's: Node takes the resource from the async context (no object per turn). */
   napi_callback_scope drain;
-  napi_create_object(env, &resource);
-  if (napi_open_callback_scope(env, resource, pair->context, &drain) == napi_ok) napi_close_callback_scope(env, drain);
+  if (napi_open_callback_scope(env, recv, pair->context, &drain) == napi_ok) napi_close_callback_scope(env, drain);
   napi_close_handle_scope(env, scope);
   return out;
 }

@@ -5,6 +5,8 @@
 // one's start), the count and histogram in the core, the 'slow' report, the
 // trace ring, and what happens to an exception ('error', the logger,
 // stderr, or with fatalErrors the end of the turn).
+import { performance } from 'node:perf_hooks';
+
 import { COUNTER_ERRORS, COUNTER_SLOW } from '../core/abi.js';
 import type { CoreExports } from '../core/loader.js';
 import { native } from '../kernel/native.js';

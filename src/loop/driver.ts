@@ -8,6 +8,7 @@
 // The mode names are the same in every layer: run() is runAttach/runDetach/
 // runRef in the addon (run_attach... in native/node_loop.c), start() is
 // startAttach/startArm/startRef/startDetach (start_attach...).
+import { performance } from 'node:perf_hooks';
 import { constants as osConstants } from 'node:os';
 
 import { ROLE_NODE, ROLE_WATCH, WANT_READ } from '../core/abi.js';
@@ -246,7 +247,7 @@ export class Driver implements RemoteTarget {
     this.#drive('run', timeout);
     if (state.mode !== 'running') return false;
     // Node has I/O ready, or a timer due.
-    return !(this.turn.nodeWoke || performance.now() >= deadline);
+    return !(this.turn.nodeWoke || (deadline !== Infinity && performance.now() >= deadline));
   };
 
   // ---- start(): the loop inside Node's own, woken by libuv --------------------------------

@@ -5,6 +5,8 @@
 // The starvation guards (maxEvents, callbacksPerIteration, iterationBudgetMs,
 // maxRepolls, acceptsPerEvent) were chosen by `wasmloop bench --guards`; the
 // runs and their figures are in docs/performance.md.
+import { performance } from 'node:perf_hooks';
+
 import { PRIORITIES } from '../core/abi.js';
 import type { BackendName, KernelBackend } from '../kernel/backend.js';
 import { BACKEND_NAMES } from '../kernel/backend.js';

@@ -45,6 +45,8 @@
 // microseconds, so the wait is bounded (SHUT_WAIT_MS): a producer thread
 // terminated in the middle of a send leaves its count behind for ever, and
 // must not hang the loop's close.
+import { performance } from 'node:perf_hooks';
+
 import { WasmloopError } from '../errors.js';
 import { native } from '../kernel/native.js';
 

@@ -29,6 +29,7 @@ import type { Deferred } from '../loop/deferred.js';
 import { native } from '../kernel/native.js';
 import type { Protocol } from './protocol.js';
 import { LINGER_MS, READS_PER_EVENT } from './server-options.js';
+import { Buffer } from 'node:buffer';
 import { constants as osConstants } from 'node:os';
 
 /** Resume calls per readiness event, as READS_PER_EVENT bounds reads: the rest waits for a deferred callback. */

@@ -32,6 +32,7 @@
 // Anything else a connection seldom needs (setTimeout()'s state among it)
 // lives in one object made when first needed, so a served connection that
 // never asks stays the size it was.
+import { Buffer } from 'node:buffer';
 import { constants as osConstants } from 'node:os';
 
 import type { EventLoop } from '../loop/event-loop.js';

@@ -11,6 +11,7 @@
 // library's own hot paths (a connection's reads and writes, whose fd and
 // buffers it made itself) call the *Unchecked functions, which trust their
 // caller, as libuv's uv__ functions do behind its uv_ ones.
+import { Buffer } from 'node:buffer';
 import { isIP } from 'node:net';
 import { constants as osConstants } from 'node:os';
 

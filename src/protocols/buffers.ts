@@ -5,6 +5,8 @@
 // Parsing happens in place, in the server's read buffer, whenever nothing is
 // left over from the previous read; only a request cut by the end of a read is
 // copied (into the connection's tail), and the next read is appended to it.
+import { Buffer } from 'node:buffer';
+
 import type { Connection } from '../net/connection.js';
 
 /** The same bytes as a Buffer (the server passes Buffers; tests may pass plain views). */

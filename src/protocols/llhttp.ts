@@ -14,6 +14,7 @@
 // The module is compiled once per process (like the core); its constants —
 // llhttp's error codes, flags and method names, and the glue's record kinds
 // and bits — are read from it once, never retyped here.
+import { Buffer } from 'node:buffer';
 import { readFileSync } from 'node:fs';
 
 import { assertInteger, rangeError, WasmloopError } from '../errors.js';

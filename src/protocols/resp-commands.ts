@@ -2,6 +2,9 @@
 // what each command does to the keyspace and answers (the argument and reply
 // helpers: resp-replies.ts). The session (resp.ts) parses requests into Arguments
 // and runs the command found; docs/protocols.md lists the commands.
+import { performance } from 'node:perf_hooks';
+import { Buffer } from 'node:buffer';
+
 import type { RespSession } from './resp.js';
 import {
   argIs,

@@ -9,6 +9,8 @@
 // Time is the loop's (loop.now(), ms), taken from the first connection the
 // keyspace serves, so a loop on a virtual clock moves expiry with it. Until
 // a connection brings a loop, performance.now() stands in and nothing sweeps.
+import { performance } from 'node:perf_hooks';
+
 import type { EventLoop } from '../loop/event-loop.js';
 import { pagesOf, type ValuePages } from './resp-values.js';
 

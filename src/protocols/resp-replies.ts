@@ -2,6 +2,8 @@
 // making strings of their size, and writing the reply types, errors worded as
 // Redis words them. The session (resp.ts) and the commands (resp-commands.ts)
 // share them.
+import { Buffer } from 'node:buffer';
+
 import { CR, LF, type ReplyBuffer } from './buffers.js';
 import type { Arguments } from './resp-commands.js';
 import type { RespSession } from './resp.js';

@@ -41,6 +41,7 @@
 // server's time at redis-benchmark SET -P16). A value freed, or replaced by
 // a view of another length, is no longer ours. One ValuePages per Map, so
 // the servers sharing a store share its pages too.
+import { Buffer } from 'node:buffer';
 
 /**
  * What a key costs beyond its characters, counted in the store's memory:

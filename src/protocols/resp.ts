@@ -34,6 +34,9 @@
 // longer than maxKeyLength: values stay bytes from the read to the reply, so
 // no argument can hit V8's string limit. Past the first two the client gets
 // a protocol error and the connection closes gently, its buffer given back.
+import { performance } from 'node:perf_hooks';
+import { Buffer } from 'node:buffer';
+
 import type { Connection } from '../net/connection.js';
 import { assertInteger, assertObject, typeError } from '../errors.js';
 import type { Protocol, ProtocolFactory } from '../net/protocol.js';

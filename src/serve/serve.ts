@@ -13,6 +13,7 @@
 // workers, closes its own listener once they all listen (before that, no
 // client knows the port, so none can land in its queue), and then only
 // relays signals and status requests as messages.
+import { performance } from 'node:perf_hooks';
 import { isIP } from 'node:net';
 import { Worker } from 'node:worker_threads';
 

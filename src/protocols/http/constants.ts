@@ -1,6 +1,7 @@
 // HTTP's bounds and defaults, and the replies the server writes itself (the
 // errors, 100 Continue, the refusal past maxConnections), each encoded once.
 // docs/protocols.md lists the bounds with their reasons.
+import { Buffer } from 'node:buffer';
 
 /** 8 KiB, the limit of nginx's default large_client_header_buffers line and of many proxies. */
 export const DEFAULT_MAX_HEADER_BYTES = 8 * 1024;

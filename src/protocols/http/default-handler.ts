@@ -10,6 +10,8 @@
 // once (no Date header: every reply but /metrics is a constant), and makes
 // no request or response object: this is the fast path the benchmarks'
 // hello route measures.
+import { Buffer } from 'node:buffer';
+
 import { encodeHead, ERROR_REPLIES, Persistence } from './constants.js';
 import type { ReplyBuffer } from '../buffers.js';
 

@@ -9,6 +9,7 @@
 // the whole encoded head while the status and the lines the response adds
 // (Date, framing) are unchanged too. Only objects whose values are strings or
 // numbers are kept: an array value could change inside without a sign.
+import { Buffer } from 'node:buffer';
 
 export type OutgoingValue = string | number | readonly string[];
 export type OutgoingHeaders = Record<string, OutgoingValue | undefined>;

@@ -21,6 +21,8 @@
 // bytes around them are counted as a well-formed request has them (one space
 // after the method, CRLF CRLF at the end): exact for a section that spans
 // reads or is well-formed, within a few bytes otherwise.
+import { Buffer } from 'node:buffer';
+
 import { LlhttpParsers, llhttpConstants, llhttpErrorName, type LlhttpConstants } from '../llhttp.js';
 import { MAX_EMPTY_LINES } from './constants.js';
 

@@ -13,6 +13,7 @@
 // The response does not write to the connection itself: its bytes go to the
 // exchange's output (ResponseOutput), which keeps pipelined responses in
 // request order.
+import { Buffer } from 'node:buffer';
 import { STATUS_CODES } from 'node:http';
 
 import { WasmloopError } from '../../errors.js';

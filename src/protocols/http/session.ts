@@ -19,6 +19,8 @@
 //     connection ends after it, as node:http ends one after an error it
 //     answered itself. Other connections are not touched.
 //   - Timeouts: headersTimeoutMs and requestTimeoutMs (deadlines.ts).
+import { Buffer } from 'node:buffer';
+
 import type { CloseReason, Connection } from '../../net/connection.js';
 import type { EventLoop } from '../../loop/event-loop.js';
 import type { Protocol } from '../../net/protocol.js';
