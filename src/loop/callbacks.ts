@@ -73,6 +73,9 @@ function runTicks(): void {
   }
 }
 
+/** Node's tick step as the loop calls it between two callbacks (runTicks), or undefined where Node's own function is missing. */
+export const nodeTickStep: (() => void) | undefined = drainTicks !== undefined ? runTicks : undefined;
+
 /** Distinct uncaught errors printed per loop, at most; then they are only counted. */
 const PRINTED_ERRORS_LIMIT = 100;
 
