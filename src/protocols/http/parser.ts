@@ -45,8 +45,8 @@ export interface RequestHead {
 export interface RequestSink {
   head(head: RequestHead): void;
   body(bytes: Buffer, offset: number, length: number): void;
-  /** The message ended; `rawTrailers` are a chunked body's trailer fields. */
-  complete(rawTrailers: string[]): void;
+  /** The message ended; `rawTrailers` are a chunked body's trailer fields (undefined: none). */
+  complete(rawTrailers: string[] | undefined): void;
   /**
    * The request asked for another protocol (Upgrade, CONNECT); its bytes
    * begin at `offset`. Returns whether the connection is handed over (the
@@ -164,7 +164,8 @@ export class RequestParser {
   /** The previous request's URL and raw headers, whose strings a request that repeats them reuses. */
   #lastUrl = '';
   #lastRaw: string[] = [];
-  #trailers: string[] = [];
+  /** The trailer fields, made at the first (most requests have none). */
+  #trailers: string[] | undefined;
   #hosts = 0;
   #expectContinue = false;
   #bodyBytes = 0;
@@ -352,7 +353,7 @@ export class RequestParser {
     this.#url = '';
     this.#urlDone = false;
     this.#raw = [];
-    this.#trailers = [];
+    this.#trailers = undefined;
     this.#hosts = 0;
     this.#expectContinue = false;
     this.#bodyBytes = 0;
@@ -366,7 +367,7 @@ export class RequestParser {
     if (last === 32 || last === 9) value = value.replace(/[ \t]+$/, '');
     this.#field = this.#value = '';
     if (this.#phase === Phase.Body) {
-      this.#trailers.push(field, value);
+      (this.#trailers ??= []).push(field, value);
       return;
     }
     this.#raw.push(field, value);

@@ -165,11 +165,11 @@ export class HttpRequest extends Emitter implements AsyncIterable<Buffer> {
     if ((this.#bits & FLOW) === Flow.Flowing) this.#schedule();
   }
 
-  /** The body ended. */
-  finish(rawTrailers: string[]): void {
+  /** The body ended, with its trailer fields if it had any. */
+  finish(rawTrailers: string[] | undefined): void {
     this.complete = true;
     this.#bits |= ENDED;
-    this.rawTrailers = rawTrailers;
+    if (rawTrailers !== undefined) this.rawTrailers = rawTrailers;
     if (this.#waiter !== undefined && this.#queue.length === 0) {
       const waiter = this.#waiter;
       this.#waiter = this.#waiterFailed = undefined;

@@ -262,7 +262,7 @@ export class HttpSession implements Protocol, RequestSink, ExchangeOwner {
     current.req.push(chunk);
   }
 
-  complete(rawTrailers: string[]): void {
+  complete(rawTrailers: string[] | undefined): void {
     // The next request's deadlines count from its own first read.
     if (this.#startedAt >= 0) this.#forget();
     if (this.#rare?.upgrading !== undefined) return;
@@ -477,7 +477,7 @@ export class HttpSession implements Protocol, RequestSink, ExchangeOwner {
     const { req, head } = rare.upgrading!;
     rare.upgrading = undefined;
     this.#forget();
-    req.finish([]);
+    req.finish(undefined);
     const connection = this.#connection;
     try {
       rare.upgraded = this.#shared.upgrade!(req, connection, head) ?? null;
