@@ -45,9 +45,9 @@ if (!(TEST_SECONDS > 0)) throw new Error(`BENCH_RESP_SECONDS must be a positive 
 /**
  * Seconds of load before the measured runs, split over the three tests, for
  * every server alike (the HTTP scenarios warm for 1 s too). Without it a
- * fresh wasmloop server's first 0.35 s ran at 1.1–1.4 µs of CPU per -P16
- * PING against 0.75–0.85 once warm (docs/performance.md): the figure was
- * V8's tier-up, not the server a long run meets.
+ * fresh wasmloop server's -P16 runs after the probe cost 0.97–1.09 µs of CPU
+ * per request, 0.74–0.97 a second later (docs/performance.md, "The RESP
+ * figures warmed"): V8's tier-up, not the server a long run meets.
  */
 const WARM_SECONDS = 1;
 /** Requests per client of the warm-up probe, times the pipeline depth: a fraction of a second on any server here. */
