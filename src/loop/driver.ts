@@ -258,11 +258,14 @@ export class Driver implements RemoteTarget {
     // prepare hook libuv's state is settled, so the reading is Node's own.
     const timeout = native.runNodeTimeout();
     if (timeout === 0 && !first) return false;
-    const deadline = timeout < 0 ? Infinity : performance.now() + timeout;
+    // Node's next timer, counted from the last turn's end (a clock reading
+    // no later than now): the hand-back can only come early, never late, and
+    // a timer due meanwhile reads 0 above at the next turn.
+    const deadline = timeout < 0 ? Infinity : this.turn.lastEnd + timeout;
     this.#drive('run', timeout);
     if (state.mode !== 'running') return false;
     // Node has I/O ready, or a timer due.
-    return !(this.turn.nodeWoke || (deadline !== Infinity && performance.now() >= deadline));
+    return !(this.turn.nodeWoke || this.turn.lastEnd >= deadline);
   }
 
   // ---- start(): the loop inside Node's own, woken by libuv --------------------------------

@@ -95,6 +95,11 @@ export class Turn {
     return this.#idleNs / 1e6;
   }
 
+  /** When the last turn ended (performance.now()). */
+  get lastEnd(): number {
+    return this.#lastEnd;
+  }
+
   /** A started loop is idle from now until its first wakeup. */
   idleSince(time: number): void {
     this.#lastEnd = time;
