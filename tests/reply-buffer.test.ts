@@ -61,6 +61,37 @@ test('a constant followed by anything, or after anything, is copied in, in order
   assert.is(HELLO.toString('latin1'), 'hello\r\n', 'the constant was written into');
 });
 
+test('short and long pieces come out alike: bytes and latin1 text copied by hand or by the runtime, decimals as digits', () => {
+  const out = new ReplyBuffer();
+  const { copies, connection } = recorder();
+  const long = 'x'.repeat(100);
+  const source = Buffer.from(`ab${long}cd`, 'latin1');
+  out.begin();
+  out.append(source, 1, 3); // a short part of a buffer
+  out.append(source, 0, source.length); // a long whole
+  out.append(source, 2, source.length - 2); // a long part
+  out.append(source, 0, 0);
+  // latin1 keeps each code unit's low byte, short or long: U+0100 is 0x00, U+20AC 0xAC.
+  out.latin1('\u00e9\u0100\u20ac');
+  out.latin1(`\u00e9${long}\u20ac`);
+  for (const value of [0, 7, 10, 99, 1234567, 2 ** 53 - 1]) {
+    out.decimal(value);
+    out.latin1(',');
+  }
+  out.flushTo(connection);
+  const expected = Buffer.concat([
+    source.subarray(1, 3),
+    source,
+    source.subarray(2, source.length - 2),
+    Buffer.from([0xe9, 0x00, 0xac]),
+    Buffer.from([0xe9]),
+    Buffer.from(long, 'latin1'),
+    Buffer.from([0xac]),
+    Buffer.from(`0,7,10,99,1234567,${2 ** 53 - 1},`, 'latin1'),
+  ]).toString('latin1');
+  assert.is(copies[0], expected);
+});
+
 test('flushes of one length reuse their view; a buffer lent in a batch is not written again in it', () => {
   const out = new ReplyBuffer();
   const { handed, copies, connection } = recorder();

@@ -148,6 +148,13 @@ const ResizableArrayBuffer = ArrayBuffer as unknown as new (byteLength: number, 
 /** A scratch buffer larger than this is replaced by a fresh default-sized one after its write. */
 const REPLY_KEEP_AT_MOST = 1 << 20;
 const REPLY_INITIAL_SIZE = 16 * 1024;
+/**
+ * Bytes and characters up to this many are copied one at a time: Buffer's
+ * latin1 write is a call into Node's C++ (about 60 ns for a RESP bulk header,
+ * 29% of an in-process GET), TypedArray.set a builtin call and, for part of
+ * a buffer, a view (bench/resp-path.ts; docs/performance.md).
+ */
+const COPY_BY_HAND_AT_MOST = 32;
 
 /**
  * Replies produced by one data() call, gathered so that they reach the
@@ -210,7 +217,13 @@ export class ReplyBuffer {
   append(source: Uint8Array, start = 0, end = source.length): void {
     const size = end - start;
     this.reserve(size);
-    if (size === 0) return;
+    if (size <= COPY_BY_HAND_AT_MOST) {
+      const bytes = this.bytes;
+      let at = this.length;
+      for (let i = start; i < end; i++) bytes[at++] = source[i]!;
+      this.length = at;
+      return;
+    }
     this.bytes.set(start === 0 && end === source.length ? source : source.subarray(start, end), this.length);
     this.length += size;
   }
@@ -237,8 +250,32 @@ export class ReplyBuffer {
 
   /** Appends text one byte per character (latin1), so binary data read as latin1 comes back intact. */
   latin1(text: string): void {
-    this.reserve(text.length);
-    this.length += this.bytes.write(text, this.length, 'latin1');
+    const length = text.length;
+    this.reserve(length);
+    if (length > COPY_BY_HAND_AT_MOST) {
+      this.length += this.bytes.write(text, this.length, 'latin1');
+      return;
+    }
+    // As latin1 encodes: the low byte of each UTF-16 code unit.
+    const bytes = this.bytes;
+    let at = this.length;
+    for (let i = 0; i < length; i++) bytes[at++] = text.charCodeAt(i) & 0xff;
+    this.length = at;
+  }
+
+  /** Appends a non-negative integer's decimal digits (no string made). */
+  decimal(value: number): void {
+    let digits = 1;
+    for (let rest = value; rest >= 10; rest = Math.floor(rest / 10)) digits++;
+    this.reserve(digits);
+    const bytes = this.bytes;
+    let at = this.length + digits;
+    this.length = at;
+    let rest = value;
+    do {
+      bytes[--at] = 48 + (rest % 10);
+      rest = Math.floor(rest / 10);
+    } while (rest > 0);
   }
 
   /** Hands everything gathered to the connection in one write and starts over, in a buffer the write does not hold. */

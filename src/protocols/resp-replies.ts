@@ -10,6 +10,8 @@ import type { RespSession } from './resp.js';
 import { keyString } from './resp-key-strings.js';
 
 /** The range of Redis's integers (long long). */
+/** The byte that begins a bulk string, in requests and replies. */
+export const DOLLAR = 36;
 export const INT64_MIN = -(2n ** 63n);
 export const INT64_MAX = 2n ** 63n - 1n;
 
@@ -71,8 +73,13 @@ export function replyInteger(out: ReplyBuffer, value: number | bigint): void {
 }
 
 export function replyBulk(out: ReplyBuffer, source: Uint8Array, start: number, end: number): void {
-  out.latin1(`$${end - start}\r\n`);
-  out.reserve(end - start + 2);
+  // `$`, the length, CRLF, written as bytes: no string per reply.
+  out.reserve(1);
+  out.bytes[out.length++] = DOLLAR;
+  out.decimal(end - start);
+  out.reserve(end - start + 4);
+  out.bytes[out.length++] = CR;
+  out.bytes[out.length++] = LF;
   out.append(source, start, end);
   out.bytes[out.length++] = CR;
   out.bytes[out.length++] = LF;

@@ -42,7 +42,7 @@ import { assertInteger, assertObject, typeError } from '../errors.js';
 import type { Protocol, ProtocolFactory } from '../net/protocol.js';
 import { CR, InputTail, LF, ReplyBuffer, asBuffer } from './buffers.js';
 import { findCommand, NULL_BULK, NULL_RESP3, type Arguments } from './resp-commands.js';
-import { parseInt64, replyArity, replyError, replyUnknownCommand } from './resp-replies.js';
+import { DOLLAR, parseInt64, replyArity, replyError, replyUnknownCommand } from './resp-replies.js';
 import { Keyspace } from './resp-keyspace.js';
 
 export interface RespOptions {
@@ -122,7 +122,6 @@ export const MAX_INLINE_LENGTH = 64 * 1024;
 /** Bytes of a line scanned in JS for its CR before indexOf takes over: a count line (`*3`, `$5`, up to `$` and 20 digits) fits. */
 const SHORT_LINE = 24;
 
-const DOLLAR = 36;
 const STAR = 42;
 const DIGIT_0 = 48;
 const DIGIT_9 = 57;
