@@ -10,8 +10,8 @@
 // fixed responder instead (`wasmloop serve --protocol http`: no handler, no
 // request or response objects): the parser and the session alone. Run it under
 // `node --cpu-prof` to see where the time goes.
-import type { Connection } from '../src/net/connection.js';
 import { httpProtocol } from '../src/protocols/http.js';
+import { standInConnection } from './stand-in.js';
 
 const SESSIONS = 50;
 const WARMUP = 200_000;
@@ -23,17 +23,8 @@ const HELLO = Buffer.from('hello');
 const HELLO_HEADERS = { 'Content-Type': 'text/plain', 'Content-Length': String(HELLO.length) };
 const REQUEST = Buffer.from('GET / HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n');
 
-let written = 0;
-const connection = {
-  write: (bytes: Uint8Array): boolean => ((written += bytes.length), true),
-  queuedBytes: 0,
-  highWaterMark: 1 << 20,
-  pauseReading: (): void => undefined,
-  resumeReading: (): void => undefined,
-  end: (): void => undefined,
-  close: (): void => undefined,
-  fd: 3,
-} as unknown as Connection;
+const standIn = standInConnection();
+const connection = standIn.connection;
 
 const factory =
   mode === 'default'
@@ -56,11 +47,11 @@ async function feed(count: number): Promise<void> {
 }
 
 await feed(WARMUP);
-written = 0;
+standIn.reset();
 const started = process.hrtime.bigint();
 const cpu = process.cpuUsage();
 await feed(requests);
 const wallNs = Number(process.hrtime.bigint() - started) / requests;
 const used = process.cpuUsage(cpu);
 const cpuNs = ((used.user + used.system) * 1000) / requests;
-console.log(`${mode}, ${requests} requests: ${wallNs.toFixed(0)} ns wall, ${cpuNs.toFixed(0)} ns CPU per request; ${written / requests} bytes written per request`);
+console.log(`${mode}, ${requests} requests: ${wallNs.toFixed(0)} ns wall, ${cpuNs.toFixed(0)} ns CPU per request; ${standIn.written() / requests} bytes written per request`);

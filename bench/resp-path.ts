@@ -8,8 +8,8 @@
 // Run it under `node --cpu-prof` to see where the time goes.
 import { Buffer } from 'node:buffer';
 
-import type { Connection } from '../src/net/connection.js';
 import { respProtocol } from '../src/protocols/resp.js';
+import { standInConnection } from './stand-in.js';
 
 const SESSIONS = 50;
 const PIPELINE = 16;
@@ -26,17 +26,8 @@ if (command === undefined) throw new Error(`the second argument is one of ${Obje
 if (!(Number.isInteger(reads) && reads > 0)) throw new Error(`reads must be a positive integer, not '${process.argv[2]}'`);
 const REQUEST = Buffer.from(command.repeat(PIPELINE));
 
-let written = 0;
-const connection = {
-  write: (bytes: Uint8Array): boolean => ((written += bytes.length), true),
-  queuedBytes: 0,
-  highWaterMark: 1 << 20,
-  pauseReading: (): void => undefined,
-  resumeReading: (): void => undefined,
-  end: (): void => undefined,
-  close: (): void => undefined,
-  fd: 3,
-} as unknown as Connection;
+const standIn = standInConnection();
+const connection = standIn.connection;
 
 const factory = respProtocol();
 const sessions = Array.from({ length: SESSIONS }, () => factory(connection));
@@ -48,7 +39,7 @@ function feed(count: number): void {
 }
 
 feed(WARMUP);
-written = 0;
+standIn.reset();
 const started = process.hrtime.bigint();
 const cpu = process.cpuUsage();
 feed(reads);
@@ -56,4 +47,4 @@ const commands = reads * PIPELINE;
 const wallNs = Number(process.hrtime.bigint() - started) / commands;
 const used = process.cpuUsage(cpu);
 const cpuNs = ((used.user + used.system) * 1000) / commands;
-console.log(`${test}, ${commands} commands: ${wallNs.toFixed(0)} ns wall, ${cpuNs.toFixed(0)} ns CPU per command; ${written / commands} bytes written per command`);
+console.log(`${test}, ${commands} commands: ${wallNs.toFixed(0)} ns wall, ${cpuNs.toFixed(0)} ns CPU per command; ${standIn.written() / commands} bytes written per command`);
