@@ -235,7 +235,7 @@ export class Driver implements RemoteTarget {
     // Turns follow each other here, with Node's tick step between two (what
     // the native caller's scope runs when this returns), while Node has no
     // work: one crossing from libuv per Node iteration, not one per turn
-    // (about 0.3 µs a turn, docs/performance.md). Without the step, one turn a call.
+    // (about 1 µs a turn at RESP -P1, docs/performance.md). Without the step, one turn a call.
     const step = nodeTickStep;
     for (;;) {
       if (!this.#runTurn(first)) return false;
