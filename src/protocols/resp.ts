@@ -9,7 +9,8 @@
 // CONFIG GET); docs/protocols.md lists them. Replies are RESP2 until HELLO 3.
 // Errors are worded as Redis 7 words them. This file is the session (parsing,
 // bounds, output); the commands are in resp-commands.ts, their argument and
-// reply helpers in resp-replies.ts, the store and its expiry in resp-keyspace.ts.
+// reply helpers in resp-replies.ts, the store and its expiry in resp-keyspace.ts,
+// the inline lines' word splitting in resp-inline.ts.
 //
 // Costs: a read whose requests are all complete is parsed where it lies, in
 // the server's read buffer; only a request cut by the end of a read is copied
@@ -43,6 +44,7 @@ import type { Protocol, ProtocolFactory } from '../net/protocol.js';
 import { CR, InputTail, LF, ReplyBuffer, asBuffer } from './buffers.js';
 import { findCommand, NULL_BULK, NULL_RESP3, type Arguments } from './resp-commands.js';
 import { DOLLAR, parseInt64, replyArity, replyError, replyUnknownCommand } from './resp-replies.js';
+import { splitPlain, splitQuoted } from './resp-inline.js';
 import { Keyspace } from './resp-keyspace.js';
 
 export interface RespOptions {
@@ -125,9 +127,6 @@ const SHORT_LINE = 24;
 const STAR = 42;
 const DIGIT_0 = 48;
 const DIGIT_9 = 57;
-const DOUBLE_QUOTE = 34;
-const SINGLE_QUOTE = 39;
-const BACKSLASH = 92;
 
 /** Redis's words to a client past maxclients. */
 const MAX_CLIENTS_REACHED = Buffer.from('-ERR max number of clients reached\r\n');
@@ -427,90 +426,14 @@ export class RespSession implements Protocol {
     if (newline < 0) return input.length - start > MAX_INLINE_LENGTH ? this.#reject('too big inline request') : INCOMPLETE;
     let end = newline;
     if (end > start && input[end - 1] === CR) end--;
-    if (!this.#splitPlain(input, start, end) && !this.#splitQuoted(input, start, end)) {
-      return this.#reject('unbalanced quotes in request');
+    const shared = this.shared;
+    if (!splitPlain(shared.args, input, start, end)) {
+      if (shared.decoded.length < end - start) shared.decoded = Buffer.allocUnsafe(Math.max(end - start, 256));
+      if (!splitQuoted(shared.args, input, start, end, shared.decoded)) return this.#reject('unbalanced quotes in request');
     }
     if (this.shared.args.count > 0) this.#execute(this.shared.args);
     return newline + 1;
   }
-
-  /** Splits a line without quotes where it lies; false at the first quote, for #splitQuoted to redo. */
-  #splitPlain(input: Buffer, start: number, end: number): boolean {
-    const args = this.shared.args;
-    args.source = input;
-    args.count = 0;
-    let i = start;
-    while (i < end) {
-      while (i < end && isSpace(input[i]!)) i++;
-      if (i === end) break;
-      args.starts[args.count] = i;
-      for (; i < end && !isSpace(input[i]!); i++) {
-        if (input[i] === DOUBLE_QUOTE || input[i] === SINGLE_QUOTE) return false;
-      }
-      args.ends[args.count++] = i;
-    }
-    return true;
-  }
-
-  /** Splits into #decoded as Redis's sdssplitargs does: "..." with \xHH, \n, \r, \t, \b, \a escapes; '...' with \'; a closing quote must end the word. */
-  #splitQuoted(input: Buffer, start: number, end: number): boolean {
-    const shared = this.shared;
-    if (shared.decoded.length < end - start) shared.decoded = Buffer.allocUnsafe(Math.max(end - start, 256));
-    const out = shared.decoded;
-    const args = shared.args;
-    args.source = out;
-    args.count = 0;
-    let o = 0;
-    let i = start;
-    while (i < end) {
-      while (i < end && isSpace(input[i]!)) i++;
-      if (i === end) break;
-      args.starts[args.count] = o;
-      let quote = 0;
-      for (; i < end; i++) {
-        const c = input[i]!;
-        if (quote === 0) {
-          if (isSpace(c)) break;
-          if (c === DOUBLE_QUOTE || c === SINGLE_QUOTE) quote = c;
-          else out[o++] = c;
-        } else if (c === quote) {
-          if (i + 1 < end && !isSpace(input[i + 1]!)) return false;
-          quote = 0;
-          i++;
-          break;
-        } else if (c === BACKSLASH && quote === DOUBLE_QUOTE && i + 1 < end) {
-          const next = input[i + 1]!;
-          if (next === 120 && i + 3 < end && isHex(input[i + 2]!) && isHex(input[i + 3]!)) {
-            out[o++] = (hexValue(input[i + 2]!) << 4) | hexValue(input[i + 3]!);
-            i += 3;
-          } else {
-            out[o++] = ESCAPES[next] ?? next;
-            i++;
-          }
-        } else if (c === BACKSLASH && quote === SINGLE_QUOTE && i + 1 < end && input[i + 1] === SINGLE_QUOTE) {
-          out[o++] = SINGLE_QUOTE;
-          i++;
-        } else out[o++] = c;
-      }
-      if (quote !== 0) return false;
-      args.ends[args.count++] = o;
-    }
-    return true;
-  }
-}
-
-const ESCAPES: Record<number, number> = { 110: 10, 114: 13, 116: 9, 98: 8, 97: 7 };
-
-function isSpace(c: number): boolean {
-  return c === 32 || (c >= 9 && c <= 13);
-}
-
-function isHex(c: number): boolean {
-  return (c >= 48 && c <= 57) || ((c | 0x20) >= 97 && (c | 0x20) <= 102);
-}
-
-function hexValue(c: number): number {
-  return c <= 57 ? c - 48 : (c | 0x20) - 87;
 }
 
 /**
