@@ -341,6 +341,32 @@ static napi_value sock_write(napi_env env, napi_callback_info info) {
   return transfer(env, info, 1);
 }
 
+/* readMany(plan: Int32Array, count, data: Uint8Array, slotSize) -> count | -EINVAL.
+ * plan[i] holds a socket fd and receives its read's result (wl_read_many,
+ * packed: read i's bytes begin where the positive results before it end):
+ * a batch's reads in one crossing, into slots of one buffer, with two
+ * typed arrays marshalled per batch where a read per socket marshals one
+ * each. */
+static napi_value sock_read_many(napi_env env, napi_callback_info info) {
+  GET_ARGS(4);
+  int ok = 1;
+  int32_t count = arg_i32(env, argv[1], &ok), slot = arg_i32(env, argv[3], &ok);
+  napi_typedarray_type type;
+  size_t plan_length, data_length;
+  void *plan;
+  uint8_t *data;
+  napi_value plan_buffer;
+  bool detached = true;
+  if (!ok || count < 0 || slot < 1 ||
+      napi_get_typedarray_info(env, argv[0], &type, &plan_length, &plan, &plan_buffer, NULL) != napi_ok ||
+      type != napi_int32_array || napi_is_detached_arraybuffer(env, plan_buffer, &detached) != napi_ok || detached ||
+      (size_t)count > plan_length || !arg_view(env, argv[2], &data, &data_length) ||
+      (uint64_t)count * (uint64_t)slot > data_length)
+    return int_result(env, -EINVAL);
+  wl_read_many(plan, count, data, (size_t)slot);
+  return int_result(env, count);
+}
+
 /* One writev takes at most this many buffers (the kernel allows 1024): the
  * iovec array stays small on the stack, and the caller loops anyway, since a
  * writev may be partial. */
@@ -518,6 +544,7 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
       {"listenUnix", sock_listen_unix},
       {"accept", sock_accept},             {"read", sock_read},
       {"write", sock_write},               {"writev", sock_writev},
+      {"readMany", sock_read_many},
       {"shutdown", sock_shutdown},         {"close", sock_close},
       {"socketError", sock_error},         {"localPort", sock_local_port},
       {"pipe", fd_pipe},                   {"eventfd", fd_eventfd},

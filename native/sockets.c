@@ -142,6 +142,15 @@ int wl_read(int fd, void *buf, size_t len) {
   }
 }
 
+void wl_read_many(int32_t *plan, int count, uint8_t *data, size_t slot) {
+  size_t at = 0;
+  for (int i = 0; i < count; i++) {
+    int n = wl_read(plan[i], data + at, slot);
+    plan[i] = n;
+    if (n > 0) at += (size_t)n;
+  }
+}
+
 int wl_write(int fd, const void *buf, size_t len) {
   for (;;) {
     ssize_t n = write(fd, buf, len);

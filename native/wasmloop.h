@@ -114,6 +114,12 @@ int wl_accept(int listen_fd, int flags);
 int wl_read(int fd, void *buf, size_t len);
 int wl_write(int fd, const void *buf, size_t len);
 int wl_writev(int fd, const struct iovec *iov, int iovcnt);
+/* One read of up to `slot` bytes for each of `count` sockets, the fd in
+ * plan[i], and plan[i] becomes what wl_read returned (bytes, 0 at EOF,
+ * -errno). The bytes are packed: each read's follow the last one's in
+ * `data` (which holds count * slot), so a batch of small reads shares cache
+ * lines. One crossing reads a whole batch. */
+void wl_read_many(int32_t *plan, int count, uint8_t *data, size_t slot);
 int wl_shutdown(int fd, int how);
 int wl_close(int fd);
 /* The pending socket error (SO_ERROR) as a positive errno, 0 when none. */

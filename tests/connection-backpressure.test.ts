@@ -237,6 +237,7 @@ test('write() of anything but bytes or a string is a TypeError, corked or not, a
       closed: (_, reason) => closed.push(reason),
       lingering: () => {},
       drained: () => {},
+      readingChanged: () => {},
     });
     throws(() => connection.write(42 as unknown as Uint8Array), typeErr);
     connection.cork();

@@ -51,6 +51,13 @@ export interface NativeAddon {
   write(fd: number, bytes: Uint8Array, offset: number, length: number): number;
   /** -EINVAL for an element that is no Uint8Array or whose buffer is detached, even by a getter of the array (all are fetched before any is read). */
   writev(fd: number, buffers: readonly Uint8Array[]): number;
+  /**
+   * One read of up to `slotSize` bytes for each of the first `count` fds in
+   * `plan`; plan[i] becomes its result (bytes, 0 at EOF, -errno). The bytes
+   * are packed into `data` (count * slotSize long): read i's begin where the
+   * positive results before it end. Returns `count`, or -EINVAL.
+   */
+  readMany(plan: Int32Array, count: number, data: Uint8Array, slotSize: number): number;
   shutdown(fd: number, how: number): number;
   close(fd: number): number;
   socketError(fd: number): number;

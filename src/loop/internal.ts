@@ -17,3 +17,10 @@ export const setInterestUnchecked: unique symbol = Symbol('wasmloop.setInterestU
  * and its registration's label; or with fatalErrors as the turn's failure.
  */
 export const reportErrorUnchecked: unique symbol = Symbol('wasmloop.reportErrorUnchecked');
+
+/**
+ * `loop[upcomingReadsUnchecked](handlers, into)`: from inside a read callback
+ * of `handlers`, the fds of the batch's read records for them, this one first
+ * (Turn.upcomingReads): a driver reads them in one crossing.
+ */
+export const upcomingReadsUnchecked: unique symbol = Symbol('wasmloop.upcomingReadsUnchecked');

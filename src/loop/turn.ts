@@ -76,6 +76,9 @@ export class Turn {
   /** When the last wait began and ended (performance.now()). */
   #waitStart = 0;
   #waitEnd = 0;
+  /** The record whose callback runs now, and the batch's end; -1 outside the pass. */
+  #serving = -1;
+  #servingEnd = 0;
 
   constructor(parts: LoopParts) {
     this.#core = parts.core;
@@ -198,7 +201,7 @@ export class Turn {
     const entries = this.#fds.entries;
     const run = this.#callbacks;
     const deadline = turnStart + this.#config.iterationBudgetMs;
-    const end = w.recordsInBatch();
+    const end = (this.#servingEnd = w.recordsInBatch());
     let i = w.batchCursor();
     let start = run.begin();
     try {
@@ -223,6 +226,7 @@ export class Turn {
         const entry = entries[fd]!;
         const label = entry.label;
         const client = entry.client;
+        this.#serving = i;
         if (client !== undefined && kind === KIND_READ) start = run.call(CB.read, fd, label, client, client.read!);
         else if (client !== undefined && kind === KIND_WRITE) start = run.call(CB.write, fd, label, client, client.write!);
         else {
@@ -246,9 +250,35 @@ export class Turn {
         callbacks--;
       }
     } finally {
+      this.#serving = -1;
       w.setBatchCursor(i);
     }
     return callbacks;
+  }
+
+  /**
+   * From inside a read callback: the fds of this batch's read records for
+   * `handlers`, the one being served first, in the order they will be served,
+   * at most `into.length` (0 outside the pass). A driver reads them all in
+   * one crossing (native.readMany). A record after this one may still be
+   * dropped (its fd removed, or its read interest turned off, by a callback
+   * before it): the caller keeps what it read for such an fd.
+   */
+  upcomingReads(handlers: ClientHandlers, into: Int32Array): number {
+    const from = this.#serving;
+    if (from < 0) return 0;
+    const records = this.#core.records;
+    const words = this.#core.recordWords;
+    const entries = this.#fds.entries;
+    const end = this.#servingEnd;
+    let count = 0;
+    for (let i = from; i < end && count < into.length; i++) {
+      const at = i * words;
+      if (records[at] !== KIND_READ) continue;
+      const fd = records[at + 1]!;
+      if (entries[fd]?.client === handlers) into[count++] = fd;
+    }
+    return count;
   }
 
   /** Up to acceptsPerEvent connections for a listener, each handed to its onAccept. */

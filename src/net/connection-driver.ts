@@ -20,7 +20,8 @@
 // peer's EOF, or closes it after LINGER_MS (see connection.ts). Its owner (a
 // Server, or connect()) hears of each close, then the protocol's close hook
 // runs, once, and the protocol is given nothing more.
-import { attach, closeReason, connected, detach, fail, receive, type CloseReason, type Connection, type ConnectionEvents } from './connection.js';
+import { attach, closeReason, connected, detach, fail, receive, received, type CloseReason, type Connection, type ConnectionEvents } from './connection.js';
+import { BatchReads, NOT_READ } from './batch-reads.js';
 import { systemError, type SystemError } from '../errors.js';
 import type { EventLoop } from '../loop/event-loop.js';
 import { reportErrorUnchecked } from '../loop/internal.js';
@@ -79,6 +80,14 @@ export class ConnectionDriver {
    * object serves every read of its length, and a read makes no view.
    */
   #readView: Buffer;
+  /** The batch's reads, made in one crossing (batch-reads.ts). */
+  readonly #batch: BatchReads;
+  /** What the last #next() read: its bytes, and whether the socket may hold more. */
+  #view: Buffer;
+  #full = false;
+  /** Connections that read again with carried bytes waiting, and the deferred callback that hands them over. */
+  #carriedDue: Connection[] = [];
+  #deliverLater: Deferred | undefined;
   readonly #level: boolean;
   readonly #epochMs: number;
   /** Whether each fd's connection drained and its protocol's resume() is due. */
@@ -100,12 +109,15 @@ export class ConnectionDriver {
     this.#level = options.level;
     this.#epochMs = options.epochMs;
     this.handlers = { read: this.#read, write: this.#write, hangup: this.#hangup, error: this.#error };
+    this.#batch = new BatchReads(loop, this.handlers, options.readBufferSize);
+    this.#view = this.#readBuffer;
     this.events = {
       closed: (connection, reason, error) => this.#closed(connection, reason, error),
       lingering: (connection) => this.#lingering(connection),
       drained: (connection) => {
         this.#resumeDue[connection.fd] = true;
       },
+      readingChanged: (connection, reading) => this.#readingChanged(connection, reading),
     };
   }
 
@@ -164,16 +176,17 @@ export class ConnectionDriver {
   // ---- loop handlers ---------------------------------------------------------
 
   readonly #read = (fd: number): void => {
-    this.#readSome(fd, this.#level, false);
+    this.#readSome(fd, this.#level, false, true);
   };
 
   /**
    * Reads and hands the bytes to the protocol: at most READS_PER_EVENT reads
    * when `bounded`; until the socket is drained, or with `untilEof` until
    * read() says EOF (a short read then does not mean that the next one
-   * would be EAGAIN); and never past a pause.
+   * would be EAGAIN); and never past a pause. With `batched` (a read
+   * callback of the loop's batch), the first read may be the batch's.
    */
-  #readSome(fd: number, bounded: boolean, untilEof: boolean): void {
+  #readSome(fd: number, bounded: boolean, untilEof: boolean, batched: boolean): void {
     const connection = this.connections[fd]!;
     const protocol = this.#protocols[fd]!;
     const buffer = this.#readBuffer;
@@ -188,23 +201,74 @@ export class ConnectionDriver {
       for (let reads = 0; !bounded || reads < READS_PER_EVENT; reads++) {
         // Replies may still point into the read buffer, which is about to be reused.
         if (reads > 0) connection.keepBorrowed();
-        const count = connection[receive](buffer);
+        const count = this.#next(connection, buffer, batched && reads === 0);
         if (count === null || count < 0) return;
         if (count === 0) {
           this.#peerEnded(connection, protocol);
           return;
         }
-        let view = this.#readView;
-        if (view.length !== count) this.#readView = view = buffer.subarray(0, count);
-        this.#data(connection, protocol, view);
+        this.#data(connection, protocol, this.#view);
         // A short read drained the socket: another read would only say EAGAIN.
-        if ((count < buffer.length && !untilEof) || connection.isClosed || !connection.isReading) return;
+        if ((!this.#full && !untilEof) || connection.isClosed || !connection.isReading) return;
       }
     } finally {
       connection.uncork();
       if (this.#resumeDue[fd] === true) this.#resume(connection, 'read');
     }
   }
+
+  /**
+   * The connection's next read, as connection[receive] gives it (bytes, 0
+   * at EOF, null for nothing, -1 for a failure that closed it), the bytes in
+   * #view: what the batch read or carried for it, else (with `readAhead`,
+   * the batch's upcoming reads in one crossing, this one among them) a
+   * read() into `buffer`.
+   */
+  #next(connection: Connection, buffer: Buffer, readAhead: boolean): number | null {
+    const batch = this.#batch;
+    const fd = connection.fd;
+    let result = batch.take(fd);
+    if (result === NOT_READ && readAhead && batch.readAhead()) result = batch.take(fd);
+    if (result !== NOT_READ) {
+      this.#view = batch.view;
+      this.#full = batch.full;
+      return connection[received](result);
+    }
+    const count = connection[receive](buffer);
+    if (count !== null && count > 0) {
+      let view = this.#readView;
+      if (view.length !== count) this.#readView = view = buffer.subarray(0, count);
+      this.#view = view;
+      this.#full = count === buffer.length;
+    }
+    return count;
+  }
+
+  /**
+   * A connection stopped reading (its bytes read ahead are carried until it
+   * reads again) or reads again (carried bytes are handed over by a deferred
+   * callback: the kernel may have nothing more to wake it with).
+   */
+  #readingChanged(connection: Connection, reading: boolean): void {
+    const fd = connection.fd;
+    if (!reading) this.#batch.carry(fd);
+    else if (this.#batch.hasCarried(fd) && !this.loop.isClosed) {
+      this.#carriedDue.push(connection);
+      this.#deliverLater ??= this.loop.defer(this.#deliverCarried, { label: 'carried' });
+    }
+  }
+
+  readonly #deliverCarried = (): void => {
+    this.#deliverLater = undefined;
+    const due = this.#carriedDue;
+    this.#carriedDue = [];
+    for (const connection of due) {
+      const fd = connection.fd;
+      // Paused again meanwhile: it is due again when it resumes.
+      if (this.connections[fd] !== connection || !connection.isReading || !this.#batch.hasCarried(fd)) continue;
+      this.#readSome(fd, this.#level, false, false);
+    }
+  };
 
   readonly #write = (fd: number): void => {
     this.lastActive[fd] = this.activeEpoch();
@@ -306,15 +370,20 @@ export class ConnectionDriver {
     const connection = this.connections[fd]!;
     // Hung up before it connected: the connect failed.
     if (connection.isConnecting) this.#connectFailed(connection);
-    // Gone both ways: nothing queued can be delivered any more.
-    else if (final) connection.close('end');
+    // Gone both ways: nothing queued can be delivered any more. A reset the
+    // batch read for it while it was paused is why: the kernel said it then.
+    else if (final) {
+      const carried = this.#batch.take(fd);
+      if (carried < 0 && carried !== NOT_READ) connection[received](carried);
+      else connection.close('end');
+    }
     // The peer's FIN may stand behind bytes not read yet: a bounded read
     // left some, or the replies passed the watermark mid-read. The end of
     // input is where read() says so, so read on until then, or until a
     // pause: the loop stops watching for reads after this call, and the
     // connection watches again when it resumes, where the FIN waits still.
     else {
-      if (connection.isReading) this.#readSome(fd, false, true);
+      if (connection.isReading) this.#readSome(fd, false, true, false);
       // Paused at the watermark, the FIN waits behind the unread bytes;
       // still reading, read() said EAGAIN, not EOF, yet the peer is done.
       if (!connection.isClosed && !connection.isReadPaused && !connection.isPeerEnded) this.#peerEnded(connection, this.#protocols[fd]!);
@@ -345,6 +414,7 @@ export class ConnectionDriver {
     this.#protocols[fd] = undefined;
     this.#resumeDue[fd] = false;
     this.#endPending[fd] = false;
+    this.#batch.forget(fd);
     if (!this.loop.isClosed && this.loop.isRegistered(fd)) this.loop.removeSocket(fd);
     connection[detach]();
     this.#unattached.set(connection, protocol);
@@ -360,7 +430,7 @@ export class ConnectionDriver {
   /** Reads and drops what a lingering connection's peer still sends, closing at its EOF. */
   #discard(connection: Connection, buffer: Buffer, bounded: boolean): void {
     for (let reads = 0; !bounded || reads < READS_PER_EVENT; reads++) {
-      const count = connection[receive](buffer);
+      const count = this.#next(connection, buffer, false);
       if (count === null || count < 0) return;
       if (count === 0) {
         connection.close('end');
@@ -401,6 +471,7 @@ export class ConnectionDriver {
       this.#protocols[fd] = undefined;
       this.#resumeDue[fd] = false;
       this.#endPending[fd] = false;
+      this.#batch.forget(fd);
       const lingerTimer = this.#lingerTimers[fd];
       if (lingerTimer !== undefined && lingerTimer !== NO_TIMER) {
         this.#clear(lingerTimer);

@@ -41,7 +41,7 @@ import { assertBoolean, assertBytes, assertFunction, assertInteger, systemError,
 import { native } from '../kernel/native.js';
 import { Emitter } from './emitter.js';
 import { emptyList } from './lists.js';
-import { addressUnchecked, readUnchecked, sockets, WRITEV_MAX, writevUnchecked, writeUnchecked, type SocketAddress } from './sockets.js';
+import { addressUnchecked, sockets, WRITEV_MAX, writevUnchecked, writeUnchecked, type SocketAddress } from './sockets.js';
 
 export interface ConnectionLimits {
   /** Queued bytes at which reading pauses. */
@@ -69,6 +69,8 @@ export interface ConnectionEvents {
   lingering(connection: Connection): void;
   /** The queue drained below the low watermark after reaching the high one. */
   drained(connection: Connection): void;
+  /** The socket's read interest turned off (paused, held, ending) or back on. */
+  readingChanged(connection: Connection, reading: boolean): void;
 }
 
 /** A connection's events, with their listeners' arguments. */
@@ -118,6 +120,12 @@ export const fail: unique symbol = Symbol('wasmloop.connection.fail');
  * -1 when the read failed and closed the connection. Internal (the driver's).
  */
 export const receive: unique symbol = Symbol('wasmloop.connection.receive');
+/**
+ * `connection[received](result)`: the same for a read made elsewhere (a
+ * batch's, native.readMany), given what read() returned (bytes, -errno).
+ * Internal (the driver's).
+ */
+export const received: unique symbol = Symbol('wasmloop.connection.received');
 /** `connection[inactivityDue]()`: setTimeout()'s check came due. Internal. */
 const inactivityDue: unique symbol = Symbol('wasmloop.connection.inactivityDue');
 
@@ -146,6 +154,8 @@ const CONNECTING = 1 << 8;
 const HELD = 1 << 9;
 /** setTimeout() is on: reads and writes note the time. */
 const TIMED = 1 << 10;
+
+const { EAGAIN } = osConstants.errno;
 
 /** No inactivity check pending. */
 const NO_TIMEOUT = -1;
@@ -393,17 +403,19 @@ export class Connection extends Emitter<ConnectionEventMap> {
   }
 
   [receive](buffer: Buffer): number | null {
-    try {
-      const count = readUnchecked(this.#fd, buffer, 0, buffer.length);
-      if (count !== null) {
-        this.#bytesRead += count;
-        if ((this.#flags & TIMED) !== 0) this.#active();
-      }
-      return count;
-    } catch (error) {
-      this.close(closeReason(error), error as SystemError);
-      return -1;
+    return this[received](native.read(this.#fd, buffer, 0, buffer.length));
+  }
+
+  [received](result: number): number | null {
+    if (result >= 0) {
+      this.#bytesRead += result;
+      if ((this.#flags & TIMED) !== 0) this.#active();
+      return result;
     }
+    if (result === -EAGAIN) return null;
+    const error = systemError(result, 'read', { fd: this.#fd });
+    this.close(closeReason(error), error);
+    return -1;
   }
 
   /** The peer's address, read from the kernel when first asked for; undefined for a Unix domain socket, or after close if never asked for. */
@@ -649,9 +661,11 @@ export class Connection extends Emitter<ConnectionEventMap> {
     const reading = (this.#flags & (READ_PAUSED | HELD | ENDING | PEER_ENDED)) === 0;
     const writing = this.#queued > 0;
     const interest = (reading ? READING : 0) | (writing ? WRITING : 0);
-    if (interest === (this.#flags & (READING | WRITING))) return;
-    this.#flags = (this.#flags & ~(READING | WRITING)) | interest;
+    const before = this.#flags;
+    if (interest === (before & (READING | WRITING))) return;
+    this.#flags = (before & ~(READING | WRITING)) | interest;
     this.loop[setInterestUnchecked](this.#fd, reading, writing);
+    if (((before ^ interest) & READING) !== 0) this.events.readingChanged(this, reading);
   }
 
   /** Sends EOF and keeps reading (the server discards it) until the peer's EOF. */
