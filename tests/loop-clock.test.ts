@@ -8,6 +8,7 @@ import { MAX_TIMER_DELAY_MS } from '../src/core/abi.js'; // the wheel's range: 2
 import { MockKernel } from '../src/testing/index.js';
 import { throws, typeErr } from './helpers/errors.js';
 import { virtualClockLoop } from './helpers/mock-loops.js';
+import { LoopClock, performanceClock } from '../src/loop/clock.js';
 import { TestLoop } from './test-loop.js';
 
 /** The last wait's timeout. */
@@ -39,6 +40,26 @@ test('the default clock is performance.now: now() moves with real time', () => {
   } finally {
     loop.close();
   }
+});
+
+test('on the default clock, at(reading) is the loop time of that performance.now() reading, read nowhere else, and never goes back', () => {
+  const clock = new LoopClock(performanceClock);
+  const base = performance.now();
+  const first = clock.now();
+  const later = base + 1000;
+  // A reading a second ahead of now: only at() can say so, reading no clock itself.
+  assert.ok(Math.abs(clock.at(later) - (first + 1000)) < 50, `at(+1 s) is ${clock.at(later) - first} ms after now()`);
+  assert.is(clock.last, clock.at(later));
+  // An older reading than the last: time stands still.
+  assert.is(clock.at(base), clock.last);
+});
+
+test('on another clock, at() reads that clock: a performance.now() reading says nothing of its time', () => {
+  let time = 500;
+  const clock = new LoopClock(() => time);
+  assert.is(clock.now(), 0);
+  time = 507;
+  assert.is(clock.at(performance.now() + 1e6), 7);
 });
 
 test('a delay counts from the call, not from the start of the iteration', () => {

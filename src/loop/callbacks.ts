@@ -126,6 +126,16 @@ export class CallbackRunner {
     return (this.#start = performance.now());
   }
 
+  /** Starts the clock at `reading`, a performance.now() just taken (a wait's end): one read fewer. */
+  beginAt(reading: number): void {
+    this.#start = reading;
+  }
+
+  /** The latest clock reading: when the last callback finished, or the pass began (performance.now()). */
+  get lastReading(): number {
+    return this.#start;
+  }
+
   /** Calls a user callback (with `fd`, for I/O), catches and reports what it throws, accounts for it. Returns when it finished. */
   call(kind: number, fd: number, label: string | undefined, recv: unknown, fn: (fd: number) => void): number {
     // Under runOnce(), a plain call: the caller's scope holds what the callback queues until it yields.

@@ -5,9 +5,9 @@
 // The starvation guards (maxEvents, callbacksPerIteration, iterationBudgetMs,
 // maxRepolls, acceptsPerEvent) were chosen by `wasmloop bench --guards`; the
 // runs and their figures are in docs/performance.md.
-import { performance } from 'node:perf_hooks';
 
 import { PRIORITIES } from '../core/abi.js';
+import { performanceClock } from './clock.js';
 import type { BackendName, KernelBackend } from '../kernel/backend.js';
 import { BACKEND_NAMES } from '../kernel/backend.js';
 import { DEFAULT_MAX_TIMERS, MAX_TIMERS_LIMIT } from '../core/loader.js';
@@ -144,7 +144,7 @@ export function resolveOptions(options: EventLoopOptions): LoopConfig {
   assertInteger('options.maxFds', maxFds, 1, MAX_FDS_LIMIT);
   const maxTimers = options.maxTimers ?? DEFAULT_MAX_TIMERS;
   assertInteger('options.maxTimers', maxTimers, 1, MAX_TIMERS_LIMIT);
-  const clock = options.clock ?? (() => performance.now());
+  const clock = options.clock ?? performanceClock;
   assertFunction('options.clock', clock);
   const callbacksPerIteration = options.callbacksPerIteration ?? DEFAULT_CALLBACKS_PER_ITERATION;
   assertInteger('options.callbacksPerIteration', callbacksPerIteration, 1, 0x7fffffff);

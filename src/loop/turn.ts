@@ -131,11 +131,13 @@ export class Turn {
         // asking the kernel for more.
         busyFrom = performance.now();
         if (state.mode !== 'started') idleFrom = busyFrom;
+        this.#callbacks.beginAt(busyFrom);
         this.#serve(busyFrom, config.callbacksPerIteration);
       } else {
         let count = this.#wait(this.waitTimeout(timeoutMs));
         if (state.mode !== 'started') idleFrom = this.#waitStart;
         busyFrom = this.#waitEnd;
+        this.#callbacks.beginAt(busyFrom);
         let callbacks = config.callbacksPerIteration;
         for (let repolls = 0; count > 0; repolls++) {
           events += count;
@@ -146,6 +148,7 @@ export class Turn {
           if (state.cut) break;
           w.noteCount(COUNTER_REPOLLS, 1);
           count = this.#wait(0);
+          this.#callbacks.beginAt(this.#waitEnd);
         }
       }
       // A fatal error stops the turn after the callback that threw. A
@@ -155,7 +158,9 @@ export class Turn {
     } finally {
       state.inTurn = false;
     }
-    const end = performance.now();
+    // The turn's last reading (its last callback's end, or its wait's) is
+    // its end: what follows it here is bookkeeping of a few hundred ns.
+    const end = this.#callbacks.lastReading;
     w.noteCount(COUNTER_BUSY_NS, (end - busyFrom) * 1e6);
     this.#idleNs += (busyFrom - idleFrom) * 1e6;
     this.#lastEnd = end;
@@ -203,7 +208,7 @@ export class Turn {
     const deadline = turnStart + this.#config.iterationBudgetMs;
     const end = (this.#servingEnd = w.recordsInBatch());
     let i = w.batchCursor();
-    let start = run.begin();
+    let start = run.lastReading;
     try {
       for (; i < end; i++) {
         const at = i * words;
@@ -362,9 +367,9 @@ export class Turn {
     const state = this.#state;
     const run = this.#callbacks;
     try {
-      let next = timers.advance(this.#clock.now());
+      // Due by the turn's last reading: after the wait, never ahead of now.
+      let next = timers.advance(this.#clock.at(run.lastReading));
       if (next === PASS_OVER) return;
-      run.begin();
       do {
         if (next === NEXT_TIMEOUT) {
           // One callback scope for the run (ticks after it), needless inside runOnce()'s caller's.
