@@ -42,6 +42,7 @@ import { native } from '../kernel/native.js';
 import { Emitter } from './emitter.js';
 import { emptyList } from './lists.js';
 import { addressUnchecked, sockets, WRITEV_MAX, writevUnchecked, writeUnchecked, type SocketAddress } from './sockets.js';
+import { queueJob } from '../loop/microtask.js';
 
 export interface ConnectionLimits {
   /** Queued bytes at which reading pauses. */
@@ -573,7 +574,7 @@ export class Connection extends Emitter<ConnectionEventMap> {
   /** A write after end() or close(): refused, and reported on 'error' after the call returns, as node:net does. */
   #writeRefused(): void {
     const destroyed = (this.#flags & CLOSED) !== 0;
-    queueMicrotask(() => {
+    queueJob(() => {
       if (this.listenerCount('error') === 0) return;
       const error = destroyed
         ? new WasmloopError('ERR_STREAM_DESTROYED', 'Cannot call write after a stream was destroyed')

@@ -19,6 +19,7 @@ import type { Connection } from '../../net/connection.js';
 import { Emitter } from '../../net/emitter.js';
 import { joinHeaders, type IncomingHeaders } from './headers.js';
 import type { RequestHead } from './parser.js';
+import { queueJob } from '../../loop/microtask.js';
 
 /** What a request tells the connection it came on. */
 export interface BodyReader {
@@ -225,7 +226,7 @@ export class HttpRequest extends Emitter implements AsyncIterable<Buffer> {
   #schedule(): void {
     if ((this.#bits & SCHEDULED) !== 0) return;
     this.#bits |= SCHEDULED;
-    queueMicrotask((this.#flushing ??= () => this.#flush()));
+    queueJob((this.#flushing ??= () => this.#flush()));
   }
 
   /** Hands queued chunks to 'data' (or drops them, with no listener) while flowing; then 'end'. */

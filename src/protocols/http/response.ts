@@ -21,6 +21,7 @@ import { CONTINUE } from './constants.js';
 import { Emitter } from '../../net/emitter.js';
 import { cachedHeaders, checkHeader, HeadLines, type CachedHeaders, type OutgoingHeaders, type OutgoingValue } from './head-lines.js';
 import type { HttpRequest } from './request.js';
+import { queueJob } from '../../loop/microtask.js';
 
 /** Where a response's bytes go, in request order. */
 export interface ResponseOutput {
@@ -203,7 +204,7 @@ export class HttpResponse extends Emitter {
     }
     if ((this.#bits & ENDED) !== 0) {
       const error = new WasmloopError('ERR_STREAM_WRITE_AFTER_END', 'write after end');
-      queueMicrotask(() => {
+      queueJob(() => {
         callback?.(error);
         if (this.listenerCount('error') > 0) this.emit('error', error);
       });
@@ -212,7 +213,7 @@ export class HttpResponse extends Emitter {
     const bytes = toBytes(chunk, encoding ?? 'utf8');
     if (this.#headText === undefined) this.#makeHead(-1);
     const ok = this.#sendBody(bytes);
-    if (callback !== undefined) queueMicrotask(() => callback!(null));
+    if (callback !== undefined) queueJob(() => callback!(null));
     if (!ok) this.#bits |= NEED_DRAIN;
     return ok;
   }
@@ -226,7 +227,7 @@ export class HttpResponse extends Emitter {
       encoding = undefined;
     }
     if ((this.#bits & ENDED) !== 0) {
-      if (callback !== undefined) queueMicrotask(() => callback!(null));
+      if (callback !== undefined) queueJob(() => callback!(null));
       return this;
     }
     const bytes = chunk === undefined || chunk === null ? EMPTY : toBytes(chunk, (encoding as BufferEncoding | undefined) ?? 'utf8');

@@ -34,6 +34,7 @@ import { RequestParser, type RequestHead, type RequestSink } from './parser.js';
 import { HttpRequest } from './request.js';
 import type { HttpResponse } from './response.js';
 import { Exchange, type ExchangeOwner } from './exchange.js';
+import { queueJob } from '../../loop/microtask.js';
 
 export type HttpHandler = (req: HttpRequest, res: HttpResponse) => unknown;
 /**
@@ -355,7 +356,7 @@ export class HttpSession implements Protocol, RequestSink, ExchangeOwner {
     while (exchanges.length > 0) {
       const first = exchanges[0]!;
       if (first.replacement !== undefined) {
-        exchanges.splice(0).forEach((e) => queueMicrotask(() => e.res.closed()));
+        exchanges.splice(0).forEach((e) => queueJob(() => e.res.closed()));
         this.#writeAndEnd(first.replacement);
         return;
       }
@@ -366,7 +367,7 @@ export class HttpSession implements Protocol, RequestSink, ExchangeOwner {
         this.#stop();
         for (const later of exchanges.splice(0)) {
           abort(later.req);
-          queueMicrotask(() => later.res.closed());
+          queueJob(() => later.res.closed());
         }
         break;
       }
@@ -377,7 +378,7 @@ export class HttpSession implements Protocol, RequestSink, ExchangeOwner {
       next.heldBytes = 0;
       let ok = true;
       if (held !== undefined) for (const bytes of held) ok = this.#write(bytes);
-      if (ok && !next.done) queueMicrotask(() => next.res.drained());
+      if (ok && !next.done) queueJob(() => next.res.drained());
     }
     if (exchanges.length === 0) {
       if (this.#rare?.pendingRefusal !== undefined) this.#writeAndEnd(this.#rare.pendingRefusal);
@@ -391,7 +392,7 @@ export class HttpSession implements Protocol, RequestSink, ExchangeOwner {
 
   /** 'finish' and 'close' on a microtask, as node:http emits them: one microtask for all the responses finished meanwhile. */
   #finish(res: HttpResponse): void {
-    if (finishing.push(res) === 1) queueMicrotask(finishAll);
+    if (finishing.push(res) === 1) queueJob(finishAll);
   }
 
   #write(bytes: Uint8Array): boolean {
@@ -580,5 +581,5 @@ function finishAll(): void {
  * the parser's pass) has added its listeners first.
  */
 function abort(req: HttpRequest): void {
-  queueMicrotask(() => req.closed());
+  queueJob(() => req.closed());
 }
