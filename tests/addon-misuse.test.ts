@@ -55,6 +55,34 @@ async function afterCloseCallbacks(): Promise<void> {
   await new Promise((resolve) => setImmediate(resolve));
 }
 
+// ---- readMany -------------------------------------------------------------------
+
+test('readMany: a plan that is no Int32Array, a count past the plan or past the data\'s slots, a slot of 0, a detached buffer: EINVAL, and nothing is read', () => {
+  const { peer, local } = pair();
+  try {
+    sockets.write(peer, Buffer.from('kept'));
+    const data = new Uint8Array(16);
+    assert.is(native.readMany(new Uint32Array([local]) as unknown as Int32Array, 1, data, 8), -EINVAL);
+    assert.is(native.readMany(new Int32Array([local]), 2, data, 8), -EINVAL);
+    assert.is(native.readMany(new Int32Array([local, local, local]), 3, data, 8), -EINVAL, 'three slots of 8 in 16 bytes');
+    assert.is(native.readMany(new Int32Array([local]), 1, data, 0), -EINVAL);
+    assert.is(native.readMany(new Int32Array([local]), -1, data, 8), -EINVAL);
+    const gone = new Uint8Array(16);
+    detachAndFree(gone);
+    assert.is(native.readMany(new Int32Array([local]), 1, gone, 8), -EINVAL);
+    const plan = new Int32Array([local]);
+    detachAndFree(new Uint8Array(plan.buffer));
+    assert.is(native.readMany(plan, 1, data, 8), -EINVAL);
+    // The bytes are still there for a call that is right.
+    const right = new Int32Array([local]);
+    assert.is(native.readMany(right, 1, data, 8), 1);
+    assert.is(right[0], 4);
+    assert.is(Buffer.from(data.subarray(0, 4)).toString(), 'kept');
+  } finally {
+    closeAll(peer, local);
+  }
+});
+
 // ---- writev ---------------------------------------------------------------------
 
 test('writev: a getter that detaches (and frees) an earlier buffer gets EINVAL, and nothing is sent', () => {

@@ -208,6 +208,30 @@ static void unix_sockets(void) {
   CHECK(rmdir(dir) == 0);
 }
 
+/* wl_read_many: one read per fd, each result in place of its fd, the bytes
+ * packed one read after another; EOF and errors are results like bytes. */
+static void read_many(void) {
+  const char *name = "read many";
+  int a[2], b[2], c[2];
+  CHECK(wl_pipe(a) == 0 && wl_pipe(b) == 0 && wl_pipe(c) == 0);
+  CHECK(wl_write(a[1], "first", 5) == 5);
+  CHECK(wl_write(b[1], "second!", 7) == 7);
+  CHECK(wl_close(c[1]) == 0);
+  int32_t plan[4] = {a[0], -1, b[0], c[0]};
+  uint8_t data[4 * 8];
+  memset(data, 0, sizeof data);
+  wl_read_many(plan, 4, data, 8);
+  CHECK(plan[0] == 5 && plan[1] == -EBADF && plan[2] == 7 && plan[3] == 0);
+  /* The second read's bytes follow the first's, not at its slot. */
+  CHECK(memcmp(data, "firstsecond!", 12) == 0);
+  /* Nothing more to read: EAGAIN, and a slot bounds a read. */
+  CHECK(wl_write(a[1], "0123456789", 10) == 10);
+  int32_t again[2] = {a[0], b[0]};
+  wl_read_many(again, 2, data, 4);
+  CHECK(again[0] == 4 && again[1] == -EAGAIN && memcmp(data, "0123", 4) == 0);
+  CHECK(wl_close(a[0]) == 0 && wl_close(a[1]) == 0 && wl_close(b[0]) == 0 && wl_close(b[1]) == 0 && wl_close(c[0]) == 0);
+}
+
 int main(void) {
   /* A write to a pipe whose reader is gone must fail with EPIPE, not kill the test. */
   signal(SIGPIPE, SIG_IGN);
@@ -218,6 +242,7 @@ int main(void) {
   CHECK(wl_backend_find("kqueue") == NULL);
   sockets();
   unix_sockets();
+  read_many();
   printf("native-layer: %d passed, %d failed\n", passed, failed);
   return failed == 0 ? 0 : 1;
 }
