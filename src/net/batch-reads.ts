@@ -2,23 +2,23 @@
 // crossing. At the first read callback of a batch (or the first past what
 // the last crossing read), the loop lists the batch's read records for the
 // driver's handlers, this one first; native.readMany reads each of those
-// sockets once, the i-th into slot i of one buffer; each later callback
-// takes its socket's result from its slot instead of calling read() itself.
-// The bytes are packed, each read's after the last one's, so a batch of
-// small requests shares cache lines (slots at a fixed stride of a power of
-// two would all fall in the same cache sets). Where a socket turned out to
-// have more (its read came back full) the driver reads on as before. A batch of one reads as before too: the crossing
-// would cost what the read costs.
+// sockets once into one buffer, each read's bytes right after the last
+// one's (packed, so a batch of small requests shares cache lines: slots at a
+// fixed power-of-two stride would all fall in the same cache sets); each
+// later callback takes its socket's result from there instead of calling
+// read() itself. Where a socket turned out to have more (its read came back
+// full) the driver reads on as before. A batch of one reads as before too:
+// the crossing would cost what the read costs.
 //
 // Bytes read for a socket whose callback does not come in this batch are
 // kept, in order, never lost: its connection stopped reading before its
 // turn (a callback before it paused it, or its output passed the
-// watermark), or another crossing is about to reuse the slots. They are
+// watermark), or another crossing is about to reuse the buffer. They are
 // copied aside ("carried") and are the connection's next read, whenever it
 // reads again (so is an error: a reset is said once); a closed connection's
-// are dropped. Per socket there is at
-// most one of the two, a slot's result or carried bytes: a socket with
-// carried bytes is left out of the next crossing.
+// are dropped. Per socket there is at most one of the two, a slot's result
+// or carried bytes: a socket with carried bytes is left out of the next
+// crossing.
 import { Buffer } from 'node:buffer';
 import { constants as osConstants } from 'node:os';
 
