@@ -1,8 +1,8 @@
-// `node build/bench/resp-path.js [reads] [ping|set|get]`: the RESP protocol's
-// own cost per command, with no socket and no loop under it — what a RESP
-// session does between a read and its write. 50 sessions on a stand-in
+// `node build/bench/resp-path.js [reads] [ping|set|get] [pipeline]`: the RESP
+// protocol's own cost per command, with no socket and no loop under it — what a
+// RESP session does between a read and its write. 50 sessions on a stand-in
 // connection (it counts the bytes written) are each fed redis-benchmark's
-// request 16 times over in one read, as `-P 16` sends it (GET and SET on
+// request `pipeline` (16) times over in one read, as `-P 16` sends it (GET and SET on
 // `key:__rand_int__` with a 3-byte value), in turn. Prints wall and CPU
 // nanoseconds per command over `reads` (300,000) after 50,000 of warm-up.
 // Run it under `node --cpu-prof` to see where the time goes.
@@ -12,7 +12,7 @@ import { respProtocol } from '../src/protocols/resp.js';
 import { standInConnection } from './stand-in.js';
 
 const SESSIONS = 50;
-const PIPELINE = 16;
+const PIPELINE = Number(process.argv[4] ?? 16);
 const WARMUP = 50_000;
 const reads = Number(process.argv[2] ?? 300_000);
 const test = process.argv[3] ?? 'get';
@@ -24,6 +24,7 @@ const COMMANDS: Record<string, string> = {
 const command = COMMANDS[test];
 if (command === undefined) throw new Error(`the second argument is one of ${Object.keys(COMMANDS).join(', ')}, not '${test}'`);
 if (!(Number.isInteger(reads) && reads > 0)) throw new Error(`reads must be a positive integer, not '${process.argv[2]}'`);
+if (!(Number.isInteger(PIPELINE) && PIPELINE > 0)) throw new Error(`pipeline must be a positive integer, not '${process.argv[4]}'`);
 const REQUEST = Buffer.from(command.repeat(PIPELINE));
 
 const standIn = standInConnection();
