@@ -341,29 +341,27 @@ static napi_value sock_write(napi_env env, napi_callback_info info) {
   return transfer(env, info, 1);
 }
 
-/* readMany(plan: Int32Array, count, data: Uint8Array, slotSize) -> count | -EINVAL.
- * plan[i] holds a socket fd and receives its read's result (wl_read_many,
- * packed: read i's bytes begin where the positive results before it end):
- * a batch's reads in one crossing, into slots of one buffer, with two
- * typed arrays marshalled per batch where a read per socket marshals one
- * each. */
+/* readMany(buffer: ArrayBuffer, count, dataOffset, slotSize) -> count | -EINVAL.
+ * The buffer's first `count` int32s are the plan: each holds a socket fd and
+ * receives its read's result (wl_read_many, packed from dataOffset on: read
+ * i's bytes begin where the positive results before it end). A batch's
+ * reads in one crossing, with one ArrayBuffer looked at where a read per
+ * socket marshals a typed array each. */
 static napi_value sock_read_many(napi_env env, napi_callback_info info) {
   GET_ARGS(4);
   int ok = 1;
-  int32_t count = arg_i32(env, argv[1], &ok), slot = arg_i32(env, argv[3], &ok);
-  napi_typedarray_type type;
-  size_t plan_length, data_length;
-  void *plan;
-  uint8_t *data;
-  napi_value plan_buffer;
+  int32_t count = arg_i32(env, argv[1], &ok), data_offset = arg_i32(env, argv[2], &ok),
+          slot = arg_i32(env, argv[3], &ok);
+  void *base;
+  size_t bytes;
   bool detached = true;
-  if (!ok || count < 0 || slot < 1 ||
-      napi_get_typedarray_info(env, argv[0], &type, &plan_length, &plan, &plan_buffer, NULL) != napi_ok ||
-      type != napi_int32_array || napi_is_detached_arraybuffer(env, plan_buffer, &detached) != napi_ok || detached ||
-      (size_t)count > plan_length || !arg_view(env, argv[2], &data, &data_length) ||
-      (uint64_t)count * (uint64_t)slot > data_length)
+  if (!ok || count < 0 || slot < 1 || data_offset < 0 || data_offset % 4 != 0 ||
+      (uint64_t)count * sizeof(int32_t) > (uint64_t)data_offset ||
+      napi_get_arraybuffer_info(env, argv[0], &base, &bytes) != napi_ok ||
+      napi_is_detached_arraybuffer(env, argv[0], &detached) != napi_ok || detached ||
+      (uint64_t)data_offset + (uint64_t)count * (uint64_t)slot > bytes)
     return int_result(env, -EINVAL);
-  wl_read_many(plan, count, data, (size_t)slot);
+  wl_read_many(base, count, (uint8_t *)base + data_offset, (size_t)slot);
   return int_result(env, count);
 }
 

@@ -57,27 +57,27 @@ async function afterCloseCallbacks(): Promise<void> {
 
 // ---- readMany -------------------------------------------------------------------
 
-test('readMany: a plan that is no Int32Array, a count past the plan or past the data\'s slots, a slot of 0, a detached buffer: EINVAL, and nothing is read', () => {
+test('readMany: no ArrayBuffer, a plan past the data\'s offset, slots past the buffer\'s end, a slot of 0, an unaligned offset, a detached buffer: EINVAL, and nothing is read', () => {
   const { peer, local } = pair();
   try {
     sockets.write(peer, Buffer.from('kept'));
-    const data = new Uint8Array(16);
-    assert.is(native.readMany(new Uint32Array([local]) as unknown as Int32Array, 1, data, 8), -EINVAL);
-    assert.is(native.readMany(new Int32Array([local]), 2, data, 8), -EINVAL);
-    assert.is(native.readMany(new Int32Array([local, local, local]), 3, data, 8), -EINVAL, 'three slots of 8 in 16 bytes');
-    assert.is(native.readMany(new Int32Array([local]), 1, data, 0), -EINVAL);
-    assert.is(native.readMany(new Int32Array([local]), -1, data, 8), -EINVAL);
-    const gone = new Uint8Array(16);
-    detachAndFree(gone);
-    assert.is(native.readMany(new Int32Array([local]), 1, gone, 8), -EINVAL);
-    const plan = new Int32Array([local]);
-    detachAndFree(new Uint8Array(plan.buffer));
-    assert.is(native.readMany(plan, 1, data, 8), -EINVAL);
+    // The plan: 2 int32s, then the data from byte 8: two slots of 8.
+    const memory = new ArrayBuffer(24);
+    new Int32Array(memory, 0, 2).fill(local);
+    assert.is(native.readMany(new Int32Array(memory) as unknown as ArrayBuffer, 1, 8, 8), -EINVAL);
+    assert.is(native.readMany(memory, 3, 8, 8), -EINVAL, 'three fds do not fit before byte 8');
+    assert.is(native.readMany(memory, 2, 8, 9), -EINVAL, 'two slots of 9 after byte 8 pass the end');
+    assert.is(native.readMany(memory, 1, 8, 0), -EINVAL);
+    assert.is(native.readMany(memory, 1, 6, 8), -EINVAL);
+    assert.is(native.readMany(memory, -1, 8, 8), -EINVAL);
+    const gone = new ArrayBuffer(24);
+    new Int32Array(gone, 0, 1)[0] = local;
+    detachAndFree(new Uint8Array(gone));
+    assert.is(native.readMany(gone, 1, 8, 8), -EINVAL);
     // The bytes are still there for a call that is right.
-    const right = new Int32Array([local]);
-    assert.is(native.readMany(right, 1, data, 8), 1);
-    assert.is(right[0], 4);
-    assert.is(Buffer.from(data.subarray(0, 4)).toString(), 'kept');
+    assert.is(native.readMany(memory, 1, 8, 8), 1);
+    assert.is(new Int32Array(memory, 0, 1)[0], 4);
+    assert.is(Buffer.from(memory, 8, 4).toString(), 'kept');
   } finally {
     closeAll(peer, local);
   }

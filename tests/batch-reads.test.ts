@@ -19,9 +19,9 @@ const KiB = 1024;
 function countingReadMany<T>(body: (crossings: number[]) => T): T {
   const original = native.readMany;
   const crossings: number[] = [];
-  native.readMany = (plan, count, data, slotSize) => {
+  native.readMany = (memory, count, dataOffset, slotSize) => {
     crossings.push(count);
-    return original(plan, count, data, slotSize);
+    return original(memory, count, dataOffset, slotSize);
   };
   try {
     return body(crossings);
@@ -165,7 +165,7 @@ test('a reset the batch read for a connection paused before its turn closes it a
       // this covers): the victim's byte is taken here, and its peer closes
       // with a byte it never read, which resets the connection.
       const original = native.readMany;
-      native.readMany = (plan, count, data, slotSize) => {
+      native.readMany = (memory, count, dataOffset, slotSize) => {
         const serverFd = victim!.connection.fd;
         const clientPort = sockets.localPort(fds[1]!);
         assert.is(sockets.read(serverFd, Buffer.alloc(8)), 1);
@@ -174,7 +174,7 @@ test('a reset the batch read for a connection paused before its turn closes it a
         sockets.close(fds[1]!);
         fds[1] = -1;
         for (let i = 0; i < 100 && tcpSocket(port, clientPort) !== undefined; i++) sleep(5);
-        return original(plan, count, data, slotSize);
+        return original(memory, count, dataOffset, slotSize);
       };
       try {
         loop.runOnce(1000);

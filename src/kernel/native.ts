@@ -53,11 +53,12 @@ export interface NativeAddon {
   writev(fd: number, buffers: readonly Uint8Array[]): number;
   /**
    * One read of up to `slotSize` bytes for each of the first `count` fds in
-   * `plan`; plan[i] becomes its result (bytes, 0 at EOF, -errno). The bytes
-   * are packed into `data` (count * slotSize long): read i's begin where the
-   * positive results before it end. Returns `count`, or -EINVAL.
+   * `buffer`'s plan (its first `count` int32s); each becomes its result
+   * (bytes, 0 at EOF, -errno). The bytes are packed from `dataOffset` on
+   * (count * slotSize room): read i's begin where the positive results
+   * before it end. Returns `count`, or -EINVAL.
    */
-  readMany(plan: Int32Array, count: number, data: Uint8Array, slotSize: number): number;
+  readMany(buffer: ArrayBuffer, count: number, dataOffset: number, slotSize: number): number;
   shutdown(fd: number, how: number): number;
   close(fd: number): number;
   socketError(fd: number): number;

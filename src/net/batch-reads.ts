@@ -34,6 +34,11 @@ export const SLOTS = 64;
 /** Bytes a slot holds, at most (a request, a pipeline of commands; more is read on as before). */
 export const SLOT_BYTES = 16 * 1024;
 
+/** The plan's bytes at the start of the crossing's buffer: an int32 per slot. */
+const PLAN_BYTES = SLOTS * Int32Array.BYTES_PER_ELEMENT;
+/** The plan before the first crossing: nothing is listed into it (no batch of two has come). */
+const EMPTY_PLAN = new Int32Array(SLOTS);
+
 /** take()'s answer for a socket this batch did not read. */
 export const NOT_READ = -0x7fffffff;
 
@@ -41,13 +46,18 @@ export class BatchReads {
   readonly #loop: EventLoop;
   readonly #handlers: ClientHandlers;
   readonly #slotBytes: number;
-  /** The fds to read, then (native.readMany) each one's result. */
-  readonly #plan = new Int32Array(SLOTS);
+  /** The fds to read, then (native.readMany) each one's result: the first PLAN_BYTES of #memory. */
+  #plan = EMPTY_PLAN;
   /** The fd each slot was read for, where its bytes begin, and how many slots the last crossing used. */
   readonly #slotFds = new Int32Array(SLOTS);
   readonly #starts = new Int32Array(SLOTS);
   #used = 0;
-  /** Made at the first crossing: a server that never sees a batch of two holds none. */
+  /**
+   * The plan and the bytes after it, in one ArrayBuffer: the one thing the
+   * crossing marshals. Made at the first crossing: a server that never sees
+   * a batch of two holds none (and only the pages reads touch count).
+   */
+  #memory: ArrayBuffer | undefined;
   #data: Buffer | undefined;
   #dataOffset = 0;
   /** Each slot's last view, kept for the next result at the same place (the protocol's view is valid during its data() call only). */
@@ -72,6 +82,7 @@ export class BatchReads {
    * one crossing. False when there is no other (the caller reads itself).
    */
   readAhead(): boolean {
+    if (this.#memory === undefined) this.#allocate();
     const plan = this.#plan;
     let count = this.#loop[upcomingReadsUnchecked](this.#handlers, plan);
     if (count < 2) return false;
@@ -90,12 +101,7 @@ export class BatchReads {
     }
     count = kept;
     if (count < 2) return false;
-    if (this.#data === undefined) {
-      this.#data = Buffer.allocUnsafe(SLOTS * this.#slotBytes);
-      this.#dataOffset = this.#data.byteOffset;
-    }
-    const data = this.#data;
-    native.readMany(plan, count, data, this.#slotBytes);
+    native.readMany(this.#memory!, count, PLAN_BYTES, this.#slotBytes);
     const slotOf = this.#slotOf;
     const starts = this.#starts;
     for (let i = 0, at = 0; i < count; i++) {
@@ -160,6 +166,14 @@ export class BatchReads {
   forget(fd: number): void {
     if (this.#slotOf[fd] !== undefined) this.#slotOf[fd] = -1;
     if (this.#carried[fd] !== undefined) this.#carried[fd] = undefined;
+  }
+
+  #allocate(): void {
+    const memory = new ArrayBuffer(PLAN_BYTES + SLOTS * this.#slotBytes);
+    this.#memory = memory;
+    this.#plan = new Int32Array(memory, 0, SLOTS);
+    this.#data = Buffer.from(memory, PLAN_BYTES);
+    this.#dataOffset = this.#data.byteOffset;
   }
 
   #carryUnserved(): void {
