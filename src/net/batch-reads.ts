@@ -59,7 +59,6 @@ export class BatchReads {
    */
   #memory: ArrayBuffer | undefined;
   #data: Buffer | undefined;
-  #dataOffset = 0;
   /** Each slot's last view, kept for the next result at the same place (the protocol's view is valid during its data() call only). */
   readonly #views: (Buffer | undefined)[] = new Array<Buffer | undefined>(SLOTS).fill(undefined);
   /** By fd: the slot holding its result, or -1. */
@@ -135,7 +134,7 @@ export class BatchReads {
     if (result > 0) {
       const start = this.#starts[slot]!;
       let view = this.#views[slot];
-      if (view === undefined || view.length !== result || view.byteOffset !== this.#dataOffset + start) {
+      if (view === undefined || view.length !== result || view.byteOffset !== PLAN_BYTES + start) {
         this.#views[slot] = view = this.#data!.subarray(start, start + result);
       }
       this.view = view;
@@ -173,7 +172,6 @@ export class BatchReads {
     this.#memory = memory;
     this.#plan = new Int32Array(memory, 0, SLOTS);
     this.#data = Buffer.from(memory, PLAN_BYTES);
-    this.#dataOffset = this.#data.byteOffset;
   }
 
   #carryUnserved(): void {
