@@ -365,6 +365,36 @@ static napi_value sock_read_many(napi_env env, napi_callback_info info) {
   return int_result(env, count);
 }
 
+/* writeMany(buffer: ArrayBuffer, count, dataOffset) -> count | -EINVAL.
+ * The buffer's first `count` pairs of int32s are the plan: an fd (negative:
+ * skipped) and a length, which receives the write's result (wl_write_many);
+ * the bytes are packed from dataOffset on, each entry's after the last
+ * one's. The lengths are checked against the buffer before anything is
+ * written: a bad plan writes nothing. */
+static napi_value sock_write_many(napi_env env, napi_callback_info info) {
+  GET_ARGS(3);
+  int ok = 1;
+  int32_t count = arg_i32(env, argv[1], &ok), data_offset = arg_i32(env, argv[2], &ok);
+  void *base;
+  size_t bytes;
+  bool detached = true;
+  if (!ok || count < 0 || data_offset < 0 || data_offset % 4 != 0 ||
+      (uint64_t)count * 2 * sizeof(int32_t) > (uint64_t)data_offset ||
+      napi_get_arraybuffer_info(env, argv[0], &base, &bytes) != napi_ok ||
+      napi_is_detached_arraybuffer(env, argv[0], &detached) != napi_ok || detached ||
+      (uint64_t)data_offset > bytes)
+    return int_result(env, -EINVAL);
+  int32_t *plan = base;
+  uint64_t total = 0;
+  for (int32_t i = 0; i < count; i++) {
+    if (plan[2 * i + 1] < 0) return int_result(env, -EINVAL);
+    total += (uint64_t)plan[2 * i + 1];
+  }
+  if ((uint64_t)data_offset + total > bytes) return int_result(env, -EINVAL);
+  wl_write_many(plan, count, (const uint8_t *)base + data_offset);
+  return int_result(env, count);
+}
+
 /* One writev takes at most this many buffers (the kernel allows 1024): the
  * iovec array stays small on the stack, and the caller loops anyway, since a
  * writev may be partial. */
@@ -543,6 +573,7 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
       {"accept", sock_accept},             {"read", sock_read},
       {"write", sock_write},               {"writev", sock_writev},
       {"readMany", sock_read_many},
+      {"writeMany", sock_write_many},
       {"shutdown", sock_shutdown},         {"close", sock_close},
       {"socketError", sock_error},         {"localPort", sock_local_port},
       {"pipe", fd_pipe},                   {"eventfd", fd_eventfd},

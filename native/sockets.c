@@ -159,6 +159,16 @@ int wl_write(int fd, const void *buf, size_t len) {
   }
 }
 
+void wl_write_many(int32_t *plan, int count, const uint8_t *data) {
+  size_t at = 0;
+  for (int i = 0; i < count; i++) {
+    int32_t fd = plan[2 * i], length = plan[2 * i + 1];
+    /* A cancelled entry (its connection closed: the fd may be another's now) keeps its place in the bytes. */
+    if (fd >= 0) plan[2 * i + 1] = wl_write(fd, data + at, (size_t)length);
+    at += (size_t)length;
+  }
+}
+
 int wl_writev(int fd, const struct iovec *iov, int iovcnt) {
   for (;;) {
     ssize_t n = writev(fd, iov, iovcnt);

@@ -120,6 +120,12 @@ int wl_writev(int fd, const struct iovec *iov, int iovcnt);
  * `data` (which holds count * slot), so a batch of small reads shares cache
  * lines. One crossing reads a whole batch. */
 void wl_read_many(int32_t *plan, int count, uint8_t *data, size_t slot);
+/* One write for each of `count` entries of the plan, two int32s each: an fd
+ * and a length, its bytes packed in `data` one entry after another. Each
+ * length becomes what wl_write returned (bytes taken, -errno). An entry
+ * whose fd is negative is skipped (its length unchanged, its bytes passed
+ * over). One crossing writes a whole batch's replies. */
+void wl_write_many(int32_t *plan, int count, const uint8_t *data);
 int wl_shutdown(int fd, int how);
 int wl_close(int fd);
 /* The pending socket error (SO_ERROR) as a positive errno, 0 when none. */

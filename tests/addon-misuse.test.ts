@@ -83,6 +83,42 @@ test('readMany: no ArrayBuffer, a plan past the data\'s offset, slots past the b
   }
 });
 
+// ---- writeMany ------------------------------------------------------------------
+
+test('writeMany: no ArrayBuffer, a plan past the data\'s offset, lengths past the buffer\'s end or negative, an unaligned offset, a detached buffer: EINVAL, and nothing is written', () => {
+  const { peer, local } = pair();
+  try {
+    // The plan: one entry (fd, length) in 8 bytes, then the data from byte 8.
+    const memory = new ArrayBuffer(16);
+    const plan = new Int32Array(memory, 0, 2);
+    plan[0] = local;
+    plan[1] = 8;
+    Buffer.from(memory, 8, 8).write('8 bytes!');
+    assert.is(native.writeMany(new Int32Array(memory) as unknown as ArrayBuffer, 1, 8), -EINVAL);
+    assert.is(native.writeMany(memory, 2, 8), -EINVAL, 'two entries do not fit before byte 8');
+    assert.is(native.writeMany(memory, 1, 6), -EINVAL);
+    assert.is(native.writeMany(memory, 1, 20), -EINVAL, 'the data would begin past the end');
+    assert.is(native.writeMany(memory, -1, 8), -EINVAL);
+    plan[1] = 9;
+    assert.is(native.writeMany(memory, 1, 8), -EINVAL, '9 bytes from byte 8 pass the end');
+    plan[1] = -1;
+    assert.is(native.writeMany(memory, 1, 8), -EINVAL);
+    const gone = new ArrayBuffer(16);
+    new Int32Array(gone, 0, 2).set([local, 1]);
+    detachAndFree(new Uint8Array(gone));
+    assert.is(native.writeMany(gone, 1, 8), -EINVAL);
+    assert.is(sockets.read(peer, Buffer.alloc(16)), null, 'nothing was sent');
+    // A plan that is right is written, and each length becomes its result.
+    plan[1] = 8;
+    assert.is(native.writeMany(memory, 1, 8), 1);
+    assert.is(plan[1], 8);
+    const got = Buffer.alloc(16);
+    assert.is(got.toString('latin1', 0, sockets.read(peer, got)!), '8 bytes!');
+  } finally {
+    closeAll(peer, local);
+  }
+});
+
 // ---- writev ---------------------------------------------------------------------
 
 test('writev: a getter that detaches (and frees) an earlier buffer gets EINVAL, and nothing is sent', () => {

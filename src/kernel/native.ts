@@ -59,6 +59,15 @@ export interface NativeAddon {
    * before it end. Returns `count`, or -EINVAL.
    */
   readMany(buffer: ArrayBuffer, count: number, dataOffset: number, slotSize: number): number;
+  /**
+   * One write for each of the first `count` entries of `buffer`'s plan (two
+   * int32s each: an fd, skipped when negative, and a length); each length
+   * becomes its write's result (bytes taken, -errno). The bytes are packed
+   * from `dataOffset` on, each entry's after the last one's. Returns
+   * `count`, or -EINVAL (and writes nothing) for a plan that passes the
+   * buffer's end or a negative length.
+   */
+  writeMany(buffer: ArrayBuffer, count: number, dataOffset: number): number;
   shutdown(fd: number, how: number): number;
   close(fd: number): number;
   socketError(fd: number): number;

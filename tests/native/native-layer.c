@@ -232,6 +232,25 @@ static void read_many(void) {
   CHECK(wl_close(a[0]) == 0 && wl_close(a[1]) == 0 && wl_close(b[0]) == 0 && wl_close(b[1]) == 0 && wl_close(c[0]) == 0);
 }
 
+/* wl_write_many: one write per entry (fd, length), each length replaced by
+ * its result, the bytes taken one entry after another; a negative fd is
+ * skipped, its bytes passed over. */
+static void write_many(void) {
+  const char *name = "write many";
+  int a[2], b[2], c[2];
+  CHECK(wl_pipe(a) == 0 && wl_pipe(b) == 0 && wl_pipe(c) == 0);
+  CHECK(wl_close(c[0]) == 0);
+  int32_t plan[8] = {a[1], 5, -1, 4, b[1], 7, c[1], 3};
+  const uint8_t *data = (const uint8_t *)"firstSKIPsecond!end";
+  wl_write_many(plan, 4, data);
+  CHECK(plan[1] == 5 && plan[3] == 4 && plan[5] == 7 && plan[7] == -EPIPE);
+  char got[16];
+  CHECK(wl_read(a[0], got, sizeof got) == 5 && memcmp(got, "first", 5) == 0);
+  CHECK(wl_read(b[0], got, sizeof got) == 7 && memcmp(got, "second!", 7) == 0);
+  CHECK(wl_read(a[0], got, sizeof got) == -EAGAIN);
+  CHECK(wl_close(a[0]) == 0 && wl_close(a[1]) == 0 && wl_close(b[0]) == 0 && wl_close(b[1]) == 0 && wl_close(c[1]) == 0);
+}
+
 int main(void) {
   /* A write to a pipe whose reader is gone must fail with EPIPE, not kill the test. */
   signal(SIGPIPE, SIG_IGN);
@@ -243,6 +262,7 @@ int main(void) {
   sockets();
   unix_sockets();
   read_many();
+  write_many();
   printf("native-layer: %d passed, %d failed\n", passed, failed);
   return failed == 0 ? 0 : 1;
 }
