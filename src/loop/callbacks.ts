@@ -136,6 +136,17 @@ export class CallbackRunner {
     return this.#start;
   }
 
+  /**
+   * After a step of the loop's own between callbacks (a pass's batch
+   * writes, which may close connections and so call their listeners): what
+   * it queued runs, as after a callback, and the clock is read for the next
+   * one's start. It is not a callback: not counted, not timed.
+   */
+  settle(): void {
+    if (this.outermost && drainTicks !== undefined) runTicks();
+    this.#start = performance.now();
+  }
+
   /** Calls a user callback (with `fd`, for I/O), catches and reports what it throws, accounts for it. Returns when it finished. */
   call(kind: number, fd: number, label: string | undefined, recv: unknown, fn: (fd: number) => void): number {
     // Under runOnce(), a plain call: the caller's scope holds what the callback queues until it yields.

@@ -17,7 +17,7 @@ import type { TraceEntry } from './trace.js';
 import { Watcher, type WatcherControl, type WatchHandler } from './watcher.js';
 import { Driver } from './driver.js';
 import { FdEntry, type FdTable } from './fd-table.js';
-import { reportErrorUnchecked, setInterestUnchecked, upcomingReadsUnchecked } from './internal.js';
+import { afterPassUnchecked, reportErrorUnchecked, setInterestUnchecked, upcomingReadsUnchecked } from './internal.js';
 import { CB, type CallbackKind } from './callbacks.js';
 import { resolveOptions, type EventLoopOptions, type Logger } from './options.js';
 import { makeParts, type EventLoopEvents, type LoopParts } from './parts.js';
@@ -180,6 +180,10 @@ export class EventLoop extends EventEmitter<EventLoopEvents> {
 
   [upcomingReadsUnchecked](handlers: ClientHandlers, into: Int32Array): number {
     return this.#driver.turn.upcomingReads(handlers, into);
+  }
+
+  [afterPassUnchecked](step: () => void): boolean {
+    return this.#driver.turn.afterPass(step);
   }
 
   /**

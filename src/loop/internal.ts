@@ -24,3 +24,12 @@ export const reportErrorUnchecked: unique symbol = Symbol('wasmloop.reportErrorU
  * (Turn.upcomingReads): a driver reads them in one crossing.
  */
 export const upcomingReadsUnchecked: unique symbol = Symbol('wasmloop.upcomingReadsUnchecked');
+
+/**
+ * `loop[afterPassUnchecked](step)`: from inside an I/O callback of a pass,
+ * has `step` run once when the pass's callbacks are done, before the turn
+ * polls again or fires timers (Turn.afterPass): a driver writes the
+ * replies its callbacks gathered in one crossing. False outside a pass (the
+ * caller does the work now).
+ */
+export const afterPassUnchecked: unique symbol = Symbol('wasmloop.afterPassUnchecked');

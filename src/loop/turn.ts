@@ -79,6 +79,8 @@ export class Turn {
   /** The record whose callback runs now, and the batch's end; -1 outside the pass. */
   #serving = -1;
   #servingEnd = 0;
+  /** Steps to run when the pass's callbacks are done (afterPass). */
+  readonly #afterPass: (() => void)[] = [];
 
   constructor(parts: LoopParts) {
     this.#core = parts.core;
@@ -257,6 +259,7 @@ export class Turn {
     } finally {
       this.#serving = -1;
       w.setBatchCursor(i);
+      if (this.#afterPass.length > 0) this.#runAfterPass();
     }
     return callbacks;
   }
@@ -269,6 +272,32 @@ export class Turn {
    * dropped (its fd removed, or its read interest turned off, by a callback
    * before it): the caller keeps what it read for such an fd.
    */
+  /**
+   * From inside a callback of the pass under way: `step` runs once after
+   * the pass's last callback (its budget cut or a stop included), before
+   * anything else of the turn. False outside a pass.
+   */
+  afterPass(step: () => void): boolean {
+    if (this.#serving < 0) return false;
+    this.#afterPass.push(step);
+    return true;
+  }
+
+  /** The pass's steps (afterPass), each on its own: what one throws is reported as a write callback's error, and the rest run. */
+  #runAfterPass(): void {
+    const steps = this.#afterPass;
+    const run = this.#callbacks;
+    for (let i = 0; i < steps.length; i++) {
+      try {
+        steps[i]!();
+      } catch (error) {
+        run.failed(error, CB.write, -1, undefined);
+      }
+    }
+    steps.length = 0;
+    run.settle();
+  }
+
   upcomingReads(handlers: ClientHandlers, into: Int32Array): number {
     const from = this.#serving;
     if (from < 0) return 0;
