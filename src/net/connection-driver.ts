@@ -22,6 +22,7 @@
 // runs, once, and the protocol is given nothing more.
 import { attach, closeReason, connected, detach, fail, receive, received, type CloseReason, type Connection, type ConnectionEvents } from './connection.js';
 import { BatchReads, NOT_READ } from './batch-reads.js';
+import { BatchWrites } from './batch-writes.js';
 import { systemError, type SystemError } from '../errors.js';
 import type { EventLoop } from '../loop/event-loop.js';
 import { reportErrorUnchecked } from '../loop/internal.js';
@@ -82,9 +83,12 @@ export class ConnectionDriver {
   #readView: Buffer;
   /** The batch's reads, made in one crossing (batch-reads.ts). */
   readonly #batch: BatchReads;
-  /** What the last #next() read: its bytes, and whether the socket may hold more. */
+  /** The pass's replies, written in one crossing (batch-writes.ts). */
+  readonly #sends: BatchWrites;
+  /** What the last #next() read: its bytes, whether the socket may hold more, and whether the batch read it. */
   #view: Buffer;
   #full = false;
+  #fromBatch = false;
   /** Connections that read again with carried bytes waiting, and the deferred callback that hands them over. */
   #carriedDue: Connection[] = [];
   #deliverLater: Deferred | undefined;
@@ -110,6 +114,9 @@ export class ConnectionDriver {
     this.#epochMs = options.epochMs;
     this.handlers = { read: this.#read, write: this.#write, hangup: this.#hangup, error: this.#error };
     this.#batch = new BatchReads(loop, this.handlers, options.readBufferSize);
+    this.#sends = new BatchWrites(loop, (connection) => {
+      if (this.#resumeDue[connection.fd] === true) this.#resume(connection, 'write');
+    });
     this.#view = this.#readBuffer;
     this.events = {
       closed: (connection, reason, error) => this.#closed(connection, reason, error),
@@ -195,8 +202,10 @@ export class ConnectionDriver {
       this.#discard(connection, buffer, bounded);
       return;
     }
-    // Everything the protocol writes in reply to this event goes out in one writev.
+    // Everything the protocol writes in reply to this event goes out in one
+    // write: the pass's, when the batch read this one with others.
     connection.cork();
+    this.#fromBatch = false;
     try {
       for (let reads = 0; !bounded || reads < READS_PER_EVENT; reads++) {
         // Replies may still point into the read buffer, which is about to be reused.
@@ -212,7 +221,7 @@ export class ConnectionDriver {
         if ((!this.#full && !untilEof) || connection.isClosed || !connection.isReading) return;
       }
     } finally {
-      connection.uncork();
+      if (!this.#fromBatch || !this.#sends.hold(connection)) connection.uncork();
       if (this.#resumeDue[fd] === true) this.#resume(connection, 'read');
     }
   }
@@ -232,6 +241,7 @@ export class ConnectionDriver {
     if (result !== NOT_READ) {
       this.#view = batch.view;
       this.#full = batch.full;
+      this.#fromBatch = true;
       return connection[received](result);
     }
     const count = connection[receive](buffer);
@@ -415,6 +425,7 @@ export class ConnectionDriver {
     this.#resumeDue[fd] = false;
     this.#endPending[fd] = false;
     this.#batch.forget(fd);
+    this.#sends.forget(fd);
     if (!this.loop.isClosed && this.loop.isRegistered(fd)) this.loop.removeSocket(fd);
     connection[detach]();
     this.#unattached.set(connection, protocol);
@@ -472,6 +483,7 @@ export class ConnectionDriver {
       this.#resumeDue[fd] = false;
       this.#endPending[fd] = false;
       this.#batch.forget(fd);
+      this.#sends.forget(fd);
       const lingerTimer = this.#lingerTimers[fd];
       if (lingerTimer !== undefined && lingerTimer !== NO_TIMER) {
         this.#clear(lingerTimer);

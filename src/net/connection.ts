@@ -127,6 +127,21 @@ export const receive: unique symbol = Symbol('wasmloop.connection.receive');
  * Internal (the driver's).
  */
 export const received: unique symbol = Symbol('wasmloop.connection.received');
+/**
+ * `connection[sendInBatch](region, at, room)`: a corked connection whose
+ * every queued byte was written under this cork hands them to a batch's
+ * send region (copied to `region` at `at`, if they fit in `room`) and stays
+ * corked until `[sentInBatch]`: the bytes it takes, 0 when it keeps them
+ * (it then uncorks as before). Internal (the driver's batch writes).
+ */
+export const sendInBatch: unique symbol = Symbol('wasmloop.connection.sendInBatch');
+/**
+ * `connection[sentInBatch](result, length, region, at)`: what the batch's
+ * write of those `length` bytes returned (bytes taken, -errno); what it did
+ * not take goes to the front of the queue, then the connection uncorks.
+ * Internal.
+ */
+export const sentInBatch: unique symbol = Symbol('wasmloop.connection.sentInBatch');
 /** `connection[inactivityDue]()`: setTimeout()'s check came due. Internal. */
 const inactivityDue: unique symbol = Symbol('wasmloop.connection.inactivityDue');
 
@@ -155,6 +170,10 @@ const CONNECTING = 1 << 8;
 const HELD = 1 << 9;
 /** setTimeout() is on: reads and writes note the time. */
 const TIMED = 1 << 10;
+/** Corked with nothing queued: every byte queued since was written under this cork. */
+const CORKED_EMPTY = 1 << 11;
+/** Its first queued bytes wait in a batch's send region: it stays corked, and what it is given meanwhile is copied behind them. */
+const SENDING = 1 << 12;
 
 const { EAGAIN } = osConstants.errno;
 
@@ -285,8 +304,12 @@ export class Connection extends Emitter<ConnectionEventMap> {
     }
     if (bytes.length === 0) return (this.#flags & READ_PAUSED) === 0;
     if ((this.#flags & CORKED) !== 0 && (this.#flags & CONNECTING) === 0) {
-      if (this.#borrowedFrom < 0) this.#borrowedFrom = this.#queue.length;
-      this.#enqueue(bytes);
+      // Held for a batch, it is flushed after this callback's caller has reused its buffers.
+      if ((this.#flags & SENDING) !== 0) this.#enqueue(Uint8Array.prototype.slice.call(bytes));
+      else {
+        if (this.#borrowedFrom < 0) this.#borrowedFrom = this.#queue.length;
+        this.#enqueue(bytes);
+      }
       this.#queued += bytes.length;
       // Past the high watermark, stop reading now rather than at uncork.
       if (this.#queued >= this.limits.highWaterMark) this.#afterQueueChange();
@@ -318,13 +341,14 @@ export class Connection extends Emitter<ConnectionEventMap> {
 
   /** Holds writes in the queue until `uncork()`. */
   cork(): void {
-    this.#flags |= CORKED;
+    this.#flags |= this.#queued === 0 ? CORKED | CORKED_EMPTY : CORKED;
   }
 
   /** Sends what was written while corked, with as few system calls as the kernel allows. */
   uncork(): void {
-    if ((this.#flags & CORKED) === 0) return;
-    this.#flags &= ~CORKED;
+    // Held for a batch: it uncorks when the batch's writes are done ([sentInBatch]).
+    if ((this.#flags & (CORKED | SENDING)) !== CORKED) return;
+    this.#flags &= ~(CORKED | CORKED_EMPTY);
     if ((this.#flags & (CLOSED | CONNECTING)) !== 0) return;
     if (this.#queued > 0) this.flush();
     else this.#afterQueueChange();
@@ -583,8 +607,47 @@ export class Connection extends Emitter<ConnectionEventMap> {
     });
   }
 
+  [sendInBatch](region: Uint8Array, at: number, room: number): number {
+    if ((this.#flags & (CORKED | CORKED_EMPTY | CLOSED | CONNECTING | SENDING)) !== (CORKED | CORKED_EMPTY)) return 0;
+    const queued = this.#queued;
+    if (queued === 0 || queued > room) return 0;
+    const queue = this.#queue;
+    for (let i = 0, to = at; i < queue.length; i++) {
+      region.set(queue[i]!, to);
+      to += queue[i]!.length;
+    }
+    emptyList(queue);
+    this.#borrowedFrom = -1;
+    this.#flags |= SENDING;
+    return queued;
+  }
+
+  [sentInBatch](result: number, length: number, region: Uint8Array, at: number): void {
+    this.#flags &= ~SENDING;
+    if ((this.#flags & CLOSED) !== 0) return;
+    if (result < 0 && result !== -EAGAIN) {
+      this.#writeFailed(systemError(result, 'write', { fd: this.#fd }));
+      return;
+    }
+    const written = result > 0 ? result : 0;
+    if (written > 0) {
+      this.#bytesWritten += written;
+      this.#queued -= written;
+      if ((this.#flags & TIMED) !== 0) this.#active();
+    }
+    if (written < length) {
+      // What the kernel did not take comes before anything queued since.
+      const rest = region.slice(at + written, at + length);
+      if (this.#queue === NO_QUEUE) this.#queue = [rest];
+      else this.#queue.unshift(rest);
+    }
+    this.uncork();
+  }
+
   /** The loop says the socket is writable: drain the queue. */
   flush(): void {
+    // Its first bytes are in a batch's send region: the batch writes them first, then this queue.
+    if ((this.#flags & SENDING) !== 0) return;
     while (this.#queued > 0) {
       const queue = this.#queue;
       let written: number | null;

@@ -1,0 +1,411 @@
+// A pass's replies in one crossing (src/net/batch-writes.ts): connections the
+// batch read together have their replies written by one native.writeMany
+// when the pass's callbacks are done, each to its own socket; what the
+// kernel does not take is sent first when it can; a connection that closes
+// before the crossing is left out of it (its fd may be another's by then);
+// what a held connection is given meanwhile follows its held bytes.
+import { openSync, closeSync, fstatSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+
+import type { Connection } from '../src/net/connection.js';
+import { Server, type ServerOptions } from '../src/net/server.js';
+import type { Protocol } from '../src/net/protocol.js';
+import { native } from '../src/kernel/native.js';
+import { sockets } from '../src/index.js';
+import { closeAll, HOST, tcpSocket, turnUntil } from './helpers/fds.js';
+import { TestLoop } from './test-loop.js';
+
+const KiB = 1024;
+
+/** Counts native.writeMany's crossings (the entries of each) and native.write's calls while `body` runs. */
+function countingWrites<T>(body: (crossings: number[], writes: { count: number }) => T): T {
+  const originalMany = native.writeMany;
+  const originalWrite = native.write;
+  const crossings: number[] = [];
+  const writes = { count: 0 };
+  native.writeMany = (memory, count, dataOffset) => {
+    crossings.push(count);
+    return originalMany(memory, count, dataOffset);
+  };
+  native.write = (fd, bytes, offset, length) => {
+    writes.count++;
+    return originalWrite(fd, bytes, offset, length);
+  };
+  try {
+    return body(crossings, writes);
+  } finally {
+    native.writeMany = originalMany;
+    native.write = originalWrite;
+  }
+}
+
+interface Served {
+  connection: Connection;
+  index: number;
+}
+
+/** A server whose protocol calls `onData(served, bytes, all)` for each read; connections are numbered as accepted. */
+function server(onData: (served: Served, bytes: Uint8Array, all: Served[]) => void, options: ServerOptions = {}, resume?: (served: Served) => void) {
+  const loop = new TestLoop();
+  const all: Served[] = [];
+  const srv = new Server(
+    loop,
+    (connection): Protocol => {
+      const served: Served = { connection, index: all.length };
+      all.push(served);
+      return { data: (_, bytes) => onData(served, bytes, all), resume: resume && (() => resume(served)) };
+    },
+    { host: HOST, port: 0, ...options },
+  );
+  const port = srv.listen();
+  return { loop, server: srv, port, all };
+}
+
+function clients(loop: TestLoop, port: number, all: Served[], count: number): number[] {
+  const fds: number[] = [];
+  for (let i = 0; i < count; i++) {
+    fds.push(sockets.connect(HOST, port));
+    turnUntil(loop, () => all.length === i + 1, `connection ${i} accepted`);
+  }
+  return fds;
+}
+
+const sleep = (ms: number): void => {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+};
+
+/** Blocks until the server sockets of `clientFds` hold `bytes` each unread in the kernel. */
+function waitUnread(clientFds: number[], port: number, bytes: number): void {
+  for (let i = 0; i < 500; i++) {
+    if (clientFds.every((fd) => (tcpSocket(port, sockets.localPort(fd))?.receiveQueue ?? -1) >= bytes)) return;
+    sleep(10);
+  }
+  assert.unreachable("the clients' bytes did not reach the server sockets");
+}
+
+/** Reads what `fd` has (non-blocking) until `length` bytes came, within ~5 s. */
+function readAll(fd: number, length: number): Buffer {
+  const chunks: Buffer[] = [];
+  let got = 0;
+  const buffer = Buffer.alloc(256 * KiB);
+  for (let i = 0; got < length && i < 2000; i++) {
+    const n = sockets.read(fd, buffer);
+    if (n === null) {
+      sleep(2);
+      continue;
+    }
+    if (n === 0) break;
+    chunks.push(Buffer.from(buffer.subarray(0, n)));
+    got += n;
+  }
+  return Buffer.concat(chunks);
+}
+
+test('the replies of connections served in one pass go out in one crossing, each to its own socket', () => {
+  const { loop, server: srv, port, all } = server((served, bytes, _) => {
+    served.connection.write(Buffer.from(`reply ${served.index} to ${Buffer.from(bytes).toString()}${'.'.repeat(served.index * 5)}`));
+  });
+  const fds = clients(loop, port, all, 8);
+  try {
+    fds.forEach((fd, i) => sockets.write(fd, Buffer.from(`request ${i}`)));
+    waitUnread(fds, port, 'request 0'.length);
+    countingWrites((crossings, writes) => {
+      loop.runOnce(1000);
+      assert.equal(crossings, [8], 'one crossing wrote the eight replies');
+      assert.is(writes.count, 0, 'and no write of their own');
+    });
+    fds.forEach((fd, i) => {
+      const expected = `reply ${i} to request ${i}${'.'.repeat(i * 5)}`;
+      assert.is(readAll(fd, expected.length).toString(), expected);
+    });
+    for (const { connection } of all) {
+      assert.is(connection.queuedBytes, 0);
+      assert.ok(connection.bytesWritten > 0, 'counted as written');
+    }
+  } finally {
+    closeAll(...fds);
+    srv.close();
+    loop.close();
+  }
+});
+
+test('a reply of a connection served alone is written at once, as before', () => {
+  const { loop, server: srv, port, all } = server((served) => served.connection.write(Buffer.from('alone')));
+  const fds = clients(loop, port, all, 1);
+  try {
+    sockets.write(fds[0]!, Buffer.from('x'));
+    waitUnread(fds, port, 1);
+    countingWrites((crossings, writes) => {
+      loop.runOnce(1000);
+      assert.equal(crossings, []);
+      assert.is(writes.count, 1);
+    });
+    assert.is(readAll(fds[0]!, 5).toString(), 'alone');
+  } finally {
+    closeAll(...fds);
+    srv.close();
+    loop.close();
+  }
+});
+
+test('a connection closed by a later callback of the pass is left out of the crossing: its fd, reused meanwhile, gets nothing', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'wasmloop-batch-writes-'));
+  let victimFd = -1;
+  let reused = -1;
+  const opened: number[] = [];
+  const { loop, server: srv, port, all } = server((served, _bytes, everyone) => {
+    if (victimFd < 0) {
+      // The first served writes its reply (held for the crossing)...
+      served.connection.write(Buffer.from('held reply'));
+      victimFd = served.connection.fd;
+      return;
+    }
+    // ...and the second closes it, then takes its fd number for a file, and replies (so the crossing is made).
+    everyone.find((other) => other !== served)!.connection.destroy();
+    served.connection.write(Buffer.from('second'));
+    for (let i = 0; i < 64 && reused < 0; i++) {
+      const fd = openSync(join(dir, `file-${i}`), 'w');
+      if (fd === victimFd) reused = fd;
+      else opened.push(fd);
+    }
+  });
+  const fds = clients(loop, port, all, 2);
+  try {
+    fds.forEach((fd) => sockets.write(fd, Buffer.from('go')));
+    waitUnread(fds, port, 2);
+    countingWrites((crossings) => {
+      loop.runOnce(1000);
+      assert.equal(crossings, [2], 'the victim\'s entry is in the crossing, skipped');
+    });
+    assert.ok(reused >= 0, 'a file took the closed connection\'s fd number');
+    assert.is(fstatSync(reused).size, 0, 'the held reply was not written to the fd\'s new owner');
+    const victimIndex = all.findIndex((s) => s.connection.isClosed);
+    assert.is(readAll(fds[victimIndex]!, 1).length, 0, 'its peer got no reply, only the close');
+    assert.is(readAll(fds[1 - victimIndex]!, 6).toString(), 'second');
+  } finally {
+    for (const fd of [...opened, reused]) if (fd >= 0) closeSync(fd);
+    rmSync(dir, { recursive: true, force: true });
+    closeAll(...fds);
+    srv.close();
+    loop.close();
+  }
+});
+
+test('what a held connection is written meanwhile follows its held bytes, copied when written (the caller may reuse its buffer)', () => {
+  let first: Served | undefined;
+  const { loop, server: srv, port, all } = server((served) => {
+    if (first === undefined) {
+      first = served;
+      served.connection.write(Buffer.from('own reply;'));
+      return;
+    }
+    served.connection.write(Buffer.from('second;'));
+    const relayed = Buffer.from('relayed;');
+    first.connection.write(relayed);
+    relayed.fill(0x7a);
+    // Neither moves its bytes ahead of the held ones.
+    first.connection.flush();
+    first.connection.uncork();
+  });
+  const fds = clients(loop, port, all, 2);
+  try {
+    fds.forEach((fd) => sockets.write(fd, Buffer.from('go')));
+    waitUnread(fds, port, 2);
+    countingWrites((crossings) => {
+      loop.runOnce(1000);
+      assert.equal(crossings, [2]);
+    });
+    const firstFd = fds[first!.index]!;
+    assert.is(readAll(firstFd, 'own reply;relayed;'.length).toString(), 'own reply;relayed;');
+    assert.is(first!.connection.queuedBytes, 0);
+    assert.is(readAll(fds[1 - first!.index]!, 'second;'.length).toString(), 'second;');
+  } finally {
+    closeAll(...fds);
+    srv.close();
+    loop.close();
+  }
+});
+
+test('a crossing that wrote part of a held reply: its rest goes out before what the connection was written meanwhile', () => {
+  let first: Served | undefined;
+  const { loop, server: srv, port, all } = server((served) => {
+    if (first === undefined) {
+      first = served;
+      served.connection.write(Buffer.from('own reply, in two parts;'));
+      return;
+    }
+    served.connection.write(Buffer.from('second reply, in two parts;'));
+    first.connection.write(Buffer.from('relayed;'));
+  });
+  const fds = clients(loop, port, all, 2);
+  const original = native.writeMany;
+  try {
+    fds.forEach((fd) => sockets.write(fd, Buffer.from('go')));
+    waitUnread(fds, port, 2);
+    // The kernel takes each entry's first 4 bytes only, as full socket buffers would.
+    native.writeMany = (memory, count, dataOffset) => {
+      assert.is(count, 2);
+      const plan = new Int32Array(memory, 0, count * 2);
+      for (let i = 0, at = dataOffset; i < count; i++) {
+        const length = plan[2 * i + 1]!;
+        plan[2 * i + 1] = native.write(plan[2 * i]!, new Uint8Array(memory), at, 4);
+        at += length;
+      }
+      return count;
+    };
+    loop.runOnce(1000);
+    native.writeMany = original;
+    turnUntil(loop, () => all.every((s) => s.connection.queuedBytes === 0), 'the rests written');
+    const expected = 'own reply, in two parts;relayed;';
+    assert.is(readAll(fds[first!.index]!, expected.length).toString(), expected);
+    const second = 'second reply, in two parts;';
+    assert.is(readAll(fds[1 - first!.index]!, second.length).toString(), second);
+  } finally {
+    native.writeMany = original;
+    closeAll(...fds);
+    srv.close();
+    loop.close();
+  }
+});
+
+test('a held reply the kernel takes only in part: the rest goes out before what was written after it, byte for byte', () => {
+  // Each read is answered with REPLY bytes numbered by round; the clients do
+  // not read until the server sockets' send buffers are full.
+  const REPLY = 48 * KiB;
+  const rounds = [0, 0];
+  const replyOf = (round: number): Buffer => Buffer.alloc(REPLY, `<${round}>`);
+  const { loop, server: srv, port, all } = server((served) => {
+    served.connection.write(replyOf(rounds[served.index]!++));
+  });
+  const fds = clients(loop, port, all, 2);
+  try {
+    let partialInCrossing = false;
+    for (let round = 0; round < 400 && !partialInCrossing; round++) {
+      fds.forEach((fd) => sockets.write(fd, Buffer.from('n')));
+      waitUnread(fds, port, 1);
+      countingWrites((crossings) => {
+        const queuedBefore = all.map((s) => s.connection.queuedBytes);
+        loop.runOnce(1000);
+        // A connection with nothing queued before the pass that has bytes queued after it: the crossing's write was partial.
+        partialInCrossing = crossings.length === 1 && all.some((s, i) => queuedBefore[i] === 0 && s.connection.queuedBytes > 0);
+      });
+    }
+    assert.ok(partialInCrossing, 'a crossing wrote part of a reply');
+    // One more round (unless reading paused at the watermark), written behind what is queued.
+    const before = [...rounds];
+    fds.forEach((fd) => sockets.write(fd, Buffer.from('n')));
+    for (let i = 0; i < 50 && all.some((s, n) => rounds[n] === before[n] && !s.connection.isReadPaused); i++) loop.runOnce(10);
+    assert.ok(all.some((s, n) => rounds[n]! > before[n]! && s.connection.queuedBytes > REPLY), 'a reply was queued behind the rest');
+    // Read everything while the loop drains the queues.
+    all.forEach((s, i) => {
+      const expected = Buffer.concat(Array.from({ length: rounds[i]! }, (_, round) => replyOf(round)));
+      const got: Buffer[] = [];
+      let length = 0;
+      const buffer = Buffer.alloc(256 * KiB);
+      for (let spin = 0; length < expected.length && spin < 20_000; spin++) {
+        const n = sockets.read(fds[i]!, buffer);
+        if (n === null || n === 0) {
+          loop.runOnce(1);
+          continue;
+        }
+        got.push(Buffer.from(buffer.subarray(0, n)));
+        length += n;
+      }
+      assert.is(length, expected.length, `connection ${i}: every byte`);
+      assert.ok(Buffer.concat(got).equals(expected), `connection ${i}: in order`);
+      assert.is(s.connection.queuedBytes, 0);
+    });
+  } finally {
+    closeAll(...fds);
+    srv.close();
+    loop.close();
+  }
+});
+
+test('a held reply past the high watermark: once the crossing drains it, the protocol resumes and answers what it kept back', () => {
+  // One 2 KiB answer per request byte; at the watermark (1 KiB) the protocol keeps the rest for resume().
+  const ANSWER = 2 * KiB;
+  const pending = new Map<Served, number>();
+  const answered = [0, 0];
+  const answer = (served: Served): void => {
+    while ((pending.get(served) ?? 0) > 0 && !served.connection.needsDrain) {
+      pending.set(served, pending.get(served)! - 1);
+      served.connection.write(Buffer.alloc(ANSWER, 0x61 + answered[served.index]!++));
+    }
+  };
+  const { loop, server: srv, port, all } = server(
+    (served, bytes) => {
+      pending.set(served, (pending.get(served) ?? 0) + bytes.length);
+      answer(served);
+    },
+    { highWaterMark: KiB, lowWaterMark: 512 },
+    answer,
+  );
+  const fds = clients(loop, port, all, 2);
+  try {
+    fds.forEach((fd) => sockets.write(fd, Buffer.from('qqq')));
+    waitUnread(fds, port, 3);
+    countingWrites((crossings) => {
+      loop.runOnce(1000);
+      assert.equal(crossings, [2], 'the first answers went out in one crossing');
+    });
+    turnUntil(loop, () => answered[0] === 3 && answered[1] === 3, 'the kept-back requests answered');
+    fds.forEach((fd) => {
+      const expected = Buffer.concat([0x61, 0x62, 0x63].map((c) => Buffer.alloc(ANSWER, c)));
+      assert.ok(readAll(fd, expected.length).equals(expected));
+    });
+  } finally {
+    closeAll(...fds);
+    srv.close();
+    loop.close();
+  }
+});
+
+test('a peer that reset before the crossing: its connection closes as a reset, and the others of the pass get their replies', () => {
+  let victim: Served | undefined;
+  const closes: string[] = [];
+  let victimClient = -1;
+  const { loop, server: srv, port, all } = server((served) => {
+    if (victim === undefined) {
+      victim = served;
+      served.connection.on('close', (reason, error) => closes.push(`${reason} ${error?.code}`));
+      served.connection.write(Buffer.from('too late'));
+      // Its peer closes with a byte it never read: the kernel resets the connection before the crossing writes.
+      sockets.close(victimClient === -1 ? fdsOf(served) : victimClient);
+      return;
+    }
+    served.connection.write(Buffer.from('on time'));
+  });
+  const fds = clients(loop, port, all, 2);
+  const fdsOf = (served: Served): number => {
+    victimClient = fds[served.index]!;
+    fds[served.index] = -1;
+    return victimClient;
+  };
+  try {
+    // A byte each client will not have read when it closes.
+    for (const { connection } of all) connection.write(Buffer.from('!'));
+    turnUntil(loop, () => fds.every((fd) => (tcpSocket(sockets.localPort(fd), port)?.receiveQueue ?? 0) === 1), 'the unread bytes');
+    fds.forEach((fd) => sockets.write(fd, Buffer.from('go')));
+    waitUnread(fds, port, 2);
+    countingWrites((crossings, writes) => {
+      loop.runOnce(1000);
+      assert.equal(crossings, [2]);
+      assert.is(writes.count, 0, 'the crossing\'s error closed it: no write of its own found it out');
+    });
+    assert.equal(closes.length, 1);
+    assert.match(closes[0]!, /^reset (EPIPE|ECONNRESET)$/);
+    const other = all.find((s) => s !== victim)!;
+    assert.is(readAll(fds[other.index]!, '!on time'.length).toString(), '!on time');
+    assert.is(other.connection.isClosed, false);
+  } finally {
+    closeAll(...fds);
+    srv.close();
+    loop.close();
+  }
+});
+
+test.run();
