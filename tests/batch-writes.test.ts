@@ -11,6 +11,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
 import type { Connection } from '../src/net/connection.js';
+import { SEND_ENTRIES } from '../src/net/batch-writes.js';
 import { Server, type ServerOptions } from '../src/net/server.js';
 import type { Protocol } from '../src/net/protocol.js';
 import { native } from '../src/kernel/native.js';
@@ -125,6 +126,25 @@ test('the replies of connections served in one pass go out in one crossing, each
       assert.is(connection.queuedBytes, 0);
       assert.ok(connection.bytesWritten > 0, 'counted as written');
     }
+  } finally {
+    closeAll(...fds);
+    srv.close();
+    loop.close();
+  }
+});
+
+test('a pass of more connections than a crossing holds makes a crossing per SEND_ENTRIES, the first when the region fills', () => {
+  const { loop, server: srv, port, all } = server((served) => served.connection.write(Buffer.from(`reply ${served.index}`)));
+  const fds = clients(loop, port, all, SEND_ENTRIES + 6);
+  try {
+    fds.forEach((fd) => sockets.write(fd, Buffer.from('x')));
+    waitUnread(fds, port, 1);
+    countingWrites((crossings, writes) => {
+      loop.runOnce(1000);
+      assert.equal(crossings, [SEND_ENTRIES, 6]);
+      assert.is(writes.count, 0);
+    });
+    fds.forEach((fd, i) => assert.is(readAll(fd, `reply ${i}`.length).toString(), `reply ${i}`));
   } finally {
     closeAll(...fds);
     srv.close();

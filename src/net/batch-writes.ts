@@ -21,9 +21,9 @@ import { afterPassUnchecked, reportErrorUnchecked } from '../loop/internal.js';
 import { native } from '../kernel/native.js';
 import { sendInBatch, sentInBatch, type Connection } from './connection.js';
 
-/** Connections one crossing writes, at most: a pass with more writes the rest as before. */
+/** Connections one crossing writes, at most: a pass with more makes a crossing per SEND_ENTRIES. */
 export const SEND_ENTRIES = 64;
-/** The region's bytes: room for a pass of replies of a few KiB each; larger output is written as before. */
+/** The region's bytes: room for SEND_ENTRIES replies of 2 KiB; a connection's output past it is written as before. */
 export const SEND_BYTES = 128 * 1024;
 
 /** The plan at the start of the crossing's buffer: an fd and a length per entry. */
@@ -55,14 +55,18 @@ export class BatchWrites {
 
   /** Takes `connection`'s corked output for the pass's crossing; false when it should uncork now. */
   hold(connection: Connection): boolean {
-    const count = this.#count;
-    if (count === SEND_ENTRIES) return false;
+    const queued = connection.queuedBytes;
+    if (queued === 0 || queued > SEND_BYTES) return false;
     // The first of the pass: the crossing runs when the pass's callbacks are done.
     if (!this.#due) {
       if (!this.#loop[afterPassUnchecked](this.#flush)) return false;
       this.#due = true;
     }
     if (this.#memory === undefined) this.#allocate();
+    // A full region is written now: a long pass's first replies wait for
+    // SEND_ENTRIES callbacks at most, not for the whole pass.
+    if (this.#count === SEND_ENTRIES || this.#used + queued > SEND_BYTES) this.#writeHeld();
+    const count = this.#count;
     const at = this.#used;
     const length = connection[sendInBatch](this.#region!, at, SEND_BYTES - at);
     if (length === 0) return false;
@@ -90,6 +94,11 @@ export class BatchWrites {
 
   readonly #flush = (): void => {
     this.#due = false;
+    this.#writeHeld();
+  };
+
+  /** The crossing: every held connection's bytes written, then each one given its result. */
+  #writeHeld(): void {
     const count = this.#count;
     const plan = this.#plan!;
     const held = this.#held;
@@ -114,7 +123,7 @@ export class BatchWrites {
         if (!this.#loop.isClosed) this.#loop[reportErrorUnchecked](error, 'write', fd);
       }
     }
-  };
+  }
 
   #allocate(): void {
     const memory = new ArrayBuffer(PLAN_BYTES + SEND_BYTES);
