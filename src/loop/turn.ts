@@ -136,7 +136,9 @@ export class Turn {
         this.#callbacks.beginAt(busyFrom);
         this.#serve(busyFrom, config.callbacksPerIteration);
       } else {
-        let count = this.#wait(this.waitTimeout(timeoutMs));
+        // One reading is the timeout's now and the wait's start.
+        const waitFrom = performance.now();
+        let count = this.#wait(this.waitTimeout(timeoutMs, waitFrom), waitFrom);
         if (state.mode !== 'started') idleFrom = this.#waitStart;
         busyFrom = this.#waitEnd;
         this.#callbacks.beginAt(busyFrom);
@@ -172,21 +174,22 @@ export class Turn {
   /**
    * How long the next wait may block: not at all when work is waiting
    * (deferred callbacks, due timers), else until the earliest timer or
-   * `requested`, whichever comes first (-1: no bound).
+   * `requested`, whichever comes first (-1: no bound). `reading`: a
+   * performance.now() just taken, the time to count from (LoopClock.at).
    */
-  waitTimeout(requested: number): number {
+  waitTimeout(requested: number, reading?: number): number {
     if (this.#deferred.depth > 0 || requested === 0) return 0;
     const next = this.#timers.nextDeadline();
     if (next < 0) return requested;
     // A fraction of a millisecond is kept: the wait ends at the deadline to
     // the microsecond (epoll_pwait2, ppoll, pselect).
-    const untilTimer = Math.max(0, next - this.#clock.now());
+    const untilTimer = Math.max(0, next - (reading === undefined ? this.#clock.now() : this.#clock.at(reading)));
     return requested < 0 ? untilTimer : Math.min(requested, untilTimer);
   }
 
   /** One wait, counted, its start and end kept (#waitStart, #waitEnd). An interrupted wait is an empty one. */
-  #wait(timeoutMs: number): number {
-    const start = (this.#waitStart = performance.now());
+  #wait(timeoutMs: number, start: number = performance.now()): number {
+    this.#waitStart = start;
     let count = this.#kernel.wait(timeoutMs);
     const end = (this.#waitEnd = performance.now());
     if (count === -EINTR) count = 0;
