@@ -152,6 +152,36 @@ test('a pass of more connections than a crossing holds makes a crossing per SEND
   }
 });
 
+test('a crossing that fails leaves no connection held: the replies are written as before, and the failure is reported', () => {
+  const { loop, server: srv, port, all } = server((served) => served.connection.write(Buffer.from(`reply ${served.index}`)));
+  const fds = clients(loop, port, all, 3);
+  const original = native.writeMany;
+  try {
+    fds.forEach((fd) => sockets.write(fd, Buffer.from('x')));
+    waitUnread(fds, port, 1);
+    native.writeMany = () => {
+      throw new Error('the crossing failed');
+    };
+    assert.throws(() => loop.runOnce(1000), /the crossing failed/);
+    native.writeMany = original;
+    fds.forEach((fd, i) => assert.is(readAll(fd, `reply ${i}`.length).toString(), `reply ${i}`));
+    for (const { connection } of all) assert.is(connection.queuedBytes, 0);
+    // And the next pass holds and writes as usual.
+    fds.forEach((fd) => sockets.write(fd, Buffer.from('y')));
+    waitUnread(fds, port, 1);
+    countingWrites((crossings) => {
+      loop.runOnce(1000);
+      assert.equal(crossings, [3]);
+    });
+    fds.forEach((fd, i) => assert.is(readAll(fd, `reply ${i}`.length).toString(), `reply ${i}`));
+  } finally {
+    native.writeMany = original;
+    closeAll(...fds);
+    srv.close();
+    loop.close();
+  }
+});
+
 test('a reply of a connection served alone is written at once, as before', () => {
   const { loop, server: srv, port, all } = server((served) => served.connection.write(Buffer.from('alone')));
   const fds = clients(loop, port, all, 1);

@@ -18,6 +18,9 @@
 // (a deferred one): there is no pass end to wait for.
 import type { EventLoop } from '../loop/event-loop.js';
 import { afterPassUnchecked, reportErrorUnchecked } from '../loop/internal.js';
+import { constants as osConstants } from 'node:os';
+
+import { systemError } from '../errors.js';
 import { native } from '../kernel/native.js';
 import { sendInBatch, sentInBatch, type Connection } from './connection.js';
 
@@ -25,6 +28,8 @@ import { sendInBatch, sentInBatch, type Connection } from './connection.js';
 export const SEND_ENTRIES = 64;
 /** The region's bytes: room for SEND_ENTRIES replies of 2 KiB; a connection's output past it is written as before. */
 export const SEND_BYTES = 128 * 1024;
+
+const { EAGAIN } = osConstants.errno;
 
 /** The plan at the start of the crossing's buffer: an fd and a length per entry. */
 const PLAN_BYTES = SEND_ENTRIES * 2 * Int32Array.BYTES_PER_ELEMENT;
@@ -104,7 +109,21 @@ export class BatchWrites {
     const held = this.#held;
     let live = 0;
     for (let i = 0; i < count; i++) if (held[i] !== undefined) live++;
-    if (live > 0) native.writeMany(this.#memory!, count, PLAN_BYTES);
+    let failure: unknown;
+    if (live > 0) {
+      let crossed = -1;
+      try {
+        crossed = native.writeMany(this.#memory!, count, PLAN_BYTES);
+      } catch (error) {
+        failure = error;
+      }
+      if (crossed !== count) {
+        // A crossing that wrote nothing (it threw, or refused the plan):
+        // every held byte is written as before, and the failure reported.
+        failure ??= systemError(crossed, 'writeMany');
+        for (let i = 0; i < count; i++) plan[2 * i + 1] = -EAGAIN;
+      }
+    }
     // Taken out of the batch before any result is handed over: what a
     // connection's close or a resume does next is outside it.
     this.#count = 0;
@@ -123,6 +142,7 @@ export class BatchWrites {
         if (!this.#loop.isClosed) this.#loop[reportErrorUnchecked](error, 'write', fd);
       }
     }
+    if (failure !== undefined) throw failure;
   }
 
   #allocate(): void {
