@@ -182,8 +182,8 @@ export class EventLoop extends EventEmitter<EventLoopEvents> {
     return this.#driver.turn.upcomingReads(handlers, into);
   }
 
-  [afterPassUnchecked](step: () => void): boolean {
-    return this.#driver.turn.afterPass(step);
+  [afterPassUnchecked](step: () => void, late?: boolean): boolean {
+    return this.#driver.turn.afterPass(step, late);
   }
 
   /**

@@ -26,10 +26,11 @@ export const reportErrorUnchecked: unique symbol = Symbol('wasmloop.reportErrorU
 export const upcomingReadsUnchecked: unique symbol = Symbol('wasmloop.upcomingReadsUnchecked');
 
 /**
- * `loop[afterPassUnchecked](step)`: from inside an I/O callback of a pass,
- * has `step` run once when the pass's callbacks are done, before the turn
- * polls again or fires timers (Turn.afterPass): a driver writes the
- * replies its callbacks gathered in one crossing. False outside a pass (the
- * caller does the work now).
+ * `loop[afterPassUnchecked](step, late?)`: from inside an I/O callback of a
+ * pass, has `step` run once when the pass's callbacks are done, before the
+ * turn polls again or fires timers (Turn.afterPass): a driver writes the
+ * replies its callbacks gathered in one crossing. A `late` step runs after
+ * the others (an HTTP response's 'finish', after those writes). False
+ * outside a pass (the caller does the work now).
  */
 export const afterPassUnchecked: unique symbol = Symbol('wasmloop.afterPassUnchecked');

@@ -79,8 +79,9 @@ export class Turn {
   /** The record whose callback runs now, and the batch's end; -1 outside the pass. */
   #serving = -1;
   #servingEnd = 0;
-  /** Steps to run when the pass's callbacks are done (afterPass). */
+  /** Steps to run when the pass's callbacks are done (afterPass), then the late ones. */
   readonly #afterPass: (() => void)[] = [];
+  readonly #afterPassLate: (() => void)[] = [];
 
   constructor(parts: LoopParts) {
     this.#core = parts.core;
@@ -262,7 +263,7 @@ export class Turn {
     } finally {
       this.#serving = -1;
       w.setBatchCursor(i);
-      if (this.#afterPass.length > 0) this.#runAfterPass();
+      if (this.#afterPass.length > 0 || this.#afterPassLate.length > 0) this.#runAfterPass();
     }
     return callbacks;
   }
@@ -278,27 +279,31 @@ export class Turn {
   /**
    * From inside a callback of the pass under way: `step` runs once after
    * the pass's last callback (its budget cut or a stop included), before
-   * anything else of the turn. False outside a pass.
+   * anything else of the turn; a `late` one after the others (what follows
+   * the pass's writes: a response's 'finish'). False outside a pass.
    */
-  afterPass(step: () => void): boolean {
+  afterPass(step: () => void, late = false): boolean {
     if (this.#serving < 0) return false;
-    this.#afterPass.push(step);
+    (late ? this.#afterPassLate : this.#afterPass).push(step);
     return true;
   }
 
   /** The pass's steps (afterPass), each on its own: what one throws is reported as a write callback's error, and the rest run. */
   #runAfterPass(): void {
-    const steps = this.#afterPass;
-    const run = this.#callbacks;
+    this.#runSteps(this.#afterPass);
+    this.#runSteps(this.#afterPassLate);
+    this.#callbacks.settle();
+  }
+
+  #runSteps(steps: (() => void)[]): void {
     for (let i = 0; i < steps.length; i++) {
       try {
         steps[i]!();
       } catch (error) {
-        run.failed(error, CB.write, -1, undefined);
+        this.#callbacks.failed(error, CB.write, -1, undefined);
       }
     }
     steps.length = 0;
-    run.settle();
   }
 
   upcomingReads(handlers: ClientHandlers, into: Int32Array): number {

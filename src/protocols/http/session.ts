@@ -25,7 +25,8 @@ import type { CloseReason, Connection } from '../../net/connection.js';
 import type { EventLoop } from '../../loop/event-loop.js';
 import type { Protocol } from '../../net/protocol.js';
 import { emptyList } from '../../net/lists.js';
-import { reportErrorUnchecked } from '../../loop/internal.js';
+import { afterPassUnchecked, reportErrorUnchecked } from '../../loop/internal.js';
+import { native } from '../../kernel/native.js';
 import type { ReplyBuffer } from '../buffers.js';
 import { BODY_BUFFER_BYTES, CONTINUE, ERROR_REPLIES, MAX_PIPELINED, PARSER_POOL_MAX, Persistence, PIPELINED_OUTPUT_BYTES } from './constants.js';
 import { HttpDeadlines } from './deadlines.js';
@@ -390,9 +391,16 @@ export class HttpSession implements Protocol, RequestSink, ExchangeOwner {
     }
   }
 
-  /** 'finish' and 'close' on a microtask, as node:http emits them: one microtask for all the responses finished meanwhile. */
+  /**
+   * 'finish' and 'close' after the handler's call, as node:http emits them
+   * after the write: at the end of the loop's pass (after its batch writes)
+   * when ended inside one, else on a microtask; one step for all the
+   * responses finished meanwhile.
+   */
   #finish(res: HttpResponse): void {
-    if (finishing.push(res) === 1) queueJob(finishAll);
+    if (finishing.push(res) !== 1) return;
+    const loop = this.#connection.loop;
+    if (loop === undefined || loop.isClosed || !loop[afterPassUnchecked](finishAll, true)) queueJob(finishAll);
   }
 
   #write(bytes: Uint8Array): boolean {
@@ -572,7 +580,14 @@ let finishing: HttpResponse[] = [];
 function finishAll(): void {
   const due = finishing;
   finishing = [];
-  for (const res of due) res.finished();
+  // What a listener throws is Node's uncaught exception, as from a microtask, and the other responses still finish.
+  for (const res of due) {
+    try {
+      res.finished();
+    } catch (error) {
+      native.uncaught(error);
+    }
+  }
 }
 
 /**
