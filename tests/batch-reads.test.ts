@@ -10,7 +10,7 @@ import { Server, type ServerOptions } from '../src/net/server.js';
 import type { Protocol } from '../src/net/protocol.js';
 import { native } from '../src/kernel/native.js';
 import { sockets } from '../src/index.js';
-import { closeAll, HOST, tcpSocket, turnUntil } from './helpers/fds.js';
+import { closeAll, connectAccepted, HOST, sleep, tcpSocket, turnUntil, waitUnread } from './helpers/fds.js';
 import { TestLoop } from './test-loop.js';
 
 const KiB = 1024;
@@ -63,28 +63,7 @@ function recordingServer(options: ServerOptions, onData?: (served: Served, all: 
 }
 
 /** `count` clients connected and accepted, in the order the server took them. */
-function clients(loop: TestLoop, port: number, all: Served[], count: number): number[] {
-  const fds: number[] = [];
-  for (let i = 0; i < count; i++) {
-    fds.push(sockets.connect(HOST, port));
-    turnUntil(loop, () => all.length === i + 1, `connection ${i} accepted`);
-  }
-  return fds;
-}
-
-/** Blocks until the server sockets of `clientFds` hold `bytes` each unread in the kernel. */
-function waitUnread(clientFds: number[], port: number, bytes: (i: number) => number): void {
-  for (let i = 0; i < 500; i++) {
-    const ready = clientFds.every((fd, n) => (tcpSocket(port, sockets.localPort(fd))?.receiveQueue ?? -1) >= bytes(n));
-    if (ready) return;
-    sleep(10);
-  }
-  assert.unreachable('the clients\' bytes did not reach the server sockets');
-}
-
-const sleep = (ms: number): void => {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
-};
+const clients = (loop: TestLoop, port: number, all: Served[], count: number): number[] => connectAccepted(loop, port, count, () => all.length);
 
 const text = (served: Served): string => Buffer.concat(served.bytes).toString('latin1');
 

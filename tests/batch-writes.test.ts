@@ -16,7 +16,7 @@ import { Server, type ServerOptions } from '../src/net/server.js';
 import type { Protocol } from '../src/net/protocol.js';
 import { native } from '../src/kernel/native.js';
 import { sockets } from '../src/index.js';
-import { closeAll, HOST, tcpSocket, turnUntil } from './helpers/fds.js';
+import { closeAll, connectAccepted, HOST, sleep, tcpSocket, turnUntil, waitUnread } from './helpers/fds.js';
 import { TestLoop } from './test-loop.js';
 
 const KiB = 1024;
@@ -65,26 +65,45 @@ function server(onData: (served: Served, bytes: Uint8Array, all: Served[]) => vo
   return { loop, server: srv, port, all };
 }
 
-function clients(loop: TestLoop, port: number, all: Served[], count: number): number[] {
-  const fds: number[] = [];
-  for (let i = 0; i < count; i++) {
-    fds.push(sockets.connect(HOST, port));
-    turnUntil(loop, () => all.length === i + 1, `connection ${i} accepted`);
-  }
-  return fds;
+/** `count` clients connected and accepted, in the order the server took them. */
+const clients = (loop: TestLoop, port: number, all: Served[], count: number): number[] => connectAccepted(loop, port, count, () => all.length);
+
+/**
+ * Two connections: the first served writes `own` (held for the crossing);
+ * the second writes `second`, then 'relayed;' to the first, then calls
+ * `then(first, relayed)`.
+ */
+function relayServer(own: string, second: string, then?: (first: Served, relayed: Buffer) => void) {
+  let first: Served | undefined;
+  const { loop, server: srv, port, all } = server((served) => {
+    if (first === undefined) {
+      first = served;
+      served.connection.write(Buffer.from(own));
+      return;
+    }
+    served.connection.write(Buffer.from(second));
+    const relayed = Buffer.from('relayed;');
+    first.connection.write(relayed);
+    then?.(first, relayed);
+  });
+  return { loop, srv, port, all, first: (): Served => first! };
 }
 
-const sleep = (ms: number): void => {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
-};
+/** Each client sends `request`; once every server socket holds it, one pass of the loop. What native.writeMany and native.write were called for in it. */
+function onePass(loop: TestLoop, fds: number[], port: number, request: string): { crossings: number[]; writes: number } {
+  fds.forEach((fd) => sockets.write(fd, Buffer.from(request)));
+  waitUnread(fds, port, request.length);
+  return countingWrites((crossings, writes) => {
+    loop.runOnce(1000);
+    return { crossings, writes: writes.count };
+  });
+}
 
-/** Blocks until the server sockets of `clientFds` hold `bytes` each unread in the kernel. */
-function waitUnread(clientFds: number[], port: number, bytes: number): void {
-  for (let i = 0; i < 500; i++) {
-    if (clientFds.every((fd) => (tcpSocket(port, sockets.localPort(fd))?.receiveQueue ?? -1) >= bytes)) return;
-    sleep(10);
-  }
-  assert.unreachable("the clients' bytes did not reach the server sockets");
+/** The end of a test: the clients closed, then the server and its loop. */
+function stop(fds: number[], srv: Server, loop: TestLoop): void {
+  closeAll(...fds);
+  srv.close();
+  loop.close();
 }
 
 /** Reads what `fd` has (non-blocking) until `length` bytes came, within ~5 s. */
@@ -127,9 +146,7 @@ test('the replies of connections served in one pass go out in one crossing, each
       assert.ok(connection.bytesWritten > 0, 'counted as written');
     }
   } finally {
-    closeAll(...fds);
-    srv.close();
-    loop.close();
+    stop(fds, srv, loop);
   }
 });
 
@@ -137,18 +154,12 @@ test('a pass of more connections than a crossing holds makes a crossing per SEND
   const { loop, server: srv, port, all } = server((served) => served.connection.write(Buffer.from(`reply ${served.index}`)));
   const fds = clients(loop, port, all, SEND_ENTRIES + 6);
   try {
-    fds.forEach((fd) => sockets.write(fd, Buffer.from('x')));
-    waitUnread(fds, port, 1);
-    countingWrites((crossings, writes) => {
-      loop.runOnce(1000);
-      assert.equal(crossings, [SEND_ENTRIES, 6]);
-      assert.is(writes.count, 0);
-    });
+    const { crossings, writes } = onePass(loop, fds, port, 'x');
+    assert.equal(crossings, [SEND_ENTRIES, 6]);
+    assert.is(writes, 0);
     fds.forEach((fd, i) => assert.is(readAll(fd, `reply ${i}`.length).toString(), `reply ${i}`));
   } finally {
-    closeAll(...fds);
-    srv.close();
-    loop.close();
+    stop(fds, srv, loop);
   }
 });
 
@@ -167,18 +178,12 @@ test('a crossing that fails leaves no connection held: the replies are written a
     fds.forEach((fd, i) => assert.is(readAll(fd, `reply ${i}`.length).toString(), `reply ${i}`));
     for (const { connection } of all) assert.is(connection.queuedBytes, 0);
     // And the next pass holds and writes as usual.
-    fds.forEach((fd) => sockets.write(fd, Buffer.from('y')));
-    waitUnread(fds, port, 1);
-    countingWrites((crossings) => {
-      loop.runOnce(1000);
-      assert.equal(crossings, [3]);
-    });
+    const { crossings } = onePass(loop, fds, port, 'y');
+    assert.equal(crossings, [3]);
     fds.forEach((fd, i) => assert.is(readAll(fd, `reply ${i}`.length).toString(), `reply ${i}`));
   } finally {
     native.writeMany = original;
-    closeAll(...fds);
-    srv.close();
-    loop.close();
+    stop(fds, srv, loop);
   }
 });
 
@@ -186,18 +191,12 @@ test('a reply of a connection served alone is written at once, as before', () =>
   const { loop, server: srv, port, all } = server((served) => served.connection.write(Buffer.from('alone')));
   const fds = clients(loop, port, all, 1);
   try {
-    sockets.write(fds[0]!, Buffer.from('x'));
-    waitUnread(fds, port, 1);
-    countingWrites((crossings, writes) => {
-      loop.runOnce(1000);
-      assert.equal(crossings, []);
-      assert.is(writes.count, 1);
-    });
+    const { crossings, writes } = onePass(loop, fds, port, 'x');
+    assert.equal(crossings, []);
+    assert.is(writes, 1);
     assert.is(readAll(fds[0]!, 5).toString(), 'alone');
   } finally {
-    closeAll(...fds);
-    srv.close();
-    loop.close();
+    stop(fds, srv, loop);
   }
 });
 
@@ -224,12 +223,8 @@ test('a connection closed by a later callback of the pass is left out of the cro
   });
   const fds = clients(loop, port, all, 2);
   try {
-    fds.forEach((fd) => sockets.write(fd, Buffer.from('go')));
-    waitUnread(fds, port, 2);
-    countingWrites((crossings) => {
-      loop.runOnce(1000);
-      assert.equal(crossings, [2], 'the victim\'s entry is in the crossing, skipped');
-    });
+    const { crossings } = onePass(loop, fds, port, 'go');
+    assert.equal(crossings, [2], 'the victim\'s entry is in the crossing, skipped');
     assert.ok(reused >= 0, 'a file took the closed connection\'s fd number');
     assert.is(fstatSync(reused).size, 0, 'the held reply was not written to the fd\'s new owner');
     const victimIndex = all.findIndex((s) => s.connection.isClosed);
@@ -238,58 +233,31 @@ test('a connection closed by a later callback of the pass is left out of the cro
   } finally {
     for (const fd of [...opened, reused]) if (fd >= 0) closeSync(fd);
     rmSync(dir, { recursive: true, force: true });
-    closeAll(...fds);
-    srv.close();
-    loop.close();
+    stop(fds, srv, loop);
   }
 });
 
 test('what a held connection is written meanwhile follows its held bytes, copied when written (the caller may reuse its buffer)', () => {
-  let first: Served | undefined;
-  const { loop, server: srv, port, all } = server((served) => {
-    if (first === undefined) {
-      first = served;
-      served.connection.write(Buffer.from('own reply;'));
-      return;
-    }
-    served.connection.write(Buffer.from('second;'));
-    const relayed = Buffer.from('relayed;');
-    first.connection.write(relayed);
+  const { loop, srv, port, all, first } = relayServer('own reply;', 'second;', (held, relayed) => {
     relayed.fill(0x7a);
     // Neither moves its bytes ahead of the held ones.
-    first.connection.flush();
-    first.connection.uncork();
+    held.connection.flush();
+    held.connection.uncork();
   });
   const fds = clients(loop, port, all, 2);
   try {
-    fds.forEach((fd) => sockets.write(fd, Buffer.from('go')));
-    waitUnread(fds, port, 2);
-    countingWrites((crossings) => {
-      loop.runOnce(1000);
-      assert.equal(crossings, [2]);
-    });
-    const firstFd = fds[first!.index]!;
-    assert.is(readAll(firstFd, 'own reply;relayed;'.length).toString(), 'own reply;relayed;');
-    assert.is(first!.connection.queuedBytes, 0);
-    assert.is(readAll(fds[1 - first!.index]!, 'second;'.length).toString(), 'second;');
+    const { crossings } = onePass(loop, fds, port, 'go');
+    assert.equal(crossings, [2]);
+    assert.is(readAll(fds[first().index]!, 'own reply;relayed;'.length).toString(), 'own reply;relayed;');
+    assert.is(first().connection.queuedBytes, 0);
+    assert.is(readAll(fds[1 - first().index]!, 'second;'.length).toString(), 'second;');
   } finally {
-    closeAll(...fds);
-    srv.close();
-    loop.close();
+    stop(fds, srv, loop);
   }
 });
 
 test('a crossing that wrote part of a held reply: its rest goes out before what the connection was written meanwhile', () => {
-  let first: Served | undefined;
-  const { loop, server: srv, port, all } = server((served) => {
-    if (first === undefined) {
-      first = served;
-      served.connection.write(Buffer.from('own reply, in two parts;'));
-      return;
-    }
-    served.connection.write(Buffer.from('second reply, in two parts;'));
-    first.connection.write(Buffer.from('relayed;'));
-  });
+  const { loop, srv, port, all, first } = relayServer('own reply, in two parts;', 'second reply, in two parts;');
   const fds = clients(loop, port, all, 2);
   const original = native.writeMany;
   try {
@@ -310,14 +278,12 @@ test('a crossing that wrote part of a held reply: its rest goes out before what 
     native.writeMany = original;
     turnUntil(loop, () => all.every((s) => s.connection.queuedBytes === 0), 'the rests written');
     const expected = 'own reply, in two parts;relayed;';
-    assert.is(readAll(fds[first!.index]!, expected.length).toString(), expected);
+    assert.is(readAll(fds[first().index]!, expected.length).toString(), expected);
     const second = 'second reply, in two parts;';
-    assert.is(readAll(fds[1 - first!.index]!, second.length).toString(), second);
+    assert.is(readAll(fds[1 - first().index]!, second.length).toString(), second);
   } finally {
     native.writeMany = original;
-    closeAll(...fds);
-    srv.close();
-    loop.close();
+    stop(fds, srv, loop);
   }
 });
 
@@ -369,9 +335,7 @@ test('a held reply the kernel takes only in part: the rest goes out before what 
       assert.is(s.connection.queuedBytes, 0);
     });
   } finally {
-    closeAll(...fds);
-    srv.close();
-    loop.close();
+    stop(fds, srv, loop);
   }
 });
 
@@ -396,21 +360,15 @@ test('a held reply past the high watermark: once the crossing drains it, the pro
   );
   const fds = clients(loop, port, all, 2);
   try {
-    fds.forEach((fd) => sockets.write(fd, Buffer.from('qqq')));
-    waitUnread(fds, port, 3);
-    countingWrites((crossings) => {
-      loop.runOnce(1000);
-      assert.equal(crossings, [2], 'the first answers went out in one crossing');
-    });
+    const { crossings } = onePass(loop, fds, port, 'qqq');
+    assert.equal(crossings, [2], 'the first answers went out in one crossing');
     turnUntil(loop, () => answered[0] === 3 && answered[1] === 3, 'the kept-back requests answered');
     fds.forEach((fd) => {
       const expected = Buffer.concat([0x61, 0x62, 0x63].map((c) => Buffer.alloc(ANSWER, c)));
       assert.ok(readAll(fd, expected.length).equals(expected));
     });
   } finally {
-    closeAll(...fds);
-    srv.close();
-    loop.close();
+    stop(fds, srv, loop);
   }
 });
 
@@ -439,22 +397,16 @@ test('a peer that reset before the crossing: its connection closes as a reset, a
     // A byte each client will not have read when it closes.
     for (const { connection } of all) connection.write(Buffer.from('!'));
     turnUntil(loop, () => fds.every((fd) => (tcpSocket(sockets.localPort(fd), port)?.receiveQueue ?? 0) === 1), 'the unread bytes');
-    fds.forEach((fd) => sockets.write(fd, Buffer.from('go')));
-    waitUnread(fds, port, 2);
-    countingWrites((crossings, writes) => {
-      loop.runOnce(1000);
-      assert.equal(crossings, [2]);
-      assert.is(writes.count, 0, 'the crossing\'s error closed it: no write of its own found it out');
-    });
+    const { crossings, writes } = onePass(loop, fds, port, 'go');
+    assert.equal(crossings, [2]);
+    assert.is(writes, 0, 'the crossing\'s error closed it: no write of its own found it out');
     assert.equal(closes.length, 1);
     assert.match(closes[0]!, /^reset (EPIPE|ECONNRESET)$/);
     const other = all.find((s) => s !== victim)!;
     assert.is(readAll(fds[other.index]!, '!on time'.length).toString(), '!on time');
     assert.is(other.connection.isClosed, false);
   } finally {
-    closeAll(...fds);
-    srv.close();
-    loop.close();
+    stop(fds, srv, loop);
   }
 });
 

@@ -10,7 +10,7 @@ import * as assert from 'uvu/assert';
 import { Server } from '../src/net/server.js';
 import { httpProtocol, type HttpHandler } from '../src/protocols/http.js';
 import { sockets } from '../src/index.js';
-import { closeAll, HOST, tcpSocket, turnUntil } from './helpers/fds.js';
+import { closeAll, connectAccepted, HOST, tcpSocket, waitUnread } from './helpers/fds.js';
 import { TestLoop } from './test-loop.js';
 
 const REQUEST = Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
@@ -23,26 +23,7 @@ function httpServer(handler: HttpHandler) {
 }
 
 /** `count` clients connected and accepted. */
-function clients(loop: TestLoop, server: Server, port: number, count: number): number[] {
-  const fds: number[] = [];
-  for (let i = 0; i < count; i++) {
-    fds.push(sockets.connect(HOST, port));
-    turnUntil(loop, () => server.connections.length === i + 1, `connection ${i} accepted`);
-  }
-  return fds;
-}
-
-const sleep = (ms: number): void => {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
-};
-
-function waitUnread(fds: number[], port: number, bytes: number): void {
-  for (let i = 0; i < 500; i++) {
-    if (fds.every((fd) => (tcpSocket(port, sockets.localPort(fd))?.receiveQueue ?? -1) >= bytes)) return;
-    sleep(10);
-  }
-  assert.unreachable("the requests did not reach the server's sockets");
-}
+const clients = (loop: TestLoop, server: Server, port: number, count: number): number[] => connectAccepted(loop, port, count, () => server.connections.length);
 
 /** Bytes waiting in the kernel for client `fd` (its receive queue). */
 const waiting = (fd: number, port: number): number => tcpSocket(sockets.localPort(fd), port)?.receiveQueue ?? -1;

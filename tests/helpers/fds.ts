@@ -101,3 +101,32 @@ export function tcpSocket(localPort: number, remotePort: number): { state: strin
   }
   return undefined;
 }
+
+/** Blocks the thread for `ms` (a peer's bytes travel meanwhile; the loop does not turn). */
+export function sleep(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+/**
+ * Blocks until the server-side sockets of `clientFds` (connected to `port`)
+ * hold `bytes` each (or `bytes(i)` for the i-th), unread in the kernel, within
+ * ~5 s: so that one wait of the loop finds them all ready.
+ */
+export function waitUnread(clientFds: number[], port: number, bytes: number | ((i: number) => number)): void {
+  const wanted = typeof bytes === 'number' ? () => bytes : bytes;
+  for (let i = 0; i < 500; i++) {
+    if (clientFds.every((fd, n) => (tcpSocket(port, sockets.localPort(fd))?.receiveQueue ?? -1) >= wanted(n))) return;
+    sleep(10);
+  }
+  assert.unreachable("the clients' bytes did not reach the server's sockets");
+}
+
+/** `count` clients connected to `port`, each accepted (as `accepted()` counts) before the next connects: the server takes them in this order. */
+export function connectAccepted(loop: EventLoop, port: number, count: number, accepted: () => number): number[] {
+  const fds: number[] = [];
+  for (let i = 0; i < count; i++) {
+    fds.push(sockets.connect(HOST, port));
+    turnUntil(loop, () => accepted() === i + 1, `connection ${i} accepted`);
+  }
+  return fds;
+}
