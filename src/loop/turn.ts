@@ -269,14 +269,6 @@ export class Turn {
   }
 
   /**
-   * From inside a read callback: the fds of this batch's read records for
-   * `handlers`, the one being served first, in the order they will be served,
-   * at most `into.length` (0 outside the pass). A driver reads them all in
-   * one crossing (native.readMany). A record after this one may still be
-   * dropped (its fd removed, or its read interest turned off, by a callback
-   * before it): the caller keeps what it read for such an fd.
-   */
-  /**
    * From inside a callback of the pass under way: `step` runs once after
    * the pass's last callback (its budget cut or a stop included), before
    * anything else of the turn; a `late` one after the others (what follows
@@ -306,6 +298,14 @@ export class Turn {
     steps.length = 0;
   }
 
+  /**
+   * From inside a read callback: the fds of this batch's read records for
+   * `handlers`, the one being served first, in the order they will be served,
+   * at most `into.length` (0 outside the pass). A driver reads them all in
+   * one crossing (native.readMany). A record after this one may still be
+   * dropped (its fd removed, or its read interest turned off, by a callback
+   * before it): the caller keeps what it read for such an fd.
+   */
   upcomingReads(handlers: ClientHandlers, into: Int32Array): number {
     const from = this.#serving;
     if (from < 0) return 0;
