@@ -187,6 +187,26 @@ test('a crossing that fails leaves no connection held: the replies are written a
   }
 });
 
+test('a crossing that fails when the region fills, mid-pass: the connection being served is still held or written, and every reply arrives', () => {
+  const { loop, server: srv, port, all } = server((served) => served.connection.write(Buffer.from(`reply ${served.index}`)));
+  const fds = clients(loop, port, all, SEND_ENTRIES + 6);
+  const original = native.writeMany;
+  try {
+    fds.forEach((fd) => sockets.write(fd, Buffer.from('x')));
+    waitUnread(fds, port, 1);
+    native.writeMany = () => {
+      throw new Error('the crossing failed');
+    };
+    assert.throws(() => loop.runOnce(1000), /the crossing failed/);
+    native.writeMany = original;
+    turnUntil(loop, () => all.every((s) => s.connection.bytesWritten === `reply ${s.index}`.length), 'every reply written');
+    fds.forEach((fd, i) => assert.is(readAll(fd, `reply ${i}`.length).toString(), `reply ${i}`));
+  } finally {
+    native.writeMany = original;
+    stop(fds, srv, loop);
+  }
+});
+
 test('a reply of a connection served alone is written at once, as before', () => {
   const { loop, server: srv, port, all } = server((served) => served.connection.write(Buffer.from('alone')));
   const fds = clients(loop, port, all, 1);

@@ -119,7 +119,8 @@ export class BatchWrites {
       }
       if (crossed !== count) {
         // A crossing that wrote nothing (it threw, or refused the plan):
-        // every held byte is written as before, and the failure reported.
+        // every held byte is written as before, and the failure reported
+        // (as a write callback's error).
         failure ??= systemError(crossed, 'writeMany');
         for (let i = 0; i < count; i++) plan[2 * i + 1] = -EAGAIN;
       }
@@ -142,7 +143,9 @@ export class BatchWrites {
         if (!this.#loop.isClosed) this.#loop[reportErrorUnchecked](error, 'write', fd);
       }
     }
-    if (failure !== undefined) throw failure;
+    // Reported, not thrown: a full region is written from inside a read
+    // callback (hold()), whose connection must still be held or uncorked.
+    if (failure !== undefined && !this.#loop.isClosed) this.#loop[reportErrorUnchecked](failure, 'write', -1);
   }
 
   #allocate(): void {
