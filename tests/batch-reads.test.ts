@@ -10,7 +10,7 @@ import { Server, type ServerOptions } from '../src/net/server.js';
 import type { Protocol } from '../src/net/protocol.js';
 import { native } from '../src/kernel/native.js';
 import { sockets } from '../src/index.js';
-import { closeAll, connectAccepted, HOST, sleep, tcpSocket, turnUntil, waitUnread } from './helpers/fds.js';
+import { closeAll, closeServed, connectAccepted, HOST, sleep, tcpSocket, turnUntil, waitUnread } from './helpers/fds.js';
 import { TestLoop } from './test-loop.js';
 
 const KiB = 1024;
@@ -80,9 +80,7 @@ test('sockets ready in one batch are read in one crossing, each connection given
     });
     assert.equal(all.map(text), sent);
   } finally {
-    closeAll(...fds);
-    server.close();
-    loop.close();
+    closeServed(fds, server, loop);
   }
 });
 
@@ -120,9 +118,7 @@ test('a connection paused by an earlier callback of the batch keeps what was rea
     sockets.write(pausedClient, Buffer.from(' and more'));
     turnUntil(loop, () => text(paused!) === `${sent[index]} and more`, 'the bytes after the carried ones');
   } finally {
-    closeAll(...fds);
-    server.close();
-    loop.close();
+    closeServed(fds, server, loop);
   }
 });
 
@@ -194,9 +190,7 @@ test('edge-triggered: a read that fills its slot is read on, and every byte arri
     );
     all.forEach((served, i) => assert.ok(Buffer.concat(served.bytes).equals(sent[i]!)));
   } finally {
-    closeAll(...fds);
-    server.close();
-    loop.close();
+    closeServed(fds, server, loop);
   }
 });
 
@@ -210,9 +204,7 @@ test('a readBufferSize below the slot size bounds the batch\'s reads too', () =>
     turnUntil(loop, () => all.every((served) => text(served) === '0123456789'), 'every byte');
     for (const served of all) assert.ok(served.bytes.every((bytes) => bytes.length <= 4), 'no read above readBufferSize');
   } finally {
-    closeAll(...fds);
-    server.close();
-    loop.close();
+    closeServed(fds, server, loop);
   }
 });
 

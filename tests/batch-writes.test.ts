@@ -16,7 +16,7 @@ import { Server, type ServerOptions } from '../src/net/server.js';
 import type { Protocol } from '../src/net/protocol.js';
 import { native } from '../src/kernel/native.js';
 import { sockets } from '../src/index.js';
-import { closeAll, connectAccepted, HOST, sleep, tcpSocket, turnUntil, waitUnread } from './helpers/fds.js';
+import { closeServed, connectAccepted, HOST, sleep, tcpSocket, turnUntil, waitUnread } from './helpers/fds.js';
 import { TestLoop } from './test-loop.js';
 
 const KiB = 1024;
@@ -99,12 +99,6 @@ function onePass(loop: TestLoop, fds: number[], port: number, request: string): 
   });
 }
 
-/** The end of a test: the clients closed, then the server and its loop. */
-function stop(fds: number[], srv: Server, loop: TestLoop): void {
-  closeAll(...fds);
-  srv.close();
-  loop.close();
-}
 
 /** Reads what `fd` has (non-blocking) until `length` bytes came, within ~5 s. */
 function readAll(fd: number, length: number): Buffer {
@@ -146,7 +140,7 @@ test('the replies of connections served in one pass go out in one crossing, each
       assert.ok(connection.bytesWritten > 0, 'counted as written');
     }
   } finally {
-    stop(fds, srv, loop);
+    closeServed(fds, srv, loop);
   }
 });
 
@@ -159,13 +153,18 @@ test('a pass of more connections than a crossing holds makes a crossing per SEND
     assert.is(writes, 0);
     fds.forEach((fd, i) => assert.is(readAll(fd, `reply ${i}`.length).toString(), `reply ${i}`));
   } finally {
-    stop(fds, srv, loop);
+    closeServed(fds, srv, loop);
   }
 });
 
-test('a crossing that fails leaves no connection held: the replies are written as before, and the failure is reported', () => {
+/**
+ * `count` clients each send a byte, and the pass that serves them has every
+ * native.writeMany throw: the turn reports it (the test loop throws it).
+ * Then the replies are written as before.
+ */
+function failingPass(count: number): { loop: TestLoop; srv: Server; port: number; all: Served[]; fds: number[] } {
   const { loop, server: srv, port, all } = server((served) => served.connection.write(Buffer.from(`reply ${served.index}`)));
-  const fds = clients(loop, port, all, 3);
+  const fds = clients(loop, port, all, count);
   const original = native.writeMany;
   try {
     fds.forEach((fd) => sockets.write(fd, Buffer.from('x')));
@@ -174,37 +173,33 @@ test('a crossing that fails leaves no connection held: the replies are written a
       throw new Error('the crossing failed');
     };
     assert.throws(() => loop.runOnce(1000), /the crossing failed/);
+  } catch (error) {
+    closeServed(fds, srv, loop);
+    throw error;
+  } finally {
     native.writeMany = original;
-    fds.forEach((fd, i) => assert.is(readAll(fd, `reply ${i}`.length).toString(), `reply ${i}`));
+  }
+  turnUntil(loop, () => all.every((s) => s.connection.bytesWritten === `reply ${s.index}`.length), 'every reply written');
+  fds.forEach((fd, i) => assert.is(readAll(fd, `reply ${i}`.length).toString(), `reply ${i}`));
+  return { loop, srv, port, all, fds };
+}
+
+test('a crossing that fails leaves no connection held: the replies are written as before, and the failure is reported', () => {
+  const { loop, srv, port, all, fds } = failingPass(3);
+  try {
     for (const { connection } of all) assert.is(connection.queuedBytes, 0);
     // And the next pass holds and writes as usual.
     const { crossings } = onePass(loop, fds, port, 'y');
     assert.equal(crossings, [3]);
     fds.forEach((fd, i) => assert.is(readAll(fd, `reply ${i}`.length).toString(), `reply ${i}`));
   } finally {
-    native.writeMany = original;
-    stop(fds, srv, loop);
+    closeServed(fds, srv, loop);
   }
 });
 
 test('a crossing that fails when the region fills, mid-pass: the connection being served is still held or written, and every reply arrives', () => {
-  const { loop, server: srv, port, all } = server((served) => served.connection.write(Buffer.from(`reply ${served.index}`)));
-  const fds = clients(loop, port, all, SEND_ENTRIES + 6);
-  const original = native.writeMany;
-  try {
-    fds.forEach((fd) => sockets.write(fd, Buffer.from('x')));
-    waitUnread(fds, port, 1);
-    native.writeMany = () => {
-      throw new Error('the crossing failed');
-    };
-    assert.throws(() => loop.runOnce(1000), /the crossing failed/);
-    native.writeMany = original;
-    turnUntil(loop, () => all.every((s) => s.connection.bytesWritten === `reply ${s.index}`.length), 'every reply written');
-    fds.forEach((fd, i) => assert.is(readAll(fd, `reply ${i}`.length).toString(), `reply ${i}`));
-  } finally {
-    native.writeMany = original;
-    stop(fds, srv, loop);
-  }
+  const { loop, srv, fds } = failingPass(SEND_ENTRIES + 6);
+  closeServed(fds, srv, loop);
 });
 
 test('a reply of a connection served alone is written at once, as before', () => {
@@ -216,7 +211,7 @@ test('a reply of a connection served alone is written at once, as before', () =>
     assert.is(writes, 1);
     assert.is(readAll(fds[0]!, 5).toString(), 'alone');
   } finally {
-    stop(fds, srv, loop);
+    closeServed(fds, srv, loop);
   }
 });
 
@@ -253,7 +248,7 @@ test('a connection closed by a later callback of the pass is left out of the cro
   } finally {
     for (const fd of [...opened, reused]) if (fd >= 0) closeSync(fd);
     rmSync(dir, { recursive: true, force: true });
-    stop(fds, srv, loop);
+    closeServed(fds, srv, loop);
   }
 });
 
@@ -272,7 +267,7 @@ test('what a held connection is written meanwhile follows its held bytes, copied
     assert.is(first().connection.queuedBytes, 0);
     assert.is(readAll(fds[1 - first().index]!, 'second;'.length).toString(), 'second;');
   } finally {
-    stop(fds, srv, loop);
+    closeServed(fds, srv, loop);
   }
 });
 
@@ -303,7 +298,7 @@ test('a crossing that wrote part of a held reply: its rest goes out before what 
     assert.is(readAll(fds[1 - first().index]!, second.length).toString(), second);
   } finally {
     native.writeMany = original;
-    stop(fds, srv, loop);
+    closeServed(fds, srv, loop);
   }
 });
 
@@ -355,7 +350,7 @@ test('a held reply the kernel takes only in part: the rest goes out before what 
       assert.is(s.connection.queuedBytes, 0);
     });
   } finally {
-    stop(fds, srv, loop);
+    closeServed(fds, srv, loop);
   }
 });
 
@@ -388,7 +383,7 @@ test('a held reply past the high watermark: once the crossing drains it, the pro
       assert.ok(readAll(fd, expected.length).equals(expected));
     });
   } finally {
-    stop(fds, srv, loop);
+    closeServed(fds, srv, loop);
   }
 });
 
@@ -426,7 +421,7 @@ test('a peer that reset before the crossing: its connection closes as a reset, a
     assert.is(readAll(fds[other.index]!, '!on time'.length).toString(), '!on time');
     assert.is(other.connection.isClosed, false);
   } finally {
-    stop(fds, srv, loop);
+    closeServed(fds, srv, loop);
   }
 });
 

@@ -10,7 +10,7 @@ import * as assert from 'uvu/assert';
 import { Server } from '../src/net/server.js';
 import { httpProtocol, type HttpHandler } from '../src/protocols/http.js';
 import { sockets } from '../src/index.js';
-import { closeAll, connectAccepted, HOST, tcpSocket, waitUnread } from './helpers/fds.js';
+import { closeServed, connectAccepted, HOST, tcpSocket, waitUnread } from './helpers/fds.js';
 import { TestLoop } from './test-loop.js';
 
 const REQUEST = Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
@@ -46,9 +46,7 @@ test("in a pass whose replies are written together, 'finish' comes after they we
     assert.is(seen.length, 3, "every response finished in the turn");
     for (const bytes of seen) assert.ok(bytes > 0, `'finish' found the response in the client's socket (${bytes} bytes)`);
   } finally {
-    closeAll(...fds);
-    server.close();
-    loop.close();
+    closeServed(fds, server, loop);
   }
 });
 
@@ -68,9 +66,7 @@ test("a handler that ends its response later (outside any pass): 'finish' and 'c
     }
     assert.equal(events, ['finish', 'close']);
   } finally {
-    closeAll(...fds);
-    server.close();
-    loop.close();
+    closeServed(fds, server, loop);
   }
 });
 
@@ -98,9 +94,7 @@ test("a 'finish' listener that throws is Node's uncaught exception, and the othe
     assert.equal(uncaught.map((error) => (error as Error).message).sort(), ['listener 0 threw', 'listener 1 threw', 'listener 2 threw']);
   } finally {
     process.off('uncaughtException', onUncaught);
-    closeAll(...fds);
-    server.close();
-    loop.close();
+    closeServed(fds, server, loop);
   }
 });
 

@@ -130,3 +130,10 @@ export function connectAccepted(loop: EventLoop, port: number, count: number, ac
   }
   return fds;
 }
+
+/** The end of a socket test: the clients' fds closed, then the server, then its loop. */
+export function closeServed(fds: number[], server: { close(): void }, loop: EventLoop): void {
+  closeAll(...fds);
+  server.close();
+  loop.close();
+}
