@@ -15,6 +15,13 @@
 // than 1.0 and 1.1 (505). The sink is told of a refusal once; the parser
 // then stops reading.
 //
+// A request that repeats the last bodiless one byte for byte, from a parser
+// between requests, is not parsed again (#repeated, #remember): llhttp is
+// deterministic, so the same bytes from the same state make the same records,
+// and the checks above the same verdict. The sink is told of it as of a parsed
+// one. wrk's request costs 0.39 µs through a handler this way, 0.91 µs parsed
+// (bench/http-handler-path.ts).
+//
 // The header section's size is counted as the bytes fed while it lasts.
 // Where it begins or ends inside a read, the span table gives the positions
 // (the first span of the request, the last of its header section) and the
@@ -24,7 +31,7 @@
 import { Buffer } from 'node:buffer';
 
 import { LlhttpParsers, llhttpConstants, llhttpErrorName, type LlhttpConstants } from '../llhttp.js';
-import { MAX_EMPTY_LINES } from './constants.js';
+import { MAX_EMPTY_LINES, REPEAT_MAX_BYTES } from './constants.js';
 
 export interface RequestHead {
   method: string;
@@ -114,6 +121,13 @@ function holds(bytes: Buffer, at: number, length: number, text: string | undefin
   return true;
 }
 
+/** Whether `input` holds `bytes` from `at` on. Byte by byte for a short head; Buffer.compare's native call costs less past about 64 bytes. */
+function holdsBytes(input: Uint8Array, at: number, bytes: Buffer, length: number): boolean {
+  if (length > 64) return bytes.compare(input, at, at + length, 0, length) === 0;
+  for (let i = 0; i < length; i++) if (input[at + i] !== bytes[i]) return false;
+  return true;
+}
+
 let shared: { parsers: LlhttpParsers; bytes: Buffer } | undefined;
 /** Every connection's parser lives in one instance: one module, one table, one input region per thread. */
 function instance(): { parsers: LlhttpParsers; bytes: Buffer } {
@@ -164,6 +178,22 @@ export class RequestParser {
   /** The previous request's URL and raw headers, whose strings a request that repeats them reuses. */
   #lastUrl = '';
   #lastRaw: string[] = [];
+  /**
+   * The last request whose bytes can stand for themselves (#remember): one
+   * with no body, parsed from a parser between messages.
+   * Its bytes are kept in #repeatBytes (#repeatLength of them) and what llhttp
+   * and the checks made of them in #repeatHead. llhttp is deterministic and a
+   * parser between messages is in one state, so the same bytes from that state
+   * are the same request: they are not parsed again. A keep-alive client
+   * (health checks, polling, load generators) sends the same request on and on.
+   */
+  #repeatBytes: Buffer | undefined;
+  #repeatLength = 0;
+  #repeatHead: RequestHead | undefined;
+  /** Where the message being parsed began, when it began at the first byte of an execute from a parser between messages (-1: it did not). */
+  #messageFrom = -1;
+  /** The head the sink was given for the message being parsed. */
+  #head: RequestHead | undefined;
   /** The trailer fields, made at the first (most requests have none). */
   #trailers: string[] | undefined;
   #hosts = 0;
@@ -246,7 +276,12 @@ export class RequestParser {
         if (chunk[skipped++] === LF && ++this.#emptyLines > MAX_EMPTY_LINES) return this.#refuse(400, 'too many empty lines');
       }
       if (skipped === length) return;
+      if (this.#repeatHead !== undefined) {
+        skipped = this.#repeated(chunk, skipped);
+        if (skipped === length || this.#phase !== Phase.Idle) return;
+      }
     }
+    const fresh = this.#phase === Phase.Idle;
     const p = this.#parsers;
     if (this.#parser < 0) this.#parser = p.alloc();
     p.input.set(chunk, 0);
@@ -254,7 +289,7 @@ export class RequestParser {
     for (;;) {
       const status = p.execute(this.#parser, offset, length - offset);
       const stop = p.table[C.HEADER_STOP]!;
-      this.#records(offset, offset + (status === C.HPE_OK ? length - offset : stop));
+      this.#records(offset, offset + (status === C.HPE_OK ? length - offset : stop), fresh && offset === skipped);
       if (this.#phase === Phase.Stopped) return;
       if (status === C.HPE_OK) return;
       if (status === C.HPE_PAUSED) {
@@ -279,14 +314,81 @@ export class RequestParser {
     }
   }
 
-  /** One pass over the table of the execute that read bytes [base, end) of the input region. */
-  #records(base: number, end: number): void {
+  /**
+   * The requests at `at` in `chunk` that repeat #repeatBytes, told to the
+   * sink as the parse would tell them, one after another while they last and
+   * the parser stays between requests. Returns where the rest begins.
+   */
+  #repeated(chunk: Uint8Array, at: number): number {
+    const bytes = this.#repeatBytes!;
+    const length = this.#repeatLength;
+    const head = this.#repeatHead!;
+    while (chunk.length - at >= length && holdsBytes(chunk, at, bytes, length)) {
+      at += length;
+      this.#emptyLines = 0;
+      this.#last = !head.keepAlive;
+      this.#trailers = undefined;
+      this.#phase = Phase.Body;
+      const raw = head.rawHeaders.slice();
+      this.#lastUrl = head.url;
+      this.#lastRaw = raw;
+      this.#sink!.head({
+        method: head.method,
+        url: head.url,
+        versionMajor: head.versionMajor,
+        versionMinor: head.versionMinor,
+        rawHeaders: raw,
+        keepAlive: head.keepAlive,
+        upgrade: head.upgrade,
+        contentLength: head.contentLength,
+        chunked: head.chunked,
+        expectContinue: head.expectContinue,
+      });
+      if ((this.#phase as Phase) === Phase.Stopped) break;
+      this.#complete();
+      if ((this.#phase as Phase) !== Phase.Idle) break;
+    }
+    return at;
+  }
+
+  /**
+   * At MESSAGE_COMPLETE: keeps the message's bytes and head for #repeated
+   * when they can stand for themselves: it began an execute from a parser
+   * between messages, had no body (a chunked one counts, empty or not: it
+   * ends past the header section), did not ask for an upgrade
+   * (the sink decides each one, in sink.upgrade, which #repeated does not
+   * call), and its header section ends with its last value and CRLF CRLF (so
+   * its last byte is known without a record for it).
+   */
+  #remember(bytes: Buffer, executeEnd: number): void {
+    const from = this.#messageFrom;
+    const head = this.#head;
+    const end = this.#lastSpanEnd + 2 * LINE_END;
+    if (from < 0 || head === undefined || head.upgrade || head.chunked || this.#bodyBytes !== 0) return;
+    if (end - from > REPEAT_MAX_BYTES || end > executeEnd) return;
+    if (bytes[end - 4] !== CR || bytes[end - 3] !== LF || bytes[end - 2] !== CR || bytes[end - 1] !== LF) return;
+    const length = end - from;
+    // Its own store, not a slice of Buffer's shared pool: a parser kept in a pool should not keep a pool slab alive.
+    if (this.#repeatBytes === undefined || this.#repeatBytes.length < length) this.#repeatBytes = Buffer.allocUnsafeSlow(REPEAT_MAX_BYTES);
+    bytes.copy(this.#repeatBytes, 0, from, end);
+    this.#repeatLength = length;
+    // A copy: the sink's handler may change the array it was given.
+    this.#repeatHead = { ...head, rawHeaders: head.rawHeaders.slice() };
+  }
+
+  /**
+   * One pass over the table of the execute that read bytes [base, end) of
+   * the input region; `fresh`: it began with the parser between messages.
+   */
+  #records(base: number, end: number, fresh: boolean): void {
     const table = this.#parsers.table;
     const bytes = this.bytes;
     const count = table[C.HEADER_COUNT]!;
     this.#headStart = base;
     this.#begunHere = false;
     this.#lastSpanEnd = -1;
+    // A message that began in an earlier execute is never remembered: its bytes are not all here.
+    this.#messageFrom = -1;
     for (let i = 0, r = FIRST; i < count && this.#phase !== Phase.Stopped; i++, r += WORDS) {
       const kind = table[r]!;
       const a = table[r + 1]! + base;
@@ -323,9 +425,11 @@ export class RequestParser {
         if (table[r + 3] !== 0) this.#urlDone = true;
       } else if (kind === KIND_BEGIN) {
         this.#begin(this.#lastSpanEnd < 0 ? base : this.#lastSpanEnd);
+        this.#messageFrom = fresh && i === 0 ? base : -1;
       } else if (kind === KIND_HEADERS) {
         this.#headers(table[r + 1]!, table[r + 2]!, table[r + 3]!, end);
       } else if (kind === KIND_COMPLETE) {
+        if (this.#messageFrom >= 0) this.#remember(bytes, end);
         this.#complete();
       }
     }
@@ -412,7 +516,7 @@ export class RequestParser {
     this.#phase = Phase.Body;
     this.#lastUrl = this.#url;
     this.#lastRaw = raw;
-    this.#sink!.head({
+    this.#sink!.head((this.#head = {
       method,
       url: this.#url,
       versionMajor: major,
@@ -423,7 +527,7 @@ export class RequestParser {
       contentLength,
       chunked: (info & F_CHUNKED) !== 0,
       expectContinue: this.#expectContinue,
-    });
+    }));
     return true;
   }
 
