@@ -526,7 +526,7 @@ const COMMANDS: Command[] = [
   }),
   command('quit', -1, (session) => {
     session.out.appendConstant(OK);
-    session.quitting = true;
+    session.quit();
   }),
   command('config', -2, (session, args) => {
     if (!argIs(args, 1, GET)) {

@@ -153,6 +153,19 @@ const PLAIN_ARGUMENTS_AT_MOST = 16;
 
 // ---- one connection ---------------------------------------------------------
 
+/** RespSession's flags. */
+const PROTO_3 = 1;
+const QUITTING = 2;
+/** Refused (a malformed request, the query buffer's limit) or quit: later input is ignored. */
+const REJECTED_SESSION = 4;
+
+/** A session's rare parts. */
+interface RareSessionState {
+  name: Buffer | undefined;
+  /** What no parse has consumed yet; made at the first request cut by the end of a read. */
+  tail: InputTail | undefined;
+}
+
 // An idle session costs one small object: what every request needs and no
 // request keeps between reads (the arguments, the decoded inline line, the
 // reply buffer, the limits) is the server's, in Shared; the input tail is
@@ -162,23 +175,42 @@ export class RespSession implements Protocol {
   readonly shared: Shared;
   /** CLIENT ID: from 1, in the order of connection. */
   readonly id: number;
-  /** RESP2 until HELLO 3. */
-  proto: 2 | 3 = 2;
-  /** CLIENT SETNAME's, HELLO SETNAME's. */
-  name: Buffer | undefined;
-  /** QUIT ran: its +OK goes out, then the connection ends and later input is ignored. */
-  quitting = false;
-  /** What no parse has consumed yet; made at the first request cut by the end of a read. */
-  #tail: InputTail | undefined;
+  /** PROTO_3, QUITTING, REJECTED: three booleans in one field (each field is 8 bytes of every idle session). */
+  #flags = 0;
   /** The multibulk request suspended across reads: its parse state and arguments, taken from Shared while it is. */
   #partial: Request | undefined;
-  #rejected = false;
+  /** What few sessions need (a name, an input tail), made at the first. */
+  #rare: RareSessionState | undefined;
 
   constructor(shared: Shared, connection: Connection) {
     this.shared = shared;
     this.id = shared.nextId++;
     // A fake connection in a test may come without a loop.
     shared.keys.attach((connection as Partial<Connection>).loop);
+  }
+
+  /** RESP2 until HELLO 3. */
+  get proto(): 2 | 3 {
+    return (this.#flags & PROTO_3) !== 0 ? 3 : 2;
+  }
+
+  /** CLIENT SETNAME's, HELLO SETNAME's. */
+  get name(): Buffer | undefined {
+    return this.#rare?.name;
+  }
+
+  set name(name: Buffer | undefined) {
+    (this.#rare ??= { name: undefined, tail: undefined }).name = name;
+  }
+
+  /** QUIT ran: its +OK goes out, then the connection ends and later input is ignored. */
+  get quitting(): boolean {
+    return (this.#flags & QUITTING) !== 0;
+  }
+
+  /** QUIT's: the connection ends after its reply. */
+  quit(): void {
+    this.#flags |= QUITTING;
   }
 
   get keys(): Keyspace {
@@ -199,10 +231,10 @@ export class RespSession implements Protocol {
   }
 
   data(connection: Connection, bytes: Uint8Array): void {
-    if (this.#rejected) return;
+    if ((this.#flags & REJECTED_SESSION) !== 0) return;
     const out = this.shared.out;
     out.begin();
-    const tail = this.#tail;
+    const tail = this.#rare?.tail;
     const input = tail === undefined ? asBuffer(bytes) : tail.combine(asBuffer(bytes));
     const highWaterMark = connection.highWaterMark;
     let at = 0;
@@ -234,14 +266,14 @@ export class RespSession implements Protocol {
       }
     }
     if (consumed === REJECTED) {
-      this.#rejected = true;
-      this.#tail?.release();
+      this.#flags |= REJECTED_SESSION;
+      tail?.release();
       connection.end();
       return;
     }
     const requestBytes = this.#partial?.requestBytes ?? 0;
     if (tail !== undefined) tail.keep(input, at, requestBytes);
-    else if (at < input.length) (this.#tail = new InputTail(this.shared.maxRequestBytes)).keep(input, at, requestBytes);
+    else if (at < input.length) ((this.#rare ??= { name: undefined, tail: undefined }).tail = new InputTail(this.shared.maxRequestBytes)).keep(input, at, requestBytes);
   }
 
   /** The queue drained: answer what data() kept back at the watermark. */
@@ -250,7 +282,7 @@ export class RespSession implements Protocol {
   }
 
   setProtocol(proto: 2 | 3): void {
-    this.proto = proto;
+    this.#flags = proto === 3 ? this.#flags | PROTO_3 : this.#flags & ~PROTO_3;
   }
 
   #execute(args: Arguments): void {
