@@ -233,11 +233,15 @@ test('write() of anything but bytes or a string is a TypeError, corked or not, a
   const closed: string[] = [];
   try {
     loop.addClientSocket(local, { read: () => {}, write: () => {} });
-    const connection = new Connection(local, loop, { highWaterMark: HIGH_WATER_MARK, lowWaterMark: LOW_WATER_MARK }, {
-      closed: (_, reason) => closed.push(reason),
-      lingering: () => {},
-      drained: () => {},
-      readingChanged: () => {},
+    const connection = new Connection(local, {
+      loop,
+      limits: { highWaterMark: HIGH_WATER_MARK, lowWaterMark: LOW_WATER_MARK },
+      events: {
+        closed: (_, reason) => closed.push(reason),
+        lingering: () => {},
+        drained: () => {},
+        readingChanged: () => {},
+      },
     });
     throws(() => connection.write(42 as unknown as Uint8Array), typeErr);
     connection.cork();

@@ -82,7 +82,7 @@ export function connect(loop: EventLoop, target: ConnectTarget, protocol: Protoc
   if (loop.isClosed) throw closedError('connect');
 
   const outbound = outboundFor(loop, readBufferSize);
-  const connection = new Connection(-1, loop, { highWaterMark, lowWaterMark }, outbound.driver.events, true);
+  const connection = new Connection(-1, { loop, limits: { highWaterMark, lowWaterMark }, events: outbound.driver.events }, true);
   outbound.driver.addUnattached(connection, protocol(connection));
   connection.setNoDelay(noDelay);
   if (timeoutMs > 0) outbound.bound(connection, timeoutMs);

@@ -52,6 +52,18 @@ export interface ConnectionLimits {
 }
 
 /**
+ * What a connection is served with and shares with the others of its server:
+ * one object per server (per outbound connection for connect()), not three
+ * fields per connection (8 bytes each, in every idle connection).
+ */
+export interface ConnectionContext {
+  /** The loop it is served on: protocols keep their own deadlines on its clock and timers. */
+  readonly loop: EventLoop;
+  readonly limits: ConnectionLimits;
+  readonly events: ConnectionEvents;
+}
+
+/**
  * Why a connection closed: `'end'` after end() drained or the peer left,
  * `'close'` by close(), `'reset'` on ECONNRESET or EPIPE, `'error'` on
  * another socket error, `'server'` by the server (close(), a shutdown's
@@ -200,18 +212,23 @@ export class Connection extends Emitter<ConnectionEventMap> {
   #bytesRead = 0;
   #bytesWritten = 0;
 
+  readonly #context: ConnectionContext;
+
   constructor(
     fd: number,
-    /** The loop it is served on: protocols keep their own deadlines on its clock and timers. */
-    readonly loop: EventLoop,
-    private readonly limits: ConnectionLimits,
-    private readonly events: ConnectionEvents,
+    context: ConnectionContext,
     /** An outbound connection, connecting: `fd` is -1 until it has its socket. */
     connecting = false,
   ) {
     super();
     this.#fd = fd;
+    this.#context = context;
     if (connecting) this.#flags |= CONNECTING;
+  }
+
+  /** The loop it is served on: protocols keep their own deadlines on its clock and timers. */
+  get loop(): EventLoop {
+    return this.#context.loop;
   }
 
   /** The socket's fd (-1 while an outbound connection resolves its host name). */
@@ -235,7 +252,7 @@ export class Connection extends Emitter<ConnectionEventMap> {
 
   /** Queued bytes at which reading pauses and `needsDrain` turns true. */
   get highWaterMark(): number {
-    return this.limits.highWaterMark;
+    return this.#context.limits.highWaterMark;
   }
 
   /**
@@ -312,7 +329,7 @@ export class Connection extends Emitter<ConnectionEventMap> {
       }
       this.#queued += bytes.length;
       // Past the high watermark, stop reading now rather than at uncork.
-      if (this.#queued >= this.limits.highWaterMark) this.#afterQueueChange();
+      if (this.#queued >= this.#context.limits.highWaterMark) this.#afterQueueChange();
       return (this.#flags & READ_PAUSED) === 0;
     }
     let offset = 0;
@@ -394,7 +411,7 @@ export class Connection extends Emitter<ConnectionEventMap> {
     }
     if ((this.#flags & TIMED) !== 0) this.#stopTimeout();
     if (this.#fd >= 0 && !this.loop.isClosed && this.loop.isRegistered(this.#fd)) this.loop.removeSocket(this.#fd);
-    this.events.closed(this, reason, error);
+    this.#context.events.closed(this, reason, error);
     if (error !== undefined) this.emit('error', error);
     this.emit('close', reason, error);
   }
@@ -705,7 +722,7 @@ export class Connection extends Emitter<ConnectionEventMap> {
   #afterQueueChange(): void {
     if ((this.#flags & CONNECTING) !== 0) {
       // Nothing is sent before the socket connects: only the watermark counts.
-      if (this.#queued >= this.limits.highWaterMark) this.#flags |= READ_PAUSED;
+      if (this.#queued >= this.#context.limits.highWaterMark) this.#flags |= READ_PAUSED;
       return;
     }
     if ((this.#flags & ENDING) !== 0 && this.#queued === 0) {
@@ -714,14 +731,14 @@ export class Connection extends Emitter<ConnectionEventMap> {
       return;
     }
     let drained = false;
-    if ((this.#flags & READ_PAUSED) === 0 && this.#queued >= this.limits.highWaterMark) this.#flags |= READ_PAUSED;
-    else if ((this.#flags & READ_PAUSED) !== 0 && this.#queued <= this.limits.lowWaterMark) {
+    if ((this.#flags & READ_PAUSED) === 0 && this.#queued >= this.#context.limits.highWaterMark) this.#flags |= READ_PAUSED;
+    else if ((this.#flags & READ_PAUSED) !== 0 && this.#queued <= this.#context.limits.lowWaterMark) {
       this.#flags &= ~READ_PAUSED;
       drained = true;
     }
     // The server resumes the protocol after the call that drained the queue
     // returns, never from inside it: a resume writes, and writes drain.
-    if (drained) this.events.drained(this);
+    if (drained) this.#context.events.drained(this);
     const reading = (this.#flags & (READ_PAUSED | HELD | ENDING | PEER_ENDED)) === 0;
     const writing = this.#queued > 0;
     const interest = (reading ? READING : 0) | (writing ? WRITING : 0);
@@ -729,7 +746,7 @@ export class Connection extends Emitter<ConnectionEventMap> {
     if (interest === (before & (READING | WRITING))) return;
     this.#flags = (before & ~(READING | WRITING)) | interest;
     this.loop[setInterestUnchecked](this.#fd, reading, writing);
-    if (((before ^ interest) & READING) !== 0) this.events.readingChanged(this, reading);
+    if (((before ^ interest) & READING) !== 0) this.#context.events.readingChanged(this, reading);
   }
 
   /** Sends EOF and keeps reading (the server discards it) until the peer's EOF. */
@@ -745,7 +762,7 @@ export class Connection extends Emitter<ConnectionEventMap> {
     this.#flags |= READING;
     this.#flags &= ~WRITING;
     this.loop[setInterestUnchecked](this.#fd, true, false);
-    this.events.lingering(this);
+    this.#context.events.lingering(this);
   }
 
   /** A reset or broken pipe closes the connection quietly; anything else is a bug to report. */

@@ -23,7 +23,7 @@
 // its back-off timer holds the process in its place.
 import { EventEmitter } from 'node:events';
 
-import { Connection, type CloseReason } from './connection.js';
+import { Connection, type CloseReason, type ConnectionContext } from './connection.js';
 import { ConnectionDriver, NO_TIMER, UNREF } from './connection-driver.js';
 import { assertInteger, assertObject, assertOneOf, assertFunction, assertBoolean, WasmloopError } from '../errors.js';
 import type { EventLoop } from '../loop/event-loop.js';
@@ -65,6 +65,8 @@ export class Server extends EventEmitter<ServerEvents> {
   readonly #options: Required<Omit<ServerOptions, 'onError' | 'host' | 'port' | 'path' | 'idleTimeoutMs' | 'fdExhaustion' | 'maxConnections'>>;
   readonly #maxConnections: number;
   readonly #driver: ConnectionDriver;
+  /** What every connection of this server is served with. */
+  readonly #connectionContext: ConnectionContext;
   /** The driver's connections by fd (refused clients among them). */
   readonly #connections: (Connection | undefined)[];
   readonly #stats: ServerStats = {
@@ -118,6 +120,7 @@ export class Server extends EventEmitter<ServerEvents> {
     this.#factory = protocol;
     this.#options = { backlog, reusePort, trigger, highWaterMark, lowWaterMark, readBufferSize };
     this.#driver = new ConnectionDriver(loop, this.#driverOwner, { readBufferSize, level: trigger === 'level', epochMs: this.#epochMs });
+    this.#connectionContext = { loop, limits: this.#options, events: this.#driver.events };
     this.#connections = this.#driver.connections;
     this.#listening = new Listening(target, { loop, guard: this.#guard, accept: this.#accept, events: this, options: { backlog, reusePort } });
   }
@@ -251,7 +254,7 @@ export class Server extends EventEmitter<ServerEvents> {
 
   readonly #accept = (fd: number): void => {
     this.loop.addClientSocket(fd, this.#driver.handlers, { readable: true, writable: false, trigger: this.#options.trigger });
-    const connection = new Connection(fd, this.loop, this.#options, this.#driver.events);
+    const connection = new Connection(fd, this.#connectionContext);
     if (this.#stats.active >= this.#maxConnections) {
       this.#refuse(connection);
       return;
