@@ -329,15 +329,16 @@ export class RequestParser {
       this.#last = !head.keepAlive;
       this.#trailers = undefined;
       this.#phase = Phase.Body;
-      const raw = head.rawHeaders.slice();
+      // The strings a next request parsed afresh may reuse: the kept head's own (not the copy
+      // below, a new object whose store into this old one would cost a write barrier each time).
       this.#lastUrl = head.url;
-      this.#lastRaw = raw;
+      this.#lastRaw = head.rawHeaders;
       this.#sink!.head({
         method: head.method,
         url: head.url,
         versionMajor: head.versionMajor,
         versionMinor: head.versionMinor,
-        rawHeaders: raw,
+        rawHeaders: head.rawHeaders.slice(),
         keepAlive: head.keepAlive,
         upgrade: head.upgrade,
         contentLength: head.contentLength,
