@@ -200,7 +200,7 @@ export class RespSession implements Protocol {
   }
 
   set name(name: Buffer | undefined) {
-    (this.#rare ??= { name: undefined, tail: undefined }).name = name;
+    this.#rareState().name = name;
   }
 
   /** QUIT ran: its +OK goes out, then the connection ends and later input is ignored. */
@@ -273,7 +273,11 @@ export class RespSession implements Protocol {
     }
     const requestBytes = this.#partial?.requestBytes ?? 0;
     if (tail !== undefined) tail.keep(input, at, requestBytes);
-    else if (at < input.length) ((this.#rare ??= { name: undefined, tail: undefined }).tail = new InputTail(this.shared.maxRequestBytes)).keep(input, at, requestBytes);
+    else if (at < input.length) (this.#rareState().tail = new InputTail(this.shared.maxRequestBytes)).keep(input, at, requestBytes);
+  }
+
+  #rareState(): RareSessionState {
+    return (this.#rare ??= { name: undefined, tail: undefined });
   }
 
   /** The queue drained: answer what data() kept back at the watermark. */
