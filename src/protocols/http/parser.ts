@@ -16,7 +16,7 @@
 // then stops reading.
 //
 // A request that repeats the last bodiless one byte for byte, from a parser
-// between requests, is not parsed again (#repeated, #remember): llhttp is
+// between requests, is not parsed again (#repeated, #remember, repeated-request.ts): llhttp is
 // deterministic, so the same bytes from the same state make the same records,
 // and the checks above the same verdict. The sink is told of it as of a parsed
 // one. wrk's request costs 0.39 µs through a handler this way, 0.91 µs parsed
@@ -32,6 +32,7 @@ import { Buffer } from 'node:buffer';
 
 import { LlhttpParsers, llhttpConstants, llhttpErrorName, type LlhttpConstants } from '../llhttp.js';
 import { MAX_EMPTY_LINES, REPEAT_MAX_BYTES } from './constants.js';
+import { RepeatedRequest } from './repeated-request.js';
 
 export interface RequestHead {
   method: string;
@@ -121,13 +122,6 @@ function holds(bytes: Buffer, at: number, length: number, text: string | undefin
   return true;
 }
 
-/** Whether `input` holds `bytes` from `at` on. Byte by byte for a short head; Buffer.compare's native call costs less past about 64 bytes. */
-function holdsBytes(input: Uint8Array, at: number, bytes: Buffer, length: number): boolean {
-  if (length > 64) return bytes.compare(input, at, at + length, 0, length) === 0;
-  for (let i = 0; i < length; i++) if (input[at + i] !== bytes[i]) return false;
-  return true;
-}
-
 let shared: { parsers: LlhttpParsers; bytes: Buffer } | undefined;
 /** Every connection's parser lives in one instance: one module, one table, one input region per thread. */
 function instance(): { parsers: LlhttpParsers; bytes: Buffer } {
@@ -178,18 +172,8 @@ export class RequestParser {
   /** The previous request's URL and raw headers, whose strings a request that repeats them reuses. */
   #lastUrl = '';
   #lastRaw: string[] = [];
-  /**
-   * The last request whose bytes can stand for themselves (#remember): one
-   * with no body, parsed from a parser between messages.
-   * Its bytes are kept in #repeatBytes (#repeatLength of them) and what llhttp
-   * and the checks made of them in #repeatHead. llhttp is deterministic and a
-   * parser between messages is in one state, so the same bytes from that state
-   * are the same request: they are not parsed again. A keep-alive client
-   * (health checks, polling, load generators) sends the same request on and on.
-   */
-  #repeatBytes: Buffer | undefined;
-  #repeatLength = 0;
-  #repeatHead: RequestHead | undefined;
+  /** The last request whose bytes can stand for themselves (#remember), made at the first. */
+  #repeat: RepeatedRequest | undefined;
   /** Where the message being parsed began, when it began at the first byte of an execute from a parser between messages (-1: it did not). */
   #messageFrom = -1;
   /** The head the sink was given for the message being parsed. */
@@ -276,8 +260,8 @@ export class RequestParser {
         if (chunk[skipped++] === LF && ++this.#emptyLines > MAX_EMPTY_LINES) return this.#refuse(400, 'too many empty lines');
       }
       if (skipped === length) return;
-      if (this.#repeatHead !== undefined) {
-        skipped = this.#repeated(chunk, skipped);
+      if (this.#repeat !== undefined) {
+        skipped = this.#repeated(this.#repeat, chunk, skipped);
         if (skipped === length || this.#phase !== Phase.Idle) return;
       }
     }
@@ -315,16 +299,14 @@ export class RequestParser {
   }
 
   /**
-   * The requests at `at` in `chunk` that repeat #repeatBytes, told to the
+   * The requests at `at` in `chunk` that repeat `repeat`, told to the
    * sink as the parse would tell them, one after another while they last and
    * the parser stays between requests. Returns where the rest begins.
    */
-  #repeated(chunk: Uint8Array, at: number): number {
-    const bytes = this.#repeatBytes!;
-    const length = this.#repeatLength;
-    const head = this.#repeatHead!;
-    while (chunk.length - at >= length && holdsBytes(chunk, at, bytes, length)) {
-      at += length;
+  #repeated(repeat: RepeatedRequest, chunk: Uint8Array, at: number): number {
+    const head = repeat.head;
+    while (repeat.isAt(chunk, at)) {
+      at += repeat.length;
       this.#emptyLines = 0;
       this.#last = !head.keepAlive;
       this.#trailers = undefined;
@@ -368,13 +350,8 @@ export class RequestParser {
     if (from < 0 || head === undefined || head.upgrade || head.chunked || this.#bodyBytes !== 0) return;
     if (end - from > REPEAT_MAX_BYTES || end > executeEnd) return;
     if (bytes[end - 4] !== CR || bytes[end - 3] !== LF || bytes[end - 2] !== CR || bytes[end - 1] !== LF) return;
-    const length = end - from;
-    // Its own store, not a slice of Buffer's shared pool: a parser kept in a pool should not keep a pool slab alive.
-    if (this.#repeatBytes === undefined || this.#repeatBytes.length < length) this.#repeatBytes = Buffer.allocUnsafeSlow(REPEAT_MAX_BYTES);
-    bytes.copy(this.#repeatBytes, 0, from, end);
-    this.#repeatLength = length;
-    // A copy: the sink's handler may change the array it was given.
-    this.#repeatHead = { ...head, rawHeaders: head.rawHeaders.slice() };
+    if (this.#repeat === undefined) this.#repeat = new RepeatedRequest(bytes, from, end, head);
+    else this.#repeat.keep(bytes, from, end, head);
   }
 
   /**
