@@ -35,9 +35,10 @@ export class Exchange implements ResponseOutput {
   dumped = false;
   readonly #session: ExchangeOwner;
 
-  constructor(session: ExchangeOwner, head: RequestHead, connection: Connection) {
+  /** `kept`: the head is the parser's kept one (RequestSink.head). */
+  constructor(session: ExchangeOwner, head: RequestHead, connection: Connection, kept: boolean) {
     this.#session = session;
-    this.req = new HttpRequest(head, connection, session);
+    this.req = new HttpRequest(head, connection, session, kept);
     this.res = new HttpResponse(this.req, this, !head.keepAlive);
     this.expectContinue = head.expectContinue;
   }

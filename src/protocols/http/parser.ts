@@ -51,7 +51,12 @@ export interface RequestHead {
 
 /** What the parser tells its connection, in request order. Offsets are into `RequestParser.bytes`, valid during the call. */
 export interface RequestSink {
-  head(head: RequestHead): void;
+  /**
+   * A request's head. `kept`: the object is the parser's own, kept to stand
+   * for the repeats of this request (#repeated): read it, neither change nor
+   * keep it, and copy its rawHeaders before handing them out.
+   */
+  head(head: RequestHead, kept: boolean): void;
   body(bytes: Buffer, offset: number, length: number): void;
   /** The message ended; `rawTrailers` are a chunked body's trailer fields (undefined: none). */
   complete(rawTrailers: string[] | undefined): void;
@@ -311,22 +316,10 @@ export class RequestParser {
       this.#last = !head.keepAlive;
       this.#trailers = undefined;
       this.#phase = Phase.Body;
-      // The strings a next request parsed afresh may reuse: the kept head's own (not the copy
-      // below, a new object whose store into this old one would cost a write barrier each time).
+      // The strings a next request parsed afresh may reuse.
       this.#lastUrl = head.url;
       this.#lastRaw = head.rawHeaders;
-      this.#sink!.head({
-        method: head.method,
-        url: head.url,
-        versionMajor: head.versionMajor,
-        versionMinor: head.versionMinor,
-        rawHeaders: head.rawHeaders.slice(),
-        keepAlive: head.keepAlive,
-        upgrade: head.upgrade,
-        contentLength: head.contentLength,
-        chunked: head.chunked,
-        expectContinue: head.expectContinue,
-      });
+      this.#sink!.head(head, true);
       if ((this.#phase as Phase) === Phase.Stopped) break;
       this.#complete();
       if ((this.#phase as Phase) !== Phase.Idle) break;
@@ -505,7 +498,7 @@ export class RequestParser {
       contentLength,
       chunked: (info & F_CHUNKED) !== 0,
       expectContinue: this.#expectContinue,
-    }));
+    }), false);
     return true;
   }
 

@@ -28,7 +28,7 @@ export class RepeatedRequest {
     return this.#length;
   }
 
-  /** The kept request's head; the sink is given a copy of its rawHeaders each time. */
+  /** The kept request's head, handed to the sink for each repeat (kept: a reader copies its rawHeaders). */
   get head(): RequestHead {
     return this.#head;
   }

@@ -77,14 +77,15 @@ export class HttpRequest extends Emitter implements AsyncIterable<Buffer> {
   /** Whether the connection closed before the body ended. */
   aborted = false;
 
-  constructor(head: RequestHead, connection: Connection, reader: BodyReader) {
+  /** `kept`: the head is the parser's kept one, whose rawHeaders stand for later requests too (RequestSink.head): copied. */
+  constructor(head: RequestHead, connection: Connection, reader: BodyReader, kept: boolean) {
     super();
     this.method = head.method;
     this.url = head.url;
     this.httpVersionMajor = head.versionMajor;
     this.httpVersionMinor = head.versionMinor;
     this.httpVersion = head.versionMinor === 1 ? '1.1' : `${head.versionMajor}.${head.versionMinor}`;
-    this.rawHeaders = head.rawHeaders;
+    this.rawHeaders = kept ? head.rawHeaders.slice() : head.rawHeaders;
     this.#connection = connection;
     this.#reader = reader;
   }

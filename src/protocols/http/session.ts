@@ -228,12 +228,12 @@ export class HttpSession implements Protocol, RequestSink, ExchangeOwner {
 
   // ---- RequestSink (during the parser's pass) ---------------------------------------
 
-  head(head: RequestHead): void {
+  head(head: RequestHead, kept: boolean): void {
     const shared = this.#shared;
     shared.requests++;
     const handler = shared.handler;
     if (head.upgrade && shared.upgrade !== undefined) {
-      this.#rareState().upgrading = { req: new HttpRequest(head, this.#connection, this), head: EMPTY };
+      this.#rareState().upgrading = { req: new HttpRequest(head, this.#connection, this, kept), head: EMPTY };
       return;
     }
     if (handler === undefined) {
@@ -247,7 +247,7 @@ export class HttpSession implements Protocol, RequestSink, ExchangeOwner {
       else if (!answerByDefault(shared.out, head.method, head.url, persistence, shared.metrics)) this.#stop();
       return;
     }
-    const exchange = new Exchange(this, head, this.#connection);
+    const exchange = new Exchange(this, head, this.#connection, kept);
     if (this.#exchanges === NONE) this.#exchanges = [];
     if (this.#due === NONE) this.#due = [];
     this.#exchanges.push(exchange);
