@@ -288,6 +288,8 @@ export class Turn {
   }
 
   #runSteps(steps: (() => void)[]): void {
+    // Setting an array's length is a call into V8's runtime, even to 0 on an empty one.
+    if (steps.length === 0) return;
     for (let i = 0; i < steps.length; i++) {
       try {
         steps[i]!();
