@@ -15,7 +15,7 @@ import type { Baseline } from './options.js';
 import { cpuSeconds } from './proc.js';
 import type { BaselineRow } from './report.js';
 
-export { briefly, fmt, ratio, spread, summarize, table, type Spread } from './figures.js';
+export { briefly, fmt, ratio, spread, summarize, table, versus, versusText, type Spread, type Versus } from './figures.js';
 
 export { accepts, cpuSeconds, freePort };
 

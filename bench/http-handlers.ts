@@ -7,7 +7,7 @@
 // warm-up of the same load, the server's CPU read around each run, as in http.ts.
 import { spawnSync } from 'node:child_process';
 
-import { fmt, interleave, ratio, spread, table, writeResult, type Context, type Goal, type ScenarioReport, type ServerSpec, type Unavailable } from './harness.js';
+import { fmt, interleave, ratio, spread, table, versus, versusText, writeResult, type Context, type Goal, type ScenarioReport, type ServerSpec, type Unavailable, type Versus } from './harness.js';
 import { figuresOf, trial, WARMUP_SECONDS } from './http.js';
 import { chart, type Measured } from './report.js';
 import { nginx, nodePeer } from './servers.js';
@@ -60,21 +60,21 @@ export async function run({ machine }: Context): Promise<ScenarioReport> {
   }
   writeResult('http-handlers.json', { machine, connections: CONNECTIONS, results: Object.fromEntries(outcomes) });
 
-  const versus = (peer: string, figure: 'perSecond' | 'cpuUsPerRequest'): number | null => {
-    const a = figures(OURS, 50)?.[figure].median;
-    const b = figures(peer, 50)?.[figure].median;
-    return a !== undefined && b !== undefined && b > 0 ? a / b : null;
+  const against = (peer: string, figure: 'perSecond' | 'cpuUsPerRequest'): Versus | null => {
+    const ours = figures(OURS, 50)?.trials;
+    const theirs = figures(peer, 50)?.trials;
+    return ours === undefined || theirs === undefined ? null : versus(ours.map((t) => t[figure]), theirs.map((t) => t[figure]));
   };
-  const goal = (text: string, r: number | null, passes: (r: number) => boolean): Goal =>
-    r === null ? { goal: text, met: null, figures: 'not measured (a server missing or a run failed)' } : { goal: text, met: passes(r), figures: `${r.toFixed(2)}×` };
+  const goal = (text: string, r: Versus | null, passes: (r: number) => boolean): Goal =>
+    r === null ? { goal: text, met: null, figures: 'not measured (a server missing or a run failed)' } : { goal: text, met: passes(r.ratio), figures: versusText(r) };
   const title = 'HTTP handlers, wrk -t1 -d2s GET /';
   return {
     scenario: 'handlers',
     markdown: sections.join('\n\n'),
     goals: [
-      goal('HTTP handler API, 50 connections: throughput ≥ 2.0× node:http', versus('node:http', 'perSecond'), (r) => r >= 2.0),
-      goal('HTTP handler API, 50 connections: server CPU per request ≤ 0.5× node:http', versus('node:http', 'cpuUsPerRequest'), (r) => r <= 0.5),
-      goal("HTTP handler API, 50 connections: server CPU per request within 1.3× nginx's", versus('nginx', 'cpuUsPerRequest'), (r) => r <= 1.3),
+      goal('HTTP handler API, 50 connections: throughput ≥ 2.0× node:http', against('node:http', 'perSecond'), (r) => r >= 2.0),
+      goal('HTTP handler API, 50 connections: server CPU per request ≤ 0.5× node:http', against('node:http', 'cpuUsPerRequest'), (r) => r <= 0.5),
+      goal("HTTP handler API, 50 connections: server CPU per request within 1.3× nginx's", against('nginx', 'cpuUsPerRequest'), (r) => r <= 1.3),
     ],
     charts: {
       'http-handlers-throughput.svg': chart(`${title}: throughput`, 'connections', 'requests/s', rates),

@@ -20,6 +20,8 @@ import {
   startServer,
   summarize,
   table,
+  versus,
+  versusText,
   writeResult,
   type Context,
   type Goal,
@@ -27,6 +29,7 @@ import {
   type ServerSpec,
   type Spread,
   type Unavailable,
+  type Versus,
 } from './harness.js';
 import { parseWrk, type WrkReport } from './parse.js';
 import { baselineRows, chart, type Measured } from './report.js';
@@ -55,6 +58,8 @@ export interface Figures {
   timeouts: number[];
   socketErrors: number[];
   non2xx: number[];
+  /** The trials, in round order (a goal's per-round ratios). */
+  trials: Trial[];
 }
 
 export async function trial(spec: ServerSpec, connections: number): Promise<Trial> {
@@ -168,22 +173,23 @@ export function figuresOf(outcomes: Map<string, { trials: Trial[] }>): (name: st
       timeouts: trials.map((t) => t.timeouts),
       socketErrors: trials.map((t) => t.socketErrors),
       non2xx: trials.map((t) => t.non2xx),
+      trials,
     };
   };
 }
 
-/** wasmloop's median ÷ the peer's for one figure, or null when either is missing. */
-function versus(figures: (name: string, connections: number) => Figures | null, peer: string, connections: number, figure: 'perSecond' | 'cpuUsPerRequest' | 'p99ms'): number | null {
-  const ours = figures('wasmloop', connections)?.[figure].median;
-  const theirs = figures(peer, connections)?.[figure].median;
-  return ours !== undefined && theirs !== undefined && theirs > 0 ? ours / theirs : null;
+/** wasmloop's figure against the peer's (versus), or null when either is missing. */
+function against(figures: (name: string, connections: number) => Figures | null, peer: string, connections: number, figure: 'perSecond' | 'cpuUsPerRequest' | 'p99ms'): Versus | null {
+  const ours = figures('wasmloop', connections)?.trials;
+  const theirs = figures(peer, connections)?.trials;
+  return ours === undefined || theirs === undefined ? null : versus(ours.map((t) => t[figure]), theirs.map((t) => t[figure]));
 }
 
 function goals(figures: (name: string, connections: number) => Figures | null): Goal[] {
   const missing = 'not measured (wrk or the peer missing, or a run failed)';
   const ratioGoal = (goal: string, peer: string, connections: number, figure: 'perSecond' | 'cpuUsPerRequest', passes: (r: number) => boolean): Goal => {
-    const r = versus(figures, peer, connections, figure);
-    return r === null ? { goal, met: null, figures: missing } : { goal, met: passes(r), figures: `${r.toFixed(2)}×` };
+    const r = against(figures, peer, connections, figure);
+    return r === null ? { goal, met: null, figures: missing } : { goal, met: passes(r.ratio), figures: versusText(r) };
   };
   const throughput = ratioGoal('HTTP 50 connections: wasmloop ≥ 2.0× node:http', 'node:http', 50, 'perSecond', (r) => r >= 2.0);
   const at1000 = figures('wasmloop', 1000);
@@ -194,14 +200,13 @@ function goals(figures: (name: string, connections: number) => Figures | null): 
     tail.met = timeouts === 0 && at1000.p99ms.median < peer1000.p99ms.median;
     tail.figures = `timeouts per trial ${at1000.timeouts.join('/')}; p99 ${fmt(at1000.p99ms.median)} ms vs node:http ${fmt(peer1000.p99ms.median)} ms`;
   }
-  const nginx1000 = figures('nginx', 1000);
   const versusNginx: Goal = { goal: 'HTTP 1,000 connections: throughput ≥ 0.9× nginx, p99 ≤ 1.5× nginx, zero timeouts', met: null, figures: missing };
-  if (at1000 && nginx1000) {
-    const rate = at1000.perSecond.median / nginx1000.perSecond.median;
-    const p99 = at1000.p99ms.median / nginx1000.p99ms.median;
+  const rate = against(figures, 'nginx', 1000, 'perSecond');
+  const p99 = against(figures, 'nginx', 1000, 'p99ms');
+  if (at1000 && rate !== null && p99 !== null) {
     const timeouts = at1000.timeouts.reduce((a, b) => a + b, 0);
-    versusNginx.met = rate >= 0.9 && p99 <= 1.5 && timeouts === 0;
-    versusNginx.figures = `throughput ${rate.toFixed(2)}×, p99 ${p99.toFixed(2)}×, timeouts per trial ${at1000.timeouts.join('/')}`;
+    versusNginx.met = rate.ratio >= 0.9 && p99.ratio <= 1.5 && timeouts === 0;
+    versusNginx.figures = `throughput ${versusText(rate)}, p99 ${versusText(p99)}, timeouts per trial ${at1000.timeouts.join('/')}`;
   }
   return [
     throughput,

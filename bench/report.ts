@@ -7,7 +7,7 @@
 // same round, so slow drift on the machine hits both alike) and the rounds'
 // ratios are reported as median and min–max: a change is "unchanged within
 // noise" when that range holds 1.00.
-import { fmt, summarize, table, type Spread } from './figures.js';
+import { fmt, pairedRatios, summarize, table } from './figures.js';
 import type { Goal } from './harness.js';
 import { barChart } from './lab/svg.js';
 import { BASELINE_NAME } from './options.js';
@@ -30,13 +30,6 @@ export function chart(title: string, xLabel: string, yLabel: string, measured: M
     group.bars.push({ name: m.server, ...summarize(m.trials) });
   }
   return barChart({ title, xLabel, yLabel, groups });
-}
-
-/** Ratios a ÷ b of the rounds both finished (a failed configuration stops, so trial i is round i + 1). */
-export function pairedRatios(a: number[], b: number[]): Spread | null {
-  const ratios: number[] = [];
-  for (let i = 0; i < Math.min(a.length, b.length); i++) if (b[i]! > 0) ratios.push(a[i]! / b[i]!);
-  return ratios.length === 0 ? null : summarize(ratios);
 }
 
 /** One figure of one configuration, this checkout against the baseline. */

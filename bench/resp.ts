@@ -19,12 +19,13 @@ import {
   startServer,
   summarize,
   table,
+  versus,
+  versusText,
   writeResult,
   type Context,
   type Goal,
   type ScenarioReport,
   type ServerSpec,
-  type Spread,
   type Unavailable,
 } from './harness.js';
 import { parseRedisBenchmark } from './parse.js';
@@ -115,6 +116,7 @@ export async function run({ machine, cPeerMissing, baseline }: Context): Promise
       p99ms: pick((t) => t.p99ms),
       cpuUsPerRequest: pick((t) => t.cpuUsPerRequest),
       requests: trials[0]!.requests,
+      trials,
     };
   };
 
@@ -187,19 +189,19 @@ export async function run({ machine, cPeerMissing, baseline }: Context): Promise
   };
 }
 
-type Figures = (name: string, pipeline: number, test: (typeof TESTS)[number]) => { perSecond: Spread; cpuUsPerRequest: Spread } | null;
+type Figures = (name: string, pipeline: number, test: (typeof TESTS)[number]) => { trials: TestTrial[] } | null;
 
 /** wasmloop's figure ÷ the peer's, per test; `met` when every test's ratio passes. */
 function goal(text: string, peer: string, pipeline: number, figure: 'perSecond' | 'cpuUsPerRequest', passes: (ratio: number) => boolean, figures: Figures): Goal {
   const ratios = TESTS.map((test) => {
-    const ours = figures('wasmloop', pipeline, test)?.[figure].median;
-    const theirs = figures(peer, pipeline, test)?.[figure].median;
-    return { test, value: ours !== undefined && theirs !== undefined && theirs > 0 ? ours / theirs : null };
+    const ours = figures('wasmloop', pipeline, test)?.trials;
+    const theirs = figures(peer, pipeline, test)?.trials;
+    return { test, value: ours === undefined || theirs === undefined ? null : versus(ours.map((t) => t[figure]), theirs.map((t) => t[figure])) };
   });
   if (ratios.some((r) => r.value === null)) {
     return { goal: text, met: null, figures: `not measured (${peer} or redis-benchmark missing, or a run failed)` };
   }
-  return { goal: text, met: ratios.every((r) => passes(r.value!)), figures: ratios.map((r) => `${r.test} ${r.value!.toFixed(2)}×`).join(', ') };
+  return { goal: text, met: ratios.every((r) => passes(r.value!.ratio)), figures: ratios.map((r) => `${r.test} ${versusText(r.value!)}`).join('; ') };
 }
 
 function goalsOf(figures: Figures): Goal[] {

@@ -12,7 +12,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
 import { BASELINE_NAME, parseBenchArgs, UsageError } from '../bench/options.js';
-import { baselineRows, baselineTable, pairedRatios, type Measured } from '../bench/report.js';
+import { pairedRatios, versus, versusText } from '../bench/figures.js';
+import { baselineRows, baselineTable, type Measured } from '../bench/report.js';
 
 const SCENARIOS = ['resp', 'http', 'echo', 'idle', 'timers', 'backends'];
 const CHECKOUT = fileURLToPath(new URL('../..', import.meta.url)).replace(/\/$/, '');
@@ -114,6 +115,17 @@ test('new ÷ baseline is taken round by round, over the rounds both finished', (
   // Rounds pair by position, not by size: the medians' ratio here would be 1.
   const r = pairedRatios([1, 2, 3], [3, 2, 1])!;
   assert.equal([r.min, r.median, r.max].map((x) => +x.toFixed(3)), [0.333, 1, 3]);
+});
+
+test('a goal\'s ratio is of the medians, shown beside the ratio of each round', () => {
+  // Medians 4 and 2; the rounds' own ratios 2, 2 and 3.
+  const v = versus([2, 4, 6], [1, 2, 2])!;
+  assert.is(v.ratio, 2);
+  assert.equal(v.rounds, { median: 2, min: 2, max: 3 });
+  assert.is(versusText(v), '2.00× (by round 2.00×, 2.00–3.00)');
+  assert.is(versus([], [1]), null);
+  assert.is(versus([1], []), null);
+  assert.is(versus([1, 2], [0, 0]), null);
 });
 
 test('the baseline rows pair wasmloop with the baseline in each configuration, and the table prints their ratio', () => {
