@@ -47,6 +47,7 @@ import type { LoopClock } from './clock.js';
 import type { FdTable, ServerEntry } from './fd-table.js';
 import type { LoopParts } from './parts.js';
 import type { ClientHandlers } from './registration.js';
+import { emptyList } from './lists.js';
 import type { LoopState } from './state.js';
 import type { TimerTable } from './timer-table.js';
 import { NEXT_TIMEOUT, NEXT_TIMER, PASS_OVER } from './timer-pass.js';
@@ -288,8 +289,6 @@ export class Turn {
   }
 
   #runSteps(steps: (() => void)[]): void {
-    // Setting an array's length is a call into V8's runtime, even to 0 on an empty one.
-    if (steps.length === 0) return;
     for (let i = 0; i < steps.length; i++) {
       try {
         steps[i]!();
@@ -297,7 +296,10 @@ export class Turn {
         this.#callbacks.failed(error, CB.write, -1, undefined);
       }
     }
-    steps.length = 0;
+    // Not `length = 0`: that drops the backing store, and each pass's first
+    // afterPass() allocated a new one (about 150 B a pass, a third of what an
+    // HTTP server's serving allocated).
+    emptyList(steps);
   }
 
   /**

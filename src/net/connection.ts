@@ -40,7 +40,7 @@ import { setInterestUnchecked } from '../loop/internal.js';
 import { assertBoolean, assertBytes, assertFunction, assertInteger, systemError, typeError, WasmloopError, type SystemError } from '../errors.js';
 import { native } from '../kernel/native.js';
 import { Emitter } from './emitter.js';
-import { emptyList } from './lists.js';
+import { emptyList } from '../loop/lists.js';
 import { addressUnchecked, sockets, WRITEV_MAX, writevUnchecked, writeUnchecked, type SocketAddress } from './sockets.js';
 import { queueJob } from '../loop/microtask.js';
 

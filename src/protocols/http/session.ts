@@ -24,7 +24,7 @@ import { Buffer } from 'node:buffer';
 import type { CloseReason, Connection } from '../../net/connection.js';
 import type { EventLoop } from '../../loop/event-loop.js';
 import type { Protocol } from '../../net/protocol.js';
-import { emptyList } from '../../net/lists.js';
+import { emptyList } from '../../loop/lists.js';
 import { afterPassUnchecked, reportErrorUnchecked } from '../../loop/internal.js';
 import { native } from '../../kernel/native.js';
 import type { ReplyBuffer } from '../buffers.js';

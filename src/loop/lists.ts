@@ -1,5 +1,5 @@
 // Emptying a short list that will be filled again at once (a connection's
-// write queue, a read's due requests).
+// write queue, a read's due requests, a pass's after-pass steps).
 
 /**
  * Lists this short or shorter are emptied by pop(), which keeps their
