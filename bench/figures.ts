@@ -40,7 +40,7 @@ export interface Versus {
 
 export function versus(ours: number[], theirs: number[]): Versus | null {
   const rounds = pairedRatios(ours, theirs);
-  if (rounds === null || ours.length === 0) return null;
+  if (rounds === null) return null;
   const median = summarize(theirs).median;
   return median > 0 ? { ratio: summarize(ours).median / median, rounds } : null;
 }
