@@ -284,6 +284,8 @@ export class TimerPass {
 
 /** NIL cells the last cell runner passed. */
 let cellsSkipped = 0;
+/** The cell after the timeout called last: where runTimeoutCells goes on after that timeout threw. */
+let cellAfterCall = 0;
 
 /** A Timer fireTimers() runs: a plain one (no label, signal or jitter), which is never an interval (an interval is a DetailedTimer). */
 function isPlainTimeout(timer: Timer): boolean {
@@ -292,39 +294,71 @@ function isPlainTimeout(timer: Timer): boolean {
 
 /**
  * The timeouts of cells `at` .. `stop` - 1, run back to back, with no call
- * into wasm and the fewest steps between callbacks. A function of its own,
- * small and called once per group: in a fresh process V8 optimizes it
- * after a few thousand timeouts, where the same loop inside fireTimeouts
- * waited for the whole of fireTimeouts to be compiled and swapped in (on
- * this 2-core machine, most of a 100,000-timeout pass: 4-6M timeouts/s
- * against 11-19M/s, bench/timers.ts, scenario fire-same-ms). Returns the
- * next cell, ~cell when that cell is a Timer's, or the cell after the
- * callback that halted the loop; cellsSkipped counts the NIL cells passed.
+ * into wasm and the fewest steps between callbacks. Returns the next cell,
+ * ~cell when that cell is a Timer's, or the cell after the callback that
+ * halted the loop; cellsSkipped counts the NIL cells passed. What a
+ * callback throws goes to the loop's error path, and the run goes on
+ * after its cell.
  */
 function runTimeoutCells(cells: Int32Array, slots: TimerSlots, args: unknown[] | undefined, state: LoopState, run: CallbackRunner, at: number, stop: number): number {
   let skipped = 0;
   while (at !== stop) {
-    const index = cells[at]!;
-    if (index < 0) {
-      at++;
-      skipped++;
+    try {
+      at = args === undefined ? callTimeouts(cells, slots, state, at, stop) : callTimeoutsWithArgs(cells, slots, args, state, at, stop);
+    } catch (error) {
+      at = cellAfterCall;
+      run.failed(error, CB.timer, -1, undefined);
+      if (state.halted) break;
       continue;
     }
-    const callback = slots[index];
-    if (typeof callback !== 'function') {
+    if (state.halted || at === stop) break;
+    if (cells[at]! >= 0) {
       cellsSkipped = skipped;
       return ~at;
     }
-    slots[index] = undefined;
     at++;
-    try {
-      callback((args === undefined ? undefined : takeArg(args, index)) as never);
-    } catch (error) {
-      run.failed(error, CB.timer, -1, undefined);
-    }
-    if (state.halted) break;
+    skipped++;
   }
   cellsSkipped = skipped;
+  return at;
+}
+
+/**
+ * The loop of runTimeoutCells, for timeouts given no argument: up to the
+ * first cell that is not a timeout's (NIL, or a Timer's) or the callback
+ * that halted the loop. Lets what a callback throws through. Small (70
+ * bytes of bytecode), with no try and no call but the callback's: in a
+ * fresh process V8 marks it for optimization at its first profiler tick,
+ * where the loop with the error path and the NIL cells inside (164 bytes)
+ * waited for its fourth, and the pass spends less of itself in baseline
+ * code (bench/timers.ts, scenario fire-same-ms; docs/performance.md).
+ */
+function callTimeouts(cells: Int32Array, slots: TimerSlots, state: LoopState, at: number, stop: number): number {
+  while (at !== stop) {
+    const index = cells[at]!;
+    if (index < 0) break;
+    const callback = slots[index];
+    if (typeof callback !== 'function') break;
+    slots[index] = undefined;
+    cellAfterCall = ++at;
+    (callback as () => void)();
+    if (state.halted) break;
+  }
+  return at;
+}
+
+/** callTimeouts for a pass where some timeout was given an argument: each is called with its own. */
+function callTimeoutsWithArgs(cells: Int32Array, slots: TimerSlots, args: unknown[], state: LoopState, at: number, stop: number): number {
+  while (at !== stop) {
+    const index = cells[at]!;
+    if (index < 0) break;
+    const callback = slots[index];
+    if (typeof callback !== 'function') break;
+    slots[index] = undefined;
+    cellAfterCall = ++at;
+    callback(takeArg(args, index) as never);
+    if (state.halted) break;
+  }
   return at;
 }
 
